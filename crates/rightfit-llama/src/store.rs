@@ -1,0 +1,475 @@
+//! Models on disk: the catalogue's files under `$RIGHTFIT_HOME/models`, plus files users add.
+//!
+//! A pulled model is stored under its catalogue file name. An added model is either referenced
+//! where it lies (a small `NAME.model.json` manifest records its path, size and SHA-256) or copied
+//! in. `resolve` turns what a user typed — a name or a path — into a file to load.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{self, CatalogEntry, SourceKind};
+use crate::fetch::{self, Assembly, FetchError, FetchOptions, Progress};
+use crate::gguf::{self, GgufError};
+
+const MANIFEST_SUFFIX: &str = ".model.json";
+
+/// Why a model operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No model by that name, and no file at that path.
+    #[error("no model named '{name}' and no file at that path — {hint}")]
+    Unknown {
+        /// What was asked for.
+        name: String,
+        /// What to do.
+        hint: String,
+    },
+    /// A catalogue model that has not been pulled.
+    #[error("model '{name}' is not downloaded — run 'rightfit models pull {name}'")]
+    NotPulled {
+        /// The model.
+        name: String,
+    },
+    /// An added model whose file has gone.
+    #[error(
+        "model '{name}' points to {path}, which no longer exists — 'rightfit models rm {name}' or add it again"
+    )]
+    Dangling {
+        /// The model.
+        name: String,
+        /// Where it was.
+        path: PathBuf,
+    },
+    /// A name that is taken or not allowed.
+    #[error("{0}")]
+    BadName(String),
+    /// The file is not a usable GGUF model.
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    /// Every source failed.
+    #[error("could not fetch '{name}':\n{}", failures.iter().map(|(s, e)| format!("  - {s}: {e}")).collect::<Vec<_>>().join("\n"))]
+    FetchFailed {
+        /// The model.
+        name: String,
+        /// Each source tried and why it failed.
+        failures: Vec<(String, FetchError)>,
+    },
+    /// The model has no source of the requested kind.
+    #[error("model '{name}' has no {kind} source")]
+    NoSuchSource {
+        /// The model.
+        name: String,
+        /// The kind asked for.
+        kind: &'static str,
+    },
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A manifest could not be read.
+    #[error("{path}: bad manifest: {detail}")]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What `models add` records for a file the user brought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The name it answers to.
+    pub name: String,
+    /// Where the file is.
+    pub path: PathBuf,
+    /// Its size when added.
+    pub size: u64,
+    /// Its SHA-256 when added.
+    pub sha256: String,
+}
+
+/// One row of `models list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedModel {
+    /// The name.
+    pub name: String,
+    /// Catalogue entry, for catalogue models.
+    pub entry: Option<&'static CatalogEntry>,
+    /// Where its file is (or would be).
+    pub path: PathBuf,
+    /// Whether the file is present.
+    pub present: bool,
+    /// Its size on disk (or expected size).
+    pub size: u64,
+}
+
+/// A model ready to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedModel {
+    /// Its name (the file stem for a bare path).
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its catalogue entry, if it is a catalogue model.
+    pub entry: Option<&'static CatalogEntry>,
+}
+
+/// The models directory.
+#[derive(Debug, Clone)]
+pub struct ModelStore {
+    dir: PathBuf,
+}
+
+impl ModelStore {
+    /// A store rooted at `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where a catalogue model's file lives.
+    pub fn path_of(&self, entry: &CatalogEntry) -> PathBuf {
+        self.dir.join(entry.file_name)
+    }
+
+    /// The catalogue (present or not) followed by added models.
+    pub fn list(&self) -> Result<Vec<ListedModel>, StoreError> {
+        let mut out: Vec<ListedModel> = catalog::CATALOG
+            .iter()
+            .map(|e| {
+                let path = self.path_of(e);
+                let meta = fs::metadata(&path).ok();
+                ListedModel {
+                    name: e.name.to_owned(),
+                    entry: Some(e),
+                    present: meta.is_some(),
+                    size: meta.map_or(e.size, |m| m.len()),
+                    path,
+                }
+            })
+            .collect();
+        for m in self.manifests()? {
+            let meta = fs::metadata(&m.path).ok();
+            out.push(ListedModel {
+                name: m.name,
+                entry: None,
+                present: meta.is_some(),
+                size: meta.map_or(m.size, |x| x.len()),
+                path: m.path,
+            });
+        }
+        Ok(out)
+    }
+
+    fn manifests(&self) -> Result<Vec<Manifest>, StoreError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: self.dir.clone(),
+                    source: e,
+                });
+            }
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_at(&self.dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(MANIFEST_SUFFIX) {
+                out.push(read_manifest(&entry.path())?);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn manifest_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}{MANIFEST_SUFFIX}"))
+    }
+
+    /// Turns a name or a path into a model file that exists.
+    pub fn resolve(&self, name_or_path: &str) -> Result<ResolvedModel, StoreError> {
+        if let Some(entry) = catalog::find(name_or_path) {
+            let path = self.path_of(entry);
+            if !path.exists() {
+                return Err(StoreError::NotPulled {
+                    name: entry.name.to_owned(),
+                });
+            }
+            return Ok(ResolvedModel {
+                name: entry.name.to_owned(),
+                path,
+                entry: Some(entry),
+            });
+        }
+        if is_plain_name(name_or_path) {
+            let manifest = self.manifest_path(name_or_path);
+            if manifest.exists() {
+                let m = read_manifest(&manifest)?;
+                if !m.path.exists() {
+                    return Err(StoreError::Dangling {
+                        name: m.name,
+                        path: m.path,
+                    });
+                }
+                return Ok(ResolvedModel {
+                    name: m.name,
+                    path: m.path,
+                    entry: None,
+                });
+            }
+        }
+        let path = PathBuf::from(name_or_path);
+        if path.exists() {
+            let name = path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            // A catalogue file given by path still gets its catalogue defaults (chat template).
+            let entry = path
+                .file_name()
+                .and_then(|f| catalog::CATALOG.iter().find(|e| f == e.file_name));
+            return Ok(ResolvedModel { name, path, entry });
+        }
+        let known: Vec<&str> = catalog::CATALOG.iter().map(|e| e.name).collect();
+        Err(StoreError::Unknown {
+            name: name_or_path.to_owned(),
+            hint: format!(
+                "catalogue models are {}; see 'rightfit models list', or pass a path to a .gguf file",
+                known.join(", ")
+            ),
+        })
+    }
+
+    /// Downloads a catalogue model, trying its sources in order (or only those of `only`).
+    ///
+    /// Returns the file's path. A file already present is checked against the catalogue hash
+    /// and kept when it matches (unless `force`).
+    pub fn pull(
+        &self,
+        name: &str,
+        only: Option<SourceKind>,
+        force: bool,
+        options: &FetchOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<PathBuf, StoreError> {
+        let entry = catalog::find(name).ok_or_else(|| StoreError::Unknown {
+            name: name.to_owned(),
+            hint: format!(
+                "'models pull' fetches catalogue models ({}); use 'models add' for your own files",
+                catalog::CATALOG
+                    .iter()
+                    .map(|e| e.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        let dest = self.path_of(entry);
+        if dest.exists() && !force {
+            progress.stage(&format!("{} is present; verifying its SHA-256", entry.name));
+            let (size, sha) = hash_file(&dest, progress)?;
+            if size == entry.size && sha == entry.sha256 {
+                return Ok(dest);
+            }
+            progress.stage(&format!(
+                "{}: the file on disk differs from the catalogue; fetching it again",
+                dest.display()
+            ));
+        }
+        let sources: Vec<_> = entry
+            .sources
+            .iter()
+            .filter(|s| only.is_none_or(|k| s.kind() == k))
+            .collect();
+        if sources.is_empty() {
+            return Err(StoreError::NoSuchSource {
+                name: entry.name.to_owned(),
+                kind: only.map_or("", SourceKind::as_str),
+            });
+        }
+        let mut failures = Vec::new();
+        for source in sources {
+            let attempt = Assembly::new(&dest).and_then(|mut out| {
+                fetch::fetch_into(source, &mut out, options, &self.dir, progress)?;
+                out.commit(entry.size, entry.sha256)
+            });
+            match attempt {
+                Ok(path) => return Ok(path),
+                Err(e) => {
+                    progress.stage(&format!("{} failed: {e}", source.describe()));
+                    failures.push((source.describe(), e));
+                }
+            }
+        }
+        Err(StoreError::FetchFailed {
+            name: entry.name.to_owned(),
+            failures,
+        })
+    }
+
+    /// Registers a GGUF file under a name; with `copy`, copies it into the store.
+    pub fn add(
+        &self,
+        path: &Path,
+        name: Option<&str>,
+        copy: bool,
+        progress: &mut dyn Progress,
+    ) -> Result<Manifest, StoreError> {
+        gguf::read_header(path)?;
+        let name = match name {
+            Some(n) => n.to_owned(),
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_lowercase())
+                .ok_or_else(|| {
+                    StoreError::BadName(format!(
+                        "{}: cannot derive a name; pass --name",
+                        path.display()
+                    ))
+                })?,
+        };
+        if !is_plain_name(&name) {
+            return Err(StoreError::BadName(format!(
+                "'{name}' is not a valid model name: use letters, digits, '.', '-' and '_'"
+            )));
+        }
+        if catalog::find(&name).is_some() {
+            return Err(StoreError::BadName(format!(
+                "'{name}' is a catalogue model; pick another --name"
+            )));
+        }
+        let manifest_path = self.manifest_path(&name);
+        if manifest_path.exists() {
+            return Err(StoreError::BadName(format!(
+                "a model named '{name}' exists; 'rightfit models rm {name}' first"
+            )));
+        }
+        fs::create_dir_all(&self.dir).map_err(io_at(&self.dir))?;
+        let source = fs::canonicalize(path).map_err(io_at(path))?;
+        let stored = if copy {
+            let dest = self.dir.join(format!("{name}.gguf"));
+            let mut out = Assembly::new(&dest).map_err(fetch_io)?;
+            let mut file = File::open(&source).map_err(io_at(&source))?;
+            progress.start("copying", file.metadata().map_err(io_at(&source))?.len());
+            out.append(&mut file, progress).map_err(fetch_io)?;
+            progress.finish();
+            let (size, sha) = hash_file(&source, &mut fetch::NoProgress)?;
+            out.commit(size, &sha).map_err(fetch_io)?;
+            dest
+        } else {
+            source
+        };
+        let (size, sha256) = hash_file(&stored, progress)?;
+        let manifest = Manifest {
+            name,
+            path: stored,
+            size,
+            sha256,
+        };
+        let text = serde_json::to_string_pretty(&manifest).map_err(|e| StoreError::Manifest {
+            path: manifest_path.clone(),
+            detail: e.to_string(),
+        })?;
+        fs::write(&manifest_path, text).map_err(io_at(&manifest_path))?;
+        Ok(manifest)
+    }
+
+    /// Removes a model: deletes a pulled or copied file, forgets a referenced one.
+    /// Returns what was deleted.
+    pub fn remove(&self, name: &str) -> Result<Vec<PathBuf>, StoreError> {
+        let mut removed = Vec::new();
+        if let Some(entry) = catalog::find(name) {
+            let path = self.path_of(entry);
+            if !path.exists() {
+                return Err(StoreError::NotPulled {
+                    name: entry.name.to_owned(),
+                });
+            }
+            fs::remove_file(&path).map_err(io_at(&path))?;
+            removed.push(path);
+            return Ok(removed);
+        }
+        let manifest_path = self.manifest_path(name);
+        if !is_plain_name(name) || !manifest_path.exists() {
+            return Err(StoreError::Unknown {
+                name: name.to_owned(),
+                hint: "see 'rightfit models list'".to_owned(),
+            });
+        }
+        let m = read_manifest(&manifest_path)?;
+        if m.path.parent() == Some(self.dir.as_path()) && m.path.exists() {
+            fs::remove_file(&m.path).map_err(io_at(&m.path))?;
+            removed.push(m.path);
+        }
+        fs::remove_file(&manifest_path).map_err(io_at(&manifest_path))?;
+        removed.push(manifest_path);
+        Ok(removed)
+    }
+}
+
+fn fetch_io(e: FetchError) -> StoreError {
+    match e {
+        FetchError::Io { path, source } => StoreError::Io { path, source },
+        other => StoreError::Io {
+            path: PathBuf::new(),
+            source: io::Error::other(other.to_string()),
+        },
+    }
+}
+
+fn is_plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, StoreError> {
+    let text = fs::read_to_string(path).map_err(io_at(path))?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Manifest {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+/// Size and SHA-256 of a file.
+pub fn hash_file(path: &Path, progress: &mut dyn Progress) -> Result<(u64, String), StoreError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = File::open(path).map_err(io_at(path))?;
+    let len = file.metadata().map_err(io_at(path))?.len();
+    progress.start("verifying", len);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(io_at(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+        progress.advance(n as u64);
+    }
+    progress.finish();
+    Ok((total, hex::encode(hasher.finalize())))
+}

@@ -1,0 +1,347 @@
+//! Generation requests and responses.
+
+use serde::{Deserialize, Serialize};
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions that frame the conversation.
+    System,
+    /// The application's user.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Role {
+    /// The lowercase name chat templates expect (`system`, `user`, `assistant`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One turn of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who said it.
+    pub role: Role,
+    /// What was said (plain text).
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// What the model continues from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// A conversation, rendered with the model's chat template (or its provider's API).
+    Messages(Vec<Message>),
+    /// Raw text, continued as is (completion; no template).
+    Text(String),
+}
+
+/// How the next token is chosen.
+///
+/// `temperature` of `None` or `0.0` means greedy decoding (always the most likely token), which
+/// makes output reproducible. Any positive temperature samples; `seed` makes sampling reproducible
+/// for the embedded engine (hosted providers treat it as a hint).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Sampling {
+    /// Softmax temperature; `None` or 0 is greedy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling: keep the smallest set of tokens whose probability adds up to `top_p`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Keep only the `top_k` most likely tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    /// Seed for the random choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl Sampling {
+    /// Greedy decoding.
+    pub fn greedy() -> Self {
+        Self::default()
+    }
+
+    /// Whether these settings choose the most likely token every time.
+    pub fn is_greedy(&self) -> bool {
+        self.temperature.is_none_or(|t| t <= 0.0)
+    }
+}
+
+/// A constraint on the shape of the output.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Free text.
+    #[default]
+    Text,
+    /// Any JSON object.
+    JsonObject,
+    /// JSON matching a JSON Schema.
+    JsonSchema {
+        /// A name for the schema (OpenAI requires one).
+        #[serde(default)]
+        name: String,
+        /// The schema itself.
+        schema: serde_json::Value,
+        /// Whether the provider must follow the schema exactly (OpenAI `strict`).
+        #[serde(default)]
+        strict: bool,
+    },
+    /// A GBNF grammar (embedded engine only).
+    Grammar {
+        /// The grammar text; its start rule is `root`.
+        gbnf: String,
+    },
+}
+
+/// A request to generate text, understood by every provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The model id as the provider knows it (for the embedded engine, informational).
+    #[serde(default)]
+    pub model: String,
+    /// What to continue.
+    pub prompt: Prompt,
+    /// Token selection.
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// Most tokens to generate; `None` lets the provider decide (the engine stops at its context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Generation stops before any of these strings; they are not part of the output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    /// Output constraint.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+    /// How many independent choices to generate for the same prompt (at least 1).
+    #[serde(default = "one")]
+    pub n: u32,
+    /// Chat template override: a built-in template name (such as `chatml`, `gemma`, `llama3`)
+    /// for models that embed none (embedded engine only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_template: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl ChatRequest {
+    /// A greedy request for a conversation.
+    pub fn chat(messages: Vec<Message>) -> Self {
+        Self::new(Prompt::Messages(messages))
+    }
+
+    /// A greedy request that continues raw text.
+    pub fn completion(text: impl Into<String>) -> Self {
+        Self::new(Prompt::Text(text.into()))
+    }
+
+    fn new(prompt: Prompt) -> Self {
+        Self {
+            model: String::new(),
+            prompt,
+            sampling: Sampling::default(),
+            max_tokens: None,
+            stop: Vec::new(),
+            response_format: ResponseFormat::Text,
+            n: 1,
+            chat_template: None,
+        }
+    }
+
+    /// Sets the token limit.
+    pub fn with_max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Sets the sampling parameters.
+    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Adds stop sequences.
+    pub fn with_stop<I, S>(mut self, stop: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.stop.extend(stop.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the response format.
+    pub fn with_response_format(mut self, format: ResponseFormat) -> Self {
+        self.response_format = format;
+        self
+    }
+
+    /// Sets the number of choices.
+    pub fn with_n(mut self, n: u32) -> Self {
+        self.n = n;
+        self
+    }
+}
+
+/// Why a choice stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended its turn, or a stop sequence matched.
+    Stop,
+    /// The token limit (or the context) was reached.
+    Length,
+    /// The provider withheld the output.
+    ContentFilter,
+}
+
+impl FinishReason {
+    /// The OpenAI spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ContentFilter => "content_filter",
+        }
+    }
+}
+
+/// One generated answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// Position among the request's `n` choices.
+    pub index: u32,
+    /// The generated text (stop sequences removed).
+    pub text: String,
+    /// Why generation ended.
+    pub finish_reason: FinishReason,
+}
+
+/// Tokens counted by the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt (after template rendering).
+    pub prompt_tokens: u32,
+    /// Tokens generated over all choices.
+    pub completion_tokens: u32,
+    /// Prompt tokens served from a cache rather than computed (KV prefix reuse, provider caches).
+    #[serde(default)]
+    pub cached_prompt_tokens: u32,
+}
+
+impl Usage {
+    /// Prompt plus completion tokens.
+    pub fn total_tokens(&self) -> u32 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+/// Where the time of one request went, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Timings {
+    /// From submission until work on the request began (waiting for a free slot).
+    pub queue_ms: f64,
+    /// From submission until the first generated token was available.
+    pub ttft_ms: f64,
+    /// From submission until the last token.
+    pub total_ms: f64,
+    /// Prompt tokens that were computed (not reused from the cache).
+    pub prompt_tokens_evaluated: u32,
+    /// Tokens generated.
+    pub generated_tokens: u32,
+}
+
+impl Timings {
+    /// Generated tokens per second after the first token (the decode rate), if measurable.
+    pub fn generation_tokens_per_s(&self) -> Option<f64> {
+        let span = self.total_ms - self.ttft_ms;
+        (self.generated_tokens > 1 && span > 0.0)
+            .then(|| f64::from(self.generated_tokens - 1) * 1000.0 / span)
+    }
+}
+
+/// The answer to a [`ChatRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// An identifier (the provider's, or one made up locally).
+    pub id: String,
+    /// The model that answered.
+    pub model: String,
+    /// One per requested choice, ordered by index.
+    pub choices: Vec<Choice>,
+    /// Tokens counted.
+    pub usage: Usage,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+impl ChatResponse {
+    /// The text of the first choice (empty when there is none).
+    pub fn text(&self) -> &str {
+        self.choices.first().map_or("", |c| c.text.as_str())
+    }
+}
+
+/// One event of a streamed response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// More text for a choice.
+    Delta {
+        /// Which choice.
+        index: u32,
+        /// The new text.
+        text: String,
+    },
+    /// A choice is complete.
+    Finish {
+        /// Which choice.
+        index: u32,
+        /// Why it stopped.
+        reason: FinishReason,
+    },
+    /// The last event: totals for the whole request.
+    Done {
+        /// Tokens counted.
+        usage: Usage,
+        /// Where the time went.
+        timings: Timings,
+    },
+}

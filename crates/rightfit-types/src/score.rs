@@ -1,0 +1,90 @@
+//! Embeddings and log-likelihood scoring.
+
+use serde::{Deserialize, Serialize};
+
+/// Texts to embed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbeddingRequest {
+    /// The model id as the provider knows it.
+    #[serde(default)]
+    pub model: String,
+    /// One vector is returned per input, in order.
+    pub inputs: Vec<String>,
+    /// Scale each vector to unit length.
+    #[serde(default = "yes")]
+    pub normalize: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Vectors for an [`EmbeddingRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingResponse {
+    /// The model that answered.
+    pub model: String,
+    /// One vector per input.
+    pub embeddings: Vec<Vec<f32>>,
+    /// Tokens read.
+    pub prompt_tokens: u32,
+}
+
+/// Score fixed continuations of a context by their log-likelihood.
+///
+/// This is how evaluation harnesses ask a (base) model a multiple-choice question: each answer is
+/// a continuation, and the most likely one is the model's choice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoglikelihoodRequest {
+    /// The model id as the provider knows it.
+    #[serde(default)]
+    pub model: String,
+    /// The text every continuation follows.
+    pub context: String,
+    /// The candidate continuations (usually starting with a space).
+    pub continuations: Vec<String>,
+}
+
+/// The score of one continuation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContinuationScore {
+    /// Sum of the natural-log probabilities of the continuation's tokens.
+    pub logprob: f64,
+    /// How many tokens the continuation took.
+    pub tokens: u32,
+    /// Whether greedy decoding would have produced exactly this continuation.
+    pub is_greedy: bool,
+}
+
+impl ContinuationScore {
+    /// Log-probability per token (length-normalised score).
+    pub fn mean_logprob(&self) -> f64 {
+        if self.tokens == 0 {
+            0.0
+        } else {
+            self.logprob / f64::from(self.tokens)
+        }
+    }
+}
+
+/// Scores for a [`LoglikelihoodRequest`], one per continuation, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoglikelihoodResponse {
+    /// The model that answered.
+    pub model: String,
+    /// One score per continuation.
+    pub scores: Vec<ContinuationScore>,
+    /// Tokens in the context.
+    pub context_tokens: u32,
+}
+
+impl LoglikelihoodResponse {
+    /// Index of the most likely continuation (by total log-probability), if any.
+    pub fn best(&self) -> Option<usize> {
+        self.scores
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.logprob.total_cmp(&b.1.logprob))
+            .map(|(i, _)| i)
+    }
+}
