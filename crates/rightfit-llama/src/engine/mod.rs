@@ -52,6 +52,9 @@ pub struct EngineOptions {
     pub prefix_cache: bool,
     /// Token capacity of the embedding context (created on the first embedding request).
     pub embedding_context: u32,
+    /// Make each sequence's output independent of what else is decoded with it, at a cost in
+    /// prompt speed (see `docs/engine.md`). Off by default.
+    pub batch_invariant: bool,
 }
 
 impl Default for EngineOptions {
@@ -64,6 +67,7 @@ impl Default for EngineOptions {
             chat_template: None,
             prefix_cache: true,
             embedding_context: 2048,
+            batch_invariant: false,
         }
     }
 }

@@ -34,6 +34,9 @@ use crate::gguf::GgufHeader;
 /// Largest default context: enough for few-shot prompts, small enough for small machines.
 const DEFAULT_MAX_CONTEXT: u32 = 8192;
 
+/// `GGML_FA_TILE_Q` in the llama.cpp that `llama-cpp-sys-2` 0.1.161 vendors (ggml-cpu/common.h).
+const FA_TILE_Q: u32 = 64;
+
 /// Loads the model, reports readiness, then serves jobs until every engine handle is gone.
 pub(super) fn run(
     path: &Path,
@@ -72,12 +75,23 @@ pub(super) fn run(
     };
     let threads = i32::try_from(options.threads).unwrap_or(i32::MAX);
     let batch = options.batch_size.min(n_ctx.max(1));
+    // llama.cpp's CPU flash attention switches to a tiled kernel, with its own rounding, once a
+    // micro-batch holds FA_TILE_Q queries; which kernel a sequence's rows go through then depends
+    // on what else shares the batch. Batch-invariant mode keeps micro-batches below that size.
+    let ubatch = if options.batch_invariant {
+        batch.min(FA_TILE_Q - 1)
+    } else {
+        batch
+    };
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx.max(16)))
         .with_n_batch(batch)
-        .with_n_ubatch(batch)
+        .with_n_ubatch(ubatch)
         .with_n_seq_max(options.parallel)
-        .with_n_threads(threads)
+        // A micro-batch of one token runs on `n_threads`: with more than one thread, flash attention
+        // over 512+ cells splits the cells between threads and merges partial sums, rounding
+        // differently from the same row computed in a larger batch. One thread makes it one chunk.
+        .with_n_threads(if options.batch_invariant { 1 } else { threads })
         .with_n_threads_batch(threads)
         .with_kv_unified(true)
         // Keep every position of sliding-window layers so that any cached prefix can be reused.
@@ -614,6 +628,7 @@ impl<'m> Worker<'m> {
             if planned.is_empty() {
                 return;
             }
+            tracing::trace!(?planned, "decode (slot, tokens)");
             match self.ctx.decode(&mut self.batch) {
                 Ok(()) => {
                     self.stats.decode_calls += 1;
