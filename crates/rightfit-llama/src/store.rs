@@ -283,6 +283,18 @@ impl ModelStore {
                     .join(", ")
             ),
         })?;
+        self.pull_entry(entry, only, force, options, progress)
+    }
+
+    /// [`ModelStore::pull`] for any entry, including ones not in the built-in catalogue.
+    pub fn pull_entry(
+        &self,
+        entry: &CatalogEntry,
+        only: Option<SourceKind>,
+        force: bool,
+        options: &FetchOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<PathBuf, StoreError> {
         let dest = self.path_of(entry);
         if dest.exists() && !force {
             progress.stage(&format!("{} is present; verifying its SHA-256", entry.name));
@@ -365,20 +377,19 @@ impl ModelStore {
         }
         fs::create_dir_all(&self.dir).map_err(io_at(&self.dir))?;
         let source = fs::canonicalize(path).map_err(io_at(path))?;
-        let stored = if copy {
+        let (stored, size, sha256) = if copy {
             let dest = self.dir.join(format!("{name}.gguf"));
             let mut out = Assembly::new(&dest).map_err(fetch_io)?;
             let mut file = File::open(&source).map_err(io_at(&source))?;
             progress.start("copying", file.metadata().map_err(io_at(&source))?.len());
             out.append(&mut file, progress).map_err(fetch_io)?;
             progress.finish();
-            let (size, sha) = hash_file(&source, &mut fetch::NoProgress)?;
-            out.commit(size, &sha).map_err(fetch_io)?;
-            dest
+            let (size, sha) = (out.written(), out.sha256());
+            (out.commit(size, &sha).map_err(fetch_io)?, size, sha)
         } else {
-            source
+            let (size, sha) = hash_file(&source, progress)?;
+            (source, size, sha)
         };
-        let (size, sha256) = hash_file(&stored, progress)?;
         let manifest = Manifest {
             name,
             path: stored,

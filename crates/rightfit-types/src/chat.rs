@@ -151,6 +151,9 @@ pub struct ChatRequest {
     /// How many independent choices to generate for the same prompt (at least 1).
     #[serde(default = "one")]
     pub n: u32,
+    /// Keep generating past the end-of-turn token, up to `max_tokens` (benchmarks; embedded engine).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_eos: bool,
     /// Chat template override: a built-in template name (such as `chatml`, `gemma`, `llama3`)
     /// for models that embed none (embedded engine only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +184,7 @@ impl ChatRequest {
             stop: Vec::new(),
             response_format: ResponseFormat::Text,
             n: 1,
+            ignore_eos: false,
             chat_template: None,
         }
     }

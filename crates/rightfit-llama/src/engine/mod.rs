@@ -24,10 +24,14 @@ use tokio::sync::{mpsc as tmpsc, oneshot};
 use crate::gguf::{self, GgufError};
 
 mod backend;
+mod decode;
+
 mod embed;
 mod loglik;
 mod memory;
 mod sampling;
+mod slots;
+
 mod template;
 mod text;
 mod worker;
@@ -184,6 +188,10 @@ pub(crate) enum Job {
         request: EmbeddingRequest,
         reply: oneshot::Sender<Result<EmbeddingResponse, EngineError>>,
     },
+    Tokenize {
+        text: String,
+        reply: oneshot::Sender<usize>,
+    },
     Stats {
         reply: oneshot::Sender<EngineStats>,
     },
@@ -299,6 +307,16 @@ impl Engine {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Embed { request, reply: tx })?;
         rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// How many tokens `text` takes as a prompt (with BOS when the model adds one).
+    pub async fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Tokenize {
+            text: text.to_owned(),
+            reply: tx,
+        })?;
+        rx.await.map_err(|_| EngineError::Stopped)
     }
 
     /// Counters and memory.

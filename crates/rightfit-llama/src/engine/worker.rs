@@ -13,14 +13,13 @@ use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
-use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
-use rightfit_types::{ChatRequest, FinishReason, Prompt, StreamEvent, Timings, Usage};
+use rightfit_types::{ChatRequest, Prompt, Usage};
 
 use super::backend::backend;
 use super::loglik::LoglikJob;
@@ -155,11 +154,11 @@ pub(super) struct Slot {
     /// Tokens in the KV cache for this sequence, positions 0..len.
     pub(super) cached: Vec<LlamaToken>,
     pub(super) last_used: u64,
-    seq: Option<Seq>,
+    pub(super) seq: Option<Seq>,
 }
 
 #[derive(Debug)]
-enum Phase {
+pub(super) enum Phase {
     /// Waiting for another slot's prompt to reach `upto` tokens, then copying them.
     Waiting { src: usize, upto: usize },
     /// Computing the prompt from `cached.len()` onwards.
@@ -169,21 +168,22 @@ enum Phase {
 }
 
 #[derive(Debug)]
-struct Seq {
-    request: u64,
-    choice: u32,
-    prompt: Arc<Vec<LlamaToken>>,
-    phase: Phase,
-    picker: TokenPicker,
-    text: TextAssembler,
-    generated: u32,
-    max_tokens: u32,
+pub(super) struct Seq {
+    pub(super) request: u64,
+    pub(super) choice: u32,
+    pub(super) prompt: Arc<Vec<LlamaToken>>,
+    pub(super) phase: Phase,
+    pub(super) picker: TokenPicker,
+    pub(super) text: TextAssembler,
+    pub(super) generated: u32,
+    pub(super) max_tokens: u32,
+    pub(super) ignore_eos: bool,
     /// Batch position of this sequence's logits in the step being decoded.
-    logits_at: Option<i32>,
+    pub(super) logits_at: Option<i32>,
 }
 
 /// A generation request whose prompt is tokenised, waiting for free slots.
-struct Prepared {
+pub(super) struct Prepared {
     tokens: Arc<Vec<LlamaToken>>,
     request: Box<ChatRequest>,
     constraint: Constraint,
@@ -191,20 +191,20 @@ struct Prepared {
     enqueued: Instant,
 }
 
-enum Waiting {
+pub(super) enum Waiting {
     Generate(Prepared),
     Loglik(LoglikJob),
 }
 
 /// Book-keeping for a request across its choices.
-struct RequestState {
-    events: EventSender,
-    remaining: u32,
-    enqueued: Instant,
-    admitted: Instant,
-    first_token: Option<Instant>,
-    usage: Usage,
-    evaluated: u32,
+pub(super) struct RequestState {
+    pub(super) events: EventSender,
+    pub(super) remaining: u32,
+    pub(super) enqueued: Instant,
+    pub(super) admitted: Instant,
+    pub(super) first_token: Option<Instant>,
+    pub(super) usage: Usage,
+    pub(super) evaluated: u32,
 }
 
 /// Where a new sequence starts.
@@ -220,27 +220,15 @@ pub(super) struct Worker<'m> {
     pub(super) ctx: LlamaContext<'m>,
     pub(super) embed_ctx: Option<LlamaContext<'m>>,
     pub(super) options: EngineOptions,
-    format: ChatFormat,
+    pub(super) format: ChatFormat,
     pub(super) info: ModelInfo,
     pub(super) slots: Vec<Slot>,
-    waiting: VecDeque<Waiting>,
-    requests: std::collections::HashMap<u64, RequestState>,
-    next_id: u64,
+    pub(super) waiting: VecDeque<Waiting>,
+    pub(super) requests: std::collections::HashMap<u64, RequestState>,
+    pub(super) next_id: u64,
     pub(super) clock: u64,
     pub(super) batch: LlamaBatch<'static>,
     pub(super) stats: EngineStats,
-}
-
-pub(super) fn lcp(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
-fn seq_id(slot: usize) -> i32 {
-    i32::try_from(slot).unwrap_or(i32::MAX)
-}
-
-fn pos(p: usize) -> u32 {
-    u32::try_from(p).unwrap_or(u32::MAX)
 }
 
 impl<'m> Worker<'m> {
@@ -325,6 +313,9 @@ impl<'m> Worker<'m> {
             },
             Job::Embed { request, reply } => {
                 let _ = reply.send(self.embed(&request));
+            }
+            Job::Tokenize { text, reply } => {
+                let _ = reply.send(self.tokenize(&text).len());
             }
             Job::Stats { reply } => {
                 self.stats.memory = ProcessMemory::now();
@@ -474,415 +465,10 @@ impl<'m> Worker<'m> {
                 text: TextAssembler::new(&p.request.stop),
                 generated: 0,
                 max_tokens,
+                ignore_eos: p.request.ignore_eos,
                 logits_at: None,
             });
         }
         self.requests.insert(id, state);
-    }
-
-    /// Picks a free slot for `prompt` and puts the longest cached prefix in place.
-    pub(super) fn claim(&mut self, prompt: &[LlamaToken], allow_wait: bool) -> (usize, Start) {
-        self.clock += 1;
-        let cap = prompt.len().saturating_sub(1);
-        let reuse = self.options.prefix_cache;
-        let mut best: Option<(usize, usize)> = None; // (len, slot)
-        let mut future: Option<(usize, usize)> = None;
-        for (i, s) in self.slots.iter().enumerate() {
-            if !reuse {
-                break;
-            }
-            let l = lcp(&s.cached, prompt).min(cap);
-            if l > 0
-                && best.is_none_or(|(b, bs)| {
-                    l > b || (l == b && s.seq.is_none() && self.slots[bs].seq.is_some())
-                })
-            {
-                best = Some((l, i));
-            }
-            if let Some(seq) = &s.seq
-                && allow_wait
-                && matches!(seq.phase, Phase::Prompt | Phase::Waiting { .. })
-            {
-                let l = lcp(&seq.prompt, prompt).min(cap);
-                if l > 0 && future.is_none_or(|(f, _)| l > f) {
-                    future = Some((l, i));
-                }
-            }
-        }
-        let target = match best {
-            Some((_, s)) if self.slots[s].seq.is_none() => s,
-            _ => self.lru_free_slot(),
-        };
-        self.slots[target].last_used = self.clock;
-        let best_len = best.map_or(0, |(l, _)| l);
-        if let Some((upto, src)) = future
-            && upto > best_len
-        {
-            self.forget(target);
-            return (target, Start::Wait { src, upto });
-        }
-        let reused = match best {
-            Some((l, s)) if s == target => self.truncate(target, l),
-            Some((l, s)) => {
-                self.forget(target);
-                self.share(s, target, l);
-                l
-            }
-            None => {
-                self.forget(target);
-                0
-            }
-        };
-        (target, Start::Ready(reused))
-    }
-
-    fn lru_free_slot(&self) -> usize {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.seq.is_none())
-            .min_by_key(|(_, s)| (s.last_used, s.cached.len()))
-            .map_or(0, |(i, _)| i)
-    }
-
-    /// Empties a slot's cache.
-    pub(super) fn forget(&mut self, slot: usize) {
-        let _ = self.ctx.clear_kv_cache_seq(Some(pos(slot)), None, None);
-        self.slots[slot].cached.clear();
-    }
-
-    /// Keeps the first `len` cached tokens of a slot; returns how many are kept.
-    pub(super) fn truncate(&mut self, slot: usize, len: usize) -> usize {
-        if self.slots[slot].cached.len() <= len {
-            return self.slots[slot].cached.len();
-        }
-        match self
-            .ctx
-            .clear_kv_cache_seq(Some(pos(slot)), Some(pos(len)), None)
-        {
-            Ok(true) => {
-                self.slots[slot].cached.truncate(len);
-                len
-            }
-            _ => {
-                self.forget(slot);
-                0
-            }
-        }
-    }
-
-    /// Makes the first `len` cached tokens of `src` part of `dst`'s sequence (dst must be empty).
-    pub(super) fn share(&mut self, src: usize, dst: usize, len: usize) {
-        if len == 0 {
-            return;
-        }
-        let _ = self
-            .ctx
-            .copy_kv_cache_seq(seq_id(src), seq_id(dst), Some(0), Some(pos(len)));
-        let prefix = self.slots[src].cached[..len].to_vec();
-        self.slots[dst].cached = prefix;
-    }
-
-    /// Starts sequences whose wait is over.
-    fn resolve_waits(&mut self) {
-        for i in 0..self.slots.len() {
-            let Some(Seq {
-                phase: Phase::Waiting { src, upto },
-                prompt,
-                ..
-            }) = &self.slots[i].seq
-            else {
-                continue;
-            };
-            let (src, upto, prompt) = (*src, *upto, prompt.clone());
-            // Only a sequence that is computing its prompt right now is worth waiting for; one that
-            // is itself waiting might be waiting for us.
-            let src_computing = self.slots[src]
-                .seq
-                .as_ref()
-                .is_some_and(|s| matches!(s.phase, Phase::Prompt));
-            let have = lcp(&self.slots[src].cached, &prompt).min(prompt.len() - 1);
-            if have < upto && src_computing {
-                continue;
-            }
-            self.forget(i);
-            self.share(src, i, have);
-            self.stats.prompt_tokens_reused += have as u64;
-            let seq = self.slots[i].seq.as_mut().map(|s| {
-                s.phase = Phase::Prompt;
-                (s.request, s.choice)
-            });
-            if let Some((req, 0)) = seq
-                && let Some(r) = self.requests.get_mut(&req)
-            {
-                r.usage.cached_prompt_tokens = u32::try_from(have).unwrap_or(0);
-            }
-        }
-    }
-
-    /// One decode: a token for each generating sequence, then prompt tokens while room remains.
-    fn step(&mut self) {
-        self.resolve_waits();
-        loop {
-            let planned = self.fill_batch();
-            if planned.is_empty() {
-                return;
-            }
-            tracing::trace!(?planned, "decode (slot, tokens)");
-            match self.ctx.decode(&mut self.batch) {
-                Ok(()) => {
-                    self.stats.decode_calls += 1;
-                    self.commit(&planned);
-                    self.sample_all();
-                    return;
-                }
-                Err(DecodeError::NoKvCacheSlot) => {
-                    if !self.make_room() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    for (slot, _) in planned {
-                        self.fail_slot(slot, EngineError::Decode(msg.clone()));
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Fills the batch; returns (slot, tokens added) for each sequence in it.
-    fn fill_batch(&mut self) -> Vec<(usize, usize)> {
-        self.batch.clear();
-        let capacity = self.ctx.n_batch() as usize;
-        let mut planned = Vec::new();
-        let mut used = 0usize;
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            if let Some(seq) = slot.seq.as_mut() {
-                seq.logits_at = None;
-                if let Phase::Generating { next } = seq.phase
-                    && used < capacity
-                    && self
-                        .batch
-                        .add(next, slot.cached.len() as i32, &[seq_id(i)], true)
-                        .is_ok()
-                {
-                    seq.logits_at = Some(used as i32);
-                    used += 1;
-                    planned.push((i, 1));
-                }
-            }
-        }
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            let Some(seq) = slot.seq.as_mut() else {
-                continue;
-            };
-            if !matches!(seq.phase, Phase::Prompt) {
-                continue;
-            }
-            let from = slot.cached.len();
-            let take = (seq.prompt.len() - from).min(capacity - used);
-            for k in 0..take {
-                let p = from + k;
-                let last = p + 1 == seq.prompt.len();
-                if self
-                    .batch
-                    .add(seq.prompt[p], p as i32, &[seq_id(i)], last)
-                    .is_err()
-                {
-                    break;
-                }
-                if last {
-                    seq.logits_at = Some(used as i32);
-                }
-                used += 1;
-            }
-            if take > 0 {
-                planned.push((i, take));
-            }
-            if used >= capacity {
-                break;
-            }
-        }
-        planned
-    }
-
-    /// Records the tokens a successful decode put into each slot's cache.
-    fn commit(&mut self, planned: &[(usize, usize)]) {
-        for &(i, n) in planned {
-            let slot = &mut self.slots[i];
-            let Some(seq) = slot.seq.as_ref() else {
-                continue;
-            };
-            match seq.phase {
-                Phase::Generating { next } => slot.cached.push(next),
-                _ => {
-                    let from = slot.cached.len();
-                    slot.cached.extend_from_slice(&seq.prompt[from..from + n]);
-                    self.stats.prompt_tokens_evaluated += n as u64;
-                    if let Some(r) = self.requests.get_mut(&seq.request) {
-                        r.evaluated += u32::try_from(n).unwrap_or(0);
-                    }
-                }
-            }
-        }
-    }
-
-    fn sample_all(&mut self) {
-        let now = Instant::now();
-        let model = self.model;
-        let vocab = model.vocab();
-        let mut finished = Vec::new();
-        let mut cancelled = Vec::new();
-        for i in 0..self.slots.len() {
-            let n_ctx = self.ctx.n_ctx() as usize;
-            let cached_len = self.slots[i].cached.len();
-            let Some(seq) = self.slots[i].seq.as_mut() else {
-                continue;
-            };
-            let Some(at) = seq.logits_at.take() else {
-                continue;
-            };
-            let token = seq.picker.pick(&self.ctx, at);
-            let Some(req) = self.requests.get_mut(&seq.request) else {
-                continue;
-            };
-            req.first_token.get_or_insert(now);
-            if vocab.is_eog(token) {
-                finished.push((i, FinishReason::Stop));
-                continue;
-            }
-            seq.generated += 1;
-            req.usage.completion_tokens += 1;
-            self.stats.generated_tokens += 1;
-            let (text, stopped) = seq.text.push(&vocab.token_to_piece(token, false, None));
-            if !text.is_empty()
-                && req
-                    .events
-                    .send(Ok(StreamEvent::Delta {
-                        index: seq.choice,
-                        text,
-                    }))
-                    .is_err()
-            {
-                cancelled.push(seq.request);
-                continue;
-            }
-            if stopped {
-                finished.push((i, FinishReason::Stop));
-            } else if seq.generated >= seq.max_tokens || cached_len + 1 >= n_ctx {
-                finished.push((i, FinishReason::Length));
-            } else {
-                seq.phase = Phase::Generating { next: token };
-            }
-        }
-        for (slot, reason) in finished {
-            self.finish_slot(slot, reason);
-        }
-        for request in cancelled {
-            self.cancel(request);
-        }
-    }
-
-    fn finish_slot(&mut self, slot: usize, reason: FinishReason) {
-        let Some(mut seq) = self.slots[slot].seq.take() else {
-            return;
-        };
-        self.slots[slot].last_used = self.clock;
-        let Some(req) = self.requests.get_mut(&seq.request) else {
-            return;
-        };
-        let rest = seq.text.finish();
-        if !rest.is_empty() {
-            let _ = req.events.send(Ok(StreamEvent::Delta {
-                index: seq.choice,
-                text: rest,
-            }));
-        }
-        let _ = req.events.send(Ok(StreamEvent::Finish {
-            index: seq.choice,
-            reason,
-        }));
-        req.remaining -= 1;
-        if req.remaining == 0 {
-            let now = Instant::now();
-            let ms = |t: Instant| t.duration_since(req.enqueued).as_secs_f64() * 1000.0;
-            let timings = Timings {
-                queue_ms: ms(req.admitted),
-                ttft_ms: ms(req.first_token.unwrap_or(now)),
-                total_ms: ms(now),
-                prompt_tokens_evaluated: req.evaluated,
-                generated_tokens: req.usage.completion_tokens,
-            };
-            let _ = req.events.send(Ok(StreamEvent::Done {
-                usage: req.usage,
-                timings,
-            }));
-            self.requests.remove(&seq.request);
-            self.stats.requests += 1;
-        }
-    }
-
-    /// Ends a sequence with an error (and the rest of its request).
-    fn fail_slot(&mut self, slot: usize, error: EngineError) {
-        let Some(seq) = self.slots[slot].seq.as_ref() else {
-            return;
-        };
-        let request = seq.request;
-        if let Some(req) = self.requests.get(&request) {
-            let _ = req.events.send(Err(error));
-        }
-        self.cancel(request);
-    }
-
-    /// Drops every sequence of a request (its receiver is gone, or it failed).
-    fn cancel(&mut self, request: u64) {
-        for i in 0..self.slots.len() {
-            if self.slots[i]
-                .seq
-                .as_ref()
-                .is_some_and(|s| s.request == request)
-            {
-                self.slots[i].seq = None;
-            }
-        }
-        if self.requests.remove(&request).is_some() {
-            self.stats.requests += 1;
-        }
-    }
-
-    /// Frees KV cells after a failed decode: idle caches first, then the newest sequence.
-    /// Returns false when nothing could be freed.
-    fn make_room(&mut self) -> bool {
-        let idle: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].seq.is_none() && !self.slots[i].cached.is_empty())
-            .collect();
-        if !idle.is_empty() {
-            for i in idle {
-                self.forget(i);
-            }
-            return true;
-        }
-        let newest = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.seq.as_ref().map(|q| (q.request, i)))
-            .max();
-        let Some((_, slot)) = newest else {
-            return false;
-        };
-        let n_ctx = self.ctx.n_ctx();
-        self.fail_slot(
-            slot,
-            EngineError::ContextFull(format!(
-                "the {n_ctx}-token KV cache cannot hold all concurrent sequences; \
-                 lower concurrency or raise the context size"
-            )),
-        );
-        let _ = self.ctx.clear_kv_cache_seq(Some(pos(slot)), None, None);
-        self.slots[slot].cached.clear();
-        true
     }
 }

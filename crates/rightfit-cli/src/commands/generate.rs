@@ -1,0 +1,276 @@
+//! `rightfit chat | complete | embed | loglik`: talk to a local model.
+
+use std::io::{BufRead, IsTerminal, Read};
+
+use anyhow::Context;
+use futures::StreamExt;
+use rightfit_config::Settings;
+use rightfit_llama::store::ModelStore;
+use rightfit_llama::{Engine, EngineOptions, LocalProvider};
+use rightfit_providers::Provider;
+use rightfit_types::{
+    ChatRequest, EmbeddingRequest, LoglikelihoodRequest, Message, ResponseFormat, Sampling,
+    StreamEvent, Timings, Usage,
+};
+use serde_json::json;
+
+use super::output::{self, line, stream};
+use crate::args::{ChatArgs, CompleteArgs, EmbedArgs, EngineArgs, LoglikArgs, SamplingArgs};
+use crate::errors::user;
+use crate::progress::spinner;
+
+/// Resolves the model and loads it, with a spinner.
+pub async fn load_engine(
+    settings: &Settings,
+    args: &EngineArgs,
+    tune: impl FnOnce(&mut EngineOptions),
+) -> anyhow::Result<(String, Engine)> {
+    let store = ModelStore::new(settings.models_dir());
+    let resolved = store.resolve(&args.model).map_err(user)?;
+    let mut options = EngineOptions {
+        context_size: args.ctx.unwrap_or(0),
+        threads: settings.threads,
+        chat_template: resolved
+            .entry
+            .and_then(|e| e.chat_template)
+            .map(str::to_owned),
+        batch_invariant: args.batch_invariant,
+
+        ..EngineOptions::default()
+    };
+    tune(&mut options);
+    let bar = spinner(&format!("loading {}", resolved.name));
+    let path = resolved.path.clone();
+    let engine = tokio::task::spawn_blocking(move || Engine::load(&path, options))
+        .await
+        .context("the loading task failed")?
+        .map_err(user)?;
+    bar.finish_and_clear();
+    Ok((resolved.name, engine))
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("reading the prompt from stdin")?;
+    Ok(text)
+}
+
+fn build_request(prompt: rightfit_types::Prompt, s: &SamplingArgs) -> anyhow::Result<ChatRequest> {
+    let response_format = if let Some(path) = &s.json_schema {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))
+            .map_err(user)?;
+        let schema: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", path.display()))
+            .map_err(user)?;
+        ResponseFormat::JsonSchema {
+            name: "output".into(),
+            schema,
+            strict: true,
+        }
+    } else if let Some(path) = &s.grammar {
+        let gbnf = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))
+            .map_err(user)?;
+        ResponseFormat::Grammar { gbnf }
+    } else {
+        ResponseFormat::Text
+    };
+    let mut req = match prompt {
+        rightfit_types::Prompt::Messages(m) => ChatRequest::chat(m),
+        rightfit_types::Prompt::Text(t) => ChatRequest::completion(t),
+    };
+    req = req
+        .with_max_tokens(s.max_tokens)
+        .with_stop(s.stop.iter().cloned())
+        .with_response_format(response_format)
+        .with_sampling(Sampling {
+            temperature: (s.temperature > 0.0).then_some(s.temperature),
+            top_p: s.top_p,
+            top_k: s.top_k,
+            seed: s.seed,
+        });
+    Ok(req)
+}
+
+/// Streams one answer to stdout; returns its text.
+async fn stream_answer(
+    provider: &LocalProvider,
+    request: ChatRequest,
+    timings: bool,
+) -> anyhow::Result<String> {
+    let mut events = provider.stream(request).await.map_err(user)?;
+    let mut text = String::new();
+    let mut done: Option<(Usage, Timings)> = None;
+    while let Some(event) = events.next().await {
+        match event.map_err(user)? {
+            StreamEvent::Delta { text: t, .. } => {
+                stream(&t)?;
+                text.push_str(&t);
+            }
+            StreamEvent::Finish { .. } => {}
+            StreamEvent::Done { usage, timings } => done = Some((usage, timings)),
+        }
+    }
+    stream("\n")?;
+    if timings && let Some((u, t)) = done {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("{}", describe(&u, &t));
+        }
+    }
+    Ok(text)
+}
+
+fn describe(u: &Usage, t: &Timings) -> String {
+    format!(
+        "[prompt {} tok ({} cached) · generated {} tok · queue {:.0} ms · first token {:.0} ms · total {:.0} ms{}]",
+        u.prompt_tokens,
+        u.cached_prompt_tokens,
+        u.completion_tokens,
+        t.queue_ms,
+        t.ttft_ms,
+        t.total_ms,
+        t.generation_tokens_per_s()
+            .map_or_else(String::new, |r| format!(" · {r:.1} tok/s"))
+    )
+}
+
+pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
+    let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
+    let provider = LocalProvider::new(name, engine);
+    let mut history: Vec<Message> = args.system.iter().map(Message::system).collect();
+    let request = |history: &[Message]| -> anyhow::Result<ChatRequest> {
+        let mut r = build_request(
+            rightfit_types::Prompt::Messages(history.to_vec()),
+            &args.sampling,
+        )?;
+        r.chat_template.clone_from(&args.template);
+        Ok(r)
+    };
+    if let Some(prompt) = &args.prompt {
+        history.push(Message::user(prompt));
+        stream_answer(&provider, request(&history)?, args.sampling.timings).await?;
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        history.push(Message::user(read_stdin()?.trim_end()));
+        stream_answer(&provider, request(&history)?, args.sampling.timings).await?;
+        return Ok(());
+    }
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "chatting with {} — an empty line or Ctrl-D ends the conversation",
+            provider.name()
+        );
+    }
+    let mut lines = stdin.lock().lines();
+    loop {
+        #[allow(clippy::print_stderr)]
+        {
+            eprint!("> ");
+        }
+        let Some(input) = lines.next() else { break };
+        let input = input.context("reading stdin")?;
+        if input.trim().is_empty() {
+            break;
+        }
+        history.push(Message::user(input));
+        let answer = stream_answer(&provider, request(&history)?, args.sampling.timings).await?;
+        history.push(Message::assistant(answer));
+    }
+    Ok(())
+}
+
+pub async fn complete(settings: &Settings, args: CompleteArgs) -> anyhow::Result<()> {
+    let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
+    let provider = LocalProvider::new(name, engine);
+    let prompt = match args.prompt {
+        Some(p) => p,
+        None => read_stdin()?,
+    };
+    stream(&prompt)?;
+    let request = build_request(rightfit_types::Prompt::Text(prompt), &args.sampling)?;
+    stream_answer(&provider, request, args.sampling.timings).await?;
+    Ok(())
+}
+
+pub async fn embed(settings: &Settings, args: EmbedArgs) -> anyhow::Result<()> {
+    let texts = if args.texts.is_empty() {
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading stdin")?
+    } else {
+        args.texts
+    };
+    let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
+    let provider = LocalProvider::new(name, engine);
+    let r = provider
+        .embed(EmbeddingRequest {
+            model: String::new(),
+            inputs: texts,
+            normalize: !args.no_normalize,
+        })
+        .await
+        .map_err(user)?;
+    for v in r.embeddings {
+        line(serde_json::to_string(&v)?)?;
+    }
+    Ok(())
+}
+
+pub async fn loglik(settings: &Settings, args: LoglikArgs) -> anyhow::Result<()> {
+    let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
+    let provider = LocalProvider::new(name, engine);
+    let r = provider
+        .loglikelihood(LoglikelihoodRequest {
+            model: String::new(),
+            context: args.context,
+            continuations: args.continuations.clone(),
+        })
+        .await
+        .map_err(user)?;
+    let best = r.best();
+    if args.json {
+        return output::json(&json!({
+            "context_tokens": r.context_tokens,
+            "best": best,
+            "scores": r.scores.iter().zip(&args.continuations).map(|(s, c)| json!({
+                "continuation": c,
+                "logprob": s.logprob,
+                "tokens": s.tokens,
+                "mean_logprob": s.mean_logprob(),
+                "is_greedy": s.is_greedy,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    let mut t = output::table(&[
+        "",
+        "continuation",
+        "log p",
+        "tokens",
+        "log p / token",
+        "greedy",
+    ]);
+    for (i, (s, c)) in r.scores.iter().zip(&args.continuations).enumerate() {
+        t.add_row(vec![
+            if Some(i) == best {
+                "*".to_owned()
+            } else {
+                String::new()
+            },
+            format!("{c:?}"),
+            format!("{:.4}", s.logprob),
+            s.tokens.to_string(),
+            format!("{:.4}", s.mean_logprob()),
+            if s.is_greedy { "yes" } else { "no" }.to_owned(),
+        ]);
+    }
+    line(t)
+}
