@@ -17,7 +17,7 @@ Exit status: 0 success, 1 a problem with your input (model, file, request), 2 a 
 
 /// Choose the right language model for each part of an application, and switch safely.
 #[derive(Debug, Parser)]
-#[command(name = "rightfit", version, about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "rightfit", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
