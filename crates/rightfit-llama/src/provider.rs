@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderError};
 use rightfit_types::{
-    ChatRequest, EmbeddingRequest, EmbeddingResponse, LoglikelihoodRequest, LoglikelihoodResponse,
+    ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, LoglikelihoodRequest,
+    LoglikelihoodResponse,
 };
 
 use crate::engine::{Engine, EngineError};
@@ -72,6 +73,19 @@ impl Provider for LocalProvider {
         Ok(generation
             .map(move |event| event.map_err(|e| this.error(e)))
             .boxed())
+    }
+
+    async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let n = request.n.max(1);
+        let generation = self
+            .engine
+            .generate_whole(request)
+            .map_err(|e| self.error(e))?;
+        let this = self.clone();
+        let events = generation
+            .map(move |event| event.map_err(|e| this.error(e)))
+            .boxed();
+        rightfit_providers::collect_stream(&self.name, n, events).await
     }
 
     async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {

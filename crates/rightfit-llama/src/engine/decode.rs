@@ -73,8 +73,8 @@ impl Worker<'_> {
             }
             let from = slot.cached.len();
             let take = (seq.prompt.len() - from).min(capacity - used);
-            for k in 0..take {
-                let p = from + k;
+            let mut added = 0;
+            for p in from..from + take {
                 let last = p + 1 == seq.prompt.len();
                 if self
                     .batch
@@ -87,9 +87,10 @@ impl Worker<'_> {
                     seq.logits_at = Some(used as i32);
                 }
                 used += 1;
+                added += 1;
             }
-            if take > 0 {
-                planned.push((i, take));
+            if added > 0 {
+                planned.push((i, added));
             }
             if used >= capacity {
                 break;
@@ -147,15 +148,20 @@ impl Worker<'_> {
             req.usage.completion_tokens += 1;
             self.stats.generated_tokens += 1;
             let (text, stopped) = seq.text.push(&vocab.token_to_piece(token, false, None));
-            if !text.is_empty()
-                && req
-                    .events
-                    .send(Ok(StreamEvent::Delta {
-                        index: seq.choice,
-                        text,
-                    }))
-                    .is_err()
-            {
+            let gone = if !req.stream {
+                seq.held.push_str(&text);
+                req.events.is_closed()
+            } else {
+                !text.is_empty()
+                    && req
+                        .events
+                        .send(Ok(StreamEvent::Delta {
+                            index: seq.choice,
+                            text,
+                        }))
+                        .is_err()
+            };
+            if gone {
                 cancelled.push(seq.request);
                 continue;
             }
@@ -183,7 +189,8 @@ impl Worker<'_> {
         let Some(req) = self.requests.get_mut(&seq.request) else {
             return;
         };
-        let rest = seq.text.finish();
+        let mut rest = std::mem::take(&mut seq.held);
+        rest.push_str(&seq.text.finish());
         if !rest.is_empty() {
             let _ = req.events.send(Ok(StreamEvent::Delta {
                 index: seq.choice,

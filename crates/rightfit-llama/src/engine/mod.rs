@@ -179,6 +179,8 @@ pub(crate) enum Job {
         request: Box<ChatRequest>,
         events: EventSender,
         enqueued: Instant,
+        /// Send text as it is generated (else once per choice, when it ends).
+        stream: bool,
     },
     Loglikelihood {
         request: LoglikelihoodRequest,
@@ -283,11 +285,23 @@ impl Engine {
 
     /// Starts generating. Events arrive on the returned stream; dropping it cancels the request.
     pub fn generate(&self, request: ChatRequest) -> Result<Generation, EngineError> {
+        self.submit(request, true)
+    }
+
+    /// Like [`Engine::generate`], but each choice's text arrives in one event when the choice
+    /// ends. For callers that want the whole answer: the worker sends no per-token messages, so
+    /// no consumer thread wakes (and takes a core from llama.cpp) on every token.
+    pub fn generate_whole(&self, request: ChatRequest) -> Result<Generation, EngineError> {
+        self.submit(request, false)
+    }
+
+    fn submit(&self, request: ChatRequest, stream: bool) -> Result<Generation, EngineError> {
         let (tx, rx) = tmpsc::unbounded_channel();
         self.send(Job::Generate {
             request: Box::new(request),
             events: tx,
             enqueued: Instant::now(),
+            stream,
         })?;
         Ok(Generation { rx })
     }

@@ -41,9 +41,11 @@ impl Worker<'_> {
             {
                 best = Some((l, i));
             }
+            // Only a sequence computing its prompt now is worth waiting for: one that is itself
+            // waiting may end up waiting for us (slots are reused), and would resolve at once.
             if let Some(seq) = &s.seq
                 && allow_wait
-                && matches!(seq.phase, Phase::Prompt | Phase::Waiting { .. })
+                && matches!(seq.phase, Phase::Prompt)
             {
                 let l = lcp(&seq.prompt, prompt).min(cap);
                 if l > 0 && future.is_none_or(|(f, _)| l > f) {

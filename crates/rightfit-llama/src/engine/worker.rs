@@ -175,6 +175,8 @@ pub(super) struct Seq {
     pub(super) phase: Phase,
     pub(super) picker: TokenPicker,
     pub(super) text: TextAssembler,
+    /// Text released but not yet sent (requests that want the whole answer).
+    pub(super) held: String,
     pub(super) generated: u32,
     pub(super) max_tokens: u32,
     pub(super) ignore_eos: bool,
@@ -189,6 +191,7 @@ pub(super) struct Prepared {
     constraint: Constraint,
     events: EventSender,
     enqueued: Instant,
+    stream: bool,
 }
 
 pub(super) enum Waiting {
@@ -205,6 +208,8 @@ pub(super) struct RequestState {
     pub(super) first_token: Option<Instant>,
     pub(super) usage: Usage,
     pub(super) evaluated: u32,
+    /// Send text per token (else per choice, at its end).
+    pub(super) stream: bool,
 }
 
 /// Where a new sequence starts.
@@ -296,7 +301,8 @@ impl<'m> Worker<'m> {
                 request,
                 events,
                 enqueued,
-            } => match self.prepare(request, events.clone(), enqueued) {
+                stream,
+            } => match self.prepare(request, events.clone(), enqueued, stream) {
                 Ok(p) => self.waiting.push_back(Waiting::Generate(p)),
                 Err(e) => {
                     self.stats.requests += 1;
@@ -341,6 +347,7 @@ impl<'m> Worker<'m> {
         request: Box<ChatRequest>,
         events: EventSender,
         enqueued: Instant,
+        stream: bool,
     ) -> Result<Prepared, EngineError> {
         let parallel = self.options.parallel;
         if request.n == 0 || request.n > parallel {
@@ -383,6 +390,7 @@ impl<'m> Worker<'m> {
             constraint,
             events,
             enqueued,
+            stream,
         })
     }
 
@@ -434,6 +442,7 @@ impl<'m> Worker<'m> {
                 ..Usage::default()
             },
             evaluated: 0,
+            stream: p.stream,
         };
         for choice in 0..p.request.n {
             let picker =
@@ -463,6 +472,7 @@ impl<'m> Worker<'m> {
                 phase,
                 picker,
                 text: TextAssembler::new(&p.request.stop),
+                held: String::new(),
                 generated: 0,
                 max_tokens,
                 ignore_eos: p.request.ignore_eos,
