@@ -3,7 +3,7 @@
 //! Settings come from three layers, merged once before any command runs: built-in defaults, then
 //! environment variables, then command-line flags (the CLI passes those in as [`Overrides`]). The
 //! result, [`Settings`], is what every command receives. The project file (`rightfit.toml`) is read
-//! by this crate too as it grows; it depends only on `rightfit-types`.
+//! by this crate too as it grows.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
