@@ -65,6 +65,9 @@ pub enum StoreError {
         /// The kind asked for.
         kind: &'static str,
     },
+    /// Copying a file into the store failed.
+    #[error("copying into the models directory: {0}")]
+    Copy(FetchError),
     /// A file operation failed.
     #[error("{path}: {source}")]
     Io {
@@ -379,13 +382,13 @@ impl ModelStore {
         let source = fs::canonicalize(path).map_err(io_at(path))?;
         let (stored, size, sha256) = if copy {
             let dest = self.dir.join(format!("{name}.gguf"));
-            let mut out = Assembly::new(&dest).map_err(fetch_io)?;
+            let mut out = Assembly::new(&dest).map_err(StoreError::Copy)?;
             let mut file = File::open(&source).map_err(io_at(&source))?;
             progress.start("copying", file.metadata().map_err(io_at(&source))?.len());
-            out.append(&mut file, progress).map_err(fetch_io)?;
+            out.append(&mut file, progress).map_err(StoreError::Copy)?;
             progress.finish();
             let (size, sha) = (out.written(), out.sha256());
-            (out.commit(size, &sha).map_err(fetch_io)?, size, sha)
+            (out.commit(size, &sha).map_err(StoreError::Copy)?, size, sha)
         } else {
             let (size, sha) = hash_file(&source, progress)?;
             (source, size, sha)
@@ -434,16 +437,6 @@ impl ModelStore {
         fs::remove_file(&manifest_path).map_err(io_at(&manifest_path))?;
         removed.push(manifest_path);
         Ok(removed)
-    }
-}
-
-fn fetch_io(e: FetchError) -> StoreError {
-    match e {
-        FetchError::Io { path, source } => StoreError::Io { path, source },
-        other => StoreError::Io {
-            path: PathBuf::new(),
-            source: io::Error::other(other.to_string()),
-        },
     }
 }
 

@@ -126,8 +126,8 @@ impl Worker<'_> {
         let vocab = model.vocab();
         let mut finished = Vec::new();
         let mut cancelled = Vec::new();
+        let n_ctx = self.ctx.n_ctx() as usize;
         for i in 0..self.slots.len() {
-            let n_ctx = self.ctx.n_ctx() as usize;
             let cached_len = self.slots[i].cached.len();
             let Some(seq) = self.slots[i].seq.as_mut() else {
                 continue;

@@ -202,8 +202,7 @@ impl Worker<'_> {
                  lower concurrency or raise the context size"
             )),
         );
-        let _ = self.ctx.clear_kv_cache_seq(Some(pos(slot)), None, None);
-        self.slots[slot].cached.clear();
+        self.forget(slot);
         true
     }
 }
