@@ -2,12 +2,15 @@
 //!
 //! This crate owns the shapes that every other crate exchanges: a generation request (messages or
 //! raw text, sampling, stop sequences, token limit, response format), its response (choices, usage,
-//! timings), streamed events, embeddings and log-likelihood scoring. It depends on serde alone
+//! timings), streamed events, embeddings, log-likelihood scoring, and evaluation records (runs,
+//! candidates, per-example results). It depends on serde alone
 //! (plus `serde_json::Value` for JSON Schemas), so providers, the engine, the evaluator and the
 //! gateway can all use it without pulling in an async runtime or an HTTP stack.
 
 mod chat;
+mod eval;
 mod score;
 
 pub use chat::*;
+pub use eval::*;
 pub use score::*;

@@ -1,0 +1,14 @@
+//! Evaluation: datasets, scorers, strategies, the runner and its statistics.
+//!
+//! A component's dataset is read into [`dataset::Row`]s, each row is rendered into a request by a
+//! strategy, sent to a candidate's model through `rightfit-providers`' `Provider` trait, and the
+//! answer is scored by pure functions in [`scorers`]. [`stats`] turns per-example records into
+//! confidence intervals and paired comparisons. Records are stored by `rightfit-store` and shown
+//! by `rightfit-report`; this crate does no terminal output of its own.
+
+pub mod dataset;
+pub mod scorers;
+pub mod stats;
+
+#[cfg(test)]
+pub(crate) mod testdata;

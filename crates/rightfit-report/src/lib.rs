@@ -1,0 +1,1 @@
+//! Reports of evaluation results (to be written).

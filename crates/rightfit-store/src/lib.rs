@@ -1,0 +1,1 @@
+//! The store: runs, candidates, per-example records and the response cache (to be written).
