@@ -3,12 +3,13 @@
 //! Settings come from three layers, merged once before any command runs: built-in defaults, then
 //! environment variables, then command-line flags (the CLI passes those in as [`Overrides`]). The
 //! result, [`Settings`], is what every command receives. The project file (`rightfit.toml`) is read
-//! by this crate too as it grows.
+//! and validated by [`project`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub mod env;
+pub mod project;
 
 /// A value that must never be printed: `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq)]

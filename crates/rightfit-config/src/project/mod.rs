@@ -1,0 +1,453 @@
+//! The project file, `rightfit.toml`: models, components, candidates.
+//!
+//! [`Project::load`] reads the file into raw structs that refuse unknown keys ([`raw`]), then
+//! validates them into a [`Project`] ([`validate`]). Every error names the file, the line and the
+//! key path, and says what was expected. Relative paths are resolved against the file's directory.
+//! Secrets are references (`api_key = "env:OPENAI_API_KEY"`), read only when a provider is built.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+mod raw;
+mod starter;
+mod validate;
+
+pub use starter::{STARTER, STARTER_DATA};
+
+/// A validated project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// The file's directory; relative paths in the file are relative to it.
+    pub root: PathBuf,
+    /// A display name (default: the directory's name).
+    pub name: String,
+    /// The SQLite database that keeps runs (default `.rightfit/runs.db` beside the file).
+    pub store: PathBuf,
+    /// Seed for sampling, few-shot selection and bootstrap (default 42).
+    pub seed: u64,
+    /// Models by name.
+    pub models: BTreeMap<String, ModelConfig>,
+    /// Components by name.
+    pub components: BTreeMap<String, Component>,
+}
+
+/// Price in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Price {
+    /// Per million prompt tokens.
+    pub input: f64,
+    /// Per million generated tokens.
+    pub output: f64,
+}
+
+impl Price {
+    /// Cost of one call.
+    pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
+        (tokens_in as f64 * self.input + tokens_out as f64 * self.output) / 1_000_000.0
+    }
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum SecretRef {
+    /// `env:NAME`: the environment variable NAME.
+    Env(String),
+}
+
+impl SecretRef {
+    /// Reads the secret now.
+    pub fn resolve(&self) -> Result<crate::Secret, String> {
+        match self {
+            SecretRef::Env(name) => match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(crate::Secret::new(v)),
+                _ => Err(format!("environment variable {name} is not set")),
+            },
+        }
+    }
+}
+
+/// How a model is reached.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "provider", rename_all = "kebab-case")]
+pub enum ProviderConfig {
+    /// The embedded llama.cpp engine.
+    Local {
+        /// A catalogue name (`smollm2-135m`) or a path to a `.gguf` file.
+        model: String,
+        /// Context size in tokens (shared by all parallel sequences).
+        context_size: Option<u32>,
+        /// Sequences decoded together.
+        parallel: Option<usize>,
+        /// Chat template override (a built-in name).
+        chat_template: Option<String>,
+    },
+    /// OpenAI's API.
+    Openai {
+        /// Model id.
+        model: String,
+        /// API base URL.
+        base_url: Option<String>,
+        /// The key.
+        api_key: SecretRef,
+    },
+    /// Anthropic's Messages API.
+    Anthropic {
+        /// Model id.
+        model: String,
+        /// API base URL.
+        base_url: Option<String>,
+        /// The key.
+        api_key: SecretRef,
+    },
+    /// Google's Gemini API.
+    Gemini {
+        /// Model id.
+        model: String,
+        /// API base URL.
+        base_url: Option<String>,
+        /// The key.
+        api_key: SecretRef,
+    },
+    /// Any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, TGI).
+    OpenaiCompatible {
+        /// Model id as the server knows it.
+        model: String,
+        /// The server's base URL (`http://host:port/v1`).
+        base_url: String,
+        /// The key, if the server wants one.
+        api_key: Option<SecretRef>,
+    },
+}
+
+impl ProviderConfig {
+    /// The provider's kind as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderConfig::Local { .. } => "local",
+            ProviderConfig::Openai { .. } => "openai",
+            ProviderConfig::Anthropic { .. } => "anthropic",
+            ProviderConfig::Gemini { .. } => "gemini",
+            ProviderConfig::OpenaiCompatible { .. } => "openai-compatible",
+        }
+    }
+}
+
+/// One model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelConfig {
+    /// Its name in the file.
+    pub name: String,
+    /// How it is reached.
+    pub provider: ProviderConfig,
+    /// Price per million tokens; local models default to zero.
+    pub price: Option<Price>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Per-request timeout, seconds.
+    pub timeout_s: f64,
+    /// Retries of transient errors.
+    pub max_retries: u32,
+    /// Memory the model needs, GB, when known from the user (hosted models: none).
+    pub memory_gb: Option<f64>,
+}
+
+/// A dataset as the config names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DatasetConfig {
+    /// Resolved path.
+    pub path: PathBuf,
+    /// `jsonl`, `csv`, `tsv`, `json`, `squad`; `None` to infer from the extension.
+    pub format: Option<String>,
+    /// JSON: field path to the array of records.
+    pub records: Option<String>,
+    /// CSV/TSV without a header row: the column names.
+    pub columns: Option<Vec<String>>,
+    /// Field path of the row id.
+    pub id: Option<String>,
+}
+
+/// Where the reference answer comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reference {
+    /// A field path (`label`, `target`, `answers`).
+    Field(String),
+    /// Slot spans: `{slot: text[start..end]}` built from a list of labelled spans.
+    Spans {
+        /// Field path of the list of spans.
+        spans: String,
+        /// Field path (from the row) of the text the offsets point into.
+        text: String,
+        /// Field path (within a span) of the slot name.
+        slot: String,
+        /// Field path (within a span) of the start offset (missing means 0).
+        start: String,
+        /// Field path (within a span) of the end offset.
+        end: String,
+    },
+}
+
+/// What a component's answer must look like.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutputContract {
+    /// One label out of a set. `map` turns dataset values into label names.
+    Label {
+        /// The label names the model may answer.
+        labels: Vec<String>,
+        /// Dataset value -> label name (when the data holds codes such as `-1`).
+        map: BTreeMap<String, String>,
+    },
+    /// A JSON value, optionally conforming to a JSON Schema.
+    Json {
+        /// The schema, if any.
+        schema: Option<serde_json::Value>,
+    },
+    /// A JSON object of slot -> extracted text.
+    Spans {
+        /// The slots the model is asked for.
+        slots: Vec<String>,
+    },
+    /// Free text. `no_answer` is the phrase that means "no answer" (scored as empty).
+    Text {
+        /// e.g. `unanswerable`.
+        no_answer: Option<String>,
+    },
+}
+
+/// How a candidate uses its model.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The prompt alone.
+    ZeroShot,
+    /// Fixed examples (question, answer turns) before the prompt.
+    FewShot {
+        /// How many examples.
+        k: usize,
+    },
+    /// Pick the label whose continuation is most likely (local models; label contracts).
+    Loglikelihood,
+}
+
+impl Strategy {
+    /// The strategy's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::ZeroShot => "zero-shot",
+            Strategy::FewShot { .. } => "few-shot",
+            Strategy::Loglikelihood => "loglikelihood",
+        }
+    }
+}
+
+/// One candidate: a model and a strategy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Candidate {
+    /// Unique within the component (default `model/strategy`).
+    pub name: String,
+    /// The model's name.
+    pub model: String,
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Sampling temperature (default greedy).
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    pub top_p: Option<f32>,
+    /// Sampling seed.
+    pub seed: Option<u64>,
+    /// Token limit for the answer.
+    pub max_tokens: u32,
+    /// Constrain output to the contract (label set or JSON schema) with a grammar.
+    pub constrained: bool,
+}
+
+/// Few-shot examples.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FewShot {
+    /// Default number of examples.
+    pub k: usize,
+    /// Where examples come from; `None` means held out of the component's own dataset.
+    pub dataset: Option<DatasetConfig>,
+    /// Selection seed.
+    pub seed: u64,
+    /// Spread examples over labels.
+    pub stratify: bool,
+    /// Inline examples: template fields and the answer.
+    pub examples: Vec<(serde_json::Value, String)>,
+}
+
+/// An LLM judge.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Judge {
+    /// The model that judges.
+    pub model: String,
+    /// What a good answer is.
+    pub rubric: String,
+    /// Token limit for the verdict.
+    pub max_tokens: u32,
+}
+
+/// One component of the application.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Component {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// System prompt.
+    pub system: Option<String>,
+    /// The user prompt, a Jinja template over the row's fields.
+    pub prompt: String,
+    /// Its data.
+    pub dataset: DatasetConfig,
+    /// The reference answer.
+    pub reference: Reference,
+    /// The answer's contract.
+    pub output: OutputContract,
+    /// Metric names; the first is the primary one.
+    pub metrics: Vec<String>,
+    /// Default answer token limit.
+    pub max_tokens: u32,
+    /// Default sample size.
+    pub limit: Option<u64>,
+    /// Field path to stratify sampling by.
+    pub stratify: Option<String>,
+    /// Few-shot examples.
+    pub few_shot: Option<FewShot>,
+    /// LLM judge.
+    pub judge: Option<Judge>,
+    /// Candidates in file order.
+    pub candidates: Vec<Candidate>,
+}
+
+/// Metric names `rightfit` knows, with what each needs.
+pub const METRICS: &[(&str, &str)] = &[
+    (
+        "exact_match",
+        "answer equals the reference exactly (after trimming)",
+    ),
+    (
+        "normalized_match",
+        "equal after lowercasing, dropping punctuation, articles and extra spaces",
+    ),
+    (
+        "accuracy",
+        "label contracts: the parsed label equals the reference label",
+    ),
+    (
+        "macro_f1",
+        "label contracts: per-example accuracy, corpus macro-F1 in the summary",
+    ),
+    (
+        "squad_em",
+        "SQuAD 2.0 exact match against a list of gold answers",
+    ),
+    (
+        "squad_f1",
+        "SQuAD 2.0 token F1 against a list of gold answers",
+    ),
+    (
+        "rouge1",
+        "ROUGE-1 F-measure (append ':stem' for Porter stemming)",
+    ),
+    ("rouge2", "ROUGE-2 F-measure (':stem' too)"),
+    ("rougeL", "ROUGE-L F-measure (':stem' too)"),
+    ("rougeLsum", "ROUGE-Lsum F-measure (':stem' too)"),
+    (
+        "bleu",
+        "sentence BLEU (sacrebleu 13a, exp smoothing), corpus BLEU in the summary",
+    ),
+    ("chrf", "sentence chrF, corpus chrF in the summary"),
+    ("json_valid", "the answer parses as JSON"),
+    (
+        "json_schema",
+        "the answer conforms to the contract's JSON Schema",
+    ),
+    ("span_exact", "span contracts: every slot extracted exactly"),
+    ("span_f1", "span contracts: mean token F1 over slots"),
+    (
+        "judge",
+        "an LLM judge compares the answer with the reference under the rubric",
+    ),
+];
+
+/// Why a project file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source} — run 'rightfit init' to write a starter rightfit.toml")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not have the expected shape.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// A value is of the right shape but not allowed.
+    #[error("{}:{line}: {key}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (of the key, or of its table).
+        line: usize,
+        /// The key path, e.g. `components.sentiment.candidates[1].model`.
+        key: String,
+        /// What was wrong and what to do.
+        message: String,
+    },
+}
+
+impl Project {
+    /// Reads and validates a project file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates project text read from `path` (used for relative paths and messages).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        validate::project(path, text)
+    }
+
+    /// A component by name, with a helpful error listing the others.
+    pub fn component(&self, name: &str) -> Result<&Component, String> {
+        self.components.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.components.keys().map(String::as_str).collect();
+            format!(
+                "no component '{name}' in {} (components: {})",
+                self.file.display(),
+                names.join(", ")
+            )
+        })
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Strategy::FewShot { k } => write!(f, "few-shot (k={k})"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! `rightfit.toml` exactly as written: serde structs that refuse unknown keys.
+//!
+//! Nothing here is checked beyond its shape; [`super::validate`] turns these into a [`super::Project`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    #[serde(default)]
+    pub project: RawProject,
+    #[serde(default)]
+    pub models: BTreeMap<String, Spanned<RawModel>>,
+    #[serde(default)]
+    pub components: BTreeMap<String, Spanned<RawComponent>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProject {
+    pub name: Option<String>,
+    pub store: Option<String>,
+    pub seed: Option<u64>,
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawModel {
+    pub provider: Spanned<String>,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key: Option<Spanned<String>>,
+    pub price: Option<RawPrice>,
+    pub concurrency: Option<usize>,
+    pub timeout_s: Option<f64>,
+    pub max_retries: Option<u32>,
+    pub context_size: Option<u32>,
+    pub parallel: Option<usize>,
+    pub chat_template: Option<String>,
+    pub memory_gb: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPrice {
+    pub input: f64,
+    pub output: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawComponent {
+    pub description: Option<String>,
+    pub system: Option<String>,
+    pub prompt: Spanned<String>,
+    pub dataset: Spanned<RawDataset>,
+    pub reference: Spanned<RawReference>,
+    pub output: Spanned<RawOutput>,
+    pub metrics: Option<Vec<Spanned<String>>>,
+    pub max_tokens: Option<u32>,
+    pub limit: Option<u64>,
+    pub stratify: Option<Spanned<String>>,
+    pub few_shot: Option<Spanned<RawFewShot>>,
+    pub judge: Option<Spanned<RawJudge>>,
+    #[serde(default)]
+    pub candidates: Vec<Spanned<RawCandidate>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDataset {
+    pub path: String,
+    pub format: Option<String>,
+    pub records: Option<String>,
+    pub columns: Option<Vec<String>>,
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawReference {
+    Field(String),
+    Spans(RawSpans),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSpans {
+    pub spans: String,
+    pub text: String,
+    pub slot: String,
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOutput {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub labels: Option<Vec<String>>,
+    pub map: Option<BTreeMap<String, String>>,
+    pub schema: Option<toml::Value>,
+    pub slots: Option<Vec<String>>,
+    pub no_answer: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFewShot {
+    pub k: Option<usize>,
+    pub dataset: Option<RawDataset>,
+    pub seed: Option<u64>,
+    pub stratify: Option<bool>,
+    pub examples: Option<Vec<RawExample>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExample {
+    pub input: toml::Table,
+    pub output: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawJudge {
+    pub model: Spanned<String>,
+    pub rubric: String,
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCandidate {
+    pub name: Option<String>,
+    pub model: Spanned<String>,
+    pub strategy: Option<Spanned<String>>,
+    pub k: Option<usize>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub seed: Option<u64>,
+    pub max_tokens: Option<u32>,
+    pub constrained: Option<bool>,
+}
