@@ -6,7 +6,12 @@
 //! confidence intervals and paired comparisons. Records are stored by `rightfit-store` and shown
 //! by `rightfit-report`; this crate does no terminal output of its own.
 
+pub mod clock;
 pub mod dataset;
+pub mod example;
+pub mod prompt;
+pub mod runner;
+pub mod score;
 pub mod scorers;
 pub mod stats;
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderError};
+use rightfit_providers::{Capabilities, EventStream, Health, MemoryUse, Provider, ProviderError};
 use rightfit_types::{
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, LoglikelihoodRequest,
     LoglikelihoodResponse,
@@ -100,6 +100,14 @@ impl Provider for LocalProvider {
             .loglikelihood(request)
             .await
             .map_err(|e| self.error(e))
+    }
+
+    async fn memory(&self) -> Option<MemoryUse> {
+        let stats = self.engine.stats().await.ok()?;
+        Some(MemoryUse {
+            model_bytes: stats.model_bytes,
+            peak_rss_bytes: stats.memory.peak_rss_bytes,
+        })
     }
 
     async fn health(&self) -> Result<Health, ProviderError> {

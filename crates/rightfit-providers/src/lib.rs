@@ -87,6 +87,20 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 
     /// Whether the provider can take requests now.
     async fn health(&self) -> Result<Health, ProviderError>;
+
+    /// Memory this process spends on the model, for models run in-process; `None` otherwise.
+    async fn memory(&self) -> Option<MemoryUse> {
+        None
+    }
+}
+
+/// Memory an in-process model uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemoryUse {
+    /// The weights.
+    pub model_bytes: u64,
+    /// Peak resident set size of the whole process so far.
+    pub peak_rss_bytes: u64,
 }
 
 /// Collects a stream of events into one response with `n` choices.

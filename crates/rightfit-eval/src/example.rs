@@ -1,0 +1,441 @@
+//! From a component's dataset to evaluation examples: references mapped, few-shot examples
+//! held out, a seeded sample drawn.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use rand_core::RngCore;
+use rightfit_config::project::{Component, DatasetConfig, OutputContract, Reference, Strategy};
+use serde_json::{Map, Value};
+
+use crate::dataset::{self, DatasetSpec, FieldPath, Format, Row};
+use crate::scorers::label::LabelParser;
+
+/// One example: the template's variables and the reference answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// The row id.
+    pub id: String,
+    /// The line it came from.
+    pub line: u64,
+    /// The row's fields (the prompt template's variables).
+    pub vars: Value,
+    /// The reference: a label name, text (or a list of texts), a JSON value, or a slot object.
+    pub reference: Value,
+}
+
+/// A row that could not become an example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRow {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a run evaluates.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The examples, in sample order (the dataset's order).
+    pub examples: Vec<Example>,
+    /// Few-shot examples, in the order they are shown (the first k are used).
+    pub shots: Vec<Example>,
+    /// Rows read from the dataset.
+    pub rows_read: usize,
+    /// Rows that could not be used, with where and why.
+    pub skipped: Vec<SkippedRow>,
+    /// The dataset, for display.
+    pub dataset: String,
+}
+
+/// Why a component's data could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The dataset could not be read.
+    #[error(transparent)]
+    Dataset(#[from] dataset::DatasetError),
+    /// A field path in the config is malformed.
+    #[error("{key}: {message}")]
+    Path {
+        /// The config key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Nothing left to evaluate.
+    #[error("{0}")]
+    Empty(String),
+}
+
+fn spec(d: &DatasetConfig) -> Result<DatasetSpec, PrepareError> {
+    let format = match d.format.as_deref() {
+        None => None,
+        Some("jsonl") => Some(Format::Jsonl),
+        Some("csv") => Some(Format::Csv),
+        Some("tsv") => Some(Format::Tsv),
+        Some("json") => Some(Format::Json),
+        Some("squad") => Some(Format::Squad),
+        Some(other) => {
+            return Err(PrepareError::Path {
+                key: "dataset.format".into(),
+                message: format!("unknown format '{other}'"),
+            });
+        }
+    };
+    Ok(DatasetSpec {
+        path: d.path.clone(),
+        format,
+        records: d.records.clone(),
+        columns: d.columns.clone(),
+        id_field: d.id.clone(),
+    })
+}
+
+fn path(key: &str, text: &str) -> Result<FieldPath, PrepareError> {
+    FieldPath::parse(text).map_err(|e| PrepareError::Path {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Maps a row's reference per the component's contract.
+struct ReferenceMapper {
+    kind: MapperKind,
+    output: OutputContract,
+    labels: Option<LabelParser>,
+}
+
+enum MapperKind {
+    Field(FieldPath),
+    Spans {
+        spans: FieldPath,
+        text: FieldPath,
+        slot: FieldPath,
+        start: FieldPath,
+        end: FieldPath,
+    },
+}
+
+impl ReferenceMapper {
+    fn new(c: &Component) -> Result<Self, PrepareError> {
+        let kind = match &c.reference {
+            Reference::Field(f) => MapperKind::Field(path("reference", f)?),
+            Reference::Spans {
+                spans,
+                text,
+                slot,
+                start,
+                end,
+            } => MapperKind::Spans {
+                spans: path("reference.spans", spans)?,
+                text: path("reference.text", text)?,
+                slot: path("reference.slot", slot)?,
+                start: path("reference.start", start)?,
+                end: path("reference.end", end)?,
+            },
+        };
+        let labels = match &c.output {
+            OutputContract::Label { labels, .. } => Some(LabelParser::new(labels)),
+            _ => None,
+        };
+        Ok(Self {
+            kind,
+            output: c.output.clone(),
+            labels,
+        })
+    }
+
+    fn map(&self, row: &Row) -> Result<Value, String> {
+        match &self.kind {
+            MapperKind::Field(p) => {
+                let v = p
+                    .get(&row.fields)
+                    .ok_or_else(|| format!("no field '{p}' (the reference)"))?;
+                match (&self.output, &self.labels) {
+                    (OutputContract::Label { labels, map }, Some(parser)) => {
+                        let raw = scalar_text(v)
+                            .ok_or_else(|| format!("reference '{p}' is not a label: {v}"))?;
+                        let name = map.get(&raw).cloned().unwrap_or(raw);
+                        let i = parser.exact(&name).ok_or_else(|| {
+                            format!("reference '{name}' is not one of the labels ({})", labels.join(", "))
+                        })?;
+                        Ok(Value::String(labels[i].clone()))
+                    }
+                    (OutputContract::Text { .. }, _) => match v {
+                        Value::Array(items) => {
+                            let texts: Option<Vec<Value>> = items
+                                .iter()
+                                .map(|i| scalar_text(i).map(Value::String))
+                                .collect();
+                            texts
+                                .map(Value::Array)
+                                .ok_or_else(|| format!("reference '{p}' must hold texts"))
+                        }
+                        other => scalar_text(other)
+                            .map(Value::String)
+                            .ok_or_else(|| format!("reference '{p}' must be text, not {other}")),
+                    },
+                    _ => Ok(v.clone()),
+                }
+            }
+            MapperKind::Spans {
+                spans,
+                text,
+                slot,
+                start,
+                end,
+            } => {
+                let source = text
+                    .get(&row.fields)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("no text field '{text}'"))?;
+                let chars: Vec<char> = source.chars().collect();
+                let mut out = Map::new();
+                let list = match spans.get(&row.fields) {
+                    None | Some(Value::Null) => return Ok(Value::Object(out)),
+                    Some(Value::Array(list)) => list,
+                    Some(other) => return Err(format!("'{spans}' must be a list, not {other}")),
+                };
+                for item in list {
+                    let name = slot
+                        .get(item)
+                        .and_then(scalar_text)
+                        .ok_or_else(|| format!("a span has no '{slot}'"))?;
+                    let s = start.get(item).and_then(Value::as_u64).unwrap_or(0) as usize;
+                    let e = end
+                        .get(item)
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| format!("span '{name}' has no '{end}'"))?
+                        as usize;
+                    if s > e || e > chars.len() {
+                        return Err(format!(
+                            "span '{name}' {s}..{e} is outside the text ({} characters)",
+                            chars.len()
+                        ));
+                    }
+                    out.insert(name, Value::String(chars[s..e].iter().collect()));
+                }
+                Ok(Value::Object(out))
+            }
+        }
+    }
+}
+
+fn load_examples(
+    d: &DatasetConfig,
+    mapper: &ReferenceMapper,
+    skipped: &mut Vec<SkippedRow>,
+) -> Result<(Vec<Example>, usize), PrepareError> {
+    let loaded = dataset::load(&spec(d)?)?;
+    let read = loaded.rows.len() + loaded.skipped.len();
+    for s in &loaded.skipped {
+        skipped.push(SkippedRow {
+            path: loaded.path.clone(),
+            line: s.line,
+            reason: s.reason.clone(),
+        });
+    }
+    let mut examples = Vec::with_capacity(loaded.rows.len());
+    for row in &loaded.rows {
+        match mapper.map(row) {
+            Ok(reference) => examples.push(Example {
+                id: row.id.clone(),
+                line: row.line,
+                vars: row.fields.clone(),
+                reference,
+            }),
+            Err(reason) => skipped.push(SkippedRow {
+                path: loaded.path.clone(),
+                line: row.line,
+                reason,
+            }),
+        }
+    }
+    Ok((examples, read))
+}
+
+/// A stratification key of an example (its reference, as text).
+fn stratum(e: &Example) -> String {
+    match &e.reference {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `k` examples spread over strata round-robin, seeded.
+fn pick_shots(pool: &[Example], k: usize, stratify: bool, seed: u64) -> Vec<Example> {
+    let mut order: Vec<usize> = (0..pool.len()).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for i in (1..order.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    if !stratify {
+        return order.into_iter().take(k).map(|i| pool[i].clone()).collect();
+    }
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for i in order {
+        let key = stratum(&pool[i]);
+        match groups.iter_mut().find(|(g, _)| *g == key) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    let mut picked = Vec::with_capacity(k);
+    let mut round = 0;
+    while picked.len() < k {
+        let mut any = false;
+        for (_, members) in &groups {
+            if let Some(&i) = members.get(round) {
+                any = true;
+                if picked.len() < k {
+                    picked.push(pool[i].clone());
+                }
+            }
+        }
+        if !any {
+            break;
+        }
+        round += 1;
+    }
+    picked
+}
+
+/// Reads the component's data and draws what a run evaluates.
+///
+/// Few-shot examples come from the few-shot dataset, inline examples, or else the component's
+/// own dataset, in which case they are held out of evaluation. Then `limit` examples are drawn
+/// with `seed` (stratified by the `stratify` field when set) and kept in file order.
+pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared, PrepareError> {
+    let mapper = ReferenceMapper::new(c)?;
+    let mut skipped = Vec::new();
+    let (mut examples, rows_read) = load_examples(&c.dataset, &mapper, &mut skipped)?;
+    let k_max = c
+        .candidates
+        .iter()
+        .filter_map(|cand| match cand.strategy {
+            Strategy::FewShot { k } => Some(k),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let mut shots = Vec::new();
+    if let (Some(fs), true) = (&c.few_shot, k_max > 0) {
+        if !fs.examples.is_empty() {
+            shots = fs
+                .examples
+                .iter()
+                .enumerate()
+                .map(|(i, (vars, answer))| Example {
+                    id: format!("shot-{}", i + 1),
+                    line: 0,
+                    vars: vars.clone(),
+                    reference: Value::String(answer.clone()),
+                })
+                .collect();
+        } else if let Some(d) = &fs.dataset {
+            let mut pool_skipped = Vec::new();
+            let (pool, _) = load_examples(d, &mapper, &mut pool_skipped)?;
+            shots = pick_shots(&pool, k_max, fs.stratify, fs.seed);
+        } else {
+            shots = pick_shots(&examples, k_max, fs.stratify, fs.seed);
+            let held: HashSet<&str> = shots.iter().map(|s| s.id.as_str()).collect();
+            examples.retain(|e| !held.contains(e.id.as_str()));
+        }
+        if shots.len() < k_max {
+            return Err(PrepareError::Empty(format!(
+                "component '{}': a candidate wants {k_max} few-shot examples but only {} are available",
+                c.name,
+                shots.len()
+            )));
+        }
+    }
+    if let Some(limit) = limit.or(c.limit) {
+        let limit = limit as usize;
+        if limit < examples.len() {
+            examples = match &c.stratify {
+                Some(field) => {
+                    // Stratify on the (mapped) reference when the field is the reference itself.
+                    let by = path("stratify", field)?;
+                    let rows: Vec<Row> = examples
+                        .iter()
+                        .map(|e| Row {
+                            id: e.id.clone(),
+                            line: e.line,
+                            fields: e.vars.clone(),
+                        })
+                        .collect();
+                    let keep: HashSet<String> = dataset::stratified_sample(&rows, limit, &by, seed)
+                        .into_iter()
+                        .map(|r| r.id)
+                        .collect();
+                    examples.into_iter().filter(|e| keep.contains(&e.id)).collect()
+                }
+                None => {
+                    let rows: Vec<Row> = examples
+                        .iter()
+                        .map(|e| Row {
+                            id: e.id.clone(),
+                            line: e.line,
+                            fields: Value::Null,
+                        })
+                        .collect();
+                    let keep: HashSet<String> =
+                        dataset::sample(&rows, limit, seed).into_iter().map(|r| r.id).collect();
+                    examples.into_iter().filter(|e| keep.contains(&e.id)).collect()
+                }
+            };
+        }
+    }
+    if examples.is_empty() {
+        return Err(PrepareError::Empty(format!(
+            "component '{}': no usable rows in {} ({} skipped{})",
+            c.name,
+            c.dataset.path.display(),
+            skipped.len(),
+            skipped
+                .first()
+                .map(|s| format!("; first: line {}: {}", s.line, s.reason))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(Prepared {
+        examples,
+        shots,
+        rows_read,
+        skipped,
+        dataset: c.dataset.path.display().to_string(),
+    })
+}
+
+/// The few-shot answer for an example: what the model should have said.
+pub fn answer_text(reference: &Value) -> String {
+    match reference {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.first().map(answer_text).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+/// Counts of skipped rows by reason, for display.
+pub fn skipped_summary(skipped: &[SkippedRow]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for s in skipped {
+        let key = s.reason.split(':').next().unwrap_or("").to_owned();
+        *out.entry(key).or_default() += 1;
+    }
+    out
+}

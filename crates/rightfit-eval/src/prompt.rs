@@ -1,0 +1,159 @@
+//! Rendering a component's prompt for an example under a strategy.
+
+use minijinja::{Environment, UndefinedBehavior};
+use rightfit_config::project::{Candidate, Component, OutputContract, Strategy};
+use rightfit_types::{
+    ChatRequest, LoglikelihoodRequest, Message, Prompt, ResponseFormat, Sampling,
+};
+use serde_json::{Value, json};
+
+use crate::example::{Example, answer_text};
+
+/// The component's templates, compiled once.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+    has_system: bool,
+}
+
+/// One call a strategy makes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Call {
+    /// A generation.
+    Chat(ChatRequest),
+    /// Log-likelihoods of the labels.
+    Loglikelihood(LoglikelihoodRequest),
+}
+
+impl Call {
+    /// What is recorded as the example's input.
+    pub fn input(&self) -> Value {
+        match self {
+            Call::Chat(r) => match &r.prompt {
+                Prompt::Messages(m) => json!({ "messages": m }),
+                Prompt::Text(t) => json!({ "text": t }),
+            },
+            Call::Loglikelihood(r) => {
+                json!({ "context": r.context, "continuations": r.continuations })
+            }
+        }
+    }
+}
+
+impl Templates {
+    /// Compiles the prompt and system templates (already checked when the config was loaded).
+    pub fn new(c: &Component) -> Result<Self, String> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_template_owned("prompt", c.prompt.clone())
+            .map_err(|e| format!("prompt template: {e}"))?;
+        if let Some(system) = &c.system {
+            env.add_template_owned("system", system.clone())
+                .map_err(|e| format!("system template: {e}"))?;
+        }
+        Ok(Self {
+            env,
+            has_system: c.system.is_some(),
+        })
+    }
+
+    fn render(&self, name: &str, vars: &Value) -> Result<String, String> {
+        let t = self.env.get_template(name).map_err(|e| e.to_string())?;
+        t.render(vars).map_err(|e| {
+            let mut msg = format!("{name} template: {e}");
+            if let Some(detail) = e.detail() {
+                msg = format!("{name} template: {detail}");
+            }
+            msg
+        })
+    }
+
+    /// The messages for an example: system, the few-shot turns, the prompt.
+    pub fn messages(&self, shots: &[Example], example: &Example) -> Result<Vec<Message>, String> {
+        let mut messages = Vec::with_capacity(2 + 2 * shots.len());
+        if self.has_system {
+            messages.push(Message::system(self.render("system", &example.vars)?));
+        }
+        for shot in shots {
+            messages.push(Message::user(self.render("prompt", &shot.vars)?));
+            messages.push(Message::assistant(answer_text(&shot.reference)));
+        }
+        messages.push(Message::user(self.render("prompt", &example.vars)?));
+        Ok(messages)
+    }
+
+    /// The call a candidate makes for an example.
+    pub fn call(
+        &self,
+        c: &Component,
+        candidate: &Candidate,
+        shots: &[Example],
+        example: &Example,
+    ) -> Result<Call, String> {
+        let shots = match candidate.strategy {
+            Strategy::FewShot { k } => &shots[..k.min(shots.len())],
+            _ => &[],
+        };
+        if candidate.strategy == Strategy::Loglikelihood {
+            let OutputContract::Label { labels, .. } = &c.output else {
+                return Err("loglikelihood needs a label contract".into());
+            };
+            let mut context = String::new();
+            if self.has_system {
+                context.push_str(&self.render("system", &example.vars)?);
+                context.push_str("\n\n");
+            }
+            context.push_str(self.render("prompt", &example.vars)?.trim_end());
+            return Ok(Call::Loglikelihood(LoglikelihoodRequest {
+                model: String::new(),
+                context,
+                continuations: labels.iter().map(|l| format!(" {l}")).collect(),
+            }));
+        }
+        let messages = self.messages(shots, example)?;
+        let mut request = ChatRequest::chat(messages);
+        request.max_tokens = Some(candidate.max_tokens);
+        request.sampling = Sampling {
+            temperature: candidate.temperature,
+            top_p: candidate.top_p,
+            seed: candidate.seed,
+            ..Sampling::default()
+        };
+        if matches!(c.output, OutputContract::Label { .. }) {
+            request.stop = vec!["\n".to_owned()];
+        }
+        if candidate.constrained {
+            request.response_format = match &c.output {
+                OutputContract::Label { labels, .. } => {
+                    let alternatives: Vec<String> = labels
+                        .iter()
+                        .map(|l| serde_json::to_string(l).unwrap_or_default())
+                        .collect();
+                    ResponseFormat::Grammar {
+                        gbnf: format!("root ::= {}", alternatives.join(" | ")),
+                    }
+                }
+                OutputContract::Json { schema: Some(schema) } => ResponseFormat::JsonSchema {
+                    name: c.name.clone(),
+                    schema: schema.clone(),
+                    strict: true,
+                },
+                OutputContract::Json { schema: None } => ResponseFormat::JsonObject,
+                OutputContract::Spans { slots } => {
+                    let props: serde_json::Map<String, Value> = slots
+                        .iter()
+                        .map(|s| (s.clone(), json!({"type": ["string", "null"]})))
+                        .collect();
+                    ResponseFormat::JsonSchema {
+                        name: c.name.clone(),
+                        schema: json!({"type": "object", "properties": props, "additionalProperties": false}),
+                        strict: true,
+                    }
+                }
+                OutputContract::Text { .. } => ResponseFormat::Text,
+            };
+        }
+        Ok(Call::Chat(request))
+    }
+}

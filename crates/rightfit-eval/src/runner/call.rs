@@ -1,0 +1,135 @@
+//! One model call: the response cache, a timeout, and retries of transient errors.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rightfit_config::project::ModelConfig;
+use rightfit_providers::{Provider, ProviderError};
+use rightfit_store::RunStore;
+use rightfit_types::{CachedResponse, ChatResponse, LoglikelihoodResponse};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock;
+use crate::prompt::Call;
+
+/// What a call returned, with how long it took.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Answer {
+    /// The response.
+    pub response: AnswerBody,
+    /// Time being served, milliseconds (queueing behind this run's own requests excluded where
+    /// the provider reports it).
+    pub latency_ms: f64,
+    /// Time to the first token, milliseconds, where known.
+    pub ttft_ms: Option<f64>,
+}
+
+/// The body of an answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AnswerBody {
+    /// A generation.
+    Chat(ChatResponse),
+    /// Continuation scores.
+    Loglikelihood(LoglikelihoodResponse),
+}
+
+/// The content hash of a call to a model: same model, same request, same key.
+pub fn cache_key(model: &ModelConfig, call: &Call) -> String {
+    let identity = serde_json::json!({
+        "provider": model.provider,
+        "call": call,
+    });
+    let mut h = Sha256::new();
+    h.update(identity.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Calls a model with cache, timeout and retries. Returns the answer, whether it came from the
+/// cache, and how many attempts were made.
+pub async fn call(
+    provider: &Arc<dyn Provider>,
+    model: &ModelConfig,
+    store: &dyn RunStore,
+    call: &Call,
+    use_cache: bool,
+) -> Result<(Answer, bool), String> {
+    let key = cache_key(model, call);
+    if use_cache
+        && let Ok(Some(hit)) = store.cache_get(&key).await
+        && let Ok(answer) = serde_json::from_value::<Answer>(hit.response)
+    {
+        return Ok((answer, true));
+    }
+    let timeout = Duration::from_secs_f64(model.timeout_s);
+    let mut attempt = 0u32;
+    let answer = loop {
+        let started = Instant::now();
+        let result = tokio::time::timeout(timeout, once(provider, call)).await;
+        let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let error = match result {
+            Ok(Ok(body)) => break measured(body, wall_ms),
+            Ok(Err(e)) if !e.is_transient() => return Err(e.to_string()),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!(
+                "{}: no answer within {:.0} s (timeout_s)",
+                provider.name(),
+                model.timeout_s
+            ),
+        };
+        if attempt >= model.max_retries {
+            return Err(format!("{error} (after {} attempts)", attempt + 1));
+        }
+        tracing::warn!(model = %model.name, attempt, %error, "transient error, retrying");
+        let backoff = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)));
+        tokio::time::sleep(backoff).await;
+        attempt += 1;
+    };
+    if use_cache && let Ok(value) = serde_json::to_value(&answer) {
+        let entry = CachedResponse {
+            key,
+            provider: provider.name().to_owned(),
+            response: value,
+            created_at: clock::now_rfc3339(),
+        };
+        if let Err(e) = store.cache_put(&entry).await {
+            tracing::warn!(error = %e, "could not write the response cache");
+        }
+    }
+    Ok((answer, false))
+}
+
+async fn once(provider: &Arc<dyn Provider>, call: &Call) -> Result<AnswerBody, ProviderError> {
+    match call {
+        Call::Chat(request) => provider
+            .complete(request.clone())
+            .await
+            .map(AnswerBody::Chat),
+        Call::Loglikelihood(request) => provider
+            .loglikelihood(request.clone())
+            .await
+            .map(AnswerBody::Loglikelihood),
+    }
+}
+
+fn measured(body: AnswerBody, wall_ms: f64) -> Answer {
+    let (latency_ms, ttft_ms) = match &body {
+        AnswerBody::Chat(r) => {
+            let t = &r.timings;
+            if t.total_ms > 0.0 {
+                let served = (t.total_ms - t.queue_ms).max(0.0);
+                let ttft = (t.ttft_ms > 0.0).then(|| (t.ttft_ms - t.queue_ms).max(0.0));
+                (served, ttft)
+            } else {
+                (wall_ms, None)
+            }
+        }
+        AnswerBody::Loglikelihood(_) => (wall_ms, None),
+    };
+    Answer {
+        response: body,
+        latency_ms,
+        ttft_ms,
+    }
+}

@@ -1,0 +1,438 @@
+//! The runner: every candidate on every example, concurrently per model, into the store.
+//!
+//! Candidates run one after another (on a small machine two local models would only fight over
+//! the cores); within a candidate, up to the model's `concurrency` requests are in flight, which
+//! the embedded engine decodes together in one batch and whose shared few-shot prefix it computes
+//! once. Identical calls are answered from the response cache. Records are written in batches as
+//! they finish, so a run stopped by Ctrl-C (or killed) keeps what finished and `--resume` does
+//! only the rest. Transient provider errors are retried; permanent ones are recorded per example.
+
+mod call;
+mod judge;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use rightfit_config::project::{Component, ModelConfig, OutputContract, Project};
+use rightfit_providers::Provider;
+use rightfit_store::RunStore;
+use rightfit_types::{CandidateInfo, ExampleRecord, RunInfo, RunStatus};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+pub use call::{Answer, AnswerBody, cache_key};
+
+use crate::clock;
+use crate::example::{Example, Prepared, prepare};
+use crate::prompt::{Call, Templates};
+use crate::score::Scorer;
+
+/// Hears about progress (the CLI draws a bar).
+pub trait Progress: Send + Sync {
+    /// A candidate starts: `total` examples, `done` already finished by an earlier attempt.
+    fn candidate(&self, name: &str, total: u64, done: u64);
+    /// One example finished.
+    fn advance(&self, failed: bool);
+    /// The candidate finished.
+    fn finish_candidate(&self);
+}
+
+/// A progress sink that ignores everything.
+#[derive(Debug)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn candidate(&self, _: &str, _: u64, _: u64) {}
+    fn advance(&self, _: bool) {}
+    fn finish_candidate(&self) {}
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Sample size (overrides the component's `limit`).
+    pub limit: Option<u64>,
+    /// Sampling and bootstrap seed (default: the project's).
+    pub seed: Option<u64>,
+    /// Only these candidates (by name); all when empty.
+    pub only: Vec<String>,
+    /// Use and fill the response cache.
+    pub cache: bool,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            limit: None,
+            seed: None,
+            only: Vec::new(),
+            cache: true,
+        }
+    }
+}
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The data could not be prepared.
+    #[error(transparent)]
+    Prepare(#[from] crate::example::PrepareError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] rightfit_store::StoreError),
+    /// Something about the request is wrong (unknown candidate, changed config on resume...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The run as stored.
+    pub run: RunInfo,
+    /// Rows that could not be used.
+    pub skipped: Vec<crate::example::SkippedRow>,
+}
+
+/// Builds a provider for a model on demand (loading a local model is slow, so only models a
+/// selected candidate uses are built).
+#[async_trait::async_trait]
+pub trait ProviderFactory: Send + Sync {
+    /// The provider for `model`.
+    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, String>;
+}
+
+fn config_hash(c: &Component, project: &Project, limit: Option<u64>, seed: u64) -> String {
+    let models: BTreeMap<&String, &ModelConfig> = c
+        .candidates
+        .iter()
+        .filter_map(|cand| project.models.get_key_value(&cand.model))
+        .collect();
+    let value = json!({ "component": c, "models": models, "limit": limit, "seed": seed });
+    let mut h = Sha256::new();
+    h.update(value.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn run_id(component: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{component}{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes());
+    let tag = hex::encode(&h.finalize()[..2]);
+    format!("{}-{component}-{tag}", clock::now_compact())
+}
+
+/// Starts a new run of a component.
+pub async fn start(
+    project: &Project,
+    component: &str,
+    options: &EvalOptions,
+    store: &dyn RunStore,
+) -> Result<(RunInfo, Prepared), EvalError> {
+    let c = project.component(component).map_err(EvalError::Invalid)?;
+    for name in &options.only {
+        if !c.candidates.iter().any(|cand| &cand.name == name) {
+            let names: Vec<&str> = c.candidates.iter().map(|c| c.name.as_str()).collect();
+            return Err(EvalError::Invalid(format!(
+                "no candidate '{name}' in component '{component}' (candidates: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    let seed = options.seed.unwrap_or(project.seed);
+    let limit = options.limit.or(c.limit);
+    let prepared = prepare(c, limit, seed)?;
+    let run = RunInfo {
+        id: run_id(component),
+        component: component.to_owned(),
+        started_at: clock::now_rfc3339(),
+        finished_at: None,
+        status: RunStatus::Running,
+        config_hash: config_hash(c, project, limit, seed),
+        dataset: prepared.dataset.clone(),
+        rows_used: prepared.examples.len() as u64,
+        rows_skipped: prepared.skipped.len() as u64,
+        limit,
+        seed,
+        meta: json!({
+            "rightfit": env!("CARGO_PKG_VERSION"),
+            "project": project.file.display().to_string(),
+            "only": options.only,
+            "rows_read": prepared.rows_read,
+            "few_shot_ids": prepared.shots.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        }),
+    };
+    store.create_run(&run).await?;
+    Ok((run, prepared))
+}
+
+/// Reopens an unfinished run to continue it; refuses if the config changed since.
+pub async fn reopen(
+    project: &Project,
+    run: RunInfo,
+    store: &dyn RunStore,
+) -> Result<(RunInfo, Prepared, Vec<String>), EvalError> {
+    let c = project.component(&run.component).map_err(EvalError::Invalid)?;
+    if run.status == RunStatus::Finished {
+        return Err(EvalError::Invalid(format!("run {} has already finished", run.id)));
+    }
+    let hash = config_hash(c, project, run.limit, run.seed);
+    if hash != run.config_hash {
+        return Err(EvalError::Invalid(format!(
+            "run {} was made with a different configuration of component '{}'; start a new run (without --resume)",
+            run.id, run.component
+        )));
+    }
+    let prepared = prepare(c, run.limit, run.seed)?;
+    let only: Vec<String> = run.meta["only"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let mut run = run;
+    run.status = RunStatus::Running;
+    store.update_run(&run).await?;
+    Ok((run, prepared, only))
+}
+
+/// Runs (or continues) a run until it finishes or `stop` turns true.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute(
+    project: &Project,
+    mut run: RunInfo,
+    prepared: Prepared,
+    only: &[String],
+    options: &EvalOptions,
+    store: &dyn RunStore,
+    providers: &dyn ProviderFactory,
+    progress: &dyn Progress,
+    mut stop: watch::Receiver<bool>,
+) -> Result<RunOutcome, EvalError> {
+    let c = project.component(&run.component).map_err(EvalError::Invalid)?.clone();
+    let templates = Templates::new(&c).map_err(EvalError::Invalid)?;
+    let scorer = Scorer::new(&c).map_err(EvalError::Invalid)?;
+    let done = store.done(&run.id).await?;
+    let mut interrupted = false;
+    let judge = match &c.judge {
+        Some(j) if c.metrics.iter().any(|m| m == "judge") => {
+            let model = project.models.get(&j.model).ok_or_else(|| {
+                EvalError::Invalid(format!("judge model '{}' is not defined", j.model))
+            })?;
+            let provider = providers.provider(model).await.map_err(EvalError::Invalid)?;
+            Some(judge::Judge::new(j.clone(), model.clone(), provider))
+        }
+        _ => None,
+    };
+    let mut built: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+    for candidate in &c.candidates {
+        if !only.is_empty() && !only.contains(&candidate.name) {
+            continue;
+        }
+        let model = project
+            .models
+            .get(&candidate.model)
+            .ok_or_else(|| EvalError::Invalid(format!("model '{}' is not defined", candidate.model)))?;
+        let todo: Vec<(u64, &Example)> = prepared
+            .examples
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !done.contains(&(candidate.name.clone(), e.id.clone())))
+            .map(|(i, e)| (i as u64, e))
+            .collect();
+        let already = prepared.examples.len() as u64 - todo.len() as u64;
+        progress.candidate(&candidate.name, prepared.examples.len() as u64, already);
+        let provider = match built.get(&candidate.model) {
+            Some(p) => p.clone(),
+            None => {
+                let p = providers.provider(model).await.map_err(EvalError::Invalid)?;
+                built.insert(candidate.model.clone(), p.clone());
+                p
+            }
+        };
+        let mut info = CandidateInfo {
+            run_id: run.id.clone(),
+            name: candidate.name.clone(),
+            model: candidate.model.clone(),
+            strategy: candidate.strategy.name().to_owned(),
+            params: serde_json::to_value(candidate).unwrap_or(Value::Null),
+            peak_memory_bytes: None,
+            model_memory_bytes: None,
+        };
+        store.put_candidate(&info).await?;
+        let ctx = ExampleContext {
+            component: &c,
+            candidate,
+            model,
+            provider: &provider,
+            templates: &templates,
+            scorer: &scorer,
+            shots: &prepared.shots,
+            store,
+            run_id: &run.id,
+            cache: options.cache,
+            judge: judge.as_ref(),
+        };
+        let mut pending = futures::stream::iter(todo)
+            .map(|(position, example)| ctx.evaluate(position, example))
+            .buffer_unordered(model.concurrency);
+        let mut batch: Vec<ExampleRecord> = Vec::new();
+        let mut last_flush = std::time::Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        interrupted = true;
+                        break;
+                    }
+                }
+                next = pending.next() => {
+                    let Some(record) = next else { break };
+                    progress.advance(record.error.is_some());
+                    batch.push(record);
+                    if batch.len() >= 32 || last_flush.elapsed().as_secs_f64() > 2.0 {
+                        store.put_records(&batch).await?;
+                        batch.clear();
+                        last_flush = std::time::Instant::now();
+                    }
+                }
+            }
+        }
+        drop(pending);
+        store.put_records(&batch).await?;
+        if let Some(memory) = provider.memory().await {
+            info.peak_memory_bytes = Some(memory.peak_rss_bytes);
+            info.model_memory_bytes = Some(memory.model_bytes);
+            store.put_candidate(&info).await?;
+        }
+        progress.finish_candidate();
+        if interrupted {
+            break;
+        }
+    }
+    run.status = if interrupted {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Finished
+    };
+    run.finished_at = (!interrupted).then(clock::now_rfc3339);
+    store.update_run(&run).await?;
+    Ok(RunOutcome {
+        run,
+        skipped: prepared.skipped,
+    })
+}
+
+struct ExampleContext<'a> {
+    component: &'a Component,
+    candidate: &'a rightfit_config::project::Candidate,
+    model: &'a ModelConfig,
+    provider: &'a Arc<dyn Provider>,
+    templates: &'a Templates,
+    scorer: &'a Scorer,
+    shots: &'a [Example],
+    store: &'a dyn RunStore,
+    run_id: &'a str,
+    cache: bool,
+    judge: Option<&'a judge::Judge>,
+}
+
+impl ExampleContext<'_> {
+    async fn evaluate(&self, position: u64, example: &Example) -> ExampleRecord {
+        let mut record = ExampleRecord {
+            run_id: self.run_id.to_owned(),
+            candidate: self.candidate.name.clone(),
+            example_id: example.id.clone(),
+            position,
+            input: Value::Null,
+            output: None,
+            reference: example.reference.clone(),
+            score: None,
+            scores: BTreeMap::new(),
+            parsed: None,
+            unparseable: false,
+            latency_ms: 0.0,
+            ttft_ms: None,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: None,
+            calls: 0,
+            cached: false,
+            error: None,
+        };
+        let call = match self.templates.call(self.component, self.candidate, self.shots, example) {
+            Ok(call) => call,
+            Err(e) => {
+                record.error = Some(format!("line {}: {e}", example.line));
+                return record;
+            }
+        };
+        record.input = call.input();
+        let (answer, cached) =
+            match call::call(self.provider, self.model, self.store, &call, self.cache).await {
+                Ok(a) => a,
+                Err(e) => {
+                    record.error = Some(e);
+                    record.calls = 1;
+                    return record;
+                }
+            };
+        record.calls = 1;
+        record.cached = cached;
+        record.latency_ms = answer.latency_ms;
+        record.ttft_ms = answer.ttft_ms;
+        let text = match (&answer.response, &call, &self.component.output) {
+            (AnswerBody::Chat(r), _, _) => {
+                record.tokens_in = u64::from(r.usage.prompt_tokens);
+                record.tokens_out = u64::from(r.usage.completion_tokens);
+                r.choices.first().map(|c| c.text.clone()).unwrap_or_default()
+            }
+            (AnswerBody::Loglikelihood(r), Call::Loglikelihood(_), OutputContract::Label { labels, .. }) => {
+                record.tokens_in = u64::from(r.context_tokens)
+                    + r.scores.iter().map(|s| u64::from(s.tokens)).sum::<u64>();
+                record.parsed = Some(json!(r.scores.iter().map(|s| s.logprob).collect::<Vec<_>>()));
+                r.best().and_then(|i| labels.get(i)).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        record.cost_usd = self.model.price.map(|p| p.cost(record.tokens_in, record.tokens_out));
+        let scored = self.scorer.score(&text, &example.reference);
+        record.output = Some(text.clone());
+        record.score = Some(scored.score);
+        record.scores = scored.scores;
+        record.parsed = scored.parsed;
+        record.unparseable = scored.unparseable;
+        if let Some(judge) = self.judge {
+            match judge.judge(&record.input, &text, &example.reference, &example.id, self.store, self.cache).await {
+                Ok(verdict) => {
+                    record.scores.insert("judge".to_owned(), verdict.score);
+                    record.calls += 1;
+                    record.cost_usd = match (record.cost_usd, verdict.cost_usd) {
+                        (Some(a), Some(b)) => Some(a + b),
+                        _ => None,
+                    };
+                    if self.scorer.metrics().first().is_some_and(|m| m == "judge") {
+                        record.score = Some(verdict.score);
+                    }
+                }
+                Err(e) => record.error = Some(format!("judge: {e}")),
+            }
+        }
+        record
+    }
+}
+
+/// Candidates of a run that already have every example done, for display.
+pub fn complete_candidates(records: &[ExampleRecord], examples: u64) -> HashSet<String> {
+    let mut counts: HashMap<&str, u64> = HashMap::new();
+    for r in records {
+        if r.error.is_none() {
+            *counts.entry(r.candidate.as_str()).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n >= examples)
+        .map(|(c, _)| c.to_owned())
+        .collect()
+}
