@@ -56,6 +56,206 @@ pub enum Command {
     /// Measure a local model: prompt and generation speed, time to first token, memory, and
     /// aggregate generation speed with 1, 2, 4 and 8 concurrent sequences.
     BenchModel(BenchArgs),
+    /// Write a commented starter rightfit.toml (and a small dataset) to start from.
+    Init(InitArgs),
+    /// Check a project file and explain what it will do.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Evaluate candidates on components' data: quality with confidence intervals, latency,
+    /// cost, memory. Stores the run; Ctrl-C keeps what finished and --resume continues.
+    Eval(EvalArgs),
+    /// Score predictions you already have against references (JSONL files matched by id).
+    Score(ScoreArgs),
+    /// Stored runs: list, show, compare, export.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Benchmark the evaluation runner: examples per second with batching and prefix sharing
+    /// against one request at a time without prefix reuse, on the same examples, in one process.
+    BenchEval(BenchEvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEvalArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The component.
+    #[arg(long, default_value = "intent")]
+    pub component: String,
+    /// The candidate (default: the component's first few-shot candidate).
+    #[arg(long)]
+    pub candidate: Option<String>,
+    /// Examples per measurement.
+    #[arg(long, default_value_t = 48)]
+    pub limit: u64,
+    /// Alternating rounds of (baseline, batched); the median of each is reported.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the project file and its store are.
+#[derive(Debug, Args, Clone)]
+pub struct ProjectArgs {
+    /// The project file.
+    #[arg(short = 'c', long = "config", value_name = "FILE", default_value = "rightfit.toml")]
+    pub config: PathBuf,
+    /// The runs database (default: the project's `store`, `.rightfit/runs.db` beside it).
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to write rightfit.toml and data/tickets.jsonl into.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite an existing rightfit.toml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the project file (and that its datasets and local models are present).
+    Check {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// A table for the terminal.
+    Table,
+    /// Markdown.
+    Markdown,
+    /// JSON.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Components to evaluate (default: all, in name order).
+    pub components: Vec<String>,
+    /// Evaluate a seeded sample of this many examples (overrides the component's limit).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Seed for sampling, few-shot selection and bootstrap (default: the project's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Only this candidate (repeatable).
+    #[arg(long = "candidate", value_name = "NAME")]
+    pub candidates: Vec<String>,
+    /// Neither read nor fill the response cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Continue an interrupted run: the latest unfinished run of the component, or this one.
+    #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "latest")]
+    pub resume: Option<String>,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The metric (see 'rightfit config check' or docs/config.md for the list).
+    #[arg(long)]
+    pub metric: String,
+    /// JSONL with one prediction per line: {"id": ..., "prediction": "..."}.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: PathBuf,
+    /// JSONL with one reference per line: {"id": ..., "reference": "..." or [...]}.
+    #[arg(long, value_name = "FILE")]
+    pub references: PathBuf,
+    /// Field holding the id in both files.
+    #[arg(long, default_value = "id")]
+    pub id_field: String,
+    /// Field holding the prediction.
+    #[arg(long, default_value = "prediction")]
+    pub prediction_field: String,
+    /// Field holding the reference (a text, a list of texts, a label, or a JSON object).
+    #[arg(long, default_value = "reference")]
+    pub reference_field: String,
+    /// Label set, for accuracy and macro_f1 (default: the distinct references).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// JSON Schema file, for json_schema.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Slots, for span_exact and span_f1 (default: every slot in the references).
+    #[arg(long, value_delimiter = ',')]
+    pub slots: Vec<String>,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Stored runs, newest first.
+    List {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Only runs of this component.
+        #[arg(long)]
+        component: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's report (RUN: an id, a unique prefix, or 'latest').
+    Show {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The run.
+        run: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+    /// Compare two runs example by example (same candidate names, or one candidate each).
+    Compare {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The baseline run.
+        run_a: String,
+        /// The run compared with it.
+        run_b: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every record of a run, as JSON lines or CSV, to stdout or a file.
+    Export {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The run.
+        run: String,
+        /// jsonl or csv.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

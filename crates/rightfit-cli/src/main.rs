@@ -61,6 +61,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Embed(args) => commands::generate::embed(&settings, args).await,
             Command::Loglik(args) => commands::generate::loglik(&settings, args).await,
             Command::BenchModel(args) => commands::bench::run(&settings, args).await,
+            Command::Init(args) => commands::project::init(args),
+            Command::Config(cmd) => commands::project::config(&settings, cmd),
+            Command::Eval(args) => commands::eval::run(&settings, args).await,
+            Command::Score(args) => commands::score::run(args),
+            Command::Runs(cmd) => commands::runs::run(cmd).await,
+            Command::BenchEval(args) => commands::bench_eval::run(&settings, args).await,
         }
     })
 }

@@ -9,11 +9,13 @@
 pub mod clock;
 pub mod dataset;
 pub mod example;
+pub mod offline;
 pub mod prompt;
 pub mod runner;
 pub mod score;
 pub mod scorers;
 pub mod stats;
+pub mod summary;
 
 #[cfg(test)]
 pub(crate) mod testdata;

@@ -46,17 +46,22 @@ pub fn reference_texts(reference: &Value) -> Vec<String> {
 impl Scorer {
     /// Builds the scorer; fails on a JSON Schema that does not compile.
     pub fn new(c: &Component) -> Result<Self, String> {
-        let labels = match &c.output {
+        Self::from_parts(c.output.clone(), c.metrics.clone())
+    }
+
+    /// Builds a scorer for an output contract and metric names.
+    pub fn from_parts(output: OutputContract, metrics: Vec<String>) -> Result<Self, String> {
+        let labels = match &output {
             OutputContract::Label { labels, .. } => Some(label::LabelParser::new(labels)),
             _ => None,
         };
-        let schema = match &c.output {
+        let schema = match &output {
             OutputContract::Json { schema: Some(s) } => Some(json::SchemaScorer::new(s)?),
             _ => None,
         };
         Ok(Self {
-            output: c.output.clone(),
-            metrics: c.metrics.clone(),
+            output,
+            metrics,
             labels,
             schema,
         })

@@ -1,6 +1,11 @@
 //! One module per command family.
 
 pub mod bench;
+pub mod bench_eval;
+pub mod eval;
 pub mod generate;
 pub mod models;
 pub mod output;
+pub mod project;
+pub mod runs;
+pub mod score;

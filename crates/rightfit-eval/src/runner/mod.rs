@@ -160,6 +160,7 @@ pub async fn start(
             "project": project.file.display().to_string(),
             "only": options.only,
             "rows_read": prepared.rows_read,
+            "primary_metric": c.metrics.first(),
             "few_shot_ids": prepared.shots.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
         }),
     };
@@ -223,7 +224,9 @@ pub async fn execute(
         }
         _ => None,
     };
-    let mut built: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+    // One model loaded at a time: the previous one is dropped (its memory freed) before the
+    // next is built, so a local model's memory figures are its own.
+    let mut built: Option<(String, Arc<dyn Provider>)> = None;
     for candidate in &c.candidates {
         if !only.is_empty() && !only.contains(&candidate.name) {
             continue;
@@ -241,11 +244,16 @@ pub async fn execute(
             .collect();
         let already = prepared.examples.len() as u64 - todo.len() as u64;
         progress.candidate(&candidate.name, prepared.examples.len() as u64, already);
-        let provider = match built.get(&candidate.model) {
-            Some(p) => p.clone(),
-            None => {
+        if todo.is_empty() {
+            progress.finish_candidate();
+            continue;
+        }
+        let provider = match &built {
+            Some((name, p)) if *name == candidate.model => p.clone(),
+            _ => {
+                built = None;
                 let p = providers.provider(model).await.map_err(EvalError::Invalid)?;
-                built.insert(candidate.model.clone(), p.clone());
+                built = Some((candidate.model.clone(), p.clone()));
                 p
             }
         };
@@ -316,6 +324,19 @@ pub async fn execute(
         RunStatus::Finished
     };
     run.finished_at = (!interrupted).then(clock::now_rfc3339);
+    let records = store.records(&run.id, None).await?;
+    let mut by_candidate: BTreeMap<String, Vec<ExampleRecord>> = BTreeMap::new();
+    for r in records {
+        by_candidate.entry(r.candidate.clone()).or_default().push(r);
+    }
+    let corpus: BTreeMap<String, BTreeMap<String, f64>> = by_candidate
+        .iter()
+        .map(|(name, rs)| (name.clone(), scorer.corpus(rs)))
+        .filter(|(_, m)| !m.is_empty())
+        .collect();
+    if let Some(meta) = run.meta.as_object_mut() {
+        meta.insert("corpus".to_owned(), json!(corpus));
+    }
     store.update_run(&run).await?;
     Ok(RunOutcome {
         run,

@@ -1,0 +1,139 @@
+//! `rightfit init` and `rightfit config check`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rightfit_config::Settings;
+use rightfit_config::project::{
+    METRICS, OutputContract, Project, ProviderConfig, STARTER, STARTER_DATA,
+};
+use rightfit_llama::store::ModelStore;
+
+use super::output::{line, table};
+use crate::args::{ConfigCommand, InitArgs};
+use crate::errors::user;
+
+/// Writes the starter project.
+pub fn init(args: InitArgs) -> anyhow::Result<()> {
+    let file = args.dir.join("rightfit.toml");
+    if file.exists() && !args.force {
+        return Err(user(anyhow::anyhow!(
+            "{} already exists — pass --force to overwrite it",
+            file.display()
+        )));
+    }
+    let data = args.dir.join("data");
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("creating {}", data.display()))
+        .map_err(user)?;
+    std::fs::write(&file, STARTER)
+        .with_context(|| format!("writing {}", file.display()))
+        .map_err(user)?;
+    let tickets = data.join("tickets.jsonl");
+    if !tickets.exists() {
+        std::fs::write(&tickets, STARTER_DATA)
+            .with_context(|| format!("writing {}", tickets.display()))
+            .map_err(user)?;
+    }
+    line(format!(
+        "wrote {} and {}\nnext: rightfit config check -c {0}   then   rightfit eval -c {0}",
+        file.display(),
+        tickets.display()
+    ))
+}
+
+/// Loads a project file, as a user error when it is wrong.
+pub fn load(path: &Path) -> anyhow::Result<Project> {
+    Project::load(path).map_err(user)
+}
+
+/// `config check`.
+pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
+    let ConfigCommand::Check { project } = cmd;
+    let p = load(&project.config)?;
+    let store = ModelStore::new(settings.models_dir());
+    let mut problems = Vec::new();
+    line(format!(
+        "{}: valid — project '{}', runs kept in {}",
+        p.file.display(),
+        p.name,
+        project.store.as_deref().unwrap_or(&p.store).display()
+    ))?;
+    let mut models = table(&["model", "provider", "id / file", "price $/Mtok in/out", "concurrency"]);
+    for m in p.models.values() {
+        let (id, note) = match &m.provider {
+            ProviderConfig::Local { model, .. } => match store.resolve(model) {
+                Ok(r) => (r.path.display().to_string(), None),
+                Err(e) => (model.clone(), Some(format!("models.{}: {e}", m.name))),
+            },
+            ProviderConfig::Openai { model, .. }
+            | ProviderConfig::Anthropic { model, .. }
+            | ProviderConfig::Gemini { model, .. } => (model.clone(), None),
+            ProviderConfig::OpenaiCompatible { model, base_url, .. } => {
+                (format!("{model} @ {base_url}"), None)
+            }
+        };
+        if let Some(n) = note {
+            problems.push(n);
+        }
+        models.add_row(vec![
+            m.name.clone(),
+            m.provider.kind().to_owned(),
+            id,
+            m.price
+                .map_or("unknown".to_owned(), |p| format!("{} / {}", p.input, p.output)),
+            m.concurrency.to_string(),
+        ]);
+    }
+    line(models)?;
+    let mut comps = table(&["component", "dataset", "output", "metrics", "candidates"]);
+    for c in p.components.values() {
+        if !c.dataset.path.exists() {
+            problems.push(format!(
+                "components.{}.dataset: {} does not exist",
+                c.name,
+                c.dataset.path.display()
+            ));
+        }
+        let output = match &c.output {
+            OutputContract::Label { labels, .. } => format!("label ({} labels)", labels.len()),
+            OutputContract::Json { schema } => {
+                format!("json{}", if schema.is_some() { " + schema" } else { "" })
+            }
+            OutputContract::Spans { slots } => format!("spans ({})", slots.join(", ")),
+            OutputContract::Text { .. } => "text".to_owned(),
+        };
+        comps.add_row(vec![
+            c.name.clone(),
+            c.dataset.path.display().to_string(),
+            output,
+            c.metrics.join(", "),
+            c.candidates
+                .iter()
+                .map(|k| format!("{} ({})", k.name, k.strategy))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ]);
+    }
+    line(comps)?;
+    if problems.is_empty() {
+        line("datasets and local models: present")
+    } else {
+        for p in &problems {
+            line(format!("problem: {p}"))?;
+        }
+        Err(user(anyhow::anyhow!(
+            "{} problem(s) — the file is valid but cannot run yet",
+            problems.len()
+        )))
+    }
+}
+
+/// The metric names with their meaning, for help texts.
+pub fn metric_list() -> String {
+    METRICS
+        .iter()
+        .map(|(n, d)| format!("  {n:<17} {d}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

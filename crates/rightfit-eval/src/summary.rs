@@ -1,0 +1,93 @@
+//! A run's summaries and comparisons, computed from its stored records.
+//!
+//! Everything shown about a run is derived from what the store holds, so a report of a resumed
+//! run is computed exactly as that of an uninterrupted one.
+
+use std::collections::BTreeMap;
+
+use rightfit_types::{CandidateInfo, CandidateSummary, ExampleRecord, PairedComparison, RunInfo};
+
+use crate::stats::{self, StatsOptions};
+
+/// Summaries per candidate (in candidate order) and each candidate compared with the first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// One per candidate with records.
+    pub candidates: Vec<CandidateSummary>,
+    /// Candidate i (i ≥ 1) against candidate 0, on the examples both scored.
+    pub comparisons: Vec<PairedComparison>,
+}
+
+/// Summarises a run's records.
+pub fn summarize(
+    run: &RunInfo,
+    candidates: &[CandidateInfo],
+    records: &[ExampleRecord],
+) -> RunSummary {
+    let opts = StatsOptions {
+        seed: run.seed,
+        ..StatsOptions::default()
+    };
+    let mut by_candidate: BTreeMap<&str, Vec<ExampleRecord>> = BTreeMap::new();
+    for r in records {
+        by_candidate.entry(r.candidate.as_str()).or_default().push(r.clone());
+    }
+    let mut summaries = Vec::new();
+    let mut groups: Vec<&Vec<ExampleRecord>> = Vec::new();
+    for c in candidates {
+        let Some(rs) = by_candidate.get(c.name.as_str()) else {
+            continue;
+        };
+        match stats::summarize(rs, &c.model, &c.strategy, c.peak_memory_bytes, &opts) {
+            Ok(s) => {
+                summaries.push(s);
+                groups.push(rs);
+            }
+            Err(e) => tracing::warn!(candidate = %c.name, error = %e, "cannot summarise"),
+        }
+    }
+    let mut comparisons = Vec::new();
+    if let Some((first, rest)) = groups.split_first() {
+        for other in rest {
+            match stats::compare(first, other, &opts) {
+                Ok(c) => comparisons.push(c),
+                Err(e) => tracing::warn!(error = %e, "cannot compare"),
+            }
+        }
+    }
+    RunSummary {
+        candidates: summaries,
+        comparisons,
+    }
+}
+
+/// Compares the same-named candidates of two runs (or their only candidates), B against A.
+pub fn compare_runs(
+    a: &[ExampleRecord],
+    b: &[ExampleRecord],
+    seed: u64,
+) -> Vec<Result<PairedComparison, String>> {
+    let opts = StatsOptions {
+        seed,
+        ..StatsOptions::default()
+    };
+    let group = |rs: &[ExampleRecord]| {
+        let mut m: BTreeMap<String, Vec<ExampleRecord>> = BTreeMap::new();
+        for r in rs {
+            m.entry(r.candidate.clone()).or_default().push(r.clone());
+        }
+        m
+    };
+    let (ga, gb) = (group(a), group(b));
+    let mut pairs: Vec<(&Vec<ExampleRecord>, &Vec<ExampleRecord>)> = ga
+        .iter()
+        .filter_map(|(name, ra)| gb.get(name).map(|rb| (ra, rb)))
+        .collect();
+    if pairs.is_empty() && ga.len() == 1 && gb.len() == 1 {
+        pairs = ga.values().zip(gb.values()).collect();
+    }
+    pairs
+        .into_iter()
+        .map(|(ra, rb)| stats::compare(ra, rb, &opts).map_err(|e| e.to_string()))
+        .collect()
+}
