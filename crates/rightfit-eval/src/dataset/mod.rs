@@ -6,13 +6,15 @@
 //! duplicate id) is never dropped silently: it is listed in [`Loaded::skipped`] with its line and
 //! the reason. A file that cannot be read at all is a [`DatasetError`].
 //!
-//! [`FieldPath`] names a value inside a row (`labels[0].slot`). Everything here is pure apart
-//! from reading the one file in [`load`].
+//! [`FieldPath`] names a value inside a row (`labels[0].slot`). [`sample`],
+//! [`stratified_sample`] and [`split`] choose rows deterministically for a seed and keep them in
+//! file order. Everything here is pure apart from reading the one file in [`load`].
 
 mod delimited;
 mod json;
 mod jsonl;
 mod path;
+mod sample;
 mod text;
 
 #[cfg(test)]
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 pub use path::{FieldPath, FieldPathError};
+pub use sample::{Split, sample, split, stratified_sample};
 
 /// The layout of a dataset file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
