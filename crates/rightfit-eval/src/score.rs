@@ -135,7 +135,7 @@ impl Scorer {
                 }
                 "chrf" => {
                     let r: Vec<&str> = refs.iter().map(String::as_str).collect();
-                    Some(chrf::sentence_chrf(&answer_text, &r).score / 100.0)
+                    Some(chrf::sentence_chrf(&answer_text, &r) / 100.0)
                 }
                 "json_valid" => Some(json::json_valid(answer)),
                 "json_schema" => self.schema.as_ref().map(|s| s.score(answer).0),
@@ -188,10 +188,13 @@ impl Scorer {
                     let refs: Vec<Vec<String>> = records.iter().map(|r| reference_texts(&r.reference)).collect();
                     let h: Vec<&str> = hyps.iter().map(String::as_str).collect();
                     let rr: Vec<Vec<&str>> = refs.iter().map(|v| v.iter().map(String::as_str).collect()).collect();
-                    if metric == "bleu" {
-                        out.insert("corpus_bleu".to_owned(), bleu::corpus_bleu(&h, &rr).score / 100.0);
+                    let value = if metric == "bleu" {
+                        bleu::corpus_bleu(&h, &rr).map(|s| s.score).ok()
                     } else {
-                        out.insert("corpus_chrf".to_owned(), chrf::corpus_chrf(&h, &rr).score / 100.0);
+                        chrf::corpus_chrf(&h, &rr).ok()
+                    };
+                    if let Some(v) = value {
+                        out.insert(format!("corpus_{metric}"), v / 100.0);
                     }
                 }
                 _ => {}
