@@ -10,7 +10,9 @@
 mod chat;
 mod eval;
 mod score;
+mod summary;
 
 pub use chat::*;
 pub use eval::*;
 pub use score::*;
+pub use summary::*;
