@@ -52,6 +52,7 @@ impl ProviderFactory for Factory {
                 context_size,
                 parallel,
                 chat_template,
+                batch_invariant,
             } => {
                 let store = ModelStore::new(self.settings.models_dir());
                 let resolved = store
@@ -62,6 +63,7 @@ impl ProviderFactory for Factory {
                     parallel: parallel.unwrap_or(model.concurrency) as u32,
                     threads: self.settings.threads,
                     prefix_cache: self.prefix_cache,
+                    batch_invariant: *batch_invariant,
                     chat_template: chat_template
                         .clone()
                         .or_else(|| resolved.entry.and_then(|e| e.chat_template).map(str::to_owned)),

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod eval;
+
 fn model() -> PathBuf {
     let p = std::env::var("RIGHTFIT_TEST_MODEL")
         .map(PathBuf::from)
@@ -19,7 +21,7 @@ fn model() -> PathBuf {
     p
 }
 
-fn rightfit(home: &Path, args: &[&str]) -> Output {
+pub(crate) fn rightfit(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rightfit"))
         .args(args)
         .env("RIGHTFIT_HOME", home)
@@ -29,16 +31,16 @@ fn rightfit(home: &Path, args: &[&str]) -> Output {
         .expect("run rightfit")
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A home whose models directory holds the test model under its catalogue file name.
-fn home_with_model() -> tempfile::TempDir {
+pub(crate) fn home_with_model() -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("home");
     let models = home.path().join("models");
     std::fs::create_dir_all(&models).expect("models dir");

@@ -83,6 +83,9 @@ pub enum ProviderConfig {
         parallel: Option<usize>,
         /// Chat template override (a built-in name).
         chat_template: Option<String>,
+        /// Make each answer independent of what else is decoded with it (slower prompts; for
+        /// bit-exact reproducibility across runs, e.g. resumed ones).
+        batch_invariant: bool,
     },
     /// OpenAI's API.
     Openai {

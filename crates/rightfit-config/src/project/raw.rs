@@ -41,6 +41,7 @@ pub(crate) struct RawModel {
     pub context_size: Option<u32>,
     pub parallel: Option<usize>,
     pub chat_template: Option<String>,
+    pub batch_invariant: Option<bool>,
     pub memory_gb: Option<f64>,
 }
 

@@ -149,6 +149,7 @@ fn model(
             context_size: raw.context_size,
             parallel: raw.parallel,
             chat_template: raw.chat_template.clone(),
+            batch_invariant: raw.batch_invariant.unwrap_or(false),
         },
         "openai" => ProviderConfig::Openai {
             model: need_model()?,
