@@ -1,0 +1,523 @@
+//! [`SqliteStore`]: the [`RunStore`] kept in one SQLite file (or in memory, for tests).
+//!
+//! Opening sets the connection up (WAL journal, `synchronous=NORMAL`, foreign keys, a busy
+//! timeout) and brings the schema up to date with the migrations embedded from `migrations/`.
+//! Queries are checked at run time (`sqlx::query`), so building needs no database.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo};
+use sqlx::error::ErrorKind;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::rows::{
+    CANDIDATE_COLUMNS, CacheRow, CandidateRow, RECORD_COLUMNS, RUN_COLUMNS, RecordRow, RunRow,
+};
+use crate::{LATEST, MAX_LISTED_MATCHES, RunStore, StoreError};
+
+/// The schema, embedded at build time from `migrations/`.
+static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// How long a statement waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections to a database file: readers run side by side under WAL, writers take turns.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// SQLite's result code for "file is not a database".
+const SQLITE_NOTADB: &str = "26";
+
+/// Runs newest first.
+const NEWEST_FIRST: &str = "ORDER BY started_at DESC, id DESC";
+
+/// A [`RunStore`] in SQLite.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// The database file, or `:memory:`; every error names it.
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating it (and its directory) if missing, and brings its
+    /// schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| StoreError::CreateDir {
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|source| open_error(path, source))?;
+        Self::set_up(pool, path.to_path_buf()).await
+    }
+
+    /// Opens a new, empty database that lives in memory until [`SqliteStore::close`] (for
+    /// tests and dry runs).
+    pub async fn open_in_memory() -> Result<Self, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|source| open_error(&path, source))?
+            .foreign_keys(true);
+        // One connection that never closes: the database lives as long as a connection to it.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(|source| open_error(&path, source))?;
+        Self::set_up(pool, path).await
+    }
+
+    /// Closes every connection, finishing the write-ahead log.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
+    /// The database file (or `:memory:`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn set_up(pool: SqlitePool, path: PathBuf) -> Result<Self, StoreError> {
+        let store = Self { pool, path };
+        if let Err(err) = store.migrate().await {
+            store.pool.close().await;
+            return Err(err);
+        }
+        Ok(store)
+    }
+
+    /// Refuses another program's database, then applies the migrations not yet applied.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|source| open_error(&self.path, source))?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "_sqlx_migrations") {
+            return Err(StoreError::ForeignDatabase {
+                path: self.path.clone(),
+            });
+        }
+        MIGRATOR.run(&self.pool).await.map_err(|err| {
+            let path = self.path.clone();
+            match err {
+                MigrateError::VersionMissing(version) => StoreError::NewerSchema { path, version },
+                MigrateError::Execute(source) if is_not_a_database(&source) => {
+                    StoreError::NotADatabase { path }
+                }
+                source @ (MigrateError::VersionMismatch(_) | MigrateError::Dirty(_)) => {
+                    StoreError::SchemaMismatch { path, source }
+                }
+                source => StoreError::Migrate { path, source },
+            }
+        })
+    }
+
+    /// Wraps a sqlx error with what the store was doing.
+    fn query_error(&self, action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+        let path = self.path.clone();
+        let action = action.into();
+        move |source| StoreError::Query {
+            path,
+            action,
+            source,
+        }
+    }
+
+    fn run_not_found(&self, id: &str) -> StoreError {
+        StoreError::RunNotFound {
+            path: self.path.clone(),
+            id: id.to_owned(),
+        }
+    }
+
+    /// Runs of one component or all, newest first; `extra` narrows them further.
+    async fn select_runs(
+        &self,
+        component: Option<&str>,
+        extra: &str,
+        limit: usize,
+    ) -> Result<Vec<RunInfo>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let filter = if component.is_some() {
+            "WHERE component = ?"
+        } else {
+            "WHERE 1"
+        };
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs {filter} {extra} {NEWEST_FIRST} LIMIT ?");
+        let mut query = sqlx::query_as::<_, RunRow>(&sql);
+        if let Some(component) = component {
+            query = query.bind(component);
+        }
+        let rows = query
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error("list runs"))?;
+        rows.into_iter().map(|row| row.decode(&self.path)).collect()
+    }
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn create_run(&self, run: &RunInfo) -> Result<(), StoreError> {
+        let row = RunRow::encode(run)?;
+        let result = sqlx::query(&format!(
+            "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&row.id)
+        .bind(&row.component)
+        .bind(&row.started_at)
+        .bind(&row.finished_at)
+        .bind(&row.status)
+        .bind(&row.config_hash)
+        .bind(&row.dataset)
+        .bind(row.rows_used)
+        .bind(row.rows_skipped)
+        .bind(row.row_limit)
+        .bind(row.seed)
+        .bind(&row.meta)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if kind(&err) == Some(ErrorKind::UniqueViolation) => {
+                Err(StoreError::DuplicateRun {
+                    path: self.path.clone(),
+                    id: run.id.clone(),
+                })
+            }
+            Err(err) => Err(self.query_error(format!("save run '{}'", run.id))(err)),
+        }
+    }
+
+    async fn update_run(&self, run: &RunInfo) -> Result<(), StoreError> {
+        let row = RunRow::encode(run)?;
+        let result = sqlx::query(
+            "UPDATE runs SET status = ?, finished_at = ?, rows_used = ?, rows_skipped = ?, \
+             meta = ? WHERE id = ?",
+        )
+        .bind(&row.status)
+        .bind(&row.finished_at)
+        .bind(row.rows_used)
+        .bind(row.rows_skipped)
+        .bind(&row.meta)
+        .bind(&row.id)
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error(format!("update run '{}'", run.id)))?;
+        if result.rows_affected() == 0 {
+            return Err(self.run_not_found(&run.id));
+        }
+        Ok(())
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<RunInfo>, StoreError> {
+        let row =
+            sqlx::query_as::<_, RunRow>(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.query_error(format!("read run '{id}'")))?;
+        row.map(|row| row.decode(&self.path)).transpose()
+    }
+
+    async fn resolve_run(&self, id_or_prefix: &str) -> Result<RunInfo, StoreError> {
+        if id_or_prefix == LATEST {
+            return self
+                .select_runs(None, "", 1)
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::NoRuns {
+                    path: self.path.clone(),
+                });
+        }
+        if id_or_prefix.is_empty() {
+            return Err(self.run_not_found(id_or_prefix));
+        }
+        if let Some(run) = self.run(id_or_prefix).await? {
+            return Ok(run);
+        }
+        // substr() rather than LIKE: ids may hold '_' and '%', which LIKE would take as wildcards.
+        let matches: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM runs WHERE substr(id, 1, length(?)) = ? {NEWEST_FIRST}"
+        ))
+        .bind(id_or_prefix)
+        .bind(id_or_prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error(format!("look up runs starting '{id_or_prefix}'")))?;
+        match matches.as_slice() {
+            [] => Err(self.run_not_found(id_or_prefix)),
+            [id] => self
+                .run(id)
+                .await?
+                // Deleted between the two queries.
+                .ok_or_else(|| self.run_not_found(id_or_prefix)),
+            _ => Err(StoreError::AmbiguousRun {
+                path: self.path.clone(),
+                prefix: id_or_prefix.to_owned(),
+                total: matches.len(),
+                matches: matches.into_iter().take(MAX_LISTED_MATCHES).collect(),
+            }),
+        }
+    }
+
+    async fn runs(
+        &self,
+        component: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunInfo>, StoreError> {
+        self.select_runs(component, "", limit).await
+    }
+
+    async fn latest_unfinished(&self, component: &str) -> Result<Option<RunInfo>, StoreError> {
+        Ok(self
+            .select_runs(Some(component), "AND status <> 'finished'", 1)
+            .await?
+            .pop())
+    }
+
+    async fn delete_run(&self, id: &str) -> Result<bool, StoreError> {
+        // Candidates and records go with it: ON DELETE CASCADE, foreign keys are on.
+        let result = sqlx::query("DELETE FROM runs WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error(format!("delete run '{id}'")))?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn put_candidate(&self, c: &CandidateInfo) -> Result<(), StoreError> {
+        let row = CandidateRow::encode(c)?;
+        let result = sqlx::query(&format!(
+            "INSERT INTO candidates ({CANDIDATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (run_id, name) DO UPDATE SET model = excluded.model, \
+             strategy = excluded.strategy, params = excluded.params, \
+             peak_memory_bytes = excluded.peak_memory_bytes, \
+             model_memory_bytes = excluded.model_memory_bytes"
+        ))
+        .bind(&row.run_id)
+        .bind(&row.name)
+        .bind(&row.model)
+        .bind(&row.strategy)
+        .bind(&row.params)
+        .bind(row.peak_memory_bytes)
+        .bind(row.model_memory_bytes)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if kind(&err) == Some(ErrorKind::ForeignKeyViolation) => {
+                Err(StoreError::MissingParent {
+                    path: self.path.clone(),
+                    what: format!("candidate '{}'", c.name),
+                    run_id: c.run_id.clone(),
+                    candidate: None,
+                })
+            }
+            Err(err) => Err(self.query_error(format!(
+                "save candidate '{}' of run '{}'",
+                c.name, c.run_id
+            ))(err)),
+        }
+    }
+
+    async fn candidates(&self, run_id: &str) -> Result<Vec<CandidateInfo>, StoreError> {
+        let rows = sqlx::query_as::<_, CandidateRow>(&format!(
+            "SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE run_id = ? ORDER BY seq"
+        ))
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error(format!("read the candidates of run '{run_id}'")))?;
+        rows.into_iter().map(|row| row.decode(&self.path)).collect()
+    }
+
+    async fn put_records(&self, records: &[ExampleRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        // Check every value before taking the write lock.
+        let rows = records
+            .iter()
+            .map(RecordRow::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let action = || format!("save {} records", rows.len());
+        // IMMEDIATE takes the write lock up front, so the busy timeout applies to it.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.query_error(action()))?;
+        let columns = RECORD_COLUMNS.join(", ");
+        let placeholders = vec!["?"; RECORD_COLUMNS.len()].join(", ");
+        let updates = RECORD_COLUMNS[3..]
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO records ({columns}) VALUES ({placeholders}) \
+             ON CONFLICT (run_id, candidate, example_id) DO UPDATE SET {updates}"
+        );
+        for row in &rows {
+            let result = sqlx::query(&sql)
+                .bind(&row.run_id)
+                .bind(&row.candidate)
+                .bind(&row.example_id)
+                .bind(row.position)
+                .bind(&row.input)
+                .bind(&row.output)
+                .bind(&row.reference)
+                .bind(row.score)
+                .bind(&row.scores)
+                .bind(&row.parsed)
+                .bind(row.unparseable)
+                .bind(row.latency_ms)
+                .bind(row.ttft_ms)
+                .bind(row.tokens_in)
+                .bind(row.tokens_out)
+                .bind(row.cost_usd)
+                .bind(row.calls)
+                .bind(row.cached)
+                .bind(&row.error)
+                .execute(&mut *tx)
+                .await;
+            // Returning drops `tx`, which rolls the batch back.
+            match result {
+                Ok(_) => {}
+                Err(err) if kind(&err) == Some(ErrorKind::ForeignKeyViolation) => {
+                    return Err(StoreError::MissingParent {
+                        path: self.path.clone(),
+                        what: format!("record for example '{}'", row.example_id),
+                        run_id: row.run_id.clone(),
+                        candidate: Some(row.candidate.clone()),
+                    });
+                }
+                Err(err) => return Err(self.query_error(action())(err)),
+            }
+        }
+        tx.commit().await.map_err(self.query_error(action()))
+    }
+
+    async fn records(
+        &self,
+        run_id: &str,
+        candidate: Option<&str>,
+    ) -> Result<Vec<ExampleRecord>, StoreError> {
+        let columns = RECORD_COLUMNS
+            .iter()
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let filter = if candidate.is_some() {
+            "AND r.candidate = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {columns} FROM records r \
+             JOIN candidates c ON c.run_id = r.run_id AND c.name = r.candidate \
+             WHERE r.run_id = ? {filter} ORDER BY c.seq, r.position, r.example_id"
+        );
+        let mut query = sqlx::query_as::<_, RecordRow>(&sql).bind(run_id);
+        if let Some(candidate) = candidate {
+            query = query.bind(candidate);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error(format!("read the records of run '{run_id}'")))?;
+        rows.into_iter().map(|row| row.decode(&self.path)).collect()
+    }
+
+    async fn done(&self, run_id: &str) -> Result<HashSet<(String, String)>, StoreError> {
+        let pairs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT candidate, example_id FROM records WHERE run_id = ? AND error IS NULL",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error(format!("read which examples of run '{run_id}' are done")))?;
+        Ok(pairs.into_iter().collect())
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<CachedResponse>, StoreError> {
+        let row = sqlx::query_as::<_, CacheRow>(
+            "SELECT key, provider, response, created_at FROM response_cache WHERE key = ?",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.query_error(format!("read cached response '{key}'")))?;
+        row.map(|row| row.decode(&self.path)).transpose()
+    }
+
+    async fn cache_put(&self, entry: &CachedResponse) -> Result<(), StoreError> {
+        let row = CacheRow::encode(entry);
+        sqlx::query(
+            "INSERT INTO response_cache (key, provider, response, created_at) \
+             VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET provider = excluded.provider, \
+             response = excluded.response, created_at = excluded.created_at",
+        )
+        .bind(&row.key)
+        .bind(&row.provider)
+        .bind(&row.response)
+        .bind(&row.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error(format!("save cached response '{}'", entry.key)))?;
+        Ok(())
+    }
+}
+
+/// The kind of a database error, if it is one.
+fn kind(err: &sqlx::Error) -> Option<ErrorKind> {
+    err.as_database_error().map(|db| db.kind())
+}
+
+fn is_not_a_database(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == SQLITE_NOTADB)
+}
+
+/// An error while connecting: a file that is not SQLite says so, anything else says "open".
+fn open_error(path: &Path, source: sqlx::Error) -> StoreError {
+    if is_not_a_database(&source) {
+        StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Behaviour every [`rightfit_store::RunStore`] must have, run against each backend by `backends!`.
+
+mod records;
+mod runs;
+
+use records::*;
+use runs::*;
+
+/// Makes one `#[tokio::test]` per behaviour for each backend.
+macro_rules! backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_file {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_dir, store, _path) = crate::support::file_store().await;
+                    super::$name(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
+        mod sqlite_memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let store = rightfit_store::SqliteStore::open_in_memory().await.unwrap();
+                    super::$name(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
+
+backends!(
+    run_round_trips_every_field,
+    creating_a_run_twice_is_refused,
+    update_changes_what_a_run_changes_and_nothing_else,
+    updating_an_unknown_run_is_not_found,
+    runs_are_newest_first_by_component_and_limited,
+    resolve_takes_latest_exact_ids_and_unique_prefixes,
+    resolve_reports_ambiguous_prefixes_with_their_matches,
+    resolve_prefixes_are_literal_not_patterns,
+    latest_unfinished_is_the_newest_resumable_run_of_the_component,
+    delete_takes_candidates_and_records_with_the_run,
+    candidates_round_trip_and_upsert_keeps_their_place,
+    candidates_need_their_run,
+    records_round_trip_every_field,
+    records_upsert_by_candidate_and_example,
+    records_come_by_candidate_order_then_position,
+    done_leaves_out_failed_examples_so_resume_retries_them,
+    a_batch_with_a_bad_parent_writes_nothing,
+    a_batch_with_a_non_finite_number_writes_nothing,
+    a_batch_of_2000_records_is_written,
+    cache_round_trips_and_replaces,
+);

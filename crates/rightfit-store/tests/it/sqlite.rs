@@ -1,0 +1,247 @@
+//! What is particular to the SQLite store: files, schema history, refusing files that are not
+//! ours, and messages that name the database.
+
+use std::path::Path;
+
+use rightfit_store::{RunStore, SqliteStore, StoreError};
+use sqlx::{Connection, SqliteConnection};
+
+use crate::support::{candidate, file_store, record, running};
+
+/// A plain connection beside the store, to look at (or tamper with) the file directly.
+async fn raw(path: &Path) -> SqliteConnection {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+    SqliteConnection::connect_with(&options).await.unwrap()
+}
+
+/// `(version, installed_on)` of every applied migration.
+async fn applied(path: &Path) -> Vec<(i64, String)> {
+    let mut conn = raw(path).await;
+    let rows = sqlx::query_as(
+        "SELECT version, CAST(installed_on AS TEXT) FROM _sqlx_migrations ORDER BY version",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    rows
+}
+
+#[tokio::test]
+async fn open_creates_the_file_and_its_directories_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/deeper/runs.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(path.is_file());
+    assert_eq!(store.path(), path);
+    store.close().await;
+
+    let mut conn = raw(&path).await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "_sqlx_migrations",
+            "candidates",
+            "records",
+            "response_cache",
+            "runs"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_does_not_run_migrations_again() {
+    let (_dir, store, path) = file_store().await;
+    store
+        .create_run(&running("r1", "c", "2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    store.put_candidate(&candidate("r1", "m1")).await.unwrap();
+    store
+        .put_records(&[record("r1", "m1", "e1", 0)])
+        .await
+        .unwrap();
+    store.close().await;
+    let before = applied(&path).await;
+    assert_eq!(before.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.run("r1").await.unwrap(),
+        Some(running("r1", "c", "2026-01-01T00:00:00Z"))
+    );
+    assert_eq!(
+        store.records("r1", None).await.unwrap(),
+        vec![record("r1", "m1", "e1", 0)]
+    );
+    store.close().await;
+    assert_eq!(applied(&path).await, before);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_sqlite_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    std::fs::write(&path, "this is a text file, not a database\n".repeat(200)).unwrap();
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is not a rightfit database (file is not a database); move it away or pass --store",
+            path.display()
+        )
+    );
+    // The file is left as it was.
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .starts_with("this is a text file")
+    );
+}
+
+#[tokio::test]
+async fn another_programs_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::query("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    assert!(matches!(err, StoreError::ForeignDatabase { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("move it away or pass --store"),
+        "{err}"
+    );
+    // Nothing of ours was added to it.
+    let mut conn = raw(&path).await;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(tables, ["photos"]);
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_rightfit_is_refused() {
+    let (_dir, store, path) = file_store().await;
+    store.close().await;
+    let mut conn = raw(&path).await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema { version: 9999, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} was written by a newer rightfit (schema migration 9999 is unknown to this \
+             version); upgrade rightfit or pass --store to use another database",
+            path.display()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_directory_that_cannot_be_made_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "x").unwrap();
+    let err = SqliteStore::open(&blocker.join("runs.db"))
+        .await
+        .unwrap_err();
+    match &err {
+        StoreError::CreateDir { dir, .. } => assert_eq!(dir, &blocker),
+        other => panic!("expected CreateDir, got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains(&blocker.display().to_string()),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_run_names_the_database_and_the_command_to_list_runs() {
+    let (_dir, store, path) = file_store().await;
+    let err = store.resolve_run("nope").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "no run 'nope' in {} — see 'rightfit runs list'",
+            path.display()
+        )
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn in_memory_stores_are_separate_and_keep_data_while_open() {
+    let one = SqliteStore::open_in_memory().await.unwrap();
+    let two = SqliteStore::open_in_memory().await.unwrap();
+    one.create_run(&running("r1", "c", "2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(two.run("r1").await.unwrap().is_none());
+    assert!(one.run("r1").await.unwrap().is_some());
+    assert_eq!(one.path(), Path::new(":memory:"));
+    one.close().await;
+    two.close().await;
+}
+
+#[tokio::test]
+async fn a_hand_edited_bad_value_is_reported_with_its_row_and_column() {
+    let (_dir, store, path) = file_store().await;
+    store
+        .create_run(&running("r1", "c", "2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    store.close().await;
+    let mut conn = raw(&path).await;
+    sqlx::query("UPDATE runs SET meta = '{not json' WHERE id = 'r1'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let err = store.run("r1").await.unwrap_err();
+    match &err {
+        StoreError::Corrupt { what, field, .. } => {
+            assert_eq!(what, "run 'r1'");
+            assert_eq!(field, "meta");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(
+        err.to_string().starts_with(&path.display().to_string()),
+        "{err}"
+    );
+    store.close().await;
+}

@@ -1,0 +1,119 @@
+//! Fixtures: values with every field set (or every optional field empty) and stores in temp dirs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rightfit_store::SqliteStore;
+use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo, RunStatus};
+use serde_json::json;
+use tempfile::TempDir;
+
+/// A store on a file in a fresh temp dir (kept alive by the returned `TempDir`).
+pub async fn file_store() -> (TempDir, SqliteStore, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    (dir, store, path)
+}
+
+/// A finished run with every optional field set and nested JSON in `meta`.
+pub fn run(id: &str, component: &str, started_at: &str) -> RunInfo {
+    RunInfo {
+        id: id.to_owned(),
+        component: component.to_owned(),
+        started_at: started_at.to_owned(),
+        finished_at: Some("2026-11-30T04:00:00Z".to_owned()),
+        status: RunStatus::Finished,
+        config_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
+        dataset: "data/sentiment.jsonl:test".to_owned(),
+        rows_used: 200,
+        rows_skipped: 3,
+        limit: Some(200),
+        seed: 42,
+        meta: json!({
+            "rightfit": "0.1.0",
+            "host": {"cpus": 16, "gpu": null},
+            "config": {"models": ["a", "b"], "temperature": 0.7, "nested": {"deep": [1, {"x": true}]}},
+        }),
+    }
+}
+
+/// A run still going, with every optional field empty.
+pub fn running(id: &str, component: &str, started_at: &str) -> RunInfo {
+    RunInfo {
+        finished_at: None,
+        status: RunStatus::Running,
+        limit: None,
+        meta: serde_json::Value::Null,
+        ..run(id, component, started_at)
+    }
+}
+
+/// A candidate with every optional field set.
+pub fn candidate(run_id: &str, name: &str) -> CandidateInfo {
+    CandidateInfo {
+        run_id: run_id.to_owned(),
+        name: name.to_owned(),
+        model: format!("{name}-model"),
+        strategy: "few-shot".to_owned(),
+        params: json!({"shots": 3, "sampling": {"temperature": 0.0, "stop": ["\n"]}}),
+        peak_memory_bytes: Some(3_221_225_472),
+        model_memory_bytes: Some(1_073_741_824),
+    }
+}
+
+/// A successful record with every optional field set and nested JSON.
+pub fn record(run_id: &str, candidate: &str, example_id: &str, position: u64) -> ExampleRecord {
+    ExampleRecord {
+        run_id: run_id.to_owned(),
+        candidate: candidate.to_owned(),
+        example_id: example_id.to_owned(),
+        position,
+        input: json!({"messages": [{"role": "system", "content": "Classify."},
+                                   {"role": "user", "content": "great film ☺"}]}),
+        output: Some("positive".to_owned()),
+        reference: json!(["positive", "pos"]),
+        score: Some(0.75),
+        scores: BTreeMap::from([
+            ("exact_match".to_owned(), 1.0),
+            ("f1".to_owned(), 0.1 + 0.2),
+            ("tiny".to_owned(), 5e-324),
+        ]),
+        parsed: Some(json!({"label": "positive", "spans": [[0, 5]]})),
+        unparseable: true,
+        latency_ms: 123.456,
+        ttft_ms: Some(17.25),
+        tokens_in: 45,
+        tokens_out: 2,
+        cost_usd: Some(0.000_012_5),
+        calls: 3,
+        cached: true,
+        error: None,
+    }
+}
+
+/// A failed record: every optional field empty, an error set.
+pub fn failed(run_id: &str, candidate: &str, example_id: &str, position: u64) -> ExampleRecord {
+    ExampleRecord {
+        output: None,
+        score: None,
+        scores: BTreeMap::new(),
+        parsed: None,
+        unparseable: false,
+        ttft_ms: None,
+        cost_usd: None,
+        cached: false,
+        error: Some("HTTP 429 from provider: rate limited".to_owned()),
+        ..record(run_id, candidate, example_id, position)
+    }
+}
+
+/// A cache entry.
+pub fn cached(key: &str) -> CachedResponse {
+    CachedResponse {
+        key: key.to_owned(),
+        provider: "openai".to_owned(),
+        response: json!({"choices": [{"text": "hi", "logprobs": null}], "usage": {"prompt_tokens": 3}}),
+        created_at: "2026-11-30T03:42:07Z".to_owned(),
+    }
+}
