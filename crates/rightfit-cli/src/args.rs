@@ -99,7 +99,12 @@ pub struct BenchEvalArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ProjectArgs {
     /// The project file.
-    #[arg(short = 'c', long = "config", value_name = "FILE", default_value = "rightfit.toml")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        default_value = "rightfit.toml"
+    )]
     pub config: PathBuf,
     /// The runs database (default: the project's `store`, `.rightfit/runs.db` beside it).
     #[arg(long, value_name = "FILE")]
@@ -164,7 +169,9 @@ pub struct EvalArgs {
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// The metric (see 'rightfit config check' or docs/config.md for the list).
+    /// The metric: exact_match, normalized_match, accuracy, macro_f1, squad_em, squad_f1, rouge1,
+    /// rouge2, rougeL, rougeLsum (append :stem for Porter stemming), bleu, chrf, json_valid,
+    /// json_schema, span_exact, span_f1 (see docs/config.md).
     #[arg(long)]
     pub metric: String,
     /// JSONL with one prediction per line: {"id": ..., "prediction": "..."}.

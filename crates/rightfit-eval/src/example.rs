@@ -170,7 +170,10 @@ impl ReferenceMapper {
                             .ok_or_else(|| format!("reference '{p}' is not a label: {v}"))?;
                         let name = map.get(&raw).cloned().unwrap_or(raw);
                         let i = parser.exact(&name).ok_or_else(|| {
-                            format!("reference '{name}' is not one of the labels ({})", labels.join(", "))
+                            format!(
+                                "reference '{name}' is not one of the labels ({})",
+                                labels.join(", ")
+                            )
                         })?;
                         Ok(Value::String(labels[i].clone()))
                     }
@@ -382,7 +385,10 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
                         .into_iter()
                         .map(|r| r.id)
                         .collect();
-                    examples.into_iter().filter(|e| keep.contains(&e.id)).collect()
+                    examples
+                        .into_iter()
+                        .filter(|e| keep.contains(&e.id))
+                        .collect()
                 }
                 None => {
                     let rows: Vec<Row> = examples
@@ -393,9 +399,14 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
                             fields: Value::Null,
                         })
                         .collect();
-                    let keep: HashSet<String> =
-                        dataset::sample(&rows, limit, seed).into_iter().map(|r| r.id).collect();
-                    examples.into_iter().filter(|e| keep.contains(&e.id)).collect()
+                    let keep: HashSet<String> = dataset::sample(&rows, limit, seed)
+                        .into_iter()
+                        .map(|r| r.id)
+                        .collect();
+                    examples
+                        .into_iter()
+                        .filter(|e| keep.contains(&e.id))
+                        .collect()
                 }
             };
         }

@@ -48,8 +48,15 @@ pub fn score(
 ) -> Result<OfflineScore, String> {
     let base = metric.strip_suffix(":stem").unwrap_or(metric);
     if !METRICS.iter().any(|(n, _)| *n == base) || base == "judge" {
-        let known: Vec<&str> = METRICS.iter().map(|(n, _)| *n).filter(|n| *n != "judge").collect();
-        return Err(format!("unknown metric '{metric}': expected one of {}", known.join(", ")));
+        let known: Vec<&str> = METRICS
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| *n != "judge")
+            .collect();
+        return Err(format!(
+            "unknown metric '{metric}': expected one of {}",
+            known.join(", ")
+        ));
     }
     let output = match base {
         "accuracy" | "macro_f1" => {
@@ -67,9 +74,14 @@ pub fn score(
                 options.labels.clone()
             };
             if labels.len() < 2 {
-                return Err("accuracy and macro_f1 need at least two labels (--labels a,b,c)".into());
+                return Err(
+                    "accuracy and macro_f1 need at least two labels (--labels a,b,c)".into(),
+                );
             }
-            OutputContract::Label { labels, map: BTreeMap::new() }
+            OutputContract::Label {
+                labels,
+                map: BTreeMap::new(),
+            }
         }
         "span_exact" | "span_f1" => {
             let slots = if options.slots.is_empty() {
@@ -85,7 +97,12 @@ pub fn score(
             OutputContract::Spans { slots }
         }
         "json_schema" => OutputContract::Json {
-            schema: Some(options.schema.clone().ok_or("json_schema needs --schema FILE")?),
+            schema: Some(
+                options
+                    .schema
+                    .clone()
+                    .ok_or("json_schema needs --schema FILE")?,
+            ),
         },
         "json_valid" => OutputContract::Json { schema: None },
         _ => OutputContract::Text { no_answer: None },

@@ -134,7 +134,9 @@ impl Templates {
                         gbnf: format!("root ::= {}", alternatives.join(" | ")),
                     }
                 }
-                OutputContract::Json { schema: Some(schema) } => ResponseFormat::JsonSchema {
+                OutputContract::Json {
+                    schema: Some(schema),
+                } => ResponseFormat::JsonSchema {
                     name: c.name.clone(),
                     schema: schema.clone(),
                     strict: true,

@@ -79,7 +79,10 @@ impl Scorer {
         let mut answer_text = answer.trim().to_owned();
         match &self.output {
             OutputContract::Label { .. } => {
-                let parsed = self.labels.as_ref().and_then(|p| p.parse(answer).map(|i| p.labels()[i].clone()));
+                let parsed = self
+                    .labels
+                    .as_ref()
+                    .and_then(|p| p.parse(answer).map(|i| p.labels()[i].clone()));
                 out.unparseable = parsed.is_none();
                 out.parsed = parsed.map(Value::String);
             }
@@ -173,11 +176,18 @@ impl Scorer {
                             .iter()
                             .filter_map(|r| {
                                 let truth = p.exact(r.reference.as_str()?)?;
-                                let pred = r.parsed.as_ref().and_then(Value::as_str).and_then(|s| p.exact(s));
+                                let pred = r
+                                    .parsed
+                                    .as_ref()
+                                    .and_then(Value::as_str)
+                                    .and_then(|s| p.exact(s));
                                 Some((pred, truth))
                             })
                             .collect();
-                        out.insert("macro_f1".to_owned(), label::macro_f1(&pairs, p.labels().len()));
+                        out.insert(
+                            "macro_f1".to_owned(),
+                            label::macro_f1(&pairs, p.labels().len()),
+                        );
                     }
                 }
                 "bleu" | "chrf" => {
@@ -185,9 +195,15 @@ impl Scorer {
                         .iter()
                         .map(|r| r.output.clone().unwrap_or_default().trim().to_owned())
                         .collect();
-                    let refs: Vec<Vec<String>> = records.iter().map(|r| reference_texts(&r.reference)).collect();
+                    let refs: Vec<Vec<String>> = records
+                        .iter()
+                        .map(|r| reference_texts(&r.reference))
+                        .collect();
                     let h: Vec<&str> = hyps.iter().map(String::as_str).collect();
-                    let rr: Vec<Vec<&str>> = refs.iter().map(|v| v.iter().map(String::as_str).collect()).collect();
+                    let rr: Vec<Vec<&str>> = refs
+                        .iter()
+                        .map(|v| v.iter().map(String::as_str).collect())
+                        .collect();
                     let value = if metric == "bleu" {
                         bleu::corpus_bleu(&h, &rr).map(|s| s.score).ok()
                     } else {

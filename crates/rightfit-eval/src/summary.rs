@@ -30,7 +30,10 @@ pub fn summarize(
     };
     let mut by_candidate: BTreeMap<&str, Vec<ExampleRecord>> = BTreeMap::new();
     for r in records {
-        by_candidate.entry(r.candidate.as_str()).or_default().push(r.clone());
+        by_candidate
+            .entry(r.candidate.as_str())
+            .or_default()
+            .push(r.clone());
     }
     let mut summaries = Vec::new();
     let mut groups: Vec<&Vec<ExampleRecord>> = Vec::new();

@@ -77,7 +77,14 @@ fn headers(r: &RunReport, extra: &[String]) -> Vec<String> {
     h.extend(extra.iter().cloned());
     h.extend(
         [
-            "p50 ms", "p95 ms", "TTFT p50", "out tok/s", "cost/1k", "memory", "n", "failed",
+            "p50 ms",
+            "p95 ms",
+            "TTFT p50",
+            "out tok/s",
+            "cost/1k",
+            "memory",
+            "n",
+            "failed",
             "unparsed",
         ]
         .iter()
@@ -124,7 +131,10 @@ fn rows(r: &RunReport, extra: &[String]) -> Vec<Row> {
             cells.push(s.latency_ms.as_ref().map_or("—".into(), |p| ms(p.p50)));
             cells.push(s.latency_ms.as_ref().map_or("—".into(), |p| ms(p.p95)));
             cells.push(s.ttft_ms.as_ref().map_or("—".into(), |p| ms(p.p50)));
-            cells.push(s.output_tokens_per_s.map_or("—".into(), |t| format!("{t:.1}")));
+            cells.push(
+                s.output_tokens_per_s
+                    .map_or("—".into(), |t| format!("{t:.1}")),
+            );
             cells.push(s.cost_per_1k_usd.map_or("—".into(), usd));
             cells.push(s.peak_memory_bytes.map_or("—".into(), bytes));
             cells.push(s.examples.to_string());
@@ -188,7 +198,11 @@ pub fn terminal(r: &RunReport, width: u16) -> String {
     for row in rows(r, &extra) {
         table.add_row(row.cells.into_iter().enumerate().map(|(i, c)| {
             let cell = Cell::new(c);
-            if i == 0 { cell } else { cell.set_alignment(CellAlignment::Right) }
+            if i == 0 {
+                cell
+            } else {
+                cell.set_alignment(CellAlignment::Right)
+            }
         }));
     }
     let mut out = format!("{}\n{table}\n", title(r));
@@ -297,12 +311,28 @@ mod tests {
             },
             primary_metric: "accuracy".into(),
             candidates: vec![
-                summary("gpt-4o-mini/zero-shot", est(0.91, 0.85, 0.96, 99), Some(0.0525), None),
-                summary("smollm2/few-shot-8", est(0.42, 0.33, 0.52, 99), Some(0.0), Some(300 << 20)),
+                summary(
+                    "gpt-4o-mini/zero-shot",
+                    est(0.91, 0.85, 0.96, 99),
+                    Some(0.0525),
+                    None,
+                ),
+                summary(
+                    "smollm2/few-shot-8",
+                    est(0.42, 0.33, 0.52, 99),
+                    Some(0.0),
+                    Some(300 << 20),
+                ),
             ],
             corpus: [
-                ("gpt-4o-mini/zero-shot".to_owned(), [("macro_f1".to_owned(), 0.9)].into_iter().collect()),
-                ("smollm2/few-shot-8".to_owned(), [("macro_f1".to_owned(), 0.35)].into_iter().collect()),
+                (
+                    "gpt-4o-mini/zero-shot".to_owned(),
+                    [("macro_f1".to_owned(), 0.9)].into_iter().collect(),
+                ),
+                (
+                    "smollm2/few-shot-8".to_owned(),
+                    [("macro_f1".to_owned(), 0.35)].into_iter().collect(),
+                ),
             ]
             .into_iter()
             .collect(),

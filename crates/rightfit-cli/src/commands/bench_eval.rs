@@ -52,13 +52,19 @@ async fn measure(
     prefix_cache: bool,
 ) -> anyhow::Result<Measured> {
     let mut project = project.clone();
-    let c = project.component(component).map_err(|e| user(anyhow::anyhow!(e)))?;
+    let c = project
+        .component(component)
+        .map_err(|e| user(anyhow::anyhow!(e)))?;
     let model_name = c
         .candidates
         .iter()
         .find(|k| k.name == candidate)
         .map(|k| k.model.clone())
-        .ok_or_else(|| user(anyhow::anyhow!("no candidate '{candidate}' in '{component}'")))?;
+        .ok_or_else(|| {
+            user(anyhow::anyhow!(
+                "no candidate '{candidate}' in '{component}'"
+            ))
+        })?;
     if let Some(m) = project.models.get_mut(&model_name) {
         m.concurrency = concurrency;
     }
@@ -82,7 +88,10 @@ async fn measure(
         .models
         .get(&model_name)
         .ok_or_else(|| user(anyhow::anyhow!("no model '{model_name}'")))?;
-    let provider = factory.provider(model).await.map_err(|e| user(anyhow::anyhow!(e)))?;
+    let provider = factory
+        .provider(model)
+        .await
+        .map_err(|e| user(anyhow::anyhow!(e)))?;
     let factory = Preloaded(provider);
     let started = Instant::now();
     let outcome = runner::execute(
@@ -151,9 +160,21 @@ pub async fn run(settings: &Settings, args: BenchEvalArgs) -> anyhow::Result<()>
     for round in 0..rounds {
         #[allow(clippy::print_stderr)]
         {
-            eprintln!("round {}/{rounds}: one request at a time, no prefix reuse …", round + 1);
+            eprintln!(
+                "round {}/{rounds}: one request at a time, no prefix reuse …",
+                round + 1
+            );
         }
-        let base = measure(settings, &project, &args.component, &candidate, args.limit, 1, false).await?;
+        let base = measure(
+            settings,
+            &project,
+            &args.component,
+            &candidate,
+            args.limit,
+            1,
+            false,
+        )
+        .await?;
         #[allow(clippy::print_stderr)]
         {
             eprintln!(
@@ -200,7 +221,13 @@ pub async fn run(settings: &Settings, args: BenchEvalArgs) -> anyhow::Result<()>
         "bench-eval: {} / {candidate}, {} examples, {rounds} round(s), median examples/s",
         args.component, base.examples
     ))?;
-    let mut t = table(&["mode", "examples/s", "seconds (last round)", "accuracy %", "failures"]);
+    let mut t = table(&[
+        "mode",
+        "examples/s",
+        "seconds (last round)",
+        "accuracy %",
+        "failures",
+    ]);
     t.add_row(vec![
         "one at a time, no prefix reuse".to_owned(),
         format!("{b:.2}"),

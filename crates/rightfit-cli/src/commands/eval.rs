@@ -64,9 +64,12 @@ impl ProviderFactory for Factory {
                     threads: self.settings.threads,
                     prefix_cache: self.prefix_cache,
                     batch_invariant: *batch_invariant,
-                    chat_template: chat_template
-                        .clone()
-                        .or_else(|| resolved.entry.and_then(|e| e.chat_template).map(str::to_owned)),
+                    chat_template: chat_template.clone().or_else(|| {
+                        resolved
+                            .entry
+                            .and_then(|e| e.chat_template)
+                            .map(str::to_owned)
+                    }),
                     ..EngineOptions::default()
                 };
                 // Start the peak-RSS counter afresh so this model's peak is its own (Linux).
@@ -151,7 +154,10 @@ impl Progress for Bars {
             bar.finish_and_clear();
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("{name}: {n}/{} examples done ({secs:.1} s)", bar.length().unwrap_or(0));
+                eprintln!(
+                    "{name}: {n}/{} examples done ({secs:.1} s)",
+                    bar.length().unwrap_or(0)
+                );
             }
         }
     }
@@ -180,7 +186,11 @@ pub async fn report(store: &dyn RunStore, run: &RunInfo) -> anyhow::Result<RunRe
 pub fn print_report(r: &RunReport, format: ReportFormat) -> anyhow::Result<()> {
     match format {
         ReportFormat::Table => {
-            let width = if std::io::stdout().is_terminal() { 0 } else { 200 };
+            let width = if std::io::stdout().is_terminal() {
+                0
+            } else {
+                200
+            };
             line(rightfit_report::terminal(r, width).trim_end())
         }
         ReportFormat::Markdown => line(rightfit_report::markdown(r).trim_end()),
@@ -246,7 +256,9 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
                         found.component
                     )));
                 }
-                runner::reopen(&project, found, &store).await.map_err(user)?
+                runner::reopen(&project, found, &store)
+                    .await
+                    .map_err(user)?
             }
             None => {
                 let (run, prepared) = runner::start(&project, component, &options, &store)

@@ -4,9 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use rightfit_config::Settings;
-use rightfit_config::project::{
-    METRICS, OutputContract, Project, ProviderConfig, STARTER, STARTER_DATA,
-};
+use rightfit_config::project::{OutputContract, Project, ProviderConfig, STARTER, STARTER_DATA};
 use rightfit_llama::store::ModelStore;
 
 use super::output::{line, table};
@@ -59,7 +57,13 @@ pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
         p.name,
         project.store.as_deref().unwrap_or(&p.store).display()
     ))?;
-    let mut models = table(&["model", "provider", "id / file", "price $/Mtok in/out", "concurrency"]);
+    let mut models = table(&[
+        "model",
+        "provider",
+        "id / file",
+        "price $/Mtok in/out",
+        "concurrency",
+    ]);
     for m in p.models.values() {
         let (id, note) = match &m.provider {
             ProviderConfig::Local { model, .. } => match store.resolve(model) {
@@ -69,9 +73,9 @@ pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
             ProviderConfig::Openai { model, .. }
             | ProviderConfig::Anthropic { model, .. }
             | ProviderConfig::Gemini { model, .. } => (model.clone(), None),
-            ProviderConfig::OpenaiCompatible { model, base_url, .. } => {
-                (format!("{model} @ {base_url}"), None)
-            }
+            ProviderConfig::OpenaiCompatible {
+                model, base_url, ..
+            } => (format!("{model} @ {base_url}"), None),
         };
         if let Some(n) = note {
             problems.push(n);
@@ -80,8 +84,9 @@ pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
             m.name.clone(),
             m.provider.kind().to_owned(),
             id,
-            m.price
-                .map_or("unknown".to_owned(), |p| format!("{} / {}", p.input, p.output)),
+            m.price.map_or("unknown".to_owned(), |p| {
+                format!("{} / {}", p.input, p.output)
+            }),
             m.concurrency.to_string(),
         ]);
     }
@@ -127,13 +132,4 @@ pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
             problems.len()
         )))
     }
-}
-
-/// The metric names with their meaning, for help texts.
-pub fn metric_list() -> String {
-    METRICS
-        .iter()
-        .map(|(n, d)| format!("  {n:<17} {d}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

@@ -39,7 +39,15 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
             if runs.is_empty() {
                 return line("no runs yet — start one with 'rightfit eval'");
             }
-            let mut t = table(&["run", "component", "status", "started", "examples", "skipped", "dataset"]);
+            let mut t = table(&[
+                "run",
+                "component",
+                "status",
+                "started",
+                "examples",
+                "skipped",
+                "dataset",
+            ]);
             for r in runs {
                 t.add_row(vec![
                     r.id,
@@ -94,7 +102,14 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
             }
             line(format!("B = {}  vs  A = {}", b.id, a.id))?;
             let mut t = table(&[
-                "candidate A", "candidate B", "n", "mean A %", "mean B %", "B − A (95% CI)", "P(B worse)", "McNemar p",
+                "candidate A",
+                "candidate B",
+                "n",
+                "mean A %",
+                "mean B %",
+                "B − A (95% CI)",
+                "P(B worse)",
+                "McNemar p",
             ]);
             for r in results {
                 match r {
@@ -112,7 +127,8 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
                                 c.diff.high * 100.0
                             ),
                             format!("{:.2}", c.p_b_worse),
-                            c.mcnemar.map_or("—".to_owned(), |m| format!("{:.3}", m.p_value)),
+                            c.mcnemar
+                                .map_or("—".to_owned(), |m| format!("{:.3}", m.p_value)),
                         ]);
                     }
                     Err(e) => line(format!("cannot compare: {e}"))?,
@@ -160,9 +176,25 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
 fn write_csv(out: &mut dyn Write, records: &[ExampleRecord]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
-        "run_id", "candidate", "example_id", "position", "output", "reference", "score", "scores",
-        "parsed", "unparseable", "latency_ms", "ttft_ms", "tokens_in", "tokens_out", "cost_usd",
-        "calls", "cached", "error", "input",
+        "run_id",
+        "candidate",
+        "example_id",
+        "position",
+        "output",
+        "reference",
+        "score",
+        "scores",
+        "parsed",
+        "unparseable",
+        "latency_ms",
+        "ttft_ms",
+        "tokens_in",
+        "tokens_out",
+        "cost_usd",
+        "calls",
+        "cached",
+        "error",
+        "input",
     ])?;
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     for r in records {

@@ -11,9 +11,16 @@ use super::output::{json as print_json, line, table};
 use crate::args::{ReportFormat, ScoreArgs};
 use crate::errors::user;
 
+/// Lines that could not be used, each with its file and line.
+type Problems = Vec<String>;
+
 /// Reads `id -> value of field` from a JSONL file (or a single JSON object mapping ids to values,
 /// the layout of SQuAD prediction files). Bad lines are reported, never dropped silently.
-fn read(path: &Path, id_field: &str, field: &str) -> anyhow::Result<(Vec<(String, Value)>, Vec<String>)> {
+fn read(
+    path: &Path,
+    id_field: &str,
+    field: &str,
+) -> anyhow::Result<(Vec<(String, Value)>, Problems)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading {}", path.display()))
         .map_err(user)?;
@@ -54,7 +61,8 @@ fn read(path: &Path, id_field: &str, field: &str) -> anyhow::Result<(Vec<(String
 
 /// `rightfit score`.
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
-    let (predictions, mut problems) = read(&args.predictions, &args.id_field, &args.prediction_field)?;
+    let (predictions, mut problems) =
+        read(&args.predictions, &args.id_field, &args.prediction_field)?;
     let (references, ref_problems) = read(&args.references, &args.id_field, &args.reference_field)?;
     problems.extend(ref_problems);
     let by_id: HashMap<&str, &Value> = predictions.iter().map(|(id, v)| (id.as_str(), v)).collect();
@@ -85,7 +93,8 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         slots: args.slots.clone(),
         seed: 42,
     };
-    let result = offline::score(&args.metric, &pairs, &options).map_err(|e| user(anyhow::anyhow!(e)))?;
+    let result =
+        offline::score(&args.metric, &pairs, &options).map_err(|e| user(anyhow::anyhow!(e)))?;
     for p in problems.iter().take(20) {
         #[allow(clippy::print_stderr)]
         {
@@ -99,11 +108,23 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
             "skipped_lines": problems,
         }));
     }
-    let mut t = table(&["metric", "n", "mean", "95% CI", "corpus", "unparseable", "missing predictions", "skipped lines"]);
+    let mut t = table(&[
+        "metric",
+        "n",
+        "mean",
+        "95% CI",
+        "corpus",
+        "unparseable",
+        "missing predictions",
+        "skipped lines",
+    ]);
     t.add_row(vec![
         result.metric.clone(),
         result.n.to_string(),
-        result.mean.as_ref().map_or("—".into(), |e| format!("{:.4}", e.mean)),
+        result
+            .mean
+            .as_ref()
+            .map_or("—".into(), |e| format!("{:.4}", e.mean)),
         result
             .mean
             .as_ref()

@@ -32,7 +32,10 @@ fn init_writes_a_project_that_checks_and_refuses_to_overwrite() {
     let o = rightfit(home.path(), &["config", "check", "-c", &config]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("valid") && out.contains("triage") && out.contains("smollm2/few-shot-3"), "{out}");
+    assert!(
+        out.contains("valid") && out.contains("triage") && out.contains("smollm2/few-shot-3"),
+        "{out}"
+    );
     assert!(out.contains("datasets and local models: present"), "{out}");
     let o = rightfit(home.path(), &["init", dir.path().to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(1));
@@ -47,31 +50,70 @@ fn config_errors_are_located_and_exit_1() {
     let text = std::fs::read_to_string(&config).expect("read");
     // A typo in a key.
     std::fs::write(&config, text.replace("max_tokens = 8", "max_token = 8")).expect("write");
-    let o = rightfit(home.path(), &["eval", "-c", config.to_str().expect("utf-8")]);
+    let o = rightfit(
+        home.path(),
+        &["eval", "-c", config.to_str().expect("utf-8")],
+    );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("rightfit.toml:") && e.contains("max_token"), "{e}");
+    assert!(
+        e.contains("rightfit.toml:") && e.contains("max_token"),
+        "{e}"
+    );
     // A candidate naming a model that is not defined.
-    std::fs::write(&config, text.replace("model = \"smollm2\"\nstrategy = \"zero-shot\"", "model = \"gpt\"\nstrategy = \"zero-shot\"")).expect("write");
-    let o = rightfit(home.path(), &["config", "check", "-c", config.to_str().expect("utf-8")]);
+    std::fs::write(
+        &config,
+        text.replace(
+            "model = \"smollm2\"\nstrategy = \"zero-shot\"",
+            "model = \"gpt\"\nstrategy = \"zero-shot\"",
+        ),
+    )
+    .expect("write");
+    let o = rightfit(
+        home.path(),
+        &["config", "check", "-c", config.to_str().expect("utf-8")],
+    );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("components.triage.candidates[0].model") && e.contains("no model 'gpt'"), "{e}");
+    assert!(
+        e.contains("components.triage.candidates[0].model") && e.contains("no model 'gpt'"),
+        "{e}"
+    );
     // A missing dataset: the file is valid, the check names the path.
-    std::fs::write(&config, text.replace("data/tickets.jsonl", "data/nope.jsonl")).expect("write");
-    let o = rightfit(home.path(), &["config", "check", "-c", config.to_str().expect("utf-8")]);
+    std::fs::write(
+        &config,
+        text.replace("data/tickets.jsonl", "data/nope.jsonl"),
+    )
+    .expect("write");
+    let o = rightfit(
+        home.path(),
+        &["config", "check", "-c", config.to_str().expect("utf-8")],
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("nope.jsonl does not exist"), "{}", stdout(&o));
-    let o = rightfit(home.path(), &["eval", "-c", config.to_str().expect("utf-8")]);
+    assert!(
+        stdout(&o).contains("nope.jsonl does not exist"),
+        "{}",
+        stdout(&o)
+    );
+    let o = rightfit(
+        home.path(),
+        &["eval", "-c", config.to_str().expect("utf-8")],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("nope.jsonl"), "{}", stderr(&o));
     // A missing model: named, with the command that fetches it.
     let empty_home = tempfile::tempdir().expect("home");
     std::fs::write(&config, &text).expect("write");
-    let o = rightfit(empty_home.path(), &["eval", "-c", config.to_str().expect("utf-8")]);
+    let o = rightfit(
+        empty_home.path(),
+        &["eval", "-c", config.to_str().expect("utf-8")],
+    );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("models.smollm2") && e.contains("rightfit models pull smollm2-135m"), "{e}");
+    assert!(
+        e.contains("models.smollm2") && e.contains("rightfit models pull smollm2-135m"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -83,11 +125,27 @@ fn eval_reports_malformed_rows_and_stores_a_run_smollm2() {
     text.push_str("{\"id\": \"bad1\", \"text\": \"no team\"}\nthis is not json\n{\"id\": \"bad3\", \"text\": \"x\", \"team\": \"sales\"}\n");
     std::fs::write(&data, text).expect("write");
     let config = path(dir.path(), "rightfit.toml");
-    let o = rightfit(home.path(), &["eval", "-c", &config, "--candidate", "smollm2/zero-shot", "--candidate", "smollm2/loglikelihood", "--format", "json"]);
+    let o = rightfit(
+        home.path(),
+        &[
+            "eval",
+            "-c",
+            &config,
+            "--candidate",
+            "smollm2/zero-shot",
+            "--candidate",
+            "smollm2/loglikelihood",
+            "--format",
+            "json",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     // 21 rows read, 3 skipped (the first with its line), 3 held out as few-shot examples.
-    assert!(e.contains("15 examples") && e.contains("21 rows read, 3 skipped"), "{e}");
+    assert!(
+        e.contains("15 examples") && e.contains("21 rows read, 3 skipped"),
+        "{e}"
+    );
     assert!(e.contains("tickets.jsonl:19: no field 'team'"), "{e}");
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
     assert_eq!(report["run"]["rows_skipped"], 3);
@@ -98,10 +156,19 @@ fn eval_reports_malformed_rows_and_stores_a_run_smollm2() {
         assert_eq!(c["examples"], 15);
         assert_eq!(c["failures"], 0);
         let q = &c["quality"];
-        assert!(q["low"].as_f64() <= q["mean"].as_f64() && q["mean"].as_f64() <= q["high"].as_f64(), "{q}");
-        assert!(c["peak_memory_bytes"].as_u64().unwrap_or(0) > 50 << 20, "{c}");
+        assert!(
+            q["low"].as_f64() <= q["mean"].as_f64() && q["mean"].as_f64() <= q["high"].as_f64(),
+            "{q}"
+        );
+        assert!(
+            c["peak_memory_bytes"].as_u64().unwrap_or(0) > 50 << 20,
+            "{c}"
+        );
     }
-    assert!(report["corpus"]["smollm2/zero-shot"]["macro_f1"].is_number(), "{report}");
+    assert!(
+        report["corpus"]["smollm2/zero-shot"]["macro_f1"].is_number(),
+        "{report}"
+    );
     assert_eq!(report["comparisons"][0]["n"], 15);
 
     // The run is stored: list, show, export read it back.
@@ -112,25 +179,60 @@ fn eval_reports_malformed_rows_and_stores_a_run_smollm2() {
     assert_eq!(runs[0]["status"], "finished");
     let o = rightfit(home.path(), &["runs", "show", "-c", &config, "latest"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("smollm2/loglikelihood") && stdout(&o).contains("accuracy % (95% CI)"), "{}", stdout(&o));
-    let o = rightfit(home.path(), &["runs", "export", "-c", &config, "latest", "--format", "csv"]);
+    assert!(
+        stdout(&o).contains("smollm2/loglikelihood") && stdout(&o).contains("accuracy % (95% CI)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = rightfit(
+        home.path(),
+        &["runs", "export", "-c", &config, "latest", "--format", "csv"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().count(), 31, "header + 2 × 15 records");
 
     // A second run answers from the response cache.
-    let o = rightfit(home.path(), &["eval", "-c", &config, "--candidate", "smollm2/zero-shot", "--format", "json"]);
+    let o = rightfit(
+        home.path(),
+        &[
+            "eval",
+            "-c",
+            &config,
+            "--candidate",
+            "smollm2/zero-shot",
+            "--format",
+            "json",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
     assert_eq!(report["candidates"][0]["cached"], 15);
-    let o = rightfit(home.path(), &["runs", "compare", "-c", &config, &runs[0]["id"].as_str().expect("id")[..16], "latest", "--json"]);
+    let o = rightfit(
+        home.path(),
+        &[
+            "runs",
+            "compare",
+            "-c",
+            &config,
+            &runs[0]["id"].as_str().expect("id")[..16],
+            "latest",
+            "--json",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let cmp: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(cmp["comparisons"][0]["n"], 15);
-    assert_eq!(cmp["comparisons"][0]["diff"]["mean"], 0.0, "same answers, same scores: {cmp}");
+    assert_eq!(
+        cmp["comparisons"][0]["diff"]["mean"], 0.0,
+        "same answers, same scores: {cmp}"
+    );
 }
 
 fn records(home: &Path, config: &str, store: &str) -> Vec<serde_json::Value> {
-    let o = rightfit(home, &["runs", "export", "-c", config, "--store", store, "latest"]);
+    let o = rightfit(
+        home,
+        &["runs", "export", "-c", config, "--store", store, "latest"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     stdout(&o)
         .lines()
@@ -161,11 +263,17 @@ fn a_killed_run_resumes_to_the_uninterrupted_result_smollm2() {
     let config_path = dir.path().join("rightfit.toml");
     // Bit-exact answers whatever is batched together, so the two runs can be compared exactly.
     let text = std::fs::read_to_string(&config_path).expect("read");
-    let text = text.replace("model = \"smollm2-135m\"", "model = \"smollm2-135m\"\nbatch_invariant = true\nparallel = 2");
+    let text = text.replace(
+        "model = \"smollm2-135m\"",
+        "model = \"smollm2-135m\"\nbatch_invariant = true\nparallel = 2",
+    );
     std::fs::write(&config_path, text).expect("write");
     let config = config_path.display().to_string();
     let whole = path(dir.path(), "whole.db");
-    let o = rightfit(home.path(), &["eval", "-c", &config, "--store", &whole, "--no-cache"]);
+    let o = rightfit(
+        home.path(),
+        &["eval", "-c", &config, "--store", &whole, "--no-cache"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let expected = outcome(&records(home.path(), &config, &whole));
     assert_eq!(expected.len(), 45, "3 candidates × 15 examples");
@@ -183,32 +291,64 @@ fn a_killed_run_resumes_to_the_uninterrupted_result_smollm2() {
     let started = Instant::now();
     let killed_at = loop {
         std::thread::sleep(Duration::from_millis(200));
-        let o = rightfit(home.path(), &["runs", "export", "-c", &config, "--store", &parts, "latest"]);
+        let o = rightfit(
+            home.path(),
+            &["runs", "export", "-c", &config, "--store", &parts, "latest"],
+        );
         let n = stdout(&o).lines().count();
         if n >= 10 {
             child.kill().expect("kill");
             child.wait().expect("wait");
             break n;
         }
-        assert!(child.try_wait().expect("poll").is_none(), "finished before it could be killed");
-        assert!(started.elapsed() < Duration::from_secs(300), "no records appeared");
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "finished before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no records appeared"
+        );
     };
-    let o = rightfit(home.path(), &["runs", "list", "-c", &config, "--store", &parts, "--json"]);
+    let o = rightfit(
+        home.path(),
+        &["runs", "list", "-c", &config, "--store", &parts, "--json"],
+    );
     let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(runs[0]["status"], "running", "a killed run stays unfinished");
+    assert_eq!(
+        runs[0]["status"], "running",
+        "a killed run stays unfinished"
+    );
     let partial = records(home.path(), &config, &parts).len();
     assert!(partial >= killed_at && partial < 45, "{partial}");
 
-    let o = rightfit(home.path(), &["eval", "-c", &config, "--store", &parts, "--no-cache", "--resume"]);
+    let o = rightfit(
+        home.path(),
+        &[
+            "eval",
+            "-c",
+            &config,
+            "--store",
+            &parts,
+            "--no-cache",
+            "--resume",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let resumed = outcome(&records(home.path(), &config, &parts));
     assert_eq!(resumed, expected);
-    let o = rightfit(home.path(), &["runs", "list", "-c", &config, "--store", &parts, "--json"]);
+    let o = rightfit(
+        home.path(),
+        &["runs", "list", "-c", &config, "--store", &parts, "--json"],
+    );
     let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(runs.as_array().map(Vec::len), Some(1), "resumed in place");
     assert_eq!(runs[0]["status"], "finished");
     // Nothing left to resume.
-    let o = rightfit(home.path(), &["eval", "-c", &config, "--store", &parts, "--resume"]);
+    let o = rightfit(
+        home.path(),
+        &["eval", "-c", &config, "--store", &parts, "--resume"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no unfinished run"), "{}", stderr(&o));
 }
@@ -222,8 +362,17 @@ fn score_reproduces_the_squad_golden_overall() {
     let o = rightfit(
         home.path(),
         &[
-            "score", "--metric", "squad_f1", "--predictions", preds.to_str().expect("utf-8"),
-            "--references", golden.to_str().expect("utf-8"), "--reference-field", "gold", "--format", "json",
+            "score",
+            "--metric",
+            "squad_f1",
+            "--predictions",
+            preds.to_str().expect("utf-8"),
+            "--references",
+            golden.to_str().expect("utf-8"),
+            "--reference-field",
+            "gold",
+            "--format",
+            "json",
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -231,7 +380,22 @@ fn score_reproduces_the_squad_golden_overall() {
     assert_eq!(v["result"]["n"], 1407);
     let mean = v["result"]["mean"]["mean"].as_f64().expect("mean");
     assert!((mean * 100.0 - 78.8325).abs() < 5e-5, "{mean}");
-    let o = rightfit(home.path(), &["score", "--metric", "f1ish", "--predictions", preds.to_str().expect("utf-8"), "--references", golden.to_str().expect("utf-8")]);
+    let o = rightfit(
+        home.path(),
+        &[
+            "score",
+            "--metric",
+            "f1ish",
+            "--predictions",
+            preds.to_str().expect("utf-8"),
+            "--references",
+            golden.to_str().expect("utf-8"),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("unknown metric 'f1ish'"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown metric 'f1ish'"),
+        "{}",
+        stderr(&o)
+    );
 }

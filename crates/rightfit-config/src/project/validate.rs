@@ -65,7 +65,7 @@ pub(super) fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "rightfit".to_owned())
     });
-    let store = root.join(raw.project.store.as_deref().unwrap_or(".rightfit/runs.db"));
+    let store = clean(&root.join(raw.project.store.as_deref().unwrap_or(".rightfit/runs.db")));
     let seed = raw.project.seed.unwrap_or(42);
     let default_concurrency = raw.project.concurrency.unwrap_or(4);
     if default_concurrency == 0 {
@@ -246,12 +246,32 @@ fn dataset_config(root: &Path, raw: raw::RawDataset) -> Result<DatasetConfig, St
         ));
     }
     Ok(DatasetConfig {
-        path: root.join(&raw.path),
+        path: clean(&root.join(&raw.path)),
         format: raw.format,
         records: raw.records,
         columns: raw.columns,
         id: raw.id,
     })
+}
+
+/// `a/b/../c` -> `a/c`, without touching the file system (for display and stable ids).
+fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
 }
 
 fn check_template(source: &str) -> Result<(), String> {

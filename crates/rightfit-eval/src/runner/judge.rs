@@ -44,7 +44,11 @@ pub(crate) fn candidate_first(example_id: &str) -> bool {
 }
 
 impl Judge {
-    pub(crate) fn new(config: JudgeConfig, model: ModelConfig, provider: Arc<dyn Provider>) -> Self {
+    pub(crate) fn new(
+        config: JudgeConfig,
+        model: ModelConfig,
+        provider: Arc<dyn Provider>,
+    ) -> Self {
         let parser = LabelParser::new(&["1".to_owned(), "2".to_owned(), "tie".to_owned()]);
         Self {
             config,
@@ -78,8 +82,8 @@ impl Judge {
         let task = match input.get("messages").and_then(Value::as_array) {
             Some(messages) => messages
                 .iter()
-                .filter_map(|m| m.get("content").and_then(Value::as_str))
-                .last()
+                .rev()
+                .find_map(|m| m.get("content").and_then(Value::as_str))
                 .unwrap_or_default()
                 .to_owned(),
             None => input.to_string(),
@@ -92,11 +96,22 @@ impl Judge {
             (reference.as_str(), answer)
         };
         let request = self.request(&task, first, second);
-        let (answer, _) = call(&self.provider, &self.model, store, &Call::Chat(request), use_cache).await?;
+        let (answer, _) = call(
+            &self.provider,
+            &self.model,
+            store,
+            &Call::Chat(request),
+            use_cache,
+        )
+        .await?;
         let AnswerBody::Chat(response) = answer.response else {
             return Err("the judge returned no text".to_owned());
         };
-        let text = response.choices.first().map(|c| c.text.as_str()).unwrap_or_default();
+        let text = response
+            .choices
+            .first()
+            .map(|c| c.text.as_str())
+            .unwrap_or_default();
         let cost_usd = self.model.price.map(|p| {
             p.cost(
                 u64::from(response.usage.prompt_tokens),
@@ -105,8 +120,20 @@ impl Judge {
         });
         let score = match self.parser.parse(text) {
             Some(2) => 0.5,
-            Some(0) => if mine_first { 1.0 } else { 0.0 },
-            Some(1) => if mine_first { 0.0 } else { 1.0 },
+            Some(0) => {
+                if mine_first {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Some(1) => {
+                if mine_first {
+                    0.0
+                } else {
+                    1.0
+                }
+            }
             _ => return Err(format!("the judge's verdict is unreadable: {text:?}")),
         };
         Ok(Verdict { score, cost_usd })
@@ -119,7 +146,9 @@ mod tests {
 
     #[test]
     fn order_is_balanced_over_ids() {
-        let first = (0..1000).filter(|i| candidate_first(&format!("ex-{i}"))).count();
+        let first = (0..1000)
+            .filter(|i| candidate_first(&format!("ex-{i}")))
+            .count();
         assert!((400..600).contains(&first), "{first}");
         assert_eq!(candidate_first("x"), candidate_first("x"));
     }

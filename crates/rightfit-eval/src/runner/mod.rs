@@ -118,7 +118,14 @@ fn config_hash(c: &Component, project: &Project, limit: Option<u64>, seed: u64) 
 
 fn run_id(component: &str) -> String {
     let mut h = Sha256::new();
-    h.update(format!("{component}{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes());
+    h.update(
+        format!(
+            "{component}{:?}{}",
+            std::time::SystemTime::now(),
+            std::process::id()
+        )
+        .as_bytes(),
+    );
     let tag = hex::encode(&h.finalize()[..2]);
     format!("{}-{component}-{tag}", clock::now_compact())
 }
@@ -174,9 +181,14 @@ pub async fn reopen(
     run: RunInfo,
     store: &dyn RunStore,
 ) -> Result<(RunInfo, Prepared, Vec<String>), EvalError> {
-    let c = project.component(&run.component).map_err(EvalError::Invalid)?;
+    let c = project
+        .component(&run.component)
+        .map_err(EvalError::Invalid)?;
     if run.status == RunStatus::Finished {
-        return Err(EvalError::Invalid(format!("run {} has already finished", run.id)));
+        return Err(EvalError::Invalid(format!(
+            "run {} has already finished",
+            run.id
+        )));
     }
     let hash = config_hash(c, project, run.limit, run.seed);
     if hash != run.config_hash {
@@ -188,7 +200,11 @@ pub async fn reopen(
     let prepared = prepare(c, run.limit, run.seed)?;
     let only: Vec<String> = run.meta["only"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let mut run = run;
     run.status = RunStatus::Running;
@@ -209,7 +225,10 @@ pub async fn execute(
     progress: &dyn Progress,
     mut stop: watch::Receiver<bool>,
 ) -> Result<RunOutcome, EvalError> {
-    let c = project.component(&run.component).map_err(EvalError::Invalid)?.clone();
+    let c = project
+        .component(&run.component)
+        .map_err(EvalError::Invalid)?
+        .clone();
     let templates = Templates::new(&c).map_err(EvalError::Invalid)?;
     let scorer = Scorer::new(&c).map_err(EvalError::Invalid)?;
     let done = store.done(&run.id).await?;
@@ -219,7 +238,10 @@ pub async fn execute(
             let model = project.models.get(&j.model).ok_or_else(|| {
                 EvalError::Invalid(format!("judge model '{}' is not defined", j.model))
             })?;
-            let provider = providers.provider(model).await.map_err(EvalError::Invalid)?;
+            let provider = providers
+                .provider(model)
+                .await
+                .map_err(EvalError::Invalid)?;
             Some(judge::Judge::new(j.clone(), model.clone(), provider))
         }
         _ => None,
@@ -231,10 +253,9 @@ pub async fn execute(
         if !only.is_empty() && !only.contains(&candidate.name) {
             continue;
         }
-        let model = project
-            .models
-            .get(&candidate.model)
-            .ok_or_else(|| EvalError::Invalid(format!("model '{}' is not defined", candidate.model)))?;
+        let model = project.models.get(&candidate.model).ok_or_else(|| {
+            EvalError::Invalid(format!("model '{}' is not defined", candidate.model))
+        })?;
         let todo: Vec<(u64, &Example)> = prepared
             .examples
             .iter()
@@ -251,8 +272,11 @@ pub async fn execute(
         let provider = match &built {
             Some((name, p)) if *name == candidate.model => p.clone(),
             _ => {
-                built = None;
-                let p = providers.provider(model).await.map_err(EvalError::Invalid)?;
+                drop(built.take());
+                let p = providers
+                    .provider(model)
+                    .await
+                    .map_err(EvalError::Invalid)?;
                 built = Some((candidate.model.clone(), p.clone()));
                 p
             }
@@ -381,7 +405,10 @@ impl ExampleContext<'_> {
             cached: false,
             error: None,
         };
-        let call = match self.templates.call(self.component, self.candidate, self.shots, example) {
+        let call = match self
+            .templates
+            .call(self.component, self.candidate, self.shots, example)
+        {
             Ok(call) => call,
             Err(e) => {
                 record.error = Some(format!("line {}: {e}", example.line));
@@ -406,17 +433,32 @@ impl ExampleContext<'_> {
             (AnswerBody::Chat(r), _, _) => {
                 record.tokens_in = u64::from(r.usage.prompt_tokens);
                 record.tokens_out = u64::from(r.usage.completion_tokens);
-                r.choices.first().map(|c| c.text.clone()).unwrap_or_default()
+                r.choices
+                    .first()
+                    .map(|c| c.text.clone())
+                    .unwrap_or_default()
             }
-            (AnswerBody::Loglikelihood(r), Call::Loglikelihood(_), OutputContract::Label { labels, .. }) => {
+            (
+                AnswerBody::Loglikelihood(r),
+                Call::Loglikelihood(_),
+                OutputContract::Label { labels, .. },
+            ) => {
                 record.tokens_in = u64::from(r.context_tokens)
                     + r.scores.iter().map(|s| u64::from(s.tokens)).sum::<u64>();
-                record.parsed = Some(json!(r.scores.iter().map(|s| s.logprob).collect::<Vec<_>>()));
-                r.best().and_then(|i| labels.get(i)).cloned().unwrap_or_default()
+                record.parsed = Some(json!(
+                    r.scores.iter().map(|s| s.logprob).collect::<Vec<_>>()
+                ));
+                r.best()
+                    .and_then(|i| labels.get(i))
+                    .cloned()
+                    .unwrap_or_default()
             }
             _ => String::new(),
         };
-        record.cost_usd = self.model.price.map(|p| p.cost(record.tokens_in, record.tokens_out));
+        record.cost_usd = self
+            .model
+            .price
+            .map(|p| p.cost(record.tokens_in, record.tokens_out));
         let scored = self.scorer.score(&text, &example.reference);
         record.output = Some(text.clone());
         record.score = Some(scored.score);
@@ -424,7 +466,17 @@ impl ExampleContext<'_> {
         record.parsed = scored.parsed;
         record.unparseable = scored.unparseable;
         if let Some(judge) = self.judge {
-            match judge.judge(&record.input, &text, &example.reference, &example.id, self.store, self.cache).await {
+            match judge
+                .judge(
+                    &record.input,
+                    &text,
+                    &example.reference,
+                    &example.id,
+                    self.store,
+                    self.cache,
+                )
+                .await
+            {
                 Ok(verdict) => {
                     record.scores.insert("judge".to_owned(), verdict.score);
                     record.calls += 1;
