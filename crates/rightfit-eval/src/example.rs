@@ -411,6 +411,7 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
             };
         }
     }
+    skipped.sort_by_key(|s| s.line);
     if examples.is_empty() {
         return Err(PrepareError::Empty(format!(
             "component '{}': no usable rows in {} ({} skipped{})",

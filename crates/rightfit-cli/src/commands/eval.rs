@@ -53,6 +53,7 @@ impl ProviderFactory for Factory {
                 parallel,
                 chat_template,
                 batch_invariant,
+                prefix_cache,
             } => {
                 let store = ModelStore::new(self.settings.models_dir());
                 let resolved = store
@@ -62,7 +63,7 @@ impl ProviderFactory for Factory {
                     context_size: context_size.unwrap_or(0),
                     parallel: parallel.unwrap_or(model.concurrency) as u32,
                     threads: self.settings.threads,
-                    prefix_cache: self.prefix_cache,
+                    prefix_cache: self.prefix_cache && *prefix_cache,
                     batch_invariant: *batch_invariant,
                     chat_template: chat_template.clone().or_else(|| {
                         resolved

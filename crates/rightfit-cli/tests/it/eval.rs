@@ -261,11 +261,14 @@ fn a_killed_run_resumes_to_the_uninterrupted_result_smollm2() {
     let home = home_with_model();
     let dir = starter(home.path());
     let config_path = dir.path().join("rightfit.toml");
-    // Bit-exact answers whatever is batched together, so the two runs can be compared exactly.
+    // Bit-exact answers, so the two runs can be compared exactly: one sequence at a time, no
+    // prefix reuse, batch-invariant kernels. (With several sequences in flight llama.cpp's CPU
+    // kernels can round differently depending on where a sequence's cells sit in the cache, so a
+    // near-tie greedy answer can differ between any two runs, resumed or not; docs/engine.md.)
     let text = std::fs::read_to_string(&config_path).expect("read");
     let text = text.replace(
         "model = \"smollm2-135m\"",
-        "model = \"smollm2-135m\"\nbatch_invariant = true\nparallel = 2",
+        "model = \"smollm2-135m\"\nbatch_invariant = true\nprefix_cache = false\nparallel = 1",
     );
     std::fs::write(&config_path, text).expect("write");
     let config = config_path.display().to_string();

@@ -86,6 +86,8 @@ pub enum ProviderConfig {
         /// Make each answer independent of what else is decoded with it (slower prompts; for
         /// bit-exact reproducibility across runs, e.g. resumed ones).
         batch_invariant: bool,
+        /// Reuse the KV cache of shared prompt prefixes (default on).
+        prefix_cache: bool,
     },
     /// OpenAI's API.
     Openai {

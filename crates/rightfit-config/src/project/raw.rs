@@ -42,6 +42,7 @@ pub(crate) struct RawModel {
     pub parallel: Option<usize>,
     pub chat_template: Option<String>,
     pub batch_invariant: Option<bool>,
+    pub prefix_cache: Option<bool>,
     pub memory_gb: Option<f64>,
 }
 

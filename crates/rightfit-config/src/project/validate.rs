@@ -150,6 +150,7 @@ fn model(
             parallel: raw.parallel,
             chat_template: raw.chat_template.clone(),
             batch_invariant: raw.batch_invariant.unwrap_or(false),
+            prefix_cache: raw.prefix_cache.unwrap_or(true),
         },
         "openai" => ProviderConfig::Openai {
             model: need_model()?,
