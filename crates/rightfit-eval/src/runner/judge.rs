@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use rightfit_config::project::{Judge as JudgeConfig, ModelConfig};
+use rightfit_config::project::{Judge as JudgeConfig, ModelConfig, ProviderConfig};
 use rightfit_providers::Provider;
 use rightfit_store::RunStore;
-use rightfit_types::{ChatRequest, Message};
+use rightfit_types::{ChatRequest, Message, ResponseFormat};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -66,8 +66,16 @@ impl Judge {
              Which answer is better under the rubric? Reply with exactly one of: 1, 2, tie.",
             self.config.rubric
         );
-        ChatRequest::chat(vec![Message::system(system), Message::user(user)])
-            .with_max_tokens(self.config.max_tokens)
+        let request = ChatRequest::chat(vec![Message::system(system), Message::user(user)])
+            .with_max_tokens(self.config.max_tokens);
+        // A local judge is held to the three verdicts by a grammar; hosted ones are asked.
+        if matches!(self.model.provider, ProviderConfig::Local { .. }) {
+            request.with_response_format(ResponseFormat::Grammar {
+                gbnf: r#"root ::= "1" | "2" | "tie""#.to_owned(),
+            })
+        } else {
+            request
+        }
     }
 
     pub(crate) async fn judge(
