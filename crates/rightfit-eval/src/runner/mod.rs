@@ -307,8 +307,11 @@ pub async fn execute(
         let mut pending = futures::stream::iter(todo)
             .map(|(position, example)| ctx.evaluate(position, example))
             .buffer_unordered(model.concurrency);
+        // Records are written while the requests in flight keep being polled: a write that
+        // waited with them unpolled could wait for a database connection one of them holds.
         let mut batch: Vec<ExampleRecord> = Vec::new();
         let mut last_flush = std::time::Instant::now();
+        let mut writing: Option<Write<'_>> = None;
         loop {
             tokio::select! {
                 biased;
@@ -318,19 +321,32 @@ pub async fn execute(
                         break;
                     }
                 }
+                written = async {
+                    match writing.as_mut() {
+                        Some(w) => w.await,
+                        None => std::future::pending().await,
+                    }
+                }, if writing.is_some() => {
+                    written?;
+                    writing = None;
+                }
                 next = pending.next() => {
                     let Some(record) = next else { break };
                     progress.advance(record.error.is_some());
                     batch.push(record);
-                    if batch.len() >= 32 || last_flush.elapsed().as_secs_f64() > 2.0 {
-                        store.put_records(&batch).await?;
-                        batch.clear();
+                    let due = batch.len() >= 32 || last_flush.elapsed().as_secs_f64() > 2.0;
+                    if due && writing.is_none() {
+                        let records = std::mem::take(&mut batch);
+                        writing = Some(Box::pin(async move { store.put_records(&records).await }));
                         last_flush = std::time::Instant::now();
                     }
                 }
             }
         }
         drop(pending);
+        if let Some(w) = writing.take() {
+            w.await?;
+        }
         store.put_records(&batch).await?;
         if let Some(memory) = provider.memory().await {
             info.peak_memory_bytes = Some(memory.peak_rss_bytes);
@@ -367,6 +383,11 @@ pub async fn execute(
         skipped: prepared.skipped,
     })
 }
+
+/// A batch of records being written.
+type Write<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), rightfit_store::StoreError>> + Send + 'a>,
+>;
 
 struct ExampleContext<'a> {
     component: &'a Component,
