@@ -1,7 +1,7 @@
 //! From a component's dataset to evaluation examples: references mapped, few-shot examples
 //! held out, a seeded sample drawn.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use rand_chacha::ChaCha8Rng;
@@ -369,46 +369,22 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
     if let Some(limit) = limit.or(c.limit) {
         let limit = limit as usize;
         if limit < examples.len() {
-            examples = match &c.stratify {
+            let rows: Vec<Row> = examples
+                .iter()
+                .map(|e| Row {
+                    id: e.id.clone(),
+                    line: e.line,
+                    fields: e.vars.clone(),
+                })
+                .collect();
+            let picked = match &c.stratify {
                 Some(field) => {
-                    // Stratify on the (mapped) reference when the field is the reference itself.
-                    let by = path("stratify", field)?;
-                    let rows: Vec<Row> = examples
-                        .iter()
-                        .map(|e| Row {
-                            id: e.id.clone(),
-                            line: e.line,
-                            fields: e.vars.clone(),
-                        })
-                        .collect();
-                    let keep: HashSet<String> = dataset::stratified_sample(&rows, limit, &by, seed)
-                        .into_iter()
-                        .map(|r| r.id)
-                        .collect();
-                    examples
-                        .into_iter()
-                        .filter(|e| keep.contains(&e.id))
-                        .collect()
+                    dataset::stratified_sample(&rows, limit, &path("stratify", field)?, seed)
                 }
-                None => {
-                    let rows: Vec<Row> = examples
-                        .iter()
-                        .map(|e| Row {
-                            id: e.id.clone(),
-                            line: e.line,
-                            fields: Value::Null,
-                        })
-                        .collect();
-                    let keep: HashSet<String> = dataset::sample(&rows, limit, seed)
-                        .into_iter()
-                        .map(|r| r.id)
-                        .collect();
-                    examples
-                        .into_iter()
-                        .filter(|e| keep.contains(&e.id))
-                        .collect()
-                }
+                None => dataset::sample(&rows, limit, seed),
             };
+            let keep: HashSet<String> = picked.into_iter().map(|r| r.id).collect();
+            examples.retain(|e| keep.contains(&e.id));
         }
     }
     skipped.sort_by_key(|s| s.line);
@@ -440,14 +416,4 @@ pub fn answer_text(reference: &Value) -> String {
         Value::Array(items) => items.first().map(answer_text).unwrap_or_default(),
         other => other.to_string(),
     }
-}
-
-/// Counts of skipped rows by reason, for display.
-pub fn skipped_summary(skipped: &[SkippedRow]) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for s in skipped {
-        let key = s.reason.split(':').next().unwrap_or("").to_owned();
-        *out.entry(key).or_default() += 1;
-    }
-    out
 }

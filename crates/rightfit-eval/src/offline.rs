@@ -119,27 +119,13 @@ pub fn score(
         let s = scorer.score(prediction, &reference);
         unparseable += u64::from(s.unparseable);
         per_example.push((id.clone(), s.score));
-        records.push(ExampleRecord {
-            run_id: String::new(),
-            candidate: String::new(),
-            example_id: id.clone(),
-            position: records.len() as u64,
-            input: Value::Null,
-            output: Some(prediction.clone()),
-            reference,
-            score: Some(s.score),
-            scores: s.scores,
-            parsed: s.parsed,
-            unparseable: s.unparseable,
-            latency_ms: 0.0,
-            ttft_ms: None,
-            tokens_in: 0,
-            tokens_out: 0,
-            cost_usd: None,
-            calls: 0,
-            cached: false,
-            error: None,
-        });
+        let mut record = ExampleRecord::new("", "", id.clone(), records.len() as u64, reference);
+        record.output = Some(prediction.clone());
+        record.score = Some(s.score);
+        record.scores = s.scores;
+        record.parsed = s.parsed;
+        record.unparseable = s.unparseable;
+        records.push(record);
     }
     let values: Vec<f64> = per_example.iter().map(|(_, v)| *v).collect();
     let opts = StatsOptions {

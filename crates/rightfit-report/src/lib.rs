@@ -43,7 +43,7 @@ pub fn bytes(b: u64) -> String {
     if mib >= 1024.0 {
         format!("{:.2} GiB", mib / 1024.0)
     } else {
-        format!("{mib:.0} MiB")
+        format!("{mib:.1} MiB")
     }
 }
 
@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn units() {
-        assert_eq!(bytes(300 << 20), "300 MiB");
+        assert_eq!(bytes(300 << 20), "300.0 MiB");
         assert_eq!(bytes(3 << 30), "3.00 GiB");
         assert_eq!(usd(0.0), "$0");
         assert_eq!(usd(0.0525), "$0.05");

@@ -133,6 +133,39 @@ pub struct ExampleRecord {
     pub error: Option<String>,
 }
 
+impl ExampleRecord {
+    /// A record with nothing measured yet: no input, output, scores, tokens or cost.
+    pub fn new(
+        run_id: impl Into<String>,
+        candidate: impl Into<String>,
+        example_id: impl Into<String>,
+        position: u64,
+        reference: serde_json::Value,
+    ) -> Self {
+        Self {
+            run_id: run_id.into(),
+            candidate: candidate.into(),
+            example_id: example_id.into(),
+            position,
+            input: serde_json::Value::Null,
+            output: None,
+            reference,
+            score: None,
+            scores: BTreeMap::new(),
+            parsed: None,
+            unparseable: false,
+            latency_ms: 0.0,
+            ttft_ms: None,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: None,
+            calls: 0,
+            cached: false,
+            error: None,
+        }
+    }
+}
+
 /// A cached model answer, keyed by the content hash of the request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CachedResponse {

@@ -36,14 +36,9 @@ pub fn json(value: &serde_json::Value) -> anyhow::Result<()> {
     line(serde_json::to_string_pretty(value)?)
 }
 
-/// Bytes as MiB or GiB.
+/// Bytes as MiB or GiB (the reports' format).
 pub fn size(bytes: u64) -> String {
-    let mib = bytes as f64 / (1024.0 * 1024.0);
-    if mib >= 1024.0 {
-        format!("{:.2} GiB", mib / 1024.0)
-    } else {
-        format!("{mib:.1} MiB")
-    }
+    rightfit_report::bytes(bytes)
 }
 
 /// A count with a unit suffix (135M, 1.5B).

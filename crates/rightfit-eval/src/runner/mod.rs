@@ -10,7 +10,7 @@
 mod call;
 mod judge;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -405,27 +405,13 @@ struct ExampleContext<'a> {
 
 impl ExampleContext<'_> {
     async fn evaluate(&self, position: u64, example: &Example) -> ExampleRecord {
-        let mut record = ExampleRecord {
-            run_id: self.run_id.to_owned(),
-            candidate: self.candidate.name.clone(),
-            example_id: example.id.clone(),
+        let mut record = ExampleRecord::new(
+            self.run_id,
+            self.candidate.name.clone(),
+            example.id.clone(),
             position,
-            input: Value::Null,
-            output: None,
-            reference: example.reference.clone(),
-            score: None,
-            scores: BTreeMap::new(),
-            parsed: None,
-            unparseable: false,
-            latency_ms: 0.0,
-            ttft_ms: None,
-            tokens_in: 0,
-            tokens_out: 0,
-            cost_usd: None,
-            calls: 0,
-            cached: false,
-            error: None,
-        };
+            example.reference.clone(),
+        );
         let call = match self
             .templates
             .call(self.component, self.candidate, self.shots, example)
@@ -514,19 +500,4 @@ impl ExampleContext<'_> {
         }
         record
     }
-}
-
-/// Candidates of a run that already have every example done, for display.
-pub fn complete_candidates(records: &[ExampleRecord], examples: u64) -> HashSet<String> {
-    let mut counts: HashMap<&str, u64> = HashMap::new();
-    for r in records {
-        if r.error.is_none() {
-            *counts.entry(r.candidate.as_str()).or_default() += 1;
-        }
-    }
-    counts
-        .into_iter()
-        .filter(|(_, n)| *n >= examples)
-        .map(|(c, _)| c.to_owned())
-        .collect()
 }

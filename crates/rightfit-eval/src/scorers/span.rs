@@ -30,35 +30,9 @@ fn slot_text(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// SQuAD's token F1 of two texts.
 fn token_f1(a: &str, b: &str) -> f64 {
-    let ta: Vec<String> = normalize(a).split_whitespace().map(str::to_owned).collect();
-    let tb: Vec<String> = normalize(b).split_whitespace().map(str::to_owned).collect();
-    if ta.is_empty() || tb.is_empty() {
-        return if ta.is_empty() && tb.is_empty() {
-            1.0
-        } else {
-            0.0
-        };
-    }
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for t in &tb {
-        *counts.entry(t).or_default() += 1;
-    }
-    let mut common = 0i64;
-    for t in &ta {
-        if let Some(c) = counts.get_mut(t.as_str())
-            && *c > 0
-        {
-            *c -= 1;
-            common += 1;
-        }
-    }
-    if common == 0 {
-        return 0.0;
-    }
-    let p = common as f64 / ta.len() as f64;
-    let r = common as f64 / tb.len() as f64;
-    2.0 * p * r / (p + r)
+    super::squad::f1(a, &[b.to_owned()])
 }
 
 /// Scores an answer object against a reference object over `slots`.
