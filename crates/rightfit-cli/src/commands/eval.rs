@@ -301,10 +301,20 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         let report = report(&store, &outcome.run).await?;
         print_report(&report, args.format)?;
         if outcome.run.status == RunStatus::Interrupted {
+            let config = if args.project.config == std::path::Path::new("rightfit.toml") {
+                String::new()
+            } else {
+                format!(" -c {}", args.project.config.display())
+            };
+            let store = args
+                .project
+                .store
+                .as_ref()
+                .map(|p| format!(" --store {}", p.display()))
+                .unwrap_or_default();
             return Err(user(anyhow::anyhow!(
-                "run {} interrupted; continue it with: rightfit eval {} --resume {}",
+                "run {} interrupted; continue it with: rightfit eval{config}{store} {component} --resume {}",
                 outcome.run.id,
-                component,
                 outcome.run.id
             )));
         }
