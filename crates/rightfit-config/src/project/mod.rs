@@ -285,6 +285,15 @@ pub struct FewShot {
     pub examples: Vec<(serde_json::Value, String)>,
 }
 
+/// A seeded split of the component's dataset.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Split {
+    /// Share of rows evaluated (the test part), strictly between 0 and 1.
+    pub test_fraction: f64,
+    /// Field path to stratify by (keeps label proportions on both sides).
+    pub stratify: Option<String>,
+}
+
 /// An LLM judge.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Judge {
@@ -321,6 +330,8 @@ pub struct Component {
     pub limit: Option<u64>,
     /// Field path to stratify sampling by.
     pub stratify: Option<String>,
+    /// Split one dataset into a test part (evaluated) and a train part (few-shot pool).
+    pub split: Option<Split>,
     /// Few-shot examples.
     pub few_shot: Option<FewShot>,
     /// LLM judge.

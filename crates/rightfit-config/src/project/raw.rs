@@ -66,6 +66,7 @@ pub(crate) struct RawComponent {
     pub max_tokens: Option<u32>,
     pub limit: Option<u64>,
     pub stratify: Option<Spanned<String>>,
+    pub split: Option<Spanned<RawSplit>>,
     pub few_shot: Option<Spanned<RawFewShot>>,
     pub judge: Option<Spanned<RawJudge>>,
     #[serde(default)]
@@ -148,4 +149,11 @@ pub(crate) struct RawCandidate {
     pub seed: Option<u64>,
     pub max_tokens: Option<u32>,
     pub constrained: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSplit {
+    pub test_fraction: f64,
+    pub stratify: Option<String>,
 }

@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::raw::{self, RawFile};
 use super::{
     Candidate, Component, ConfigError, DatasetConfig, FewShot, Judge, METRICS, ModelConfig,
-    OutputContract, Price, Project, ProviderConfig, Reference, SecretRef, Strategy,
+    OutputContract, Price, Project, ProviderConfig, Reference, SecretRef, Split, Strategy,
 };
 
 /// Turns a byte span into errors that carry a line number.
@@ -431,6 +431,24 @@ fn component(
         OutputContract::Label { .. } => 16,
         _ => 256,
     });
+    let split = match raw.split {
+        Some(sp) => {
+            let sp_span = sp.span();
+            let sp = sp.into_inner();
+            if !(sp.test_fraction > 0.0 && sp.test_fraction < 1.0) {
+                return Err(at.invalid(
+                    sp_span,
+                    key("split.test_fraction"),
+                    "must be strictly between 0 and 1 (the share of rows evaluated)",
+                ));
+            }
+            Some(Split {
+                test_fraction: sp.test_fraction,
+                stratify: sp.stratify,
+            })
+        }
+        None => None,
+    };
     let few_shot = raw
         .few_shot
         .map(|fs| {
@@ -584,6 +602,7 @@ fn component(
         max_tokens,
         limit: raw.limit,
         stratify: raw.stratify.map(Spanned::into_inner),
+        split,
         few_shot,
         judge,
         candidates,

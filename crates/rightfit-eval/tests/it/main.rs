@@ -411,8 +411,6 @@ model = "j"
 price = { input = 10.0, output = 10.0 }
 "#;
     let mut p = project(dir.path(), judge_model);
-    let text = std::fs::read_to_string(dir.path().join("d.jsonl")).expect("data");
-    let _ = text;
     let c = p.components.get_mut("c").expect("component");
     c.metrics = vec!["judge".into(), "accuracy".into()];
     c.judge = Some(rightfit_config::project::Judge {
