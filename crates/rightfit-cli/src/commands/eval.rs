@@ -232,6 +232,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     });
     let factory = Factory::new(settings);
     let bars = Bars::new();
+    let mut json_reports: Vec<RunReport> = Vec::new();
     for component in &components {
         let (run, prepared, only) = match &args.resume {
             Some(which) => {
@@ -299,8 +300,16 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         .await
         .map_err(user)?;
         let report = report(&store, &outcome.run).await?;
-        print_report(&report, args.format)?;
+        if args.format == ReportFormat::Json && components.len() > 1 {
+            // Several components: one JSON array at the end, so stdout stays one document.
+            json_reports.push(report);
+        } else {
+            print_report(&report, args.format)?;
+        }
         if outcome.run.status == RunStatus::Interrupted {
+            if !json_reports.is_empty() {
+                line(serde_json::to_string_pretty(&json_reports)?)?;
+            }
             let config = if args.project.config == std::path::Path::new("rightfit.toml") {
                 String::new()
             } else {
@@ -318,6 +327,9 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
                 outcome.run.id
             )));
         }
+    }
+    if !json_reports.is_empty() {
+        line(serde_json::to_string_pretty(&json_reports)?)?;
     }
     let store_path = args.project.store.clone().unwrap_or(project.store.clone());
     #[allow(clippy::print_stderr)]
