@@ -70,12 +70,26 @@ pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
                 Ok(r) => (r.path.display().to_string(), None),
                 Err(e) => (model.clone(), Some(format!("models.{}: {e}", m.name))),
             },
-            ProviderConfig::Openai { model, .. }
-            | ProviderConfig::Anthropic { model, .. }
-            | ProviderConfig::Gemini { model, .. } => (model.clone(), None),
+            ProviderConfig::Openai { model, api_key, .. }
+            | ProviderConfig::Anthropic { model, api_key, .. }
+            | ProviderConfig::Gemini { model, api_key, .. } => (
+                model.clone(),
+                api_key
+                    .resolve()
+                    .err()
+                    .map(|e| format!("models.{}.api_key: {e}", m.name)),
+            ),
             ProviderConfig::OpenaiCompatible {
-                model, base_url, ..
-            } => (format!("{model} @ {base_url}"), None),
+                model,
+                base_url,
+                api_key,
+            } => (
+                format!("{model} @ {base_url}"),
+                api_key
+                    .as_ref()
+                    .and_then(|k| k.resolve().err())
+                    .map(|e| format!("models.{}.api_key: {e}", m.name)),
+            ),
         };
         if let Some(n) = note {
             problems.push(n);
@@ -122,7 +136,7 @@ pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
     }
     line(comps)?;
     if problems.is_empty() {
-        line("datasets and local models: present")
+        line("datasets, local models and API keys: present")
     } else {
         for p in &problems {
             line(format!("problem: {p}"))?;

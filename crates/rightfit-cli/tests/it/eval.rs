@@ -36,7 +36,10 @@ fn init_writes_a_project_that_checks_and_refuses_to_overwrite() {
         out.contains("valid") && out.contains("triage") && out.contains("smollm2/few-shot-3"),
         "{out}"
     );
-    assert!(out.contains("datasets and local models: present"), "{out}");
+    assert!(
+        out.contains("datasets, local models and API keys: present"),
+        "{out}"
+    );
     let o = rightfit(home.path(), &["init", dir.path().to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
@@ -101,6 +104,23 @@ fn config_errors_are_located_and_exit_1() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("nope.jsonl"), "{}", stderr(&o));
+    // A hosted model whose key is not in the environment: the check says which variable.
+    let hosted = format!(
+        "{text}\n[models.gpt]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\napi_key = \"env:RIGHTFIT_TEST_UNSET_KEY\"\n"
+    );
+    std::fs::write(&config, hosted).expect("write");
+    let o = rightfit(
+        home.path(),
+        &["config", "check", "-c", config.to_str().expect("utf-8")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains(
+            "models.gpt.api_key: environment variable RIGHTFIT_TEST_UNSET_KEY is not set"
+        ),
+        "{}",
+        stdout(&o)
+    );
     // A missing model: named, with the command that fetches it.
     let empty_home = tempfile::tempdir().expect("home");
     std::fs::write(&config, &text).expect("write");
