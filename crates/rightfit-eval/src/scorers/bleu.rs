@@ -30,8 +30,6 @@ mod tokenize;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::iter::Sum;
-use std::ops::{Add, AddAssign};
 
 use serde::{Deserialize, Serialize};
 
@@ -193,41 +191,7 @@ impl BleuStats {
     }
 }
 
-impl AddAssign<&BleuStats> for BleuStats {
-    fn add_assign(&mut self, other: &BleuStats) {
-        self.merge(other);
-    }
-}
-
-impl AddAssign for BleuStats {
-    fn add_assign(&mut self, other: BleuStats) {
-        self.merge(&other);
-    }
-}
-
-impl Add for BleuStats {
-    type Output = BleuStats;
-
-    fn add(mut self, other: BleuStats) -> BleuStats {
-        self.merge(&other);
-        self
-    }
-}
-
-impl Sum for BleuStats {
-    fn sum<I: Iterator<Item = BleuStats>>(iter: I) -> BleuStats {
-        iter.fold(BleuStats::default(), Add::add)
-    }
-}
-
-impl<'a> Sum<&'a BleuStats> for BleuStats {
-    fn sum<I: Iterator<Item = &'a BleuStats>>(iter: I) -> BleuStats {
-        iter.fold(BleuStats::default(), |mut sum, s| {
-            sum.merge(s);
-            sum
-        })
-    }
-}
+super::merge_ops!(BleuStats);
 
 impl fmt::Display for BleuScore {
     /// sacrebleu's line without the signature:

@@ -19,8 +19,6 @@
 //! against one empty reference.
 
 use std::collections::HashMap;
-use std::iter::Sum;
-use std::ops::{Add, AddAssign};
 
 use serde::{Deserialize, Serialize};
 
@@ -113,41 +111,7 @@ impl ChrfStats {
     }
 }
 
-impl AddAssign<&ChrfStats> for ChrfStats {
-    fn add_assign(&mut self, other: &ChrfStats) {
-        self.merge(other);
-    }
-}
-
-impl AddAssign for ChrfStats {
-    fn add_assign(&mut self, other: ChrfStats) {
-        self.merge(&other);
-    }
-}
-
-impl Add for ChrfStats {
-    type Output = ChrfStats;
-
-    fn add(mut self, other: ChrfStats) -> ChrfStats {
-        self.merge(&other);
-        self
-    }
-}
-
-impl Sum for ChrfStats {
-    fn sum<I: Iterator<Item = ChrfStats>>(iter: I) -> ChrfStats {
-        iter.fold(ChrfStats::default(), Add::add)
-    }
-}
-
-impl<'a> Sum<&'a ChrfStats> for ChrfStats {
-    fn sum<I: Iterator<Item = &'a ChrfStats>>(iter: I) -> ChrfStats {
-        iter.fold(ChrfStats::default(), |mut sum, s| {
-            sum.merge(s);
-            sum
-        })
-    }
-}
+super::merge_ops!(ChrfStats);
 
 /// chrF of one hypothesis against its references, as sacrebleu's `sentence_chrf`.
 pub fn sentence_chrf<R: AsRef<str>>(hyp: &str, refs: &[R]) -> f64 {
