@@ -108,7 +108,7 @@ async fn measure(
     .await
     .map_err(user)?;
     let total = started.elapsed().as_secs_f64();
-    let records = store.records(&outcome.run.id, None).await?;
+    let records = store.records(&outcome.id, None).await?;
     let scored: Vec<f64> = records.iter().filter_map(|r| r.score).collect();
     Ok(Measured {
         seconds: total,

@@ -299,14 +299,14 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         )
         .await
         .map_err(user)?;
-        let report = report(&store, &outcome.run).await?;
+        let report = report(&store, &outcome).await?;
         if args.format == ReportFormat::Json && components.len() > 1 {
             // Several components: one JSON array at the end, so stdout stays one document.
             json_reports.push(report);
         } else {
             print_report(&report, args.format)?;
         }
-        if outcome.run.status == RunStatus::Interrupted {
+        if outcome.status == RunStatus::Interrupted {
             if !json_reports.is_empty() {
                 line(serde_json::to_string_pretty(&json_reports)?)?;
             }
@@ -323,8 +323,8 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
                 .unwrap_or_default();
             return Err(user(anyhow::anyhow!(
                 "run {} interrupted; continue it with: rightfit eval{config}{store} {component} --resume {}",
-                outcome.run.id,
-                outcome.run.id
+                outcome.id,
+                outcome.id
             )));
         }
     }

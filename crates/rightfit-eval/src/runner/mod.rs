@@ -87,15 +87,6 @@ pub enum EvalError {
     Invalid(String),
 }
 
-/// How a run ended.
-#[derive(Debug, Clone)]
-pub struct RunOutcome {
-    /// The run as stored.
-    pub run: RunInfo,
-    /// Rows that could not be used.
-    pub skipped: Vec<crate::example::SkippedRow>,
-}
-
 /// Builds a provider for a model on demand (loading a local model is slow, so only models a
 /// selected candidate uses are built).
 #[async_trait::async_trait]
@@ -212,7 +203,7 @@ pub async fn reopen(
     Ok((run, prepared, only))
 }
 
-/// Runs (or continues) a run until it finishes or `stop` turns true.
+/// Runs (or continues) a run until it finishes or `stop` turns true; returns the run as stored.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     project: &Project,
@@ -224,7 +215,7 @@ pub async fn execute(
     providers: &dyn ProviderFactory,
     progress: &dyn Progress,
     mut stop: watch::Receiver<bool>,
-) -> Result<RunOutcome, EvalError> {
+) -> Result<RunInfo, EvalError> {
     let c = project
         .component(&run.component)
         .map_err(EvalError::Invalid)?
@@ -378,10 +369,7 @@ pub async fn execute(
         meta.insert("corpus".to_owned(), json!(corpus));
     }
     store.update_run(&run).await?;
-    Ok(RunOutcome {
-        run,
-        skipped: prepared.skipped,
-    })
+    Ok(run)
 }
 
 /// A batch of records being written.
@@ -452,9 +440,6 @@ impl ExampleContext<'_> {
             ) => {
                 record.tokens_in = u64::from(r.context_tokens)
                     + r.scores.iter().map(|s| u64::from(s.tokens)).sum::<u64>();
-                record.parsed = Some(json!(
-                    r.scores.iter().map(|s| s.logprob).collect::<Vec<_>>()
-                ));
                 r.best()
                     .and_then(|i| labels.get(i))
                     .cloned()

@@ -201,7 +201,6 @@ async fn eval(
     )
     .await
     .expect("execute")
-    .run
 }
 
 fn no_stop() -> (watch::Sender<bool>, watch::Receiver<bool>) {
@@ -344,8 +343,7 @@ async fn an_interrupted_run_keeps_what_finished_and_resumes_the_rest() {
         rx,
     )
     .await
-    .expect("execute")
-    .run;
+    .expect("execute");
     assert_eq!(run.status, RunStatus::Interrupted);
     let kept = store.records(&run.id, None).await.expect("records").len();
     assert!((4..10).contains(&kept), "{kept}");
@@ -374,8 +372,7 @@ async fn an_interrupted_run_keeps_what_finished_and_resumes_the_rest() {
         rx,
     )
     .await
-    .expect("execute")
-    .run;
+    .expect("execute");
     assert_eq!(run.status, RunStatus::Finished);
     assert_eq!(
         provider.calls.load(Ordering::SeqCst) as usize,
