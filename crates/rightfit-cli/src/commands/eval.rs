@@ -331,10 +331,9 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     if !json_reports.is_empty() {
         line(serde_json::to_string_pretty(&json_reports)?)?;
     }
-    let store_path = args.project.store.clone().unwrap_or(project.store.clone());
     #[allow(clippy::print_stderr)]
     {
-        eprintln!("runs kept in {}", store_path.display());
+        eprintln!("runs kept in {}", store.path().display());
     }
     store.close().await;
     Ok(())
