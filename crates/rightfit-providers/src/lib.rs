@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, EmbeddingRequest, EmbeddingResponse, FinishReason,
-    LoglikelihoodRequest, LoglikelihoodResponse, StreamEvent, Timings, Usage,
+    LoglikelihoodRequest, LoglikelihoodResponse, StreamEvent, Timings, TokenLogprob, Usage,
 };
 
 mod error;
+pub mod hosted;
 
 pub use error::ProviderError;
 
@@ -115,6 +116,7 @@ pub async fn collect_stream(
 
     let mut texts = vec![String::new(); n as usize];
     let mut reasons: Vec<Option<FinishReason>> = vec![None; n as usize];
+    let mut logprobs: Vec<Option<Vec<TokenLogprob>>> = vec![None; n as usize];
     let mut done: Option<(Usage, Timings)> = None;
     while let Some(event) = stream.next().await {
         match event? {
@@ -123,6 +125,13 @@ pub async fn collect_stream(
                     .get_mut(index as usize)
                     .ok_or_else(|| bad_index(model, index))?;
                 slot.push_str(&text);
+            }
+            StreamEvent::Logprobs { index, tokens } => {
+                logprobs
+                    .get_mut(index as usize)
+                    .ok_or_else(|| bad_index(model, index))?
+                    .get_or_insert_with(Vec::new)
+                    .extend(tokens);
             }
             StreamEvent::Finish { index, reason } => {
                 *reasons
@@ -144,11 +153,13 @@ pub async fn collect_stream(
     let choices = texts
         .into_iter()
         .zip(reasons)
+        .zip(logprobs)
         .enumerate()
-        .map(|(index, (text, reason))| Choice {
+        .map(|(index, ((text, reason), logprobs))| Choice {
             index: index as u32,
             text,
             finish_reason: reason.unwrap_or(FinishReason::Stop),
+            logprobs,
         })
         .collect();
     Ok(ChatResponse {

@@ -158,6 +158,10 @@ pub struct ChatRequest {
     /// for models that embed none (embedded engine only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_template: Option<String>,
+    /// Return the log-probability of each generated token, with this many most likely
+    /// alternatives per position (0: the chosen token only). `None`: no log-probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<u32>,
 }
 
 fn one() -> u32 {
@@ -186,6 +190,7 @@ impl ChatRequest {
             n: 1,
             ignore_eos: false,
             chat_template: None,
+            logprobs: None,
         }
     }
 
@@ -248,7 +253,7 @@ impl FinishReason {
 }
 
 /// One generated answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
     /// Position among the request's `n` choices.
     pub index: u32,
@@ -256,6 +261,30 @@ pub struct Choice {
     pub text: String,
     /// Why generation ended.
     pub finish_reason: FinishReason,
+    /// Per-token log-probabilities, when the request asked for them and the provider gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<TokenLogprob>>,
+}
+
+/// The log-probability of one generated token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    /// The token's text.
+    pub token: String,
+    /// Its natural-log probability.
+    pub logprob: f64,
+    /// The most likely tokens at this position, best first (as many as were asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top: Vec<TopLogprob>,
+}
+
+/// One alternative at a position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopLogprob {
+    /// The token's text.
+    pub token: String,
+    /// Its natural-log probability.
+    pub logprob: f64,
 }
 
 /// Tokens counted by the provider.
@@ -333,6 +362,13 @@ pub enum StreamEvent {
         index: u32,
         /// The new text.
         text: String,
+    },
+    /// Log-probabilities of tokens just generated for a choice.
+    Logprobs {
+        /// Which choice.
+        index: u32,
+        /// The tokens, in order.
+        tokens: Vec<TokenLogprob>,
     },
     /// A choice is complete.
     Finish {

@@ -110,7 +110,7 @@ async fn stream_answer(
                 stream(&t)?;
                 text.push_str(&t);
             }
-            StreamEvent::Finish { .. } => {}
+            StreamEvent::Finish { .. } | StreamEvent::Logprobs { .. } => {}
             StreamEvent::Done { usage, timings } => done = Some((usage, timings)),
         }
     }

@@ -111,6 +111,7 @@ impl Provider for Scripted {
                 index: 0,
                 text,
                 finish_reason: FinishReason::Stop,
+                logprobs: None,
             }],
             usage: Usage {
                 prompt_tokens: 100,

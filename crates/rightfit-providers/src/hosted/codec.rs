@@ -1,0 +1,95 @@
+//! What differs between protocols: URLs, headers, body shapes, stream events and error bodies.
+//!
+//! A [`Codec`] is pure: it turns a [`ChatRequest`] into a URL, headers and a JSON body, and the
+//! server's JSON (whole, or one SSE event at a time) back into rightfit's types. The transport in
+//! [`super`] does the I/O, timeouts, retries and rate limits once for every protocol.
+
+use rightfit_config::Secret;
+use rightfit_types::{ChatRequest, Choice, StreamEvent, Usage};
+
+use super::sse::SseEvent;
+
+/// One protocol's wire format.
+pub(crate) trait Codec: Send + Sync + std::fmt::Debug {
+    /// The provider kind as config spells it (`openai`, `anthropic`, `gemini`, `openai-compatible`).
+    fn kind(&self) -> &'static str;
+
+    /// The URL of a chat request. `base_url` has no trailing slash and is what the user
+    /// configured or the protocol's default (`https://api.openai.com/v1`,
+    /// `https://api.anthropic.com`, `https://generativelanguage.googleapis.com/v1beta`).
+    fn chat_url(&self, base_url: &str, model: &str, stream: bool) -> String;
+
+    /// Headers to send with every request (key, protocol version); `Content-Type:
+    /// application/json` is added by the transport.
+    fn headers(&self, key: Option<&Secret>) -> Vec<(&'static str, String)>;
+
+    /// The JSON body of a chat request. `Err` holds what is wrong with the request for this
+    /// protocol (it becomes `ProviderError::InvalidRequest`).
+    fn chat_body(
+        &self,
+        model: &str,
+        request: &ChatRequest,
+        stream: bool,
+    ) -> Result<serde_json::Value, String>;
+
+    /// Reads a whole (non-streamed) successful response body. `Err` says what was malformed.
+    fn parse_chat(&self, body: serde_json::Value) -> Result<Parsed, String>;
+
+    /// A decoder for one streamed response to a request for `n` choices.
+    fn decoder(&self, n: u32) -> Box<dyn Decoder>;
+
+    /// The message and type of an error body in this protocol's shape; `None` when the body is
+    /// not one (an HTML page from a proxy, say).
+    fn error_body(&self, body: &[u8]) -> Option<ErrorBody>;
+}
+
+/// A whole response, read.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Parsed {
+    /// The provider's id for the response, when it sent one.
+    pub id: Option<String>,
+    /// The choices, ordered by index, with their logprobs when present.
+    pub choices: Vec<Choice>,
+    /// Token counts, when the server reported them.
+    pub usage: Option<Usage>,
+}
+
+/// An error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ErrorBody {
+    /// The human-readable message.
+    pub message: String,
+    /// The error's type or code (`invalid_request_error`, `model_not_found`,
+    /// `overloaded_error`, `RESOURCE_EXHAUSTED`, ...), when given.
+    pub kind: Option<String>,
+}
+
+/// Turns one response's SSE events into rightfit's stream events.
+pub(crate) trait Decoder: Send {
+    /// Reads one SSE event. Returns the [`StreamEvent`]s it completes (possibly none).
+    /// [`StreamEvent::Done`] must be the last one returned, once the protocol's end marker has
+    /// been read; its `timings` are filled in by the transport, so leave them default. Usage the
+    /// server did not report is `Usage::default()`.
+    fn event(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, StreamFault>;
+
+    /// The connection ended (cleanly) before `Done` was returned. Return the last events when
+    /// the protocol allows a stream without an end marker (OpenAI-compatible servers that omit
+    /// `[DONE]` once every choice has finished), or `StreamFault::Truncated`.
+    fn end(&mut self) -> Result<Vec<StreamEvent>, StreamFault>;
+}
+
+/// Why a stream could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StreamFault {
+    /// An event that does not fit the protocol (bad JSON, unknown shape, wrong order).
+    Protocol(String),
+    /// The stream stopped before the protocol's end marker.
+    Truncated(String),
+    /// The server sent an error inside the stream.
+    Upstream {
+        /// Its message.
+        message: String,
+        /// Its type (`overloaded_error`, `rate_limit_error`, `api_error`, ...).
+        kind: Option<String>,
+    },
+}

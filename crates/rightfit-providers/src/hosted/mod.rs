@@ -1,0 +1,11 @@
+//! Providers reached over HTTP: OpenAI, Anthropic, Gemini and OpenAI-compatible servers.
+//!
+//! One transport ([`HostedProvider`]) does the I/O for every protocol: connect, first-byte and
+//! total timeouts, retries with backoff and `Retry-After`, client-side rate limits, key
+//! redaction. What differs between protocols is a [`codec::Codec`].
+
+pub(crate) mod anthropic;
+pub(crate) mod codec;
+pub(crate) mod gemini;
+pub(crate) mod openai;
+pub mod sse;

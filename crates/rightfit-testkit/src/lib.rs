@@ -1,0 +1,13 @@
+//! Local servers that speak OpenAI's, Anthropic's and Gemini's HTTP protocols exactly — paths,
+//! headers, body shapes, SSE framing and error shapes — with scripted answers and injected faults.
+//!
+//! Provider clients in `rightfit-providers` are tested against them (one conformance suite for
+//! every provider), and the gateway uses them as upstreams. The official `openai` and `anthropic`
+//! Python SDKs read their streams in this crate's tests, so the servers cannot drift from the real
+//! protocols. Depends on nothing of rightfit's; not published.
+
+mod script;
+mod server;
+
+pub use script::{Finish, Protocol, Quirks, Recorded, Reply, ServerConfig, Step};
+pub use server::TestServer;

@@ -1,0 +1,179 @@
+//! What a test server answers: scripted replies and injected faults.
+
+use std::time::Duration;
+
+/// Which protocol a server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// OpenAI Chat Completions: `POST /v1/chat/completions`, `Authorization: Bearer`.
+    OpenAi,
+    /// Anthropic Messages: `POST /v1/messages`, `x-api-key`, `anthropic-version`.
+    Anthropic,
+    /// Google Gemini: `POST /{v1|v1beta}/models/{model}:generateContent` and
+    /// `:streamGenerateContent?alt=sse`, `x-goog-api-key` (or `?key=`).
+    Gemini,
+}
+
+/// Why a scripted answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Finish {
+    /// The model ended its turn (`stop`, `end_turn`, `STOP`).
+    #[default]
+    Stop,
+    /// The token limit was reached (`length`, `max_tokens`, `MAX_TOKENS`).
+    Length,
+}
+
+/// A normal answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The text, returned whole or streamed in `chunks` pieces.
+    pub text: String,
+    /// How many streamed deltas the text is split into (at least 1; split on char boundaries).
+    pub chunks: usize,
+    /// Reported prompt tokens.
+    pub prompt_tokens: u32,
+    /// Reported completion tokens.
+    pub completion_tokens: u32,
+    /// Why it ended.
+    pub finish: Finish,
+    /// Log-probabilities to report (OpenAI only, when the request asked with `logprobs: true`):
+    /// one `(token, logprob)` per token; the text of the tokens should add up to `text`.
+    pub logprobs: Vec<(String, f64)>,
+}
+
+impl Reply {
+    /// A reply with this text, streamed in one chunk per whitespace-separated word, with token
+    /// counts of 10 for the prompt and one per word for the completion.
+    pub fn text(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let words = text.split_whitespace().count().max(1);
+        Self {
+            text,
+            chunks: words,
+            prompt_tokens: 10,
+            completion_tokens: words as u32,
+            finish: Finish::Stop,
+            logprobs: Vec::new(),
+        }
+    }
+}
+
+/// One step of a script: what the server does with the next request it receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Answer normally (streamed if the request asked to stream).
+    Reply(Reply),
+    /// Wait, then answer. For a stream, the wait comes before the response headers.
+    Delay(Duration, Reply),
+    /// Stream the first `after` deltas of the reply, then wait `pause` between deltas (a slow
+    /// stream; for first-byte and total timeouts). Non-streamed requests wait `pause` × chunks.
+    Slow {
+        /// The answer.
+        reply: Reply,
+        /// Pause before each delta.
+        pause: Duration,
+    },
+    /// HTTP 429 in the protocol's error shape, with `Retry-After: <seconds>` when given.
+    RateLimited {
+        /// Seconds to put in `Retry-After`; `None` sends no header.
+        retry_after_s: Option<u64>,
+    },
+    /// An error status in the protocol's error shape (400, 401, 403, 404, 500, 503, 529, ...).
+    Status(u16),
+    /// Close the connection without answering (no status line).
+    Drop,
+    /// Stream (or, non-streamed, write) only the first `after_chunks` deltas, then close the
+    /// connection without the protocol's end marker (no `[DONE]`, no `message_stop`, no final
+    /// chunk with `finishReason`).
+    Truncate {
+        /// The answer that is cut.
+        reply: Reply,
+        /// Deltas sent before the cut.
+        after_chunks: usize,
+    },
+    /// Status 200 with a body (or, streamed, an SSE `data:` line) that is not valid JSON.
+    MalformedJson,
+    /// A mid-stream error event in the protocol's shape after `after_chunks` deltas (Anthropic
+    /// `event: error` with `overloaded_error`; OpenAI/Gemini a `data:` line holding an error
+    /// object). Non-streamed requests get status 500.
+    StreamError {
+        /// The answer begun before the error.
+        reply: Reply,
+        /// Deltas sent before the error.
+        after_chunks: usize,
+    },
+}
+
+/// Deviations from the reference protocol that real OpenAI-compatible servers show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Quirks {
+    /// No `usage` anywhere, even when `stream_options.include_usage` is set.
+    pub no_usage: bool,
+    /// No `id` field in responses and chunks.
+    pub no_ids: bool,
+    /// The stream ends after the chunk with `finish_reason`, without `data: [DONE]`.
+    pub no_done: bool,
+    /// Use `\r\n` line endings in the SSE stream.
+    pub crlf: bool,
+    /// Send `: keep-alive` comment lines and a `ping` between events.
+    pub keep_alives: bool,
+    /// Write each SSE event in several small writes (split mid-line) to exercise reassembly.
+    pub split_writes: bool,
+}
+
+/// How a server is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The key the server accepts; requests with another (or none) get 401 in the protocol's
+    /// shape, whose message echoes part of the key they sent, as OpenAI's does.
+    pub api_key: Option<String>,
+    /// Model ids the server knows; others get 404 in the protocol's shape. Empty accepts any.
+    pub models: Vec<String>,
+    /// What every request gets once the script is used up.
+    pub default_reply: Reply,
+    /// Deviations (OpenAI protocol only).
+    pub quirks: Quirks,
+}
+
+impl ServerConfig {
+    /// A server for `protocol` that accepts the key `test-key` and any model, and answers
+    /// "Hello from the test server." to everything.
+    pub fn new(protocol: Protocol) -> Self {
+        Self {
+            protocol,
+            api_key: Some("test-key".to_owned()),
+            models: Vec::new(),
+            default_reply: Reply::text("Hello from the test server."),
+            quirks: Quirks::default(),
+        }
+    }
+}
+
+/// A request the server received, as it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
+    /// Headers, names lowercased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON (`Null` when it was not JSON).
+    pub body: serde_json::Value,
+}
+
+impl Recorded {
+    /// The first value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
