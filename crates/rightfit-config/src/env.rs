@@ -12,6 +12,16 @@ pub const LOG: &str = "RIGHTFIT_LOG";
 pub const TEST_MODEL: &str = "RIGHTFIT_TEST_MODEL";
 /// Hugging Face access token, for gated or private repositories.
 pub const HF_TOKEN: &str = "HF_TOKEN";
+/// The OpenAI key `rightfit chat --model gpt-4o` uses (configs name their own variables).
+pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
+/// The Anthropic key `rightfit chat --model claude-…` uses.
+pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
+/// The Gemini key `rightfit chat --model gemini-…` uses.
+pub const GEMINI_API_KEY: &str = "GEMINI_API_KEY";
+/// A Python with the `openai` and `anthropic` SDKs, for the protocol conformance tests.
+pub const TEST_PYTHON: &str = "RIGHTFIT_TEST_PYTHON";
+/// llama.cpp's `llama-server` binary, for the OpenAI-compatible provider's real-server test.
+pub const TEST_LLAMA_SERVER: &str = "RIGHTFIT_TEST_LLAMA_SERVER";
 /// Standard XDG cache directory; rightfit's default home is `$XDG_CACHE_HOME/rightfit`.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home directory.
@@ -42,5 +52,25 @@ pub const ALL: &[(&str, &str)] = &[
     (
         HF_TOKEN,
         "Hugging Face token for gated or private repositories",
+    ),
+    (
+        OPENAI_API_KEY,
+        "key for ad-hoc OpenAI models (rightfit chat --model gpt-4o)",
+    ),
+    (
+        ANTHROPIC_API_KEY,
+        "key for ad-hoc Anthropic models (--model claude-…)",
+    ),
+    (
+        GEMINI_API_KEY,
+        "key for ad-hoc Gemini models (--model gemini-…)",
+    ),
+    (
+        TEST_PYTHON,
+        "Python with the openai/anthropic SDKs, for protocol tests",
+    ),
+    (
+        TEST_LLAMA_SERVER,
+        "llama.cpp's llama-server binary, for the real-server test",
     ),
 ];

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub mod env;
+pub mod prices;
 pub mod project;
 
 /// A value that must never be printed: `Debug` and `Display` show `***`.

@@ -16,6 +16,7 @@ mod error;
 pub mod hosted;
 
 pub use error::ProviderError;
+pub use hosted::HostedProvider;
 
 /// A stream of events for one request; it ends after [`StreamEvent::Done`] or an error.
 pub type EventStream = BoxStream<'static, Result<StreamEvent, ProviderError>>;

@@ -107,15 +107,19 @@ pub enum ProviderConfig {
         base_url: Option<String>,
         /// The key.
         api_key: SecretRef,
+        /// The `anthropic-version` header (default `2023-06-01`).
+        api_version: Option<String>,
     },
     /// Google's Gemini API.
     Gemini {
         /// Model id.
         model: String,
-        /// API base URL.
+        /// API base URL (including the version path); overrides `api_version`.
         base_url: Option<String>,
         /// The key.
         api_key: SecretRef,
+        /// `v1beta` (default) or `v1`.
+        api_version: Option<String>,
     },
     /// Any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, TGI).
     OpenaiCompatible {
@@ -158,6 +162,114 @@ pub struct ModelConfig {
     pub max_retries: u32,
     /// Memory the model needs, GB, when known from the user (hosted models: none).
     pub memory_gb: Option<f64>,
+    /// Where `price` came from.
+    pub price_source: PriceSource,
+    /// Local models: what the hardware costs per hour, US dollars; requests are then priced by
+    /// the share of the machine's time they took (see [`ModelConfig::request_cost`]).
+    pub cost_per_hour: Option<f64>,
+    /// Hosted models: seconds to wait for a TCP/TLS connection.
+    pub connect_timeout_s: f64,
+    /// Hosted models: seconds to wait for the first byte of the answer (headers, or the first
+    /// streamed event); `None`: only `timeout_s` applies.
+    pub first_byte_timeout_s: Option<f64>,
+    /// Hosted models: the most seconds spent on one request including all its retries and
+    /// waits; retries stop when the next wait would pass it.
+    pub retry_budget_s: f64,
+    /// Client-side limit on requests started per minute.
+    pub requests_per_minute: Option<u32>,
+    /// Client-side limit on tokens (prompt estimate + `max_tokens`) per minute.
+    pub tokens_per_minute: Option<u32>,
+    /// Hosted models: read answers as a stream even when the caller wants them whole, so that
+    /// the time to the first token is measured (default true).
+    pub stream: bool,
+}
+
+/// Where a model's price came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriceSource {
+    /// Written in the config.
+    Config,
+    /// rightfit's price catalogue, as of the date given.
+    Catalogue(String),
+    /// A local model: free unless `cost_per_hour` is set.
+    Hardware,
+    /// Not known (a hosted model missing from the catalogue, without `price`).
+    Unknown,
+}
+
+impl ModelConfig {
+    /// A hosted model named on the command line, or `None` for a local one.
+    ///
+    /// `openai:ID`, `anthropic:ID`, `gemini:ID` and `openai-compatible:ID` name the provider;
+    /// a bare id in the price catalogue (`gpt-4o`, `claude-3-5-sonnet-latest`,
+    /// `gemini-2.5-flash`) implies it; any other id with a `base_url` is an OpenAI-compatible
+    /// server's. Keys come from `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` or `GEMINI_API_KEY`
+    /// (`key_env` overrides; OpenAI-compatible servers get no key unless `key_env` is given).
+    pub fn from_spec(
+        spec: &str,
+        base_url: Option<&str>,
+        key_env: Option<&str>,
+    ) -> Result<Option<ModelConfig>, ConfigError> {
+        use crate::env;
+        let kinds = ["openai", "anthropic", "gemini", "openai-compatible"];
+        let (kind, id) = match spec.split_once(':') {
+            Some((k, id)) if kinds.contains(&k) => (k, id),
+            _ => match ["openai", "anthropic", "gemini"]
+                .into_iter()
+                .find(|k| crate::prices::lookup(k, spec).is_some())
+            {
+                Some(k) => (k, spec),
+                None if base_url.is_some() => ("openai-compatible", spec),
+                None => return Ok(None),
+            },
+        };
+        let default_env = match kind {
+            "openai" => Some(env::OPENAI_API_KEY),
+            "anthropic" => Some(env::ANTHROPIC_API_KEY),
+            "gemini" => Some(env::GEMINI_API_KEY),
+            _ => None,
+        };
+        let path = std::path::Path::new("--model");
+        let bad = |message: &str| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: 1,
+            key: "model".to_owned(),
+            message: message.to_owned(),
+        };
+        let quoted = |v: &str| {
+            if v.contains(['"', '\\', '\n']) {
+                Err(bad("quotes, backslashes and newlines are not allowed here"))
+            } else {
+                Ok(format!("\"{v}\""))
+            }
+        };
+        let mut text = format!("provider = {}\nmodel = {}\n", quoted(kind)?, quoted(id)?);
+        if let Some(var) = key_env.or(default_env) {
+            text.push_str(&format!("api_key = {}\n", quoted(&format!("env:{var}"))?));
+        }
+        if let Some(url) = base_url {
+            text.push_str(&format!("base_url = {}\n", quoted(url)?));
+        }
+        validate::lone_model(path, &text, spec).map(Some)
+    }
+
+    /// What one request cost, US dollars, when it can be known. Hosted models: tokens × price.
+    /// Local models with `cost_per_hour`: the hardware's cost for the time the request kept it
+    /// busy — its latency divided by the requests the engine decodes together (`parallel`, or
+    /// `concurrency` when lower), so that cost follows measured throughput.
+    pub fn request_cost(&self, tokens_in: u64, tokens_out: u64, latency_ms: f64) -> Option<f64> {
+        if let (Some(per_hour), ProviderConfig::Local { parallel, .. }) =
+            (self.cost_per_hour, &self.provider)
+        {
+            let together = parallel
+                .unwrap_or(self.concurrency)
+                .min(self.concurrency)
+                .max(1);
+            return Some(per_hour * latency_ms / 3_600_000.0 / together as f64);
+        }
+        self.price.map(|p| p.cost(tokens_in, tokens_out))
+    }
 }
 
 /// A dataset as the config names it.

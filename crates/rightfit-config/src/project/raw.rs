@@ -44,6 +44,14 @@ pub(crate) struct RawModel {
     pub batch_invariant: Option<bool>,
     pub prefix_cache: Option<bool>,
     pub memory_gb: Option<f64>,
+    pub api_version: Option<String>,
+    pub connect_timeout_s: Option<f64>,
+    pub first_byte_timeout_s: Option<f64>,
+    pub retry_budget_s: Option<f64>,
+    pub requests_per_minute: Option<u32>,
+    pub tokens_per_minute: Option<u32>,
+    pub cost_per_hour: Option<f64>,
+    pub stream: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

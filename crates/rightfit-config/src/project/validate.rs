@@ -8,7 +8,9 @@ use toml::Spanned;
 
 use super::component::component;
 use super::raw::{self, RawFile};
-use super::{ConfigError, DatasetConfig, ModelConfig, Price, Project, ProviderConfig, SecretRef};
+use super::{
+    ConfigError, DatasetConfig, ModelConfig, Price, PriceSource, Project, ProviderConfig, SecretRef,
+};
 
 /// Turns a byte span into errors that carry a line number.
 pub(super) struct Locator<'a> {
@@ -159,11 +161,22 @@ fn model(
             model: need_model()?,
             base_url: raw.base_url.clone(),
             api_key: need_key()?,
+            api_version: raw.api_version.clone(),
         },
         "gemini" => ProviderConfig::Gemini {
             model: need_model()?,
             base_url: raw.base_url.clone(),
             api_key: need_key()?,
+            api_version: match raw.api_version.as_deref() {
+                None | Some("v1beta") | Some("v1") => raw.api_version.clone(),
+                Some(other) => {
+                    return Err(at.invalid(
+                        span,
+                        key("api_version"),
+                        format!("unknown Gemini API version '{other}': expected v1beta or v1"),
+                    ));
+                }
+            },
         },
         "openai-compatible" => ProviderConfig::OpenaiCompatible {
             model: need_model()?,
@@ -214,16 +227,103 @@ fn model(
             "must be a positive number of seconds",
         ));
     }
-    let price = raw.price.map(|p| Price {
+    let is_local = matches!(provider, ProviderConfig::Local { .. });
+    for (k, set) in [
+        ("context_size", raw.context_size.is_some()),
+        ("parallel", raw.parallel.is_some()),
+        ("chat_template", raw.chat_template.is_some()),
+        ("batch_invariant", raw.batch_invariant.is_some()),
+        ("prefix_cache", raw.prefix_cache.is_some()),
+        ("cost_per_hour", raw.cost_per_hour.is_some()),
+    ] {
+        if set && !is_local {
+            return Err(at.invalid(span, key(k), format!("only local models take {k}")));
+        }
+    }
+    for (k, set) in [
+        ("base_url", raw.base_url.is_some()),
+        ("api_key", raw.api_key.is_some()),
+        ("api_version", raw.api_version.is_some()),
+        ("connect_timeout_s", raw.connect_timeout_s.is_some()),
+        ("first_byte_timeout_s", raw.first_byte_timeout_s.is_some()),
+        ("retry_budget_s", raw.retry_budget_s.is_some()),
+        ("requests_per_minute", raw.requests_per_minute.is_some()),
+        ("tokens_per_minute", raw.tokens_per_minute.is_some()),
+        ("stream", raw.stream.is_some()),
+    ] {
+        if set && is_local {
+            return Err(at.invalid(
+                span,
+                key(k),
+                format!("local models run in-process and take no {k}"),
+            ));
+        }
+    }
+    let seconds = |k: &str, v: Option<f64>, default: f64| {
+        let v = v.unwrap_or(default);
+        if v > 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(at.invalid(span.clone(), key(k), "must be a positive number of seconds"))
+        }
+    };
+    let connect_timeout_s = seconds("connect_timeout_s", raw.connect_timeout_s, 10.0)?;
+    let first_byte_timeout_s = raw
+        .first_byte_timeout_s
+        .map(|v| seconds("first_byte_timeout_s", Some(v), v))
+        .transpose()?;
+    let max_retries = raw.max_retries.unwrap_or(3);
+    let retry_budget_s = seconds(
+        "retry_budget_s",
+        raw.retry_budget_s,
+        timeout_s * f64::from(max_retries + 1) + 60.0,
+    )?;
+    for (k, v) in [
+        ("requests_per_minute", raw.requests_per_minute),
+        ("tokens_per_minute", raw.tokens_per_minute),
+    ] {
+        if v == Some(0) {
+            return Err(at.invalid(
+                span,
+                key(k),
+                "must be at least 1 (leave it out for no limit)",
+            ));
+        }
+    }
+    if let Some(c) = raw.cost_per_hour
+        && !(c >= 0.0 && c.is_finite())
+    {
+        return Err(at.invalid(span, key("cost_per_hour"), "US dollars per hour, ≥ 0"));
+    }
+    let configured = raw.price.map(|p| Price {
         input: p.input,
         output: p.output,
     });
-    let price = match (&provider, price) {
-        (ProviderConfig::Local { .. }, None) => Some(Price {
-            input: 0.0,
-            output: 0.0,
-        }),
-        (_, p) => p,
+    let (price, price_source) = match (&provider, configured) {
+        (_, Some(p)) => (Some(p), PriceSource::Config),
+        (ProviderConfig::Local { .. }, None) if raw.cost_per_hour.is_some() => {
+            (None, PriceSource::Hardware)
+        }
+        (ProviderConfig::Local { .. }, None) => (
+            Some(Price {
+                input: 0.0,
+                output: 0.0,
+            }),
+            PriceSource::Hardware,
+        ),
+        (
+            ProviderConfig::Openai { model, .. }
+            | ProviderConfig::Anthropic { model, .. }
+            | ProviderConfig::Gemini { model, .. },
+            None,
+        ) => match crate::prices::lookup(provider.kind(), model) {
+            Some(p) => (
+                Some(p),
+                PriceSource::Catalogue(crate::prices::CATALOGUE_DATE.to_owned()),
+            ),
+            None => (None, PriceSource::Unknown),
+        },
+        (ProviderConfig::OpenaiCompatible { .. }, None) => (None, PriceSource::Unknown),
     };
     Ok(ModelConfig {
         name: name.to_owned(),
@@ -231,8 +331,16 @@ fn model(
         price,
         concurrency,
         timeout_s,
-        max_retries: raw.max_retries.unwrap_or(3),
+        max_retries,
         memory_gb: raw.memory_gb,
+        price_source,
+        cost_per_hour: raw.cost_per_hour,
+        connect_timeout_s,
+        first_byte_timeout_s,
+        retry_budget_s,
+        requests_per_minute: raw.requests_per_minute,
+        tokens_per_minute: raw.tokens_per_minute,
+        stream: raw.stream.unwrap_or(true),
     })
 }
 
@@ -271,4 +379,16 @@ fn clean(path: &Path) -> PathBuf {
     } else {
         out.iter().collect()
     }
+}
+
+/// A model from a TOML table alone (no project around it): `rightfit chat --model gpt-4o`.
+pub(super) fn lone_model(path: &Path, text: &str, name: &str) -> Result<ModelConfig, ConfigError> {
+    let at = Locator { path, text };
+    let raw: raw::RawModel = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: e.message().trim().to_owned(),
+    })?;
+    model(&at, name, 0..text.len(), raw, 4)
 }

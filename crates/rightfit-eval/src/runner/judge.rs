@@ -120,12 +120,11 @@ impl Judge {
             .first()
             .map(|c| c.text.as_str())
             .unwrap_or_default();
-        let cost_usd = self.model.price.map(|p| {
-            p.cost(
-                u64::from(response.usage.prompt_tokens),
-                u64::from(response.usage.completion_tokens),
-            )
-        });
+        let cost_usd = self.model.request_cost(
+            u64::from(response.usage.prompt_tokens),
+            u64::from(response.usage.completion_tokens),
+            answer.latency_ms,
+        );
         let score = match self.parser.parse(text) {
             Some(2) => 0.5,
             Some(0) => {

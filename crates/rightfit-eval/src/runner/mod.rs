@@ -447,10 +447,9 @@ impl ExampleContext<'_> {
             }
             _ => String::new(),
         };
-        record.cost_usd = self
-            .model
-            .price
-            .map(|p| p.cost(record.tokens_in, record.tokens_out));
+        record.cost_usd =
+            self.model
+                .request_cost(record.tokens_in, record.tokens_out, record.latency_ms);
         let scored = self.scorer.score(&text, &example.reference);
         record.output = Some(text.clone());
         record.score = Some(scored.score);

@@ -8,4 +8,10 @@ pub(crate) mod anthropic;
 pub(crate) mod codec;
 pub(crate) mod gemini;
 pub(crate) mod openai;
+mod ratelimit;
+mod retry;
 pub mod sse;
+mod stubs;
+mod transport;
+
+pub use transport::HostedProvider;

@@ -1,0 +1,991 @@
+//! The HTTP transport shared by every hosted protocol.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use rightfit_config::Secret;
+use rightfit_config::project::{ModelConfig, ProviderConfig, SecretRef};
+use rightfit_types::{ChatRequest, ChatResponse, Prompt, StreamEvent, Timings, Usage};
+use tokio::time::{Instant, timeout_at};
+
+use super::codec::{Codec, Decoder, Parsed, StreamFault};
+use super::ratelimit::Bucket;
+use super::retry::{RetryPolicy, parse_retry_after};
+use super::sse::SseParser;
+use super::{anthropic, gemini, openai};
+use crate::{Capabilities, EventStream, Health, Provider, ProviderError, collect_stream};
+
+/// A model reached over HTTP.
+#[derive(Debug)]
+pub struct HostedProvider {
+    name: String,
+    /// `name (kind model id)`, the prefix of every error.
+    label: String,
+    model: String,
+    base_url: String,
+    key: Option<Secret>,
+    /// Where the key came from, for "check the key in …" hints.
+    key_source: Option<String>,
+    codec: Box<dyn Codec>,
+    client: reqwest::Client,
+    timeout: Duration,
+    first_byte: Option<Duration>,
+    retry: RetryPolicy,
+    requests: Option<Arc<Bucket>>,
+    tokens: Option<Arc<Bucket>>,
+    stream_whole: bool,
+}
+
+impl HostedProvider {
+    /// Builds the client for a hosted model, reading its key from the environment.
+    pub fn from_config(model: &ModelConfig) -> Result<Self, String> {
+        let key_ref = match &model.provider {
+            ProviderConfig::Openai { api_key, .. }
+            | ProviderConfig::Anthropic { api_key, .. }
+            | ProviderConfig::Gemini { api_key, .. } => Some(api_key),
+            ProviderConfig::OpenaiCompatible { api_key, .. } => api_key.as_ref(),
+            ProviderConfig::Local { .. } => None,
+        };
+        let key = key_ref
+            .map(|k| k.resolve())
+            .transpose()
+            .map_err(|e| format!("models.{}.api_key: {e}", model.name))?;
+        Self::with_key(model, key)
+    }
+
+    /// Builds the client with a key given directly (tests, the gateway's own keys).
+    pub fn with_key(model: &ModelConfig, key: Option<Secret>) -> Result<Self, String> {
+        let trim = |u: &str| u.trim_end_matches('/').to_owned();
+        let (codec, model_id, base_url, key_ref): (Box<dyn Codec>, _, _, _) = match &model.provider
+        {
+            ProviderConfig::Openai {
+                model: id,
+                base_url,
+                api_key,
+            } => (
+                Box::new(openai::OpenAi { compatible: false }),
+                id,
+                trim(base_url.as_deref().unwrap_or("https://api.openai.com/v1")),
+                Some(api_key),
+            ),
+            ProviderConfig::OpenaiCompatible {
+                model: id,
+                base_url,
+                api_key,
+            } => (
+                Box::new(openai::OpenAi { compatible: true }),
+                id,
+                trim(base_url),
+                api_key.as_ref(),
+            ),
+            ProviderConfig::Anthropic {
+                model: id,
+                base_url,
+                api_key,
+                api_version,
+            } => (
+                Box::new(anthropic::Anthropic {
+                    version: api_version
+                        .clone()
+                        .unwrap_or_else(|| anthropic::DEFAULT_VERSION.to_owned()),
+                }),
+                id,
+                trim(base_url.as_deref().unwrap_or("https://api.anthropic.com")),
+                Some(api_key),
+            ),
+            ProviderConfig::Gemini {
+                model: id,
+                base_url,
+                api_key,
+                api_version,
+            } => (
+                Box::new(gemini::Gemini),
+                id,
+                match base_url {
+                    Some(u) => trim(u),
+                    None => format!(
+                        "https://generativelanguage.googleapis.com/{}",
+                        api_version.as_deref().unwrap_or("v1beta")
+                    ),
+                },
+                Some(api_key),
+            ),
+            ProviderConfig::Local { .. } => {
+                return Err(format!(
+                    "models.{}: a local model is run by the embedded engine, not over HTTP",
+                    model.name
+                ));
+            }
+        };
+        let connect = Duration::from_secs_f64(model.connect_timeout_s);
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .user_agent(concat!("rightfit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("models.{}: cannot build an HTTP client: {e}", model.name))?;
+        Ok(Self {
+            label: format!("{} ({} model {model_id})", model.name, codec.kind()),
+            name: model.name.clone(),
+            model: model_id.clone(),
+            base_url,
+            key,
+            key_source: key_ref.map(|SecretRef::Env(var)| var.clone()),
+            codec,
+            client,
+            timeout: Duration::from_secs_f64(model.timeout_s),
+            first_byte: model.first_byte_timeout_s.map(Duration::from_secs_f64),
+            retry: RetryPolicy::new(
+                model.max_retries,
+                Duration::from_secs_f64(model.retry_budget_s),
+            ),
+            requests: model
+                .requests_per_minute
+                .map(|n| Arc::new(Bucket::per_minute(n))),
+            tokens: model
+                .tokens_per_minute
+                .map(|n| Arc::new(Bucket::per_minute(n))),
+            stream_whole: model.stream,
+        })
+    }
+
+    /// The URL requests go to (for messages and `config check`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Waits for the client-side rate limits; returns the wait and the token estimate taken.
+    async fn admit(&self, request: &ChatRequest) -> (Duration, f64) {
+        let mut waited = Duration::ZERO;
+        if let Some(b) = &self.requests {
+            waited += b.take(1.0).await;
+        }
+        let estimate = estimate_tokens(request);
+        if let Some(b) = &self.tokens {
+            waited += b.take(estimate).await;
+        }
+        (waited, estimate)
+    }
+
+    async fn settle(&self, estimate: f64, usage: Option<&Usage>) {
+        if let (Some(b), Some(u)) = (&self.tokens, usage) {
+            b.settle(estimate, f64::from(u.total_tokens())).await;
+        }
+    }
+
+    /// Sends one request and checks its status, within the first-byte limit.
+    async fn send(
+        &self,
+        request: &ChatRequest,
+        stream: bool,
+        deadline: Instant,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let body = self
+            .codec
+            .chat_body(&self.model, request, stream)
+            .map_err(|detail| ProviderError::InvalidRequest {
+                provider: self.label.clone(),
+                detail,
+            })?;
+        let url = self.codec.chat_url(&self.base_url, &self.model, stream);
+        let mut builder = self.client.post(&url).json(&body);
+        for (name, value) in self.codec.headers(self.key.as_ref()) {
+            builder = builder.header(name, value);
+        }
+        if stream {
+            builder = builder.header(reqwest::header::ACCEPT, "text/event-stream");
+        }
+        let (first_deadline, phase, after) = self.first_byte_deadline(deadline);
+        let response = match timeout_at(first_deadline, builder.send()).await {
+            Err(_) => {
+                return Err(ProviderError::Timeout {
+                    provider: self.label.clone(),
+                    phase,
+                    after,
+                });
+            }
+            Ok(Err(e)) => return Err(self.transport_error(&e)),
+            Ok(Ok(r)) => r,
+        };
+        if !response.status().is_success() {
+            return Err(self.status_error(response, deadline).await);
+        }
+        Ok(response)
+    }
+
+    fn first_byte_deadline(&self, deadline: Instant) -> (Instant, &'static str, Duration) {
+        match self.first_byte {
+            Some(fb) if Instant::now() + fb < deadline => {
+                (Instant::now() + fb, "waiting for the first byte", fb)
+            }
+            _ => (
+                deadline,
+                "before the answer was complete (timeout_s)",
+                self.timeout,
+            ),
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> ProviderError {
+        let detail = self.redact(&error_chain(e));
+        if e.is_connect() && e.is_timeout() {
+            ProviderError::Timeout {
+                provider: self.label.clone(),
+                phase: "connecting (connect_timeout_s)",
+                after: Duration::ZERO,
+            }
+        } else if e.is_connect() {
+            ProviderError::Unavailable {
+                provider: self.label.clone(),
+                detail: format!("cannot connect to {}: {detail}", self.base_url),
+            }
+        } else {
+            ProviderError::Unavailable {
+                provider: self.label.clone(),
+                detail: format!("the connection failed: {detail}"),
+            }
+        }
+    }
+
+    /// Turns an unsuccessful response into the error a person can act on.
+    async fn status_error(&self, response: reqwest::Response, deadline: Instant) -> ProviderError {
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let mut retry_after = parse_retry_after(
+            header("retry-after").as_deref(),
+            header("retry-after-ms").as_deref(),
+        );
+        let body = match timeout_at(deadline, response.bytes()).await {
+            Ok(Ok(b)) => b,
+            _ => Bytes::new(),
+        };
+        if retry_after.is_none() {
+            retry_after = gemini_retry_delay(&body);
+        }
+        let parsed = self.codec.error_body(&body);
+        let kind = parsed.as_ref().and_then(|e| e.kind.clone());
+        let message = match &parsed {
+            Some(e) => match &e.kind {
+                Some(k) if !e.message.contains(k.as_str()) => format!("{} ({k})", e.message),
+                _ => e.message.clone(),
+            },
+            None if body.is_empty() => "no error body".to_owned(),
+            None => format!("unexpected error body: {}", excerpt(&body)),
+        };
+        let message = self.redact(&message);
+        let provider = self.label.clone();
+        let key_hint = match &self.key_source {
+            Some(var) => format!("check the key in ${var}"),
+            None => "this server wants a key: set api_key = \"env:VARIABLE\"".to_owned(),
+        };
+        match status {
+            401 | 403 => ProviderError::Auth {
+                provider,
+                status,
+                message: format!("{message} — {key_hint}"),
+            },
+            404 => ProviderError::NotFound {
+                provider,
+                message: format!(
+                    "{message} — is the model '{}' served at {}?",
+                    self.model, self.base_url
+                ),
+            },
+            429 if kind.as_deref() == Some("insufficient_quota") => ProviderError::Auth {
+                provider,
+                status,
+                message: format!("{message} — the account's quota is used up; retrying won't help"),
+            },
+            429 => ProviderError::RateLimited {
+                provider,
+                retry_after,
+                message,
+            },
+            503 if retry_after.is_some() => ProviderError::RateLimited {
+                provider,
+                retry_after,
+                message,
+            },
+            408 | 409 | 425 | 500..=599 => ProviderError::Server {
+                provider,
+                status,
+                message,
+            },
+            _ => ProviderError::InvalidRequest {
+                provider,
+                detail: format!("HTTP {status}: {message}"),
+            },
+        }
+    }
+
+    /// Removes the key, and the masked fragments of it that some APIs echo, from a message.
+    fn redact(&self, text: &str) -> String {
+        let Some(key) = &self.key else {
+            return text.to_owned();
+        };
+        redact(text, key.expose())
+    }
+
+    fn fault(&self, fault: StreamFault) -> ProviderError {
+        map_fault(&self.label, self.key.as_ref(), fault)
+    }
+
+    /// Opens a stream and reads until its first event, so that a failure before anything was
+    /// produced can still be retried.
+    async fn open(
+        &self,
+        request: &ChatRequest,
+        started: Instant,
+        queue: Duration,
+    ) -> Result<Live, ProviderError> {
+        let deadline = Instant::now() + self.timeout;
+        let response = self.send(request, true, deadline).await?;
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let mut live = Live {
+            body: response.bytes_stream().boxed(),
+            parser: SseParser::new(),
+            decoder: self.codec.decoder(request.n.max(1)),
+            pending: VecDeque::new(),
+            deadline,
+            started,
+            queue,
+            first_token: None,
+            finished: false,
+            label: self.label.clone(),
+            timeout: self.timeout,
+            redact_key: self.key.clone(),
+        };
+        if is_json {
+            // Some OpenAI-compatible servers ignore `stream: true` and answer whole.
+            let (first_deadline, phase, after) = self.first_byte_deadline(deadline);
+            let body = read_all(&mut live.body, first_deadline)
+                .await
+                .map_err(|e| self.read_error(e, phase, after))?;
+            let parsed = self.parse_whole(&body, request.n.max(1))?;
+            live.pending.extend(events_of(parsed));
+            live.finished = true;
+            return Ok(live);
+        }
+        let (first_deadline, phase, after) = self.first_byte_deadline(deadline);
+        while live.pending.is_empty() && !live.finished {
+            match timeout_at(first_deadline, live.fill()).await {
+                Err(_) => {
+                    return Err(ProviderError::Timeout {
+                        provider: self.label.clone(),
+                        phase,
+                        after,
+                    });
+                }
+                Ok(Err(ReadError::Fault(f))) => return Err(self.fault(f)),
+                Ok(Err(ReadError::Dropped(detail))) => {
+                    return Err(ProviderError::Truncated {
+                        provider: self.label.clone(),
+                        detail: format!("the connection dropped before the answer began: {detail}"),
+                    });
+                }
+                Ok(Ok(())) => {}
+            }
+        }
+        Ok(live)
+    }
+
+    fn read_error(&self, e: ReadError, phase: &'static str, after: Duration) -> ProviderError {
+        match e {
+            ReadError::Fault(f) => self.fault(f),
+            ReadError::Dropped(detail) if detail == TIMED_OUT => ProviderError::Timeout {
+                provider: self.label.clone(),
+                phase,
+                after,
+            },
+            ReadError::Dropped(detail) => ProviderError::Truncated {
+                provider: self.label.clone(),
+                detail: format!("the connection dropped while reading the answer: {detail}"),
+            },
+        }
+    }
+
+    fn parse_whole(&self, body: &[u8], n: u32) -> Result<Parsed, ProviderError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| ProviderError::Protocol {
+                provider: self.label.clone(),
+                detail: format!("the answer is not JSON ({e}): {}", excerpt(body)),
+            })?;
+        let parsed = match self.codec.parse_chat(value) {
+            Ok(p) => p,
+            Err(detail) => {
+                // A 200 that carries an error object is still an error.
+                let detail = match self.codec.error_body(body) {
+                    Some(e) => format!("an error came back with status 200: {}", e.message),
+                    None => detail,
+                };
+                return Err(ProviderError::Protocol {
+                    provider: self.label.clone(),
+                    detail: self.redact(&detail),
+                });
+            }
+        };
+        if parsed.choices.len() != n as usize {
+            return Err(ProviderError::Protocol {
+                provider: self.label.clone(),
+                detail: format!(
+                    "asked for {n} choice(s), the answer has {}",
+                    parsed.choices.len()
+                ),
+            });
+        }
+        Ok(parsed)
+    }
+
+    /// One whole (non-streamed) attempt.
+    async fn whole(
+        &self,
+        request: &ChatRequest,
+        started: Instant,
+        queue: Duration,
+    ) -> Result<(ChatResponse, Option<Usage>), ProviderError> {
+        let deadline = Instant::now() + self.timeout;
+        let response = self.send(request, false, deadline).await?;
+        let mut body = response.bytes_stream().boxed();
+        let bytes = read_all(&mut body, deadline).await.map_err(|e| {
+            self.read_error(
+                e,
+                "before the answer was complete (timeout_s)",
+                self.timeout,
+            )
+        })?;
+        let parsed = self.parse_whole(&bytes, request.n.max(1))?;
+        let usage = parsed.usage;
+        let total_ms = ms(started.elapsed());
+        let u = usage.unwrap_or_default();
+        Ok((
+            ChatResponse {
+                id: parsed.id.unwrap_or_else(local_id),
+                model: self.model.clone(),
+                choices: parsed.choices,
+                usage: u,
+                timings: Timings {
+                    queue_ms: ms(queue),
+                    ttft_ms: 0.0,
+                    total_ms,
+                    prompt_tokens_evaluated: u.prompt_tokens.saturating_sub(u.cached_prompt_tokens),
+                    generated_tokens: u.completion_tokens,
+                },
+            },
+            usage,
+        ))
+    }
+
+    /// Runs `attempt` under the retry policy.
+    async fn retrying<T, F, Fut>(
+        &self,
+        started: Instant,
+        mut attempt: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let mut retry = 0;
+        loop {
+            let error = match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            retry += 1;
+            match self.retry.wait(retry, &error, started.elapsed()) {
+                Ok(wait) => {
+                    tracing::warn!(model = %self.name, retry, wait_s = wait.as_secs_f64(), %error, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(give_up) => {
+                    return Err(match give_up.note() {
+                        Some(note) => annotate(error, &note),
+                        None => error,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for HostedProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            completion: false,
+            embeddings: false,
+            loglikelihood: false,
+            grammar: self.codec.kind() == "openai-compatible",
+            json_schema: true,
+        }
+    }
+
+    async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
+        let (queue, estimate) = self.admit(&request).await;
+        let started = Instant::now();
+        let live = self
+            .retrying(started, || self.open(&request, started, queue))
+            .await?;
+        let tokens = self.tokens.clone();
+        Ok(futures::stream::unfold(Some(live), move |live| {
+            let tokens = tokens.clone();
+            async move {
+                let mut live = live?;
+                let item = live.next().await?;
+                if let (Ok(StreamEvent::Done { usage, .. }), Some(b)) = (&item, &tokens) {
+                    b.settle(estimate, f64::from(usage.total_tokens())).await;
+                }
+                Some((item, Some(live)))
+            }
+        })
+        .boxed())
+    }
+
+    async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let (queue, estimate) = self.admit(&request).await;
+        let started = Instant::now();
+        let n = request.n.max(1);
+        let (response, usage) = if self.stream_whole {
+            // A stream that fails half-way is retried whole: nothing reached the caller yet.
+            let response = self
+                .retrying(started, || async {
+                    let live = self.open(&request, started, queue).await?;
+                    collect_stream(&self.label, n, live.into_stream()).await
+                })
+                .await?;
+            let usage = Some(response.usage);
+            (response, usage)
+        } else {
+            self.retrying(started, || self.whole(&request, started, queue))
+                .await?
+        };
+        self.settle(estimate, usage.as_ref()).await;
+        let mut response = response;
+        if response.id.is_empty() {
+            response.id = local_id();
+        }
+        response.model = self.model.clone();
+        Ok(response)
+    }
+
+    async fn health(&self) -> Result<Health, ProviderError> {
+        let url = match self.codec.kind() {
+            "anthropic" => format!("{}/v1/models", self.base_url.trim_end_matches("/v1")),
+            "gemini" => format!(
+                "{}/models/{}",
+                self.base_url,
+                self.model.trim_start_matches("models/")
+            ),
+            _ => format!("{}/models", self.base_url),
+        };
+        let mut builder = self.client.get(&url);
+        for (name, value) in self.codec.headers(self.key.as_ref()) {
+            builder = builder.header(name, value);
+        }
+        let deadline = Instant::now() + self.timeout.min(Duration::from_secs(30));
+        let response = match timeout_at(deadline, builder.send()).await {
+            Err(_) => {
+                return Ok(Health {
+                    ready: false,
+                    detail: format!("{url}: no answer in time"),
+                });
+            }
+            Ok(Err(e)) => {
+                return Ok(Health {
+                    ready: false,
+                    detail: self.transport_error(&e).to_string(),
+                });
+            }
+            Ok(Ok(r)) => r,
+        };
+        if response.status().is_success() {
+            Ok(Health {
+                ready: true,
+                detail: format!("{url} answered {}", response.status()),
+            })
+        } else {
+            Ok(Health {
+                ready: false,
+                detail: self.status_error(response, deadline).await.to_string(),
+            })
+        }
+    }
+}
+
+const TIMED_OUT: &str = "timed out";
+
+enum ReadError {
+    Fault(StreamFault),
+    Dropped(String),
+}
+
+/// A stream being read.
+struct Live {
+    body: BoxStream<'static, reqwest::Result<Bytes>>,
+    parser: SseParser,
+    decoder: Box<dyn Decoder>,
+    pending: VecDeque<StreamEvent>,
+    deadline: Instant,
+    started: Instant,
+    queue: Duration,
+    first_token: Option<Instant>,
+    finished: bool,
+    label: String,
+    timeout: Duration,
+    redact_key: Option<Secret>,
+}
+
+impl Live {
+    /// Reads one chunk of the body and decodes what it completes.
+    async fn fill(&mut self) -> Result<(), ReadError> {
+        match self.body.next().await {
+            Some(Ok(bytes)) => {
+                for event in self.parser.feed(&bytes) {
+                    let events = self.decoder.event(&event).map_err(ReadError::Fault)?;
+                    self.pending.extend(events);
+                }
+                Ok(())
+            }
+            Some(Err(e)) => {
+                self.finished = true;
+                Err(ReadError::Dropped(error_chain(&e)))
+            }
+            None => {
+                self.finished = true;
+                let events = self.decoder.end().map_err(ReadError::Fault)?;
+                if !events.iter().any(|e| matches!(e, StreamEvent::Done { .. })) {
+                    return Err(ReadError::Fault(StreamFault::Truncated(
+                        "the stream ended before its final event".to_owned(),
+                    )));
+                }
+                self.pending.extend(events);
+                Ok(())
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<Result<StreamEvent, ProviderError>> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(Ok(self.stamp(event)));
+            }
+            if self.finished {
+                return None;
+            }
+            let result = match timeout_at(self.deadline, self.fill()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.finished = true;
+                    return Some(Err(ProviderError::Timeout {
+                        provider: self.label.clone(),
+                        phase: "before the answer was complete (timeout_s)",
+                        after: self.timeout,
+                    }));
+                }
+            };
+            match result {
+                Ok(()) => {}
+                Err(ReadError::Fault(f)) => {
+                    self.finished = true;
+                    self.pending.clear();
+                    return Some(Err(self.fault(f)));
+                }
+                Err(ReadError::Dropped(detail)) => {
+                    self.pending.clear();
+                    return Some(Err(ProviderError::Truncated {
+                        provider: self.label.clone(),
+                        detail: format!("the connection dropped mid-stream: {detail}"),
+                    }));
+                }
+            }
+        }
+    }
+
+    fn fault(&self, fault: StreamFault) -> ProviderError {
+        map_fault(&self.label, self.redact_key.as_ref(), fault)
+    }
+
+    /// Notes the first token and fills in the final timings.
+    fn stamp(&mut self, event: StreamEvent) -> StreamEvent {
+        match event {
+            StreamEvent::Delta { .. } => {
+                self.first_token.get_or_insert_with(Instant::now);
+                event
+            }
+            StreamEvent::Done { usage, .. } => {
+                self.finished = true;
+                self.pending.clear();
+                let ttft = self
+                    .first_token
+                    .map_or(0.0, |t| ms(t.duration_since(self.started)));
+                StreamEvent::Done {
+                    usage,
+                    timings: Timings {
+                        queue_ms: ms(self.queue),
+                        ttft_ms: ttft,
+                        total_ms: ms(self.started.elapsed()),
+                        prompt_tokens_evaluated: usage
+                            .prompt_tokens
+                            .saturating_sub(usage.cached_prompt_tokens),
+                        generated_tokens: usage.completion_tokens,
+                    },
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn into_stream(self) -> EventStream {
+        futures::stream::unfold(Some(self), |live| async move {
+            let mut live = live?;
+            let item = live.next().await?;
+            Some((item, Some(live)))
+        })
+        .boxed()
+    }
+}
+
+/// The error for a stream that could not be read.
+fn map_fault(label: &str, key: Option<&Secret>, fault: StreamFault) -> ProviderError {
+    let provider = label.to_owned();
+    match fault {
+        StreamFault::Upstream { message, kind } => {
+            let message = match key {
+                Some(k) => redact(&message, k.expose()),
+                None => message,
+            };
+            let transient = kind.as_deref().is_none_or(is_transient_kind);
+            let message = match kind {
+                Some(k) => format!("error event in the stream: {message} ({k})"),
+                None => format!("error event in the stream: {message}"),
+            };
+            if transient {
+                ProviderError::Server {
+                    provider,
+                    status: 0,
+                    message,
+                }
+            } else {
+                ProviderError::InvalidRequest {
+                    provider,
+                    detail: message,
+                }
+            }
+        }
+        StreamFault::Protocol(detail) => ProviderError::Protocol { provider, detail },
+        StreamFault::Truncated(detail) => ProviderError::Truncated { provider, detail },
+    }
+}
+
+fn is_transient_kind(kind: &str) -> bool {
+    let k = kind.to_ascii_lowercase();
+    [
+        "overloaded",
+        "rate_limit",
+        "api_error",
+        "server",
+        "unavailable",
+        "internal",
+        "resource_exhausted",
+        "timeout",
+    ]
+    .iter()
+    .any(|t| k.contains(t))
+}
+
+async fn read_all(
+    body: &mut BoxStream<'static, reqwest::Result<Bytes>>,
+    deadline: Instant,
+) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::new();
+    loop {
+        match timeout_at(deadline, body.next()).await {
+            Err(_) => return Err(ReadError::Dropped(TIMED_OUT.to_owned())),
+            Ok(None) => return Ok(out),
+            Ok(Some(Ok(b))) => out.extend_from_slice(&b),
+            Ok(Some(Err(e))) => return Err(ReadError::Dropped(error_chain(&e))),
+        }
+    }
+}
+
+/// The events of a whole answer, for a server that answered a stream request whole.
+fn events_of(parsed: Parsed) -> Vec<StreamEvent> {
+    let mut events = Vec::new();
+    for c in parsed.choices {
+        if !c.text.is_empty() {
+            events.push(StreamEvent::Delta {
+                index: c.index,
+                text: c.text,
+            });
+        }
+        if let Some(tokens) = c.logprobs {
+            events.push(StreamEvent::Logprobs {
+                index: c.index,
+                tokens,
+            });
+        }
+        events.push(StreamEvent::Finish {
+            index: c.index,
+            reason: c.finish_reason,
+        });
+    }
+    events.push(StreamEvent::Done {
+        usage: parsed.usage.unwrap_or_default(),
+        timings: Timings::default(),
+    });
+    events
+}
+
+fn annotate(error: ProviderError, note: &str) -> ProviderError {
+    match error {
+        ProviderError::Server {
+            provider,
+            status,
+            message,
+        } => ProviderError::Server {
+            provider,
+            status,
+            message: format!("{message}; {note}"),
+        },
+        ProviderError::RateLimited {
+            provider,
+            retry_after,
+            message,
+        } => ProviderError::RateLimited {
+            provider,
+            retry_after,
+            message: format!("{message}; {note}"),
+        },
+        ProviderError::Unavailable { provider, detail } => ProviderError::Unavailable {
+            provider,
+            detail: format!("{detail}; {note}"),
+        },
+        ProviderError::Truncated { provider, detail } => ProviderError::Truncated {
+            provider,
+            detail: format!("{detail}; {note}"),
+        },
+        other => other,
+    }
+}
+
+/// Removes `key`, and words that hold a recognisable piece of it, from `text`.
+pub(crate) fn redact(text: &str, key: &str) -> String {
+    if key.is_empty() {
+        return text.to_owned();
+    }
+    let text = text.replace(key, "***");
+    if key.len() < 12 {
+        return text;
+    }
+    let (head, tail) = (&key[..6.min(key.len())], &key[key.len() - 4..]);
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let w = word.trim_end();
+            if w.contains(head) || (w.contains('*') && w.contains(tail)) {
+                format!("***{}", &word[w.len()..])
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// Gemini puts the wait in the body: `"retryDelay": "30s"`.
+fn gemini_retry_delay(body: &[u8]) -> Option<Duration> {
+    let text = std::str::from_utf8(body).ok()?;
+    let at = text.find("\"retryDelay\"")?;
+    let rest = &text[at + "\"retryDelay\"".len()..];
+    let start = rest.find('"')? + 1;
+    let end = start + rest[start..].find('"')?;
+    let secs: f64 = rest[start..end].strip_suffix('s')?.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+fn estimate_tokens(request: &ChatRequest) -> f64 {
+    let chars = match &request.prompt {
+        Prompt::Messages(m) => m.iter().map(|m| m.content.len()).sum::<usize>(),
+        Prompt::Text(t) => t.len(),
+    };
+    let out = request.max_tokens.unwrap_or(1024) * request.n.max(1);
+    (chars / 4) as f64 + f64::from(out)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn local_id() -> String {
+    format!("rightfit-{:016x}", fastrand::u64(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_removes_the_key_and_masked_echoes() {
+        let key = "sk-proj-abcdefghijklmnop1234";
+        let msg =
+            format!("Incorrect API key provided: sk-proj-****************1234. Also {key} here.");
+        let out = redact(&msg, key);
+        assert!(!out.contains(key), "{out}");
+        assert!(!out.contains("sk-proj"), "{out}");
+        assert!(out.contains("Incorrect API key provided: ***"), "{out}");
+        assert_eq!(redact("nothing to hide", key), "nothing to hide");
+    }
+
+    #[test]
+    fn gemini_retry_delay_is_read_from_the_body() {
+        let body = br#"{"error":{"code":429,"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}"#;
+        assert_eq!(gemini_retry_delay(body), Some(Duration::from_secs(7)));
+        assert_eq!(gemini_retry_delay(b"{}"), None);
+    }
+
+    #[test]
+    fn token_estimate_counts_prompt_and_output() {
+        let r = ChatRequest::chat(vec![rightfit_types::Message::user("x".repeat(400))])
+            .with_max_tokens(50);
+        assert_eq!(estimate_tokens(&r), 150.0);
+    }
+}
