@@ -4,15 +4,9 @@
 //! total timeouts, retries with backoff and `Retry-After`, client-side rate limits, key
 //! redaction. What differs between protocols is a [`codec::Codec`].
 
-// The codecs are used by the transport, which is being written; until it lands they are dead
-// code. Remove these `allow`s with it.
-#[allow(dead_code)]
 pub(crate) mod anthropic;
-#[allow(dead_code)]
 pub(crate) mod codec;
-#[allow(dead_code)]
 pub(crate) mod gemini;
-#[allow(dead_code)]
 pub(crate) mod openai;
 mod ratelimit;
 mod retry;

@@ -35,6 +35,5 @@ macro_rules! stub {
         }
     };
 }
-stub!(super::openai::OpenAi);
 stub!(super::anthropic::Anthropic);
 stub!(super::gemini::Gemini);
