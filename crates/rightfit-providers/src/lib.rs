@@ -90,6 +90,12 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Whether the provider can take requests now.
     async fn health(&self) -> Result<Health, ProviderError>;
 
+    /// Whether the provider enforces its own timeouts and retries (hosted models do, with
+    /// `Retry-After` and a time budget); callers then must not add their own on top.
+    fn retries_internally(&self) -> bool {
+        false
+    }
+
     /// Memory this process spends on the model, for models run in-process; `None` otherwise.
     async fn memory(&self) -> Option<MemoryUse> {
         None

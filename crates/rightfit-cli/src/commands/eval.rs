@@ -12,7 +12,7 @@ use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
 use rightfit_eval::runner::{self, EvalOptions, Progress, ProviderFactory};
 use rightfit_llama::store::ModelStore;
 use rightfit_llama::{Engine, EngineOptions, LocalProvider};
-use rightfit_providers::Provider;
+use rightfit_providers::{HostedProvider, Provider};
 use rightfit_report::RunReport;
 use rightfit_store::{RunStore, SqliteStore};
 use rightfit_types::{RunInfo, RunStatus};
@@ -82,11 +82,7 @@ impl ProviderFactory for Factory {
                     .map_err(|e| format!("models.{}: {e}", model.name))?;
                 Ok(Arc::new(LocalProvider::new(model.name.clone(), engine)))
             }
-            other => Err(format!(
-                "models.{}: the '{}' provider is not available in this build yet; evaluate local models, or an OpenAI-compatible server once hosted providers land",
-                model.name,
-                other.kind()
-            )),
+            _ => Ok(Arc::new(HostedProvider::from_config(model)?)),
         }
     }
 }

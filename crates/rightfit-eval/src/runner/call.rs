@@ -62,7 +62,15 @@ pub async fn call(
     {
         return Ok((answer, true));
     }
-    let timeout = Duration::from_secs_f64(model.timeout_s);
+    // Hosted providers time out and retry by themselves (honouring Retry-After, within
+    // retry_budget_s); wrapping them in a second loop would multiply the attempts.
+    let own = provider.retries_internally();
+    let timeout = if own {
+        Duration::from_secs_f64(model.retry_budget_s + model.timeout_s)
+    } else {
+        Duration::from_secs_f64(model.timeout_s)
+    };
+    let max_retries = if own { 0 } else { model.max_retries };
     let mut attempt = 0u32;
     let answer = loop {
         let started = Instant::now();
@@ -78,7 +86,7 @@ pub async fn call(
                 model.timeout_s
             ),
         };
-        if attempt >= model.max_retries {
+        if attempt >= max_retries {
             return Err(format!("{error} (after {} attempts)", attempt + 1));
         }
         tracing::warn!(model = %model.name, attempt, %error, "transient error, retrying");

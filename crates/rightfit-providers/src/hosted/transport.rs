@@ -528,6 +528,10 @@ impl Provider for HostedProvider {
         &self.name
     }
 
+    fn retries_internally(&self) -> bool {
+        true
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             completion: false,
