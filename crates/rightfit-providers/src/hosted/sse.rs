@@ -129,8 +129,9 @@ mod tests {
 
     #[test]
     fn every_split_point_gives_the_same_events() {
-        let stream = "event: x\r\ndata: héllo wörld\r\n\r\n: keep-alive\r\n\r\ndata: [DONE]\r\n\r\n"
-            .as_bytes();
+        let stream =
+            "event: x\r\ndata: héllo wörld\r\n\r\n: keep-alive\r\n\r\ndata: [DONE]\r\n\r\n"
+                .as_bytes();
         let whole = all(&[stream]);
         assert_eq!(data(&whole), vec!["héllo wörld", "[DONE]"]);
         for i in 0..stream.len() {
@@ -151,7 +152,10 @@ mod tests {
     fn comments_and_blank_events_are_ignored() {
         let ev = all(&[b": ping\n\n\n\nevent: only-type\n\ndata: x\n\n"]);
         assert_eq!(data(&ev), vec!["x"]);
-        assert_eq!(ev[0].event, None, "a type without data does not leak into the next");
+        assert_eq!(
+            ev[0].event, None,
+            "a type without data does not leak into the next"
+        );
     }
 
     #[test]
