@@ -93,3 +93,12 @@ pub(crate) enum StreamFault {
         kind: Option<String>,
     },
 }
+
+/// An `f32` setting as the JSON number a person would write: `0.7`, not the `0.699999988079071`
+/// that widening the `f32` to `f64` gives.
+pub(crate) fn json_number(x: f32) -> serde_json::Value {
+    x.to_string().parse::<f64>().map_or_else(
+        |_| serde_json::Value::from(f64::from(x)),
+        serde_json::Value::from,
+    )
+}
