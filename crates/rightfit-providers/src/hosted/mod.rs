@@ -4,13 +4,6 @@
 //! total timeouts, retries with backoff and `Retry-After`, client-side rate limits, key
 //! redaction. What differs between protocols is a [`codec::Codec`].
 
-// The codecs are written before the transport that calls them; until it lands nothing outside
-// the tests constructs them.
-#![allow(
-    dead_code,
-    reason = "the codecs are used by the transport, written separately"
-)]
-
 pub(crate) mod anthropic;
 pub(crate) mod codec;
 pub(crate) mod gemini;
@@ -18,7 +11,6 @@ pub(crate) mod openai;
 mod ratelimit;
 mod retry;
 pub mod sse;
-mod stubs;
 mod transport;
 
 pub use transport::HostedProvider;
