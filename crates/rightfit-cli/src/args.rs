@@ -368,9 +368,23 @@ pub struct SamplingArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Hosted models: --model gpt-4o, claude-3-5-sonnet-latest or gemini-2.5-flash \
+(keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY), or provider:id such as \
+openai:gpt-4.1; any server speaking OpenAI's protocol with --base-url http://host:port/v1; \
+or a model named in a project file with -c rightfit.toml.")]
 pub struct ChatArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// A project file whose models --model may name (any provider, as configured there).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Base URL of an OpenAI-compatible server (`http://localhost:8000/v1`), or another URL
+    /// for a hosted provider (a proxy).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Environment variable holding the API key (instead of the provider's usual one).
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
     #[command(flatten)]
     pub sampling: SamplingArgs,
     /// System message.

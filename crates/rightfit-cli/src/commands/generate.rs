@@ -7,7 +7,8 @@ use futures::StreamExt;
 use rightfit_config::Settings;
 use rightfit_llama::store::ModelStore;
 use rightfit_llama::{Engine, EngineOptions, LocalProvider};
-use rightfit_providers::Provider;
+use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
+use rightfit_providers::{HostedProvider, Provider};
 use rightfit_types::{
     ChatRequest, EmbeddingRequest, LoglikelihoodRequest, Message, ResponseFormat, Sampling,
     StreamEvent, Timings, Usage,
@@ -97,7 +98,7 @@ fn build_request(prompt: rightfit_types::Prompt, s: &SamplingArgs) -> anyhow::Re
 
 /// Streams one answer to stdout; returns its text.
 async fn stream_answer(
-    provider: &LocalProvider,
+    provider: &dyn Provider,
     request: ChatRequest,
     timings: bool,
 ) -> anyhow::Result<String> {
@@ -138,9 +139,55 @@ fn describe(u: &Usage, t: &Timings) -> String {
     )
 }
 
+/// The model `chat` talks to: one named in a project file, a hosted one named on the command
+/// line, or a local one.
+async fn chat_provider(settings: &Settings, args: &ChatArgs) -> anyhow::Result<Box<dyn Provider>> {
+    let configured = match &args.config {
+        Some(path) => {
+            let project = Project::load(path).map_err(user)?;
+            match project.models.get(&args.engine.model) {
+                Some(m) => Some(m.clone()),
+                None => {
+                    return Err(user(anyhow::anyhow!(
+                        "{}: no model named '{}' (models: {})",
+                        path.display(),
+                        args.engine.model,
+                        project.models.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
+        }
+        None => ModelConfig::from_spec(
+            &args.engine.model,
+            args.base_url.as_deref(),
+            args.api_key_env.as_deref(),
+        )
+        .map_err(user)?,
+    };
+    let Some(model) = configured else {
+        let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
+        return Ok(Box::new(LocalProvider::new(name, engine)));
+    };
+    match &model.provider {
+        ProviderConfig::Local { model: file, .. } => {
+            let engine_args = EngineArgs {
+                model: file.clone(),
+                ..args.engine.clone()
+            };
+            let (name, engine) = load_engine(settings, &engine_args, |_| {}).await?;
+            Ok(Box::new(LocalProvider::new(name, engine)))
+        }
+        _ => {
+            let provider =
+                HostedProvider::from_config(&model).map_err(|e| user(anyhow::anyhow!(e)))?;
+            Ok(Box::new(provider))
+        }
+    }
+}
+
 pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
-    let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
-    let provider = LocalProvider::new(name, engine);
+    let provider = chat_provider(settings, &args).await?;
+    let provider = provider.as_ref();
     let mut history: Vec<Message> = args.system.iter().map(Message::system).collect();
     let request = |history: &[Message]| -> anyhow::Result<ChatRequest> {
         let mut r = build_request(
@@ -152,13 +199,13 @@ pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
     };
     if let Some(prompt) = &args.prompt {
         history.push(Message::user(prompt));
-        stream_answer(&provider, request(&history)?, args.sampling.timings).await?;
+        stream_answer(provider, request(&history)?, args.sampling.timings).await?;
         return Ok(());
     }
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         history.push(Message::user(read_stdin()?.trim_end()));
-        stream_answer(&provider, request(&history)?, args.sampling.timings).await?;
+        stream_answer(provider, request(&history)?, args.sampling.timings).await?;
         return Ok(());
     }
     #[allow(clippy::print_stderr)]
@@ -180,7 +227,7 @@ pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
             break;
         }
         history.push(Message::user(input));
-        let answer = stream_answer(&provider, request(&history)?, args.sampling.timings).await?;
+        let answer = stream_answer(provider, request(&history)?, args.sampling.timings).await?;
         history.push(Message::assistant(answer));
     }
     Ok(())

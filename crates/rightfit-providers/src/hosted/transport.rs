@@ -289,6 +289,12 @@ impl HostedProvider {
             None => "this server wants a key: set api_key = \"env:VARIABLE\"".to_owned(),
         };
         match status {
+            // Gemini answers a bad key with 400 INVALID_ARGUMENT "API key not valid".
+            400 if message.to_ascii_lowercase().contains("api key") => ProviderError::Auth {
+                provider,
+                status,
+                message: format!("{message} — {key_hint}"),
+            },
             401 | 403 => ProviderError::Auth {
                 provider,
                 status,
