@@ -2,10 +2,19 @@
 //! headers, body shapes, SSE framing and error shapes — with scripted answers and injected faults.
 //!
 //! Provider clients in `rightfit-providers` are tested against them (one conformance suite for
-//! every provider), and the gateway uses them as upstreams. The official `openai` and `anthropic`
-//! Python SDKs read their streams in this crate's tests, so the servers cannot drift from the real
+//! every provider), and the gateway uses them as upstreams (`rightfit-testkit serve` runs one
+//! from the command line). The official `openai`, `anthropic` and `google-genai` Python SDKs read
+//! their answers and streams in this crate's tests, so the servers cannot drift from the real
 //! protocols. Depends on nothing of rightfit's; not published.
 
+// Request checks return the refusal itself as `Err(Response)`: it is moved once, straight to the
+// client, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+mod anthropic;
+mod gemini;
+mod openai;
+mod respond;
 mod script;
 mod server;
 

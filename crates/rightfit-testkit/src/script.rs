@@ -7,7 +7,8 @@ use std::time::Duration;
 pub enum Protocol {
     /// OpenAI Chat Completions: `POST /v1/chat/completions`, `Authorization: Bearer`.
     OpenAi,
-    /// Anthropic Messages: `POST /v1/messages`, `x-api-key`, `anthropic-version`.
+    /// Anthropic Messages: `POST /v1/messages`, `x-api-key` (or `Authorization: Bearer`, which
+    /// the 2.x Python SDK sends), `anthropic-version`.
     Anthropic,
     /// Google Gemini: `POST /{v1|v1beta}/models/{model}:generateContent` and
     /// `:streamGenerateContent?alt=sse`, `x-goog-api-key` (or `?key=`).
@@ -57,17 +58,91 @@ impl Reply {
             logprobs: Vec::new(),
         }
     }
+
+    /// The same reply, streamed in `chunks` deltas.
+    pub fn with_chunks(mut self, chunks: usize) -> Self {
+        self.chunks = chunks;
+        self
+    }
+
+    /// The same reply with these token counts.
+    pub fn with_tokens(mut self, prompt_tokens: u32, completion_tokens: u32) -> Self {
+        self.prompt_tokens = prompt_tokens;
+        self.completion_tokens = completion_tokens;
+        self
+    }
+
+    /// The same reply, ended for this reason.
+    pub fn with_finish(mut self, finish: Finish) -> Self {
+        self.finish = finish;
+        self
+    }
+
+    /// The same reply with these log-probabilities; the text becomes the tokens joined.
+    pub fn with_logprobs<S: Into<String>>(
+        mut self,
+        logprobs: impl IntoIterator<Item = (S, f64)>,
+    ) -> Self {
+        self.logprobs = logprobs.into_iter().map(|(t, p)| (t.into(), p)).collect();
+        self.text = self.logprobs.iter().map(|(t, _)| t.as_str()).collect();
+        self
+    }
+
+    /// The pieces the text is streamed in, in order; they join to `text`.
+    ///
+    /// When the text has exactly `chunks` whitespace-separated words, each piece is one word
+    /// with the whitespace after it (leading whitespace goes with the first). Otherwise the text
+    /// is cut into `chunks` pieces of (nearly) equal length in chars — fewer when the text has
+    /// fewer chars. An empty text is one empty piece.
+    pub fn deltas(&self) -> Vec<String> {
+        let wanted = self.chunks.max(1);
+        let mut word_starts: Vec<usize> = Vec::new();
+        let mut prev_space = true;
+        for (i, c) in self.text.char_indices() {
+            let space = c.is_whitespace();
+            if prev_space && !space {
+                word_starts.push(i);
+            }
+            prev_space = space;
+        }
+        let cuts: Vec<usize> = if word_starts.len() == wanted {
+            let mut cuts = word_starts;
+            cuts[0] = 0;
+            cuts
+        } else {
+            let offsets: Vec<usize> = self.text.char_indices().map(|(i, _)| i).collect();
+            let pieces = wanted.min(offsets.len()).max(1);
+            (0..pieces)
+                .map(|k| {
+                    offsets
+                        .get(k * offsets.len() / pieces)
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect()
+        };
+        let mut out = Vec::with_capacity(cuts.len());
+        for (k, &start) in cuts.iter().enumerate() {
+            let end = cuts.get(k + 1).copied().unwrap_or(self.text.len());
+            out.push(self.text[start..end].to_owned());
+        }
+        out
+    }
 }
 
-/// One step of a script: what the server does with the next request it receives.
+/// One step of a script: what the server does with the next generation request it receives
+/// (chat completions, messages, generateContent). Requests refused before the script is consulted
+/// — wrong or missing key, missing `anthropic-version`, an invalid body, an unknown model or
+/// path — and model listings take no step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Answer normally (streamed if the request asked to stream).
     Reply(Reply),
     /// Wait, then answer. For a stream, the wait comes before the response headers.
     Delay(Duration, Reply),
-    /// Stream the first `after` deltas of the reply, then wait `pause` between deltas (a slow
-    /// stream; for first-byte and total timeouts). Non-streamed requests wait `pause` × chunks.
+    /// Send the response headers (and the protocol's opening events) at once, then wait `pause`
+    /// before each delta (a slow stream; for first-byte and total timeouts). Non-streamed
+    /// requests wait `pause` × deltas before the headers.
     Slow {
         /// The answer.
         reply: Reply,
@@ -116,9 +191,11 @@ pub struct Quirks {
     pub no_done: bool,
     /// Use `\r\n` line endings in the SSE stream.
     pub crlf: bool,
-    /// Send `: keep-alive` comment lines and a `ping` between events.
+    /// Send SSE comment lines: a `: ping` first, then `: keep-alive` before every event (as
+    /// vLLM and proxies do; clients must skip comments).
     pub keep_alives: bool,
-    /// Write each SSE event in several small writes (split mid-line) to exercise reassembly.
+    /// Write each SSE event in several small writes (split mid-line) to exercise reassembly:
+    /// 3-byte body frames, each flushed to the socket on its own.
     pub split_writes: bool,
 }
 
@@ -175,5 +252,36 @@ impl Recorded {
             .iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_follow_words_when_the_counts_match() {
+        assert_eq!(
+            Reply::text("  one two\tthree ").deltas(),
+            ["  one ", "two\t", "three "]
+        );
+    }
+
+    #[test]
+    fn deltas_split_evenly_by_chars_otherwise() {
+        let reply = Reply::text("héllo wörld").with_chunks(4);
+        let deltas = reply.deltas();
+        assert_eq!(deltas.concat(), "héllo wörld");
+        assert_eq!(deltas.len(), 4);
+        assert_eq!(Reply::text("ab").with_chunks(5).deltas(), ["a", "b"]);
+        assert_eq!(Reply::text("").deltas(), [""]);
+        assert_eq!(Reply::text("abc").with_chunks(0).deltas(), ["abc"]);
+    }
+
+    #[test]
+    fn logprobs_set_the_text() {
+        let reply = Reply::text("ignored").with_logprobs([("a", -1.0), ("b", -2.0)]);
+        assert_eq!(reply.text, "ab");
+        assert_eq!(reply.logprobs.len(), 2);
     }
 }

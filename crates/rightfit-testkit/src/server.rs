@@ -1,20 +1,60 @@
 //! The server: accepts connections, records requests, plays the script.
+//!
+//! The accept loop is our own (not `axum::serve`) so that a step can end a connection without a
+//! response: each connection has a kill signal that handlers fire; the connection future is then
+//! dropped, which closes the socket.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::script::{Recorded, ServerConfig, Step};
+use axum::body::Body;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::script::{Protocol, Recorded, ServerConfig, Step};
+use crate::{anthropic, gemini, openai, respond};
+
+/// The largest request body read; larger ones are recorded with a `Null` body.
+const MAX_BODY: usize = 64 << 20;
 
 /// A running test server on `127.0.0.1` and a free port; it stops when dropped.
+///
+/// Every request is recorded. A generation request is first checked like the real service
+/// checks it — path, key, required headers, body, model — and refused in the protocol's shape
+/// without taking a script step; only then does it take the next [`Step`] (or the default reply).
 #[derive(Debug)]
 pub struct TestServer {
     addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: AbortHandle,
 }
 
 impl TestServer {
-    /// Starts a server.
+    /// Starts a server on `127.0.0.1` and a free port.
     pub async fn start(config: ServerConfig) -> std::io::Result<Self> {
-        let _ = config;
-        todo!("helper implements")
+        Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts a server on this address (port 0 picks a free one).
+    pub async fn start_on(config: ServerConfig, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let accept = tokio::spawn(accept_loop(listener, shared.clone())).abort_handle();
+        Ok(Self {
+            addr,
+            shared,
+            accept,
+        })
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash, no `/v1`).
@@ -29,17 +69,203 @@ impl TestServer {
 
     /// Appends steps to the script; each request takes the next one (then the default reply).
     pub fn push(&self, steps: impl IntoIterator<Item = Step>) {
-        let _ = steps.into_iter().count();
-        todo!("helper implements")
+        let mut script = lock(&self.shared.script);
+        script.extend(steps);
+        self.shared.scripted.store(script.len(), Ordering::Release);
+    }
+
+    /// How many scripted steps no request has taken yet.
+    pub fn steps_left(&self) -> usize {
+        self.shared.scripted.load(Ordering::Acquire)
     }
 
     /// Every request received so far, in order (including those answered with a fault).
     pub fn requests(&self) -> Vec<Recorded> {
-        todo!("helper implements")
+        lock(&self.shared.records).clone()
     }
 
-    /// How many requests arrived.
+    /// How many requests arrived (counted even while recording is off).
     pub fn request_count(&self) -> usize {
-        self.requests().len()
+        self.shared.count.load(Ordering::Acquire)
+    }
+
+    /// Turns keeping [`Recorded`] requests on or off (on at start). Long benchmark runs turn it
+    /// off so that memory stays flat; [`request_count`](Self::request_count) still counts.
+    pub fn set_recording(&self, on: bool) {
+        self.shared.recording.store(on, Ordering::Release);
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // The accept task owns every connection task (a JoinSet), so aborting it ends them all.
+        self.accept.abort();
+    }
+}
+
+/// State every connection shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    script: Mutex<VecDeque<Step>>,
+    /// Steps in `script`, so that the common unscripted case takes no lock.
+    scripted: AtomicUsize,
+    records: Mutex<Vec<Recorded>>,
+    recording: AtomicBool,
+    count: AtomicUsize,
+    ids: AtomicU64,
+}
+
+impl Shared {
+    fn new(config: ServerConfig) -> Self {
+        Self {
+            config,
+            script: Mutex::new(VecDeque::new()),
+            scripted: AtomicUsize::new(0),
+            records: Mutex::new(Vec::new()),
+            recording: AtomicBool::new(true),
+            count: AtomicUsize::new(0),
+            ids: AtomicU64::new(1),
+        }
+    }
+
+    /// The next scripted step, if any.
+    pub(crate) fn take_step(&self) -> Option<Step> {
+        if self.scripted.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut script = lock(&self.script);
+        let step = script.pop_front();
+        self.scripted.store(script.len(), Ordering::Release);
+        step
+    }
+
+    /// A number for ids, unique within this server.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether `model` is one this server knows.
+    pub(crate) fn knows_model(&self, model: &str) -> bool {
+        self.config.models.is_empty() || self.config.models.iter().any(|m| m == model)
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: the data (a queue, a log) stays consistent even if a
+/// holder panicked, because every critical section is a single push or pop.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, shared.clone()));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little instead of spinning.
+                    tracing::warn!(%error, "test server: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    // Deltas are small writes; without this, Nagle would hold them back.
+    let _ = stream.set_nodelay(true);
+    let kill = Arc::new(Notify::new());
+    let handler_kill = kill.clone();
+    let service = service_fn(move |request: Request<Incoming>| {
+        let shared = shared.clone();
+        let kill = handler_kill.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, &kill, request).await) }
+    });
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        // Dropping the connection future closes the socket, whatever was (not) written.
+        () = kill.notified() => {}
+    }
+}
+
+/// A request as the protocol handlers see it.
+#[derive(Debug)]
+pub(crate) struct Req {
+    pub(crate) method: http::Method,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: http::HeaderMap,
+    /// The body as JSON; `None` when it was empty or not JSON.
+    pub(crate) json: Option<serde_json::Value>,
+}
+
+impl Req {
+    /// A header's value, if present and text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A query parameter's raw (not percent-decoded) value.
+    pub(crate) fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.as_deref()?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    }
+}
+
+async fn handle(shared: &Shared, kill: &Arc<Notify>, request: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(Body::new(body), MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+    let incoming = Req {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers,
+        json,
+    };
+    if shared.recording.load(Ordering::Acquire) {
+        let recorded = Recorded {
+            method: incoming.method.to_string(),
+            path: incoming.path.clone(),
+            query: incoming.query.clone(),
+            headers: incoming
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: incoming.json.clone().unwrap_or(serde_json::Value::Null),
+        };
+        lock(&shared.records).push(recorded);
+    }
+    shared.count.fetch_add(1, Ordering::AcqRel);
+
+    match shared.config.protocol {
+        Protocol::OpenAi => match openai::prepare(shared, &incoming) {
+            Ok(call) => respond::play(shared, kill, call).await,
+            Err(response) => response,
+        },
+        Protocol::Anthropic => match anthropic::prepare(shared, &incoming) {
+            Ok(call) => respond::play(shared, kill, call).await,
+            Err(response) => response,
+        },
+        Protocol::Gemini => match gemini::prepare(shared, &incoming) {
+            Ok(call) => respond::play(shared, kill, call).await,
+            Err(response) => response,
+        },
     }
 }
