@@ -368,10 +368,12 @@ pub struct SamplingArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Hosted models: --model gpt-4o, claude-3-5-sonnet-latest or gemini-2.5-flash \
+#[command(
+    after_help = "Hosted models: --model gpt-4o, claude-3-5-sonnet-latest or gemini-2.5-flash \
 (keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY), or provider:id such as \
 openai:gpt-4.1; any server speaking OpenAI's protocol with --base-url http://host:port/v1; \
-or a model named in a project file with -c rightfit.toml.")]
+or a model named in a project file with -c rightfit.toml."
+)]
 pub struct ChatArgs {
     #[command(flatten)]
     pub engine: EngineArgs,

@@ -5,9 +5,9 @@ use std::io::{BufRead, IsTerminal, Read};
 use anyhow::Context;
 use futures::StreamExt;
 use rightfit_config::Settings;
+use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
 use rightfit_llama::store::ModelStore;
 use rightfit_llama::{Engine, EngineOptions, LocalProvider};
-use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
 use rightfit_providers::{HostedProvider, Provider};
 use rightfit_types::{
     ChatRequest, EmbeddingRequest, LoglikelihoodRequest, Message, ResponseFormat, Sampling,
@@ -152,7 +152,12 @@ async fn chat_provider(settings: &Settings, args: &ChatArgs) -> anyhow::Result<B
                         "{}: no model named '{}' (models: {})",
                         path.display(),
                         args.engine.model,
-                        project.models.keys().cloned().collect::<Vec<_>>().join(", ")
+                        project
+                            .models
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )));
                 }
             }

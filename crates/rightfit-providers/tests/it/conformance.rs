@@ -46,7 +46,8 @@ async fn drain(p: &dyn Provider, r: ChatRequest) -> (String, Vec<ProviderError>,
 pub async fn answers_whole_and_streamed(t: Target) {
     let s = setup(t).await;
     let text = "The quick brown fox jumps.";
-    s.server.push([Step::Reply(reply(text)), Step::Reply(reply(text))]);
+    s.server
+        .push([Step::Reply(reply(text)), Step::Reply(reply(text))]);
     let streamed = s.provider.complete(request()).await.expect("answer");
     assert_eq!(streamed.text(), text);
     assert_eq!(streamed.choices[0].finish_reason, FinishReason::Stop);
@@ -58,9 +59,15 @@ pub async fn answers_whole_and_streamed(t: Target) {
         .expect("answer");
     assert_eq!(whole.text(), text);
     if t.quirks.no_usage {
-        assert_eq!(whole.usage.prompt_tokens, 0, "no usage was sent: none invented");
+        assert_eq!(
+            whole.usage.prompt_tokens, 0,
+            "no usage was sent: none invented"
+        );
     } else {
-        assert_eq!((whole.usage.prompt_tokens, whole.usage.completion_tokens), (21, 7));
+        assert_eq!(
+            (whole.usage.prompt_tokens, whole.usage.completion_tokens),
+            (21, 7)
+        );
         assert_eq!(streamed.usage.prompt_tokens, 21);
         assert_eq!(streamed.usage.completion_tokens, 7);
     }
@@ -70,7 +77,8 @@ pub async fn answers_whole_and_streamed(t: Target) {
 
 pub async fn streams_piece_by_piece(t: Target) {
     let s = setup(t).await;
-    s.server.push([Step::Reply(reply("one two three four five"))]);
+    s.server
+        .push([Step::Reply(reply("one two three four five"))]);
     let (text, errors, done, deltas) = drain(&s.provider, request()).await;
     assert!(errors.is_empty(), "{errors:?}");
     assert!(done);
@@ -87,7 +95,10 @@ pub async fn sends_the_protocol_s_request(t: Target) {
     match t.protocol {
         Protocol::OpenAi => {
             assert_eq!(r.path, "/v1/chat/completions");
-            assert_eq!(r.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+            assert_eq!(
+                r.header("authorization"),
+                Some(format!("Bearer {KEY}").as_str())
+            );
             assert_eq!(body["messages"][0]["role"], "system");
             assert_eq!(body["messages"][1]["content"], "Say hello.");
             assert_eq!(body["stream"], true);
@@ -105,7 +116,10 @@ pub async fn sends_the_protocol_s_request(t: Target) {
             assert_eq!(r.path, "/v1beta/models/test-model:streamGenerateContent");
             assert_eq!(r.query.as_deref(), Some("alt=sse"));
             assert_eq!(r.header("x-goog-api-key"), Some(KEY));
-            assert_eq!(body["systemInstruction"]["parts"][0]["text"], "Answer briefly.");
+            assert_eq!(
+                body["systemInstruction"]["parts"][0]["text"],
+                "Answer briefly."
+            );
             assert_eq!(body["contents"][0]["parts"][0]["text"], "Say hello.");
             assert_eq!(body["generationConfig"]["maxOutputTokens"], 64);
         }
@@ -169,7 +183,10 @@ pub async fn rate_limits_wait_for_retry_after(t: Target) {
     let started = Instant::now();
     let a = s.provider.complete(request()).await.expect("answer");
     assert_eq!(a.text(), "after the wait");
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
     assert_eq!(s.server.request_count(), 2);
 }
 
@@ -203,7 +220,10 @@ pub async fn retry_budget_is_respected(t: Target) {
     let p = provider(&s, |m| m.retry_budget_s = 5.0);
     let started = Instant::now();
     let e = p.complete(request()).await.expect_err("gives up");
-    assert!(started.elapsed() < Duration::from_secs(3), "it waited anyway");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "it waited anyway"
+    );
     assert!(matches!(e, ProviderError::RateLimited { .. }), "{e}");
     assert!(e.to_string().contains("retry_budget_s"), "{e}");
     assert_eq!(s.server.request_count(), 1);
@@ -212,7 +232,10 @@ pub async fn retry_budget_is_respected(t: Target) {
 pub async fn client_errors_are_not_retried(t: Target) {
     for status in [400u16, 401, 403, 404] {
         let s = setup(t).await;
-        s.server.push([Step::Status(status), Step::Reply(reply("should not be read"))]);
+        s.server.push([
+            Step::Status(status),
+            Step::Reply(reply("should not be read")),
+        ]);
         let e = s.provider.complete(request()).await.expect_err("error");
         let text = e.to_string();
         assert!(!e.is_transient(), "{status}: {text}");
@@ -233,8 +256,9 @@ pub async fn a_refused_key_is_never_printed(t: Target) {
     let wrong = "sk-wrong-9876543210fedcbaQRS";
     let s = setup(t).await;
     let m = s.model.clone();
-    let p = rightfit_providers::HostedProvider::with_key(&m, Some(rightfit_config::Secret::new(wrong)))
-        .expect("provider");
+    let p =
+        rightfit_providers::HostedProvider::with_key(&m, Some(rightfit_config::Secret::new(wrong)))
+            .expect("provider");
     let e = p.complete(request()).await.expect_err("refused");
     let text = format!("{e} {e:?}");
     assert!(!text.contains(wrong), "{text}");
@@ -251,14 +275,19 @@ pub async fn a_refused_key_is_never_printed(t: Target) {
 
 pub async fn unknown_models_are_named(t: Target) {
     let s = setup_with(t, |c| c.models = vec!["real-model".into()], |_| {}).await;
-    let e = s.provider.complete(request()).await.expect_err("unknown model");
+    let e = s
+        .provider
+        .complete(request())
+        .await
+        .expect_err("unknown model");
     assert!(matches!(e, ProviderError::NotFound { .. }), "{e:?}");
     assert!(e.to_string().contains("test-model"), "{e}");
 }
 
 pub async fn dropped_connections_are_retried(t: Target) {
     let s = setup(t).await;
-    s.server.push([Step::Drop, Step::Reply(reply("after the drop")), Step::Drop]);
+    s.server
+        .push([Step::Drop, Step::Reply(reply("after the drop")), Step::Drop]);
     let a = s.provider.complete(request()).await.expect("answer");
     assert_eq!(a.text(), "after the drop");
     s.server.push([Step::Reply(reply("whole"))]);
@@ -280,13 +309,17 @@ pub async fn truncated_streams_are_errors(t: Target) {
     s.server.push([cut.clone()]);
     let (text, errors, done, _) = drain(&s.provider, request()).await;
     assert!(!done, "a cut stream must not end with Done");
-    assert!(!text.is_empty() && text.len() < "one two three four five six".len(), "{text:?}");
+    assert!(
+        !text.is_empty() && text.len() < "one two three four five six".len(),
+        "{text:?}"
+    );
     assert!(
         matches!(errors.as_slice(), [ProviderError::Truncated { .. }]),
         "{errors:?}"
     );
     // A whole answer: the cut attempt is retried, and the answer is complete.
-    s.server.push([cut.clone(), Step::Reply(reply("complete answer"))]);
+    s.server
+        .push([cut.clone(), Step::Reply(reply("complete answer"))]);
     let a = s.provider.complete(request()).await.expect("answer");
     assert_eq!(a.text(), "complete answer");
     s.server.push([cut, Step::Reply(reply("complete too"))]);
@@ -300,16 +333,25 @@ pub async fn truncated_streams_are_errors(t: Target) {
 
 pub async fn malformed_json_is_an_error(t: Target) {
     let s = setup(t).await;
-    s.server.push([Step::MalformedJson, Step::Reply(reply("never"))]);
+    s.server.push([Step::MalformedJson]);
     let e = s.provider.complete(request()).await.expect_err("malformed");
     assert!(matches!(e, ProviderError::Protocol { .. }), "{e:?}");
+    assert_eq!(
+        s.server.request_count(),
+        1,
+        "malformed answers are not retried"
+    );
     s.server.push([Step::MalformedJson]);
     let e = provider(&s, |m| m.stream = false)
         .complete(request())
         .await
         .expect_err("malformed");
     assert!(matches!(e, ProviderError::Protocol { .. }), "{e:?}");
-    assert_eq!(s.server.request_count(), 2, "malformed answers are not retried");
+    assert_eq!(
+        s.server.request_count(),
+        2,
+        "malformed answers are not retried"
+    );
 }
 
 pub async fn error_events_mid_stream(t: Target) {
@@ -348,7 +390,11 @@ pub async fn slow_servers_time_out(t: Target) {
     let started = Instant::now();
     let e = p.complete(request()).await.expect_err("timeout");
     assert!(matches!(e, ProviderError::Timeout { .. }), "{e:?}");
-    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(s.server.request_count(), 2, "a timeout is retried once");
     // First byte: a stream whose deltas come slowly fails the first-byte limit.
     s.server.push([Step::Slow {
@@ -369,14 +415,22 @@ pub async fn several_choices(t: Target) {
         let s = setup(t).await;
         let e = s.provider.complete(request().with_n(2)).await;
         if t.protocol == Protocol::Anthropic {
-            assert!(matches!(e, Err(ProviderError::InvalidRequest { .. })), "{e:?}");
+            assert!(
+                matches!(e, Err(ProviderError::InvalidRequest { .. })),
+                "{e:?}"
+            );
             assert_eq!(s.server.request_count(), 0, "refused before sending");
         }
         return;
     }
     let s = setup(t).await;
-    s.server.push([Step::Reply(reply("same")), Step::Reply(reply("same"))]);
-    let a = s.provider.complete(request().with_n(2)).await.expect("answer");
+    s.server
+        .push([Step::Reply(reply("same")), Step::Reply(reply("same"))]);
+    let a = s
+        .provider
+        .complete(request().with_n(2))
+        .await
+        .expect("answer");
     assert_eq!(a.choices.len(), 2);
     assert!(a.choices.iter().all(|c| c.text == "same"));
     let w = provider(&s, |m| m.stream = false)
@@ -395,7 +449,6 @@ pub async fn health_checks_reach_the_server(t: Target) {
 macro_rules! suite {
     ($($module:ident => $target:expr),* $(,)?) => {$(
         mod $module {
-            use super::*;
             suite!(@tests $target;
                 answers_whole_and_streamed, streams_piece_by_piece, sends_the_protocol_s_request,
                 constrains_json_output, reports_the_token_limit, rate_limits_wait_for_retry_after,

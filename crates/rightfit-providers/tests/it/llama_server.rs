@@ -29,7 +29,10 @@ async fn smollm2_on_llama_server_through_the_openai_compatible_provider() {
     assert!(health.ready, "{}", health.detail);
 
     // Whole answers, read as a stream (the default) and as one body, agree: greedy decoding.
-    let streamed = provider.complete(question()).await.expect("streamed answer");
+    let streamed = provider
+        .complete(question())
+        .await
+        .expect("streamed answer");
     assert!(!streamed.text().trim().is_empty());
     assert!(streamed.usage.prompt_tokens > 10, "{:?}", streamed.usage);
     assert!(streamed.usage.completion_tokens > 0, "{:?}", streamed.usage);
@@ -74,18 +77,17 @@ async fn smollm2_on_llama_server_through_the_openai_compatible_provider() {
         "properties": {"capital": {"type": "string"}},
         "required": ["capital"]
     });
-    let constrained = provider
-        .complete(
-            question()
-                .with_max_tokens(48)
-                .with_response_format(ResponseFormat::JsonSchema {
+    let constrained =
+        provider
+            .complete(question().with_max_tokens(48).with_response_format(
+                ResponseFormat::JsonSchema {
                     name: "answer".into(),
                     schema,
                     strict: true,
-                }),
-        )
-        .await
-        .expect("constrained answer");
+                },
+            ))
+            .await
+            .expect("constrained answer");
     let value: serde_json::Value =
         serde_json::from_str(constrained.text()).expect("the server kept to the schema");
     assert!(value["capital"].is_string(), "{value}");
