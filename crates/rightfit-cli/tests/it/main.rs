@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod eval;
+mod hosted;
 
 fn model() -> PathBuf {
     let p = std::env::var("RIGHTFIT_TEST_MODEL")

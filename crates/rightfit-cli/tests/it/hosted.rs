@@ -1,0 +1,191 @@
+//! `rightfit chat` and `rightfit eval` with hosted models, against the testkit's protocol-faithful
+//! servers (no model file needed).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use rightfit_testkit::{Protocol, Reply, ServerConfig, Step, TestServer};
+
+use crate::{stderr, stdout};
+
+async fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rightfit"));
+    cmd.args(args)
+        .env("RIGHTFIT_HOME", home)
+        .env_remove("RIGHTFIT_LOG")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("GEMINI_API_KEY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run rightfit"))
+        .await
+        .expect("task")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_with_each_hosted_provider() {
+    let home = tempfile::tempdir().expect("home");
+    for (protocol, spec, var, path) in [
+        (Protocol::OpenAi, "gpt-4o", "OPENAI_API_KEY", "/v1"),
+        (
+            Protocol::Anthropic,
+            "claude-3-5-sonnet-latest",
+            "ANTHROPIC_API_KEY",
+            "",
+        ),
+        (
+            Protocol::Gemini,
+            "gemini-2.5-flash",
+            "GEMINI_API_KEY",
+            "/v1beta",
+        ),
+    ] {
+        let server = TestServer::start(ServerConfig::new(protocol))
+            .await
+            .expect("server");
+        let url = format!("{}{path}", server.base_url());
+        let o = run(
+            home.path(),
+            &["chat", "--model", spec, "--base-url", &url, "Say hello."],
+            &[(var, "test-key")],
+        )
+        .await;
+        assert!(o.status.success(), "{spec}: {}", stderr(&o));
+        assert_eq!(stdout(&o).trim(), "Hello from the test server.", "{spec}");
+        let sent = &server.requests()[0];
+        assert!(
+            sent.body.to_string().contains("Say hello."),
+            "{spec}: {}",
+            sent.body
+        );
+        assert!(
+            sent.body.to_string().contains(spec) || sent.path.contains(spec),
+            "{spec}: model id sent: {} {:?}",
+            sent.body,
+            sent.path
+        );
+
+        // Without the key: a clear error naming the variable, exit 1, nothing sent.
+        let o = run(
+            home.path(),
+            &["chat", "--model", spec, "--base-url", &url, "Say hello."],
+            &[],
+        )
+        .await;
+        assert_eq!(o.status.code(), Some(1), "{spec}");
+        assert!(stderr(&o).contains(var), "{spec}: {}", stderr(&o));
+        assert_eq!(server.request_count(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_reports_a_refused_key_without_printing_it() {
+    let home = tempfile::tempdir().expect("home");
+    let server = TestServer::start(ServerConfig::new(Protocol::OpenAi))
+        .await
+        .expect("server");
+    let url = format!("{}/v1", server.base_url());
+    let key = "sk-proj-SECRETSECRET0123456789";
+    let o = run(
+        home.path(),
+        &[
+            "chat",
+            "--model",
+            "openai:gpt-4.1",
+            "--base-url",
+            &url,
+            "Hi",
+        ],
+        &[("OPENAI_API_KEY", key)],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("401") && e.contains("OPENAI_API_KEY"), "{e}");
+    assert!(!e.contains("SECRET") && !e.contains(key), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_runs_a_hosted_candidate_through_faults() {
+    let home = tempfile::tempdir().expect("home");
+    let mut config = ServerConfig::new(Protocol::OpenAi);
+    config.api_key = None;
+    config.default_reply = Reply::text("billing");
+    let server = TestServer::start(config).await.expect("server");
+    // The first requests meet a 500, a 429 and a dropped connection; all are retried.
+    server.push([
+        Step::Status(500),
+        Step::RateLimited {
+            retry_after_s: Some(1),
+        },
+        Step::Drop,
+    ]);
+    let dir = tempfile::tempdir().expect("project");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+    std::fs::write(
+        dir.path().join("data/tickets.jsonl"),
+        rightfit_config::project::STARTER_DATA,
+    )
+    .expect("data");
+    let toml = format!(
+        r#"
+[models.remote]
+provider = "openai-compatible"
+base_url = "{}/v1"
+model = "served-model"
+price = {{ input = 1.0, output = 2.0 }}
+
+[components.triage]
+system = "Answer with one word: billing, technical or account."
+prompt = "Ticket: {{{{ text }}}}\nTeam:"
+dataset = {{ path = "data/tickets.jsonl", id = "id" }}
+reference = "team"
+output = {{ type = "label", labels = ["billing", "technical", "account"] }}
+metrics = ["accuracy"]
+max_tokens = 8
+
+[[components.triage.candidates]]
+model = "remote"
+strategy = "zero-shot"
+"#,
+        server.base_url()
+    );
+    let config = dir.path().join("rightfit.toml");
+    std::fs::write(&config, toml).expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let o = run(
+        home.path(),
+        &["eval", "-c", &config, "--format", "json"],
+        &[],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json report");
+    let c = &report["candidates"][0];
+    let rows = rightfit_config::project::STARTER_DATA.lines().count() as u64;
+    let billing = rightfit_config::project::STARTER_DATA
+        .lines()
+        .filter(|l| l.contains("\"team\": \"billing\""))
+        .count() as f64;
+    assert_eq!(c["examples"], rows);
+    assert_eq!(c["failures"], 0, "{c}");
+    let accuracy = c["quality"]["mean"].as_f64().expect("accuracy");
+    assert!(
+        (accuracy - billing / rows as f64).abs() < 1e-9,
+        "{accuracy}"
+    );
+    // 10 prompt tokens at $1/M and 1 completion token at $2/M per request, as the server said.
+    let per_request = c["cost_per_request_usd"].as_f64().expect("cost");
+    assert!((per_request - 12e-6).abs() < 1e-12, "{per_request}");
+    assert!(
+        c["ttft_ms"]["p50"].as_f64().is_some(),
+        "time to first token measured: {c}"
+    );
+    assert_eq!(
+        server.request_count() as u64,
+        rows + 3,
+        "each fault cost one extra request"
+    );
+}
