@@ -6,8 +6,6 @@
 mod conformance;
 // mod llama_server;
 
-use std::time::Duration;
-
 use rightfit_config::Secret;
 use rightfit_config::project::ModelConfig;
 use rightfit_providers::HostedProvider;
@@ -63,6 +61,7 @@ pub const COMPATIBLE: Target = Target {
 pub const KEY: &str = "sk-test-0123456789abcdefXYZ";
 
 /// A started server and a provider pointed at it, with short timeouts and quick retries.
+#[derive(Debug)]
 pub struct Setup {
     pub server: TestServer,
     pub provider: HostedProvider,
@@ -114,8 +113,4 @@ pub fn provider(s: &Setup, tune: impl FnOnce(&mut ModelConfig)) -> HostedProvide
     let mut m = s.model.clone();
     tune(&mut m);
     HostedProvider::with_key(&m, Some(Secret::new(KEY))).expect("provider builds")
-}
-
-pub fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
