@@ -15,6 +15,7 @@ mod anthropic;
 mod gemini;
 mod openai;
 mod respond;
+pub mod llama_server;
 mod script;
 mod server;
 
