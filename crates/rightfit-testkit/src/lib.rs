@@ -13,9 +13,9 @@
 
 mod anthropic;
 mod gemini;
+pub mod llama_server;
 mod openai;
 mod respond;
-pub mod llama_server;
 mod script;
 mod server;
 

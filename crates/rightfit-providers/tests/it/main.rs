@@ -4,7 +4,7 @@
 //! answer. Plus the OpenAI-compatible provider against llama.cpp's own `llama-server`.
 
 mod conformance;
-// mod llama_server;
+mod llama_server;
 
 use rightfit_config::Secret;
 use rightfit_config::project::ModelConfig;
