@@ -4,7 +4,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use rightfit_config::Settings;
-use rightfit_config::project::{OutputContract, Project, ProviderConfig, STARTER, STARTER_DATA};
+use rightfit_config::project::{
+    OutputContract, PriceSource, Project, ProviderConfig, STARTER, STARTER_DATA,
+};
 use rightfit_llama::store::ModelStore;
 
 use super::output::{line, table};
@@ -98,9 +100,16 @@ pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
             m.name.clone(),
             m.provider.kind().to_owned(),
             id,
-            m.price.map_or("unknown".to_owned(), |p| {
-                format!("{} / {}", p.input, p.output)
-            }),
+            match (m.price, &m.price_source, m.cost_per_hour) {
+                (_, PriceSource::Hardware, Some(per_hour)) => {
+                    format!("${per_hour}/h of hardware time")
+                }
+                (Some(p), PriceSource::Catalogue(date), _) => {
+                    format!("{} / {} (catalogue, {date})", p.input, p.output)
+                }
+                (Some(p), _, _) => format!("{} / {}", p.input, p.output),
+                (None, _, _) => "unknown: set price".to_owned(),
+            },
             m.concurrency.to_string(),
         ]);
     }

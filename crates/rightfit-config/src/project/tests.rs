@@ -164,3 +164,92 @@ fn bad_toml_reports_line_and_column() {
     let e = err("[models.x\nprovider = 1");
     assert!(e.starts_with("proj/rightfit.toml:1:"), "{e}");
 }
+
+fn with_models(models: &str) -> String {
+    format!("{STARTER}\n{models}")
+}
+
+#[test]
+fn hosted_models_take_catalogue_prices_and_hosted_settings() {
+    let p = parse(&with_models(
+        r#"
+[models.gpt]
+provider = "openai"
+model = "gpt-4o-mini-2024-07-18"
+api_key = "env:OPENAI_API_KEY"
+requests_per_minute = 500
+first_byte_timeout_s = 5
+stream = false
+
+[models.claude]
+provider = "anthropic"
+model = "claude-3-5-sonnet-latest"
+api_key = "env:ANTHROPIC_API_KEY"
+price = { input = 1.0, output = 2.0 }
+api_version = "2023-06-01"
+
+[models.mystery]
+provider = "openai-compatible"
+base_url = "http://localhost:8000/v1"
+model = "my-model"
+"#,
+    ))
+    .expect("valid");
+    let gpt = &p.models["gpt"];
+    assert_eq!(
+        gpt.price,
+        Some(Price {
+            input: 0.15,
+            output: 0.6
+        })
+    );
+    assert!(matches!(gpt.price_source, PriceSource::Catalogue(_)));
+    assert_eq!(gpt.requests_per_minute, Some(500));
+    assert_eq!(gpt.first_byte_timeout_s, Some(5.0));
+    assert!(!gpt.stream);
+    assert_eq!(gpt.retry_budget_s, 120.0 * 4.0 + 60.0);
+    assert_eq!(p.models["claude"].price_source, PriceSource::Config);
+    assert_eq!(p.models["mystery"].price, None);
+    assert_eq!(p.models["mystery"].price_source, PriceSource::Unknown);
+}
+
+#[test]
+fn settings_for_the_other_kind_of_model_are_refused() {
+    let e = err(&with_models(
+        "[models.x]\nprovider = \"local\"\nmodel = \"smollm2-135m\"\nrequests_per_minute = 10\n",
+    ));
+    assert!(e.contains("models.x.requests_per_minute"), "{e}");
+    assert!(e.contains("local models"), "{e}");
+    let e = err(&with_models(
+        "[models.x]\nprovider = \"openai\"\nmodel = \"gpt-4o\"\napi_key = \"env:K\"\nparallel = 4\n",
+    ));
+    assert!(e.contains("models.x.parallel: only local models"), "{e}");
+    let e = err(&with_models(
+        "[models.x]\nprovider = \"gemini\"\nmodel = \"gemini-2.5-pro\"\napi_key = \"env:K\"\napi_version = \"v2\"\n",
+    ));
+    assert!(e.contains("v1beta or v1"), "{e}");
+}
+
+#[test]
+fn local_models_priced_by_hardware_time() {
+    let p = parse(&with_models(
+        "[models.x]\nprovider = \"local\"\nmodel = \"smollm2-135m\"\nparallel = 4\ncost_per_hour = 3.6\n",
+    ))
+    .expect("valid");
+    let m = &p.models["x"];
+    assert_eq!(m.price_source, PriceSource::Hardware);
+    // 3.6 $/h = 0.001 $/s; a 2 s request sharing the engine with 3 others: 0.0005 $.
+    let cost = m.request_cost(100, 10, 2000.0).expect("priced");
+    assert!((cost - 0.0005).abs() < 1e-12, "{cost}");
+    // Hosted models: tokens × price, latency does not matter.
+    let gpt = ModelConfig::from_spec("gpt-4o", None, None)
+        .expect("spec")
+        .expect("hosted");
+    let cost = gpt.request_cost(1_000_000, 100_000, 99.0).expect("priced");
+    assert!((cost - 3.5).abs() < 1e-9, "{cost}");
+    assert!(
+        ModelConfig::from_spec("smollm2-135m", None, None)
+            .expect("spec")
+            .is_none()
+    );
+}
