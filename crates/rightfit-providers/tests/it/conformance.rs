@@ -473,3 +473,74 @@ suite! {
     gemini => crate::GEMINI,
     openai_compatible => crate::COMPATIBLE,
 }
+
+/// Provider-independent transport behaviour, checked once on the OpenAI protocol.
+mod transport {
+    use super::*;
+    use crate::{OPENAI, model_config};
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_retried_then_reported() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut m = model_config(OPENAI, &format!("http://127.0.0.1:{port}"));
+        m.max_retries = 2;
+        let p = rightfit_providers::HostedProvider::with_key(
+            &m,
+            Some(rightfit_config::Secret::new(KEY)),
+        )
+        .expect("provider");
+        let e = p.complete(request()).await.expect_err("unreachable");
+        let text = e.to_string();
+        assert!(matches!(e, ProviderError::Unavailable { .. }), "{e:?}");
+        assert!(text.contains("cannot connect"), "{text}");
+        assert!(text.contains("gave up after 3 attempts"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn requests_per_minute_paces_a_burst() {
+        let s = setup_with(OPENAI, |_| {}, |m| m.requests_per_minute = Some(60)).await;
+        // A minute's allowance (60) goes at once; the 61st waits for one second of refill.
+        let started = Instant::now();
+        for _ in 0..60 {
+            s.provider.complete(request()).await.expect("answer");
+        }
+        let burst = started.elapsed();
+        s.provider.complete(request()).await.expect("answer");
+        let paced = started.elapsed() - burst;
+        assert!(burst < Duration::from_millis(900), "{burst:?}");
+        assert!(paced >= Duration::from_millis(900), "{paced:?}");
+    }
+
+    #[tokio::test]
+    async fn tokens_per_minute_counts_what_was_used() {
+        // Each request is estimated at prompt characters / 4 + max_tokens = 6 + 64 = 70 tokens
+        // and uses 15 (the server reports 10 + 5). Settling gives the other 55 back, so 20
+        // requests fit in a 600-token minute; without it only 8 would, and the rest would wait
+        // 7 s each for the refill (10 tokens/s).
+        let s = setup_with(OPENAI, |_| {}, |m| m.tokens_per_minute = Some(600)).await;
+        let started = Instant::now();
+        for _ in 0..20 {
+            s.provider.complete(request()).await.expect("answer");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}: unused tokens were not given back",
+            started.elapsed()
+        );
+        // About 300 tokens are left; a request estimated at 336 waits ~3.6 s for the rest.
+        let before = Instant::now();
+        s.provider
+            .complete(request().with_max_tokens(330))
+            .await
+            .expect("answer");
+        let waited = before.elapsed();
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(8),
+            "{waited:?}"
+        );
+    }
+}
