@@ -480,6 +480,37 @@ mod transport {
     use crate::{OPENAI, model_config};
 
     #[tokio::test]
+    async fn logprobs_come_back_whole_and_streamed() {
+        for target in [OPENAI, crate::COMPATIBLE] {
+            let s = setup(target).await;
+            let scripted =
+                Reply::text("").with_logprobs([("Par", -0.25), ("is", -0.5), (".", -1.0)]);
+            s.server
+                .push([Step::Reply(scripted.clone()), Step::Reply(scripted)]);
+            let mut r = request();
+            r.logprobs = Some(2);
+            let streamed = s.provider.complete(r.clone()).await.expect("answer");
+            let whole = provider(&s, |m| m.stream = false)
+                .complete(r)
+                .await
+                .expect("answer");
+            for answer in [&streamed, &whole] {
+                assert_eq!(answer.text(), "Paris.");
+                let tokens = answer.choices[0].logprobs.as_ref().expect("logprobs");
+                let got: Vec<(&str, f64)> = tokens
+                    .iter()
+                    .map(|t| (t.token.as_str(), t.logprob))
+                    .collect();
+                assert_eq!(got, [("Par", -0.25), ("is", -0.5), (".", -1.0)]);
+                assert!(tokens.iter().all(|t| t.top.len() == 2), "{tokens:?}");
+            }
+            let body = &s.server.requests()[0].body;
+            assert_eq!(body["logprobs"], true);
+            assert_eq!(body["top_logprobs"], 2);
+        }
+    }
+
+    #[tokio::test]
     async fn an_unreachable_server_is_retried_then_reported() {
         // A port that was just free: nothing listens there.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
