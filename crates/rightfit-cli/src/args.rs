@@ -49,7 +49,7 @@ pub enum Command {
     Chat(ChatArgs),
     /// Continue raw text with a model (no chat template).
     Complete(CompleteArgs),
-    /// Print embeddings (mean-pooled hidden states), one JSON array per input line.
+    /// Print embeddings from a local or hosted model, one JSON array per input line.
     Embed(EmbedArgs),
     /// Score fixed continuations of a context by log-likelihood (multiple choice).
     Loglik(LoglikArgs),
@@ -377,16 +377,8 @@ or a model named in a project file with -c rightfit.toml."
 pub struct ChatArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// A project file whose models --model may name (any provider, as configured there).
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Base URL of an OpenAI-compatible server (`http://localhost:8000/v1`), or another URL
-    /// for a hosted provider (a proxy).
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// Environment variable holding the API key (instead of the provider's usual one).
-    #[arg(long, value_name = "VAR")]
-    pub api_key_env: Option<String>,
+    #[command(flatten)]
+    pub hosted: HostedArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
     /// System message.
@@ -397,6 +389,21 @@ pub struct ChatArgs {
     pub template: Option<String>,
     /// The message; read from stdin when absent.
     pub prompt: Option<String>,
+}
+
+/// Where `--model` may also point: a model named in a project file, or a hosted one.
+#[derive(Debug, Clone, Args)]
+pub struct HostedArgs {
+    /// A project file whose models --model may name (any provider, as configured there).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Base URL of an OpenAI-compatible server (`http://localhost:8000/v1`), or another URL
+    /// for a hosted provider (a proxy).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Environment variable holding the API key (instead of the provider's usual one).
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -410,9 +417,17 @@ pub struct CompleteArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Hosted models: --model openai:text-embedding-3-small or \
+gemini:gemini-embedding-001 (keys from OPENAI_API_KEY, GEMINI_API_KEY); any server speaking \
+OpenAI's protocol with --model openai-compatible:ID --base-url http://host:port/v1; or a model \
+named in a project file with -c rightfit.toml. Anthropic has no embeddings API."
+)]
 pub struct EmbedArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub hosted: HostedArgs,
     /// Keep the raw vectors instead of scaling them to unit length.
     #[arg(long)]
     pub no_normalize: bool,

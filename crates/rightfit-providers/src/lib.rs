@@ -111,6 +111,21 @@ pub struct MemoryUse {
     pub peak_rss_bytes: u64,
 }
 
+/// Scales a vector to unit (Euclidean) length, as [`EmbeddingRequest::normalize`] asks; a zero
+/// vector stays zero.
+pub fn unit_length(vector: &mut [f32]) {
+    let norm = vector
+        .iter()
+        .map(|x| f64::from(*x) * f64::from(*x))
+        .sum::<f64>()
+        .sqrt();
+    if norm > 0.0 {
+        vector
+            .iter_mut()
+            .for_each(|x| *x = (f64::from(*x) / norm) as f32);
+    }
+}
+
 /// Collects a stream of events into one response with `n` choices.
 ///
 /// A stream that ends before [`StreamEvent::Done`] is an error, never a silently short answer.
@@ -222,6 +237,16 @@ mod tests {
         assert_eq!(r.choices[0].text, "ac");
         assert_eq!(r.choices[0].finish_reason, FinishReason::Length);
         assert_eq!(r.choices[1].text, "b");
+    }
+
+    #[test]
+    fn unit_length_scales_and_leaves_zero_alone() {
+        let mut v = [3.0, -4.0];
+        unit_length(&mut v);
+        assert_eq!(v, [0.6, -0.8]);
+        let mut zero = [0.0f32; 3];
+        unit_length(&mut zero);
+        assert_eq!(zero, [0.0; 3]);
     }
 
     #[tokio::test]

@@ -59,6 +59,20 @@ def streamed(client, model="gpt-test", **extra):
     return call
 
 
+def embeddings(client, **extra):
+    def call(partial):
+        r = client.embeddings.create(model="gpt-test", input=["alpha beta", "gamma", "alpha beta"], **extra)
+        return {
+            "object": r.object,
+            "model": r.model,
+            "indexes": [d.index for d in r.data],
+            "vectors": [[float(x) for x in d.embedding] for d in r.data],
+            "usage": {"prompt": r.usage.prompt_tokens, "total": r.usage.total_tokens},
+        }
+
+    return call
+
+
 def main():
     base, mode = args()
     client = OpenAI(api_key="test-key", base_url=base + "/v1", max_retries=0, timeout=20)
@@ -78,6 +92,8 @@ def main():
     run("stream_error", streamed(client), *errors)
     run("truncated", streamed(client), *errors)
     run("models", lambda partial: {"ids": [m.id for m in client.models.list()]}, *errors)
+    run("embeddings", embeddings(client), *errors)  # the SDK asks for base64 unless told
+    run("embeddings_float", embeddings(client, encoding_format="float"), *errors)
 
 
 if __name__ == "__main__":

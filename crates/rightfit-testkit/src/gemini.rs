@@ -13,7 +13,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Response};
 use serde_json::{Value, json};
 
-use crate::respond::{self, Generation, StreamPlan, Writing};
+use crate::embeddings;
+use crate::respond::{self, Accepted, Generation, StreamPlan, Writing};
 use crate::script::{Finish, Reply};
 use crate::server::{Req, Shared};
 
@@ -29,7 +30,10 @@ pub(crate) struct Call {
 }
 
 /// Checks a request as Gemini does (path, key, body, model).
-pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>> {
+pub(crate) fn prepare(
+    shared: &Shared,
+    req: &Req,
+) -> Result<Accepted<Call, embeddings::GeminiEmbed>, Response<Body>> {
     let route = Route::parse(&req.method, &req.path);
     let Some(route) = route else {
         let message = format!(
@@ -69,15 +73,21 @@ pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>
     let (version, model, stream) = match route {
         Route::List => return Err(models(shared, None)),
         Route::Get(model) => return Err(models(shared, Some(model))),
+        Route::Embed {
+            version,
+            model,
+            batch,
+        } => {
+            let body = json_body(req)?;
+            return embeddings::gemini(shared, body, version, model, batch).map(Accepted::Embed);
+        }
         Route::Generate {
             version,
             model,
             stream,
         } => (version, model, stream),
     };
-    let Some(body) = req.json.as_ref().filter(|b| b.is_object()) else {
-        return Err(error(400, "Invalid JSON payload received.", None));
-    };
+    let body = json_body(req)?;
     match body.get("contents") {
         None => {
             return Err(error(
@@ -106,13 +116,21 @@ pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>
         .and_then(Value::as_u64)
         .unwrap_or(1)
         .clamp(1, 8) as usize;
-    Ok(Call {
+    Ok(Accepted::Generate(Call {
         response_id: format!("testkit{:012}", shared.next_id()),
         model: model.to_owned(),
         stream,
         sse: req.query_param("alt") == Some("sse"),
         candidates,
-    })
+    }))
+}
+
+/// The body as a JSON object, or the 400 Gemini answers.
+fn json_body(req: &Req) -> Result<&Value, Response<Body>> {
+    req.json
+        .as_ref()
+        .filter(|b| b.is_object())
+        .ok_or_else(|| error(400, "Invalid JSON payload received.", None))
 }
 
 /// What a Gemini path asks for.
@@ -123,6 +141,12 @@ enum Route<'a> {
         version: &'a str,
         model: &'a str,
         stream: bool,
+    },
+    /// `:embedContent` (one text) or `:batchEmbedContents`.
+    Embed {
+        version: &'a str,
+        model: &'a str,
+        batch: bool,
     },
 }
 
@@ -150,6 +174,16 @@ impl<'a> Route<'a> {
                     stream: true,
                 })
             }
+            Some((model, "embedContent")) if method == Method::POST => Some(Route::Embed {
+                version,
+                model,
+                batch: false,
+            }),
+            Some((model, "batchEmbedContents")) if method == Method::POST => Some(Route::Embed {
+                version,
+                model,
+                batch: true,
+            }),
             None if method == Method::GET => Some(Route::Get(name)),
             _ => None,
         }
@@ -218,8 +252,23 @@ fn error_body(status: u16, message: &str, details: Option<Value>) -> Value {
     json!({ "error": error })
 }
 
-fn error(status: u16, message: &str, details: Option<Value>) -> Response<Body> {
+pub(crate) fn error(status: u16, message: &str, details: Option<Value>) -> Response<Body> {
     json_response(status, &error_body(status, message, details))
+}
+
+/// The error a scripted `Status` (or `RateLimited`) step answers with, as Gemini words it.
+pub(crate) fn scripted_error(status: u16, model: &str) -> Response<Body> {
+    let message = match status {
+        400 => "Request contains an invalid argument.".to_owned(),
+        401 => "Request had invalid authentication credentials.".to_owned(),
+        403 => "The caller does not have permission".to_owned(),
+        404 => format!("models/{model} is not found"),
+        429 => "Resource has been exhausted (e.g. check quota).".to_owned(),
+        500 => "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting".to_owned(),
+        503 => "The model is overloaded. Please try again later.".to_owned(),
+        _ => format!("Request failed with status {status}."),
+    };
+    error(status, &message, None)
 }
 
 fn finish_reason(finish: Finish) -> &'static str {
@@ -347,17 +396,7 @@ impl Generation for Call {
     }
 
     fn error(&self, status: u16) -> Response<Body> {
-        let message = match status {
-            400 => "Request contains an invalid argument.".to_owned(),
-            401 => "Request had invalid authentication credentials.".to_owned(),
-            403 => "The caller does not have permission".to_owned(),
-            404 => format!("models/{} is not found", self.model),
-            429 => "Resource has been exhausted (e.g. check quota).".to_owned(),
-            500 => "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting".to_owned(),
-            503 => "The model is overloaded. Please try again later.".to_owned(),
-            _ => format!("Request failed with status {status}."),
-        };
-        error(status, &message, None)
+        scripted_error(status, &self.model)
     }
 
     fn stream_content_type(&self) -> &'static str {

@@ -1,5 +1,7 @@
 //! Local servers that speak OpenAI's, Anthropic's and Gemini's HTTP protocols exactly — paths,
 //! headers, body shapes, SSE framing and error shapes — with scripted answers and injected faults.
+//! OpenAI and Gemini servers answer embeddings requests too, with vectors that are a
+//! deterministic function of the text ([`embedding`]).
 //!
 //! Provider clients in `rightfit-providers` are tested against them (one conformance suite for
 //! every provider), and the gateway uses them as upstreams (`rightfit-testkit serve` runs one
@@ -12,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 mod anthropic;
+mod embeddings;
 mod gemini;
 pub mod llama_server;
 mod openai;
@@ -19,5 +22,6 @@ mod respond;
 mod script;
 mod server;
 
+pub use embeddings::embedding;
 pub use script::{Finish, Protocol, Quirks, Recorded, Reply, ServerConfig, Step};
 pub use server::TestServer;

@@ -1,4 +1,5 @@
-//! OpenAI Chat Completions: `POST /v1/chat/completions` (whole or streamed), `GET /v1/models`.
+//! OpenAI Chat Completions: `POST /v1/chat/completions` (whole or streamed), `GET /v1/models`,
+//! and `POST /v1/embeddings` (in [`crate::embeddings`]).
 //!
 //! Shapes follow api.openai.com: `chat.completion` bodies, `chat.completion.chunk` SSE events
 //! ended by `data: [DONE]`, usage in a last chunk with `"choices": []` when
@@ -10,7 +11,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Response};
 use serde_json::{Value, json};
 
-use crate::respond::{self, Generation, StreamPlan, Writing, sse_event};
+use crate::embeddings;
+use crate::respond::{self, Accepted, Generation, StreamPlan, Writing, sse_event};
 use crate::script::{Finish, Quirks, Reply};
 use crate::server::{Req, Shared};
 
@@ -30,13 +32,17 @@ pub(crate) struct Call {
 }
 
 /// Checks a request as OpenAI does (path, key, body, model); errors and listings are answered
-/// here, a valid chat completion request becomes a [`Call`].
-pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>> {
+/// here, a valid chat completion or embeddings request is accepted.
+pub(crate) fn prepare(
+    shared: &Shared,
+    req: &Req,
+) -> Result<Accepted<Call, embeddings::OpenAiEmbed>, Response<Body>> {
     let path = req.path.as_str();
     let is_chat = req.method == Method::POST && path == "/v1/chat/completions";
+    let is_embed = req.method == Method::POST && path == "/v1/embeddings";
     let is_models =
         req.method == Method::GET && (path == "/v1/models" || path.starts_with("/v1/models/"));
-    if !is_chat && !is_models {
+    if !is_chat && !is_embed && !is_models {
         let message = format!("Invalid URL ({} {})", req.method, path);
         return Err(error(404, &message, "invalid_request_error", None, None));
     }
@@ -44,7 +50,15 @@ pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>
     if is_models {
         return Err(models(shared, path));
     }
+    let (body, model) = body_and_model(req)?;
+    if is_embed {
+        return embeddings::openai(shared, body, model).map(Accepted::Embed);
+    }
+    chat(shared, body, model).map(Accepted::Generate)
+}
 
+/// The JSON body and its `model`, or the 400 OpenAI answers without them.
+fn body_and_model(req: &Req) -> Result<(&Value, &str), Response<Body>> {
     let Some(body) = req.json.as_ref() else {
         return Err(error(
             400,
@@ -63,6 +77,11 @@ pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>
             None,
         ));
     };
+    Ok((body, model))
+}
+
+/// Checks a chat completion body.
+fn chat(shared: &Shared, body: &Value, model: &str) -> Result<Call, Response<Body>> {
     match body.get("messages") {
         None => {
             return Err(error(
@@ -105,17 +124,7 @@ pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>
             }
         },
     };
-    if !shared.knows_model(model) {
-        let message =
-            format!("The model `{model}` does not exist or you do not have access to it.");
-        return Err(error(
-            404,
-            &message,
-            "invalid_request_error",
-            None,
-            Some("model_not_found"),
-        ));
-    }
+    check_model(shared, model)?;
 
     let number = shared.next_id();
     Ok(Call {
@@ -140,6 +149,21 @@ pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>
             .unwrap_or(false),
         quirks: shared.config.quirks,
     })
+}
+
+/// 404 `model_not_found` for a model the server does not know.
+pub(crate) fn check_model(shared: &Shared, model: &str) -> Result<(), Response<Body>> {
+    if shared.knows_model(model) {
+        return Ok(());
+    }
+    let message = format!("The model `{model}` does not exist or you do not have access to it.");
+    Err(error(
+        404,
+        &message,
+        "invalid_request_error",
+        None,
+        Some("model_not_found"),
+    ))
 }
 
 fn check_key(shared: &Shared, req: &Req) -> Result<(), Response<Body>> {
@@ -222,7 +246,7 @@ fn json_ok(value: &Value) -> Response<Body> {
 }
 
 /// `{"error": {"message", "type", "param", "code"}}` with this status.
-fn error(
+pub(crate) fn error(
     status: u16,
     message: &str,
     kind: &str,
@@ -233,6 +257,55 @@ fn error(
     let mut response = json_ok(&body);
     *response.status_mut() = respond::status(status);
     response
+}
+
+/// The error a scripted `Status` (or `RateLimited`) step answers with, as OpenAI words it.
+pub(crate) fn scripted_error(status: u16, model: &str) -> Response<Body> {
+    let (message, kind, code) = match status {
+        400 => (
+            "Invalid request (scripted by the test server).".to_owned(),
+            "invalid_request_error",
+            None,
+        ),
+        401 => (
+            "Incorrect API key provided.".to_owned(),
+            "invalid_request_error",
+            Some("invalid_api_key"),
+        ),
+        403 => (
+            "Country, region, or territory not supported".to_owned(),
+            "request_forbidden",
+            Some("unsupported_country_region_territory"),
+        ),
+        404 => (
+            format!("The model `{model}` does not exist or you do not have access to it."),
+            "invalid_request_error",
+            Some("model_not_found"),
+        ),
+        429 => (
+            format!(
+                "Rate limit reached for {model} in organization org-testkit on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s."
+            ),
+            "requests",
+            Some("rate_limit_exceeded"),
+        ),
+        503 => (
+            "The engine is currently overloaded, please try again later.".to_owned(),
+            "server_error",
+            None,
+        ),
+        s if s >= 500 => (
+            "The server had an error while processing your request. Sorry about that!".to_owned(),
+            "server_error",
+            None,
+        ),
+        _ => (
+            format!("Request failed with status {status}."),
+            "invalid_request_error",
+            None,
+        ),
+    };
+    error(status, &message, kind, None, code)
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -438,53 +511,7 @@ impl Generation for Call {
     }
 
     fn error(&self, status: u16) -> Response<Body> {
-        let model = &self.model;
-        let (message, kind, code) = match status {
-            400 => (
-                "Invalid request (scripted by the test server).".to_owned(),
-                "invalid_request_error",
-                None,
-            ),
-            401 => (
-                "Incorrect API key provided.".to_owned(),
-                "invalid_request_error",
-                Some("invalid_api_key"),
-            ),
-            403 => (
-                "Country, region, or territory not supported".to_owned(),
-                "request_forbidden",
-                Some("unsupported_country_region_territory"),
-            ),
-            404 => (
-                format!("The model `{model}` does not exist or you do not have access to it."),
-                "invalid_request_error",
-                Some("model_not_found"),
-            ),
-            429 => (
-                format!(
-                    "Rate limit reached for {model} in organization org-testkit on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s."
-                ),
-                "requests",
-                Some("rate_limit_exceeded"),
-            ),
-            503 => (
-                "The engine is currently overloaded, please try again later.".to_owned(),
-                "server_error",
-                None,
-            ),
-            s if s >= 500 => (
-                "The server had an error while processing your request. Sorry about that!"
-                    .to_owned(),
-                "server_error",
-                None,
-            ),
-            _ => (
-                format!("Request failed with status {status}."),
-                "invalid_request_error",
-                None,
-            ),
-        };
-        let mut response = error(status, &message, kind, None, code);
+        let mut response = scripted_error(status, &self.model);
         self.decorate(&mut response);
         response
     }

@@ -67,6 +67,24 @@ pub(crate) trait Generation: Send {
     fn decorate(&self, response: &mut Response<Body>);
 }
 
+/// A request a protocol module accepted: a generation (chat, messages, generateContent) or an
+/// embeddings request. Both take script steps the same way.
+#[derive(Debug)]
+pub(crate) enum Accepted<G, E> {
+    Generate(G),
+    Embed(E),
+}
+
+impl<G: Generation, E: Generation> Accepted<G, E> {
+    /// Answers with the next step of the script.
+    pub(crate) async fn play(self, shared: &Shared, kill: &Arc<Notify>) -> Response<Body> {
+        match self {
+            Accepted::Generate(call) => play(shared, kill, call).await,
+            Accepted::Embed(call) => play(shared, kill, call).await,
+        }
+    }
+}
+
 /// How a streamed answer ends.
 #[derive(Debug, Clone, Copy)]
 enum End {

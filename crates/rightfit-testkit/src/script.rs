@@ -5,13 +5,15 @@ use std::time::Duration;
 /// Which protocol a server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    /// OpenAI Chat Completions: `POST /v1/chat/completions`, `Authorization: Bearer`.
+    /// OpenAI Chat Completions: `POST /v1/chat/completions`, `Authorization: Bearer`; and
+    /// `POST /v1/embeddings`.
     OpenAi,
     /// Anthropic Messages: `POST /v1/messages`, `x-api-key` (or `Authorization: Bearer`, which
     /// the 2.x Python SDK sends), `anthropic-version`.
     Anthropic,
     /// Google Gemini: `POST /{v1|v1beta}/models/{model}:generateContent` and
-    /// `:streamGenerateContent?alt=sse`, `x-goog-api-key` (or `?key=`).
+    /// `:streamGenerateContent?alt=sse`, `x-goog-api-key` (or `?key=`); and `:embedContent`,
+    /// `:batchEmbedContents`.
     Gemini,
 }
 
@@ -130,8 +132,9 @@ impl Reply {
     }
 }
 
-/// One step of a script: what the server does with the next generation request it receives
-/// (chat completions, messages, generateContent). Requests refused before the script is consulted
+/// One step of a script: what the server does with the next generation or embeddings request it
+/// receives (chat completions, messages, generateContent, embeddings, batchEmbedContents; an
+/// embeddings request is never streamed, and its `Reply` text is unused). Requests refused before the script is consulted
 /// — wrong or missing key, missing `anthropic-version`, an invalid body, an unknown model or
 /// path — and model listings take no step.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,6 +216,9 @@ pub struct ServerConfig {
     pub default_reply: Reply,
     /// Deviations (OpenAI protocol only).
     pub quirks: Quirks,
+    /// Length of the vectors embeddings requests get (unless the request asks for another with
+    /// `dimensions` / `outputDimensionality`).
+    pub embedding_dimensions: usize,
 }
 
 impl ServerConfig {
@@ -225,6 +231,7 @@ impl ServerConfig {
             models: Vec::new(),
             default_reply: Reply::text("Hello from the test server."),
             quirks: Quirks::default(),
+            embedding_dimensions: 8,
         }
     }
 }

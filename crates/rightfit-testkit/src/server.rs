@@ -256,7 +256,7 @@ async fn handle(shared: &Shared, kill: &Arc<Notify>, request: Request<Incoming>)
 
     match shared.config.protocol {
         Protocol::OpenAi => match openai::prepare(shared, &incoming) {
-            Ok(call) => respond::play(shared, kill, call).await,
+            Ok(accepted) => accepted.play(shared, kill).await,
             Err(response) => response,
         },
         Protocol::Anthropic => match anthropic::prepare(shared, &incoming) {
@@ -264,7 +264,7 @@ async fn handle(shared: &Shared, kill: &Arc<Notify>, request: Request<Incoming>)
             Err(response) => response,
         },
         Protocol::Gemini => match gemini::prepare(shared, &incoming) {
-            Ok(call) => respond::play(shared, kill, call).await,
+            Ok(accepted) => accepted.play(shared, kill).await,
             Err(response) => response,
         },
     }

@@ -1,4 +1,5 @@
-//! `rightfit chat | complete | embed | loglik`: talk to a local model.
+//! `rightfit chat | complete | embed | loglik`: talk to a model (`chat` and `embed` to hosted
+//! ones too).
 
 use std::io::{BufRead, IsTerminal, Read};
 
@@ -16,7 +17,9 @@ use rightfit_types::{
 use serde_json::json;
 
 use super::output::{self, line, stream};
-use crate::args::{ChatArgs, CompleteArgs, EmbedArgs, EngineArgs, LoglikArgs, SamplingArgs};
+use crate::args::{
+    ChatArgs, CompleteArgs, EmbedArgs, EngineArgs, HostedArgs, LoglikArgs, SamplingArgs,
+};
 use crate::errors::user;
 use crate::progress::spinner;
 
@@ -139,19 +142,23 @@ fn describe(u: &Usage, t: &Timings) -> String {
     )
 }
 
-/// The model `chat` talks to: one named in a project file, a hosted one named on the command
-/// line, or a local one.
-async fn chat_provider(settings: &Settings, args: &ChatArgs) -> anyhow::Result<Box<dyn Provider>> {
+/// The model `--model` names (for `chat` and `embed`): one named in a project file, a hosted
+/// one named on the command line, or a local one.
+async fn model_provider(
+    settings: &Settings,
+    engine: &EngineArgs,
+    args: &HostedArgs,
+) -> anyhow::Result<Box<dyn Provider>> {
     let configured = match &args.config {
         Some(path) => {
             let project = Project::load(path).map_err(user)?;
-            match project.models.get(&args.engine.model) {
+            match project.models.get(&engine.model) {
                 Some(m) => Some(m.clone()),
                 None => {
                     return Err(user(anyhow::anyhow!(
                         "{}: no model named '{}' (models: {})",
                         path.display(),
-                        args.engine.model,
+                        engine.model,
                         project
                             .models
                             .keys()
@@ -163,21 +170,21 @@ async fn chat_provider(settings: &Settings, args: &ChatArgs) -> anyhow::Result<B
             }
         }
         None => ModelConfig::from_spec(
-            &args.engine.model,
+            &engine.model,
             args.base_url.as_deref(),
             args.api_key_env.as_deref(),
         )
         .map_err(user)?,
     };
     let Some(model) = configured else {
-        let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
+        let (name, engine) = load_engine(settings, engine, |_| {}).await?;
         return Ok(Box::new(LocalProvider::new(name, engine)));
     };
     match &model.provider {
         ProviderConfig::Local { model: file, .. } => {
             let engine_args = EngineArgs {
                 model: file.clone(),
-                ..args.engine.clone()
+                ..engine.clone()
             };
             let (name, engine) = load_engine(settings, &engine_args, |_| {}).await?;
             Ok(Box::new(LocalProvider::new(name, engine)))
@@ -191,7 +198,7 @@ async fn chat_provider(settings: &Settings, args: &ChatArgs) -> anyhow::Result<B
 }
 
 pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
-    let provider = chat_provider(settings, &args).await?;
+    let provider = model_provider(settings, &args.engine, &args.hosted).await?;
     let provider = provider.as_ref();
     let mut history: Vec<Message> = args.system.iter().map(Message::system).collect();
     let request = |history: &[Message]| -> anyhow::Result<ChatRequest> {
@@ -261,8 +268,7 @@ pub async fn embed(settings: &Settings, args: EmbedArgs) -> anyhow::Result<()> {
     } else {
         args.texts
     };
-    let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
-    let provider = LocalProvider::new(name, engine);
+    let provider = model_provider(settings, &args.engine, &args.hosted).await?;
     let r = provider
         .embed(EmbeddingRequest {
             model: String::new(),

@@ -189,3 +189,66 @@ strategy = "zero-shot"
         "each fault cost one extra request"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_with_hosted_models() {
+    let home = tempfile::tempdir().expect("home");
+    let server = TestServer::start(ServerConfig::new(Protocol::OpenAi))
+        .await
+        .expect("server");
+    let url = format!("{}/v1", server.base_url());
+    let spec = "openai:text-embedding-3-small";
+    let args = [
+        "embed",
+        "--model",
+        spec,
+        "--base-url",
+        &url,
+        "one",
+        "two",
+        "one",
+    ];
+    let o = run(home.path(), &args, &[("OPENAI_API_KEY", "test-key")]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let vectors: Vec<Vec<f32>> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON array per line"))
+        .collect();
+    let unit = |text: &str| {
+        let mut v = rightfit_testkit::embedding(text, 8);
+        rightfit_providers::unit_length(&mut v);
+        v
+    };
+    assert_eq!(vectors, [unit("one"), unit("two"), unit("one")]);
+    assert_eq!(server.requests()[0].path, "/v1/embeddings");
+
+    // --no-normalize prints the server's vectors as they came.
+    let mut raw_args = args.to_vec();
+    raw_args.insert(1, "--no-normalize");
+    let o = run(home.path(), &raw_args, &[("OPENAI_API_KEY", "test-key")]).await;
+    let first: Vec<f32> =
+        serde_json::from_str(stdout(&o).lines().next().expect("a line")).expect("JSON array");
+    assert_eq!(first, rightfit_testkit::embedding("one", 8));
+
+    // Anthropic has none: a user error saying so, nothing sent.
+    let anthropic = TestServer::start(ServerConfig::new(Protocol::Anthropic))
+        .await
+        .expect("server");
+    let url = anthropic.base_url();
+    let o = run(
+        home.path(),
+        &[
+            "embed",
+            "--model",
+            "anthropic:claude-3-5-haiku-latest",
+            "--base-url",
+            &url,
+            "x",
+        ],
+        &[("ANTHROPIC_API_KEY", "test-key")],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no embeddings API"), "{}", stderr(&o));
+    assert_eq!(anthropic.request_count(), 0);
+}

@@ -20,7 +20,7 @@ use rightfit_types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::codec::{Codec, Decoder, ErrorBody, Parsed, StreamFault, json_number};
+use super::codec::{Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed, StreamFault, json_number};
 use super::sse::SseEvent;
 
 /// The `anthropic-version` header value sent unless configured otherwise.
@@ -202,6 +202,14 @@ impl Codec for Anthropic {
     fn error_body(&self, body: &[u8]) -> Option<ErrorBody> {
         let value: Value = serde_json::from_slice(body).ok()?;
         error_of(&value)
+    }
+
+    fn embeddings(&self) -> Result<&dyn EmbeddingCodec, &'static str> {
+        Err(
+            "embeddings (Anthropic has no embeddings API: configure an embeddings model with \
+             provider openai, openai-compatible or gemini; Anthropic recommends Voyage AI's, \
+             reachable as openai-compatible)",
+        )
     }
 }
 

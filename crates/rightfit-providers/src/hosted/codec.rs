@@ -3,9 +3,13 @@
 //! A [`Codec`] is pure: it turns a [`ChatRequest`] into a URL, headers and a JSON body, and the
 //! server's JSON (whole, or one SSE event at a time) back into rightfit's types. The transport in
 //! [`super`] does the I/O, timeouts, retries and rate limits once for every protocol.
+//!
+//! Embeddings are a separate, smaller trait ([`EmbeddingCodec`]), reached through
+//! [`Codec::embeddings`]: not every protocol has them (Anthropic has none).
 
 use rightfit_config::Secret;
 use rightfit_types::{ChatRequest, Choice, StreamEvent, Usage};
+use serde_json::Value;
 
 use super::sse::SseEvent;
 
@@ -41,6 +45,59 @@ pub(crate) trait Codec: Send + Sync + std::fmt::Debug {
     /// The message and type of an error body in this protocol's shape; `None` when the body is
     /// not one (an HTML page from a proxy, say).
     fn error_body(&self, body: &[u8]) -> Option<ErrorBody>;
+
+    /// The protocol's embeddings API, or `Err(what)`: what cannot be done and what to use
+    /// instead, for `ProviderError::Unsupported`.
+    fn embeddings(&self) -> Result<&dyn EmbeddingCodec, &'static str> {
+        Err("embeddings")
+    }
+}
+
+/// One protocol's embeddings endpoint: pure, like [`Codec`].
+pub(crate) trait EmbeddingCodec: Send + Sync {
+    /// The URL of an embeddings request (`base_url` as in [`Codec::chat_url`]).
+    fn embed_url(&self, base_url: &str, model: &str) -> String;
+
+    /// The JSON body that asks for one vector per input, as floats.
+    fn embed_body(&self, model: &str, inputs: &[String]) -> Value;
+
+    /// Reads a successful response: the vectors in input order. The transport checks that
+    /// there is one per input, all of one length. `Err` says what was malformed.
+    fn parse_embeddings(&self, body: Value) -> Result<Embedded, String>;
+
+    /// The most inputs one request may carry; longer lists are sent in several requests.
+    fn max_inputs(&self) -> usize;
+}
+
+/// A whole embeddings response, read.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Embedded {
+    /// One vector per input, in input order.
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens read, when the server reported them.
+    pub prompt_tokens: Option<u32>,
+}
+
+/// A JSON array of numbers as a vector. `Err` is a suffix for a path (`: expected ...`).
+pub(crate) fn float_vector(value: &Value) -> Result<Vec<f32>, String> {
+    let Value::Array(items) = value else {
+        let hint = if value.is_string() {
+            " (a base64 string: the request asked for floats)"
+        } else {
+            ""
+        };
+        return Err(format!(": expected an array of numbers{hint}"));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            x.as_f64()
+                .map(|x| x as f32)
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| format!("[{i}]: expected a finite number, got {x}"))
+        })
+        .collect()
 }
 
 /// A whole response, read.

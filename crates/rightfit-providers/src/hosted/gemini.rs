@@ -18,7 +18,10 @@ use rightfit_types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::codec::{Codec, Decoder, ErrorBody, Parsed, StreamFault, json_number};
+use super::codec::{
+    Codec, Decoder, Embedded, EmbeddingCodec, ErrorBody, Parsed, StreamFault, float_vector,
+    json_number,
+};
 use super::sse::SseEvent;
 
 /// The Gemini protocol.
@@ -32,12 +35,7 @@ impl Codec for Gemini {
 
     fn chat_url(&self, base_url: &str, model: &str, stream: bool) -> String {
         let base = base_url.trim_end_matches('/');
-        // `models/x` and `tunedModels/x` are already resource names.
-        let name = if model.contains('/') {
-            model.to_owned()
-        } else {
-            format!("models/{model}")
-        };
+        let name = resource_name(model);
         if stream {
             format!("{base}/{name}:streamGenerateContent?alt=sse")
         } else {
@@ -212,6 +210,71 @@ impl Codec for Gemini {
             Value::Array(items) if items.len() == 1 => error_of(&items[0]),
             _ => error_of(&value),
         }
+    }
+
+    fn embeddings(&self) -> Result<&dyn EmbeddingCodec, &'static str> {
+        Ok(self)
+    }
+}
+
+/// Most requests `batchEmbedContents` takes in one batch.
+const MAX_EMBED_BATCH: usize = 100;
+
+/// `models/{model}:batchEmbedContents`: one `EmbedContentRequest` per text, each naming the
+/// model again (the API refuses a batch whose models differ from the URL's).
+impl EmbeddingCodec for Gemini {
+    fn embed_url(&self, base_url: &str, model: &str) -> String {
+        let base = base_url.trim_end_matches('/');
+        format!("{base}/{}:batchEmbedContents", resource_name(model))
+    }
+
+    fn embed_body(&self, model: &str, inputs: &[String]) -> Value {
+        let name = resource_name(model);
+        let requests: Vec<Value> = inputs
+            .iter()
+            .map(|text| json!({"model": name, "content": {"parts": [{"text": text}]}}))
+            .collect();
+        json!({ "requests": requests })
+    }
+
+    fn parse_embeddings(&self, body: Value) -> Result<Embedded, String> {
+        if let Some(error) = error_of(&body) {
+            return Err(format!("the response is an error: {}", error.message));
+        }
+        let Some(Value::Array(items)) = body.get("embeddings") else {
+            return Err("the response has no `embeddings` array".into());
+        };
+        let vectors = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item.get("values") {
+                Some(values) => {
+                    float_vector(values).map_err(|e| format!("embeddings[{i}].values{e}"))
+                }
+                None => Err(format!("embeddings[{i}] has no `values`")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let prompt_tokens = body
+            .pointer("/usageMetadata/promptTokenCount")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok());
+        Ok(Embedded {
+            vectors,
+            prompt_tokens,
+        })
+    }
+
+    fn max_inputs(&self) -> usize {
+        MAX_EMBED_BATCH
+    }
+}
+
+/// The model's resource name: `models/x`; `models/x` and `tunedModels/x` already are one.
+fn resource_name(model: &str) -> String {
+    if model.contains('/') {
+        model.to_owned()
+    } else {
+        format!("models/{model}")
     }
 }
 

@@ -484,3 +484,62 @@ fn error_bodies() {
     );
     assert_eq!(Gemini.error_body(b"[]"), None);
 }
+
+// ---- embeddings ----
+
+#[test]
+fn embeddings_go_to_batch_embed_contents() {
+    assert_eq!(
+        Gemini.embed_url(
+            "https://generativelanguage.googleapis.com/v1beta",
+            "gemini-embedding-001"
+        ),
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-embedding-001:batchEmbedContents"
+    );
+    let body = Gemini.embed_body("gemini-embedding-001", &["a".into(), "b".into()]);
+    assert_eq!(
+        body,
+        json!({"requests": [
+            {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "a"}]}},
+            {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "b"}]}}
+        ]})
+    );
+}
+
+#[test]
+fn embeddings_are_read_in_order() {
+    let body = json!({
+        "embeddings": [{"values": [0.25, -1]}, {"values": [3, 4.5]}],
+        "usageMetadata": {"promptTokenCount": 6, "totalTokenCount": 6}
+    });
+    let e = Gemini.parse_embeddings(body).unwrap();
+    assert_eq!(e.vectors, vec![vec![0.25, -1.0], vec![3.0, 4.5]]);
+    assert_eq!(e.prompt_tokens, Some(6));
+    let e = Gemini
+        .parse_embeddings(json!({"embeddings": [{"values": [1]}]}))
+        .unwrap();
+    assert_eq!(e.prompt_tokens, None);
+}
+
+#[test]
+fn malformed_embeddings_say_what_is_wrong() {
+    let cases = [
+        (json!({"embedding": {"values": [1]}}), "no `embeddings`"),
+        (
+            json!({"embeddings": [{"value": [1]}]}),
+            "embeddings[0] has no `values`",
+        ),
+        (
+            json!({"embeddings": [{"values": [1, null]}]}),
+            "embeddings[0].values[1]",
+        ),
+        (
+            json!({"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}),
+            "an error: bad",
+        ),
+    ];
+    for (body, expected) in cases {
+        let err = Gemini.parse_embeddings(body.clone()).unwrap_err();
+        assert!(err.contains(expected), "{body}: {err}");
+    }
+}

@@ -15,8 +15,9 @@ use rightfit_config::Secret;
 use rightfit_types::{ChatRequest, Prompt, ResponseFormat};
 use serde_json::{Map, Value, json};
 
-use super::codec::{Codec, Decoder, ErrorBody, Parsed};
+use super::codec::{Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed};
 
+mod embed;
 mod stream;
 mod wire;
 
@@ -221,6 +222,10 @@ impl Codec for OpenAi {
 
     fn error_body(&self, body: &[u8]) -> Option<ErrorBody> {
         error_from_value(&serde_json::from_slice(body).ok()?)
+    }
+
+    fn embeddings(&self) -> Result<&dyn EmbeddingCodec, &'static str> {
+        Ok(self)
     }
 }
 

@@ -5,7 +5,9 @@ use futures::StreamExt;
 use rightfit_config::project::ModelConfig;
 use rightfit_providers::{HostedProvider, Provider, ProviderError};
 use rightfit_testkit::llama_server::LlamaServer;
-use rightfit_types::{ChatRequest, FinishReason, Message, ResponseFormat, StreamEvent};
+use rightfit_types::{
+    ChatRequest, EmbeddingRequest, FinishReason, Message, ResponseFormat, StreamEvent,
+};
 
 fn question() -> ChatRequest {
     ChatRequest::chat(vec![
@@ -106,4 +108,57 @@ async fn smollm2_on_llama_server_through_the_openai_compatible_provider() {
         .await
         .expect_err("404");
     assert!(matches!(e, ProviderError::NotFound { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn smollm2_embeddings_on_llama_server_through_the_openai_compatible_provider() {
+    let env = |var: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| panic!("{var} is not set: run the tests with scripts/test"))
+    };
+    let (binary, gguf) = (
+        env("RIGHTFIT_TEST_LLAMA_SERVER"),
+        env("RIGHTFIT_TEST_MODEL"),
+    );
+    // Mean pooling: SmolLM2 is a chat model and names no pooling of its own.
+    let server = tokio::task::spawn_blocking(move || {
+        LlamaServer::start(&binary, &gguf, &["--embeddings", "--pooling", "mean"])
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+    .await
+    .expect("server task");
+    let model = ModelConfig::from_spec("openai-compatible:smollm2", Some(&server.base_url()), None)
+        .expect("spec")
+        .expect("hosted");
+    let provider = HostedProvider::from_config(&model).expect("provider");
+    let texts = [
+        "The cat sat on the mat.",
+        "Quarterly revenue rose four percent.",
+        "The cat sat on the mat.",
+    ];
+    let request = |normalize| EmbeddingRequest {
+        model: String::new(),
+        inputs: texts.iter().map(|t| (*t).to_owned()).collect(),
+        normalize,
+    };
+    let r = provider
+        .embed(request(true))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.log_tail()));
+    assert_eq!(r.embeddings.len(), 3);
+    let dims = r.embeddings[0].len();
+    assert!(dims >= 64, "{dims} dimensions");
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    for v in &r.embeddings {
+        assert_eq!(v.len(), dims);
+        assert!((dot(v, v) - 1.0).abs() < 1e-4, "unit length");
+    }
+    // Order kept: the equal texts are the first and the last.
+    assert!(dot(&r.embeddings[0], &r.embeddings[2]) > 0.999);
+    assert!(dot(&r.embeddings[0], &r.embeddings[1]) < 0.99);
+    assert!(r.prompt_tokens > 10, "{}", r.prompt_tokens);
+    // Without normalisation the server's own vectors come back as sent.
+    let raw = provider.embed(request(false)).await.expect("raw vectors");
+    assert_eq!(raw.embeddings.len(), 3);
 }

@@ -1,9 +1,11 @@
 //! The provider conformance suite: every hosted provider against a protocol-faithful test server
 //! (`rightfit-testkit`), with the same expectations — answers whole and streamed, request shapes,
 //! and every injected fault: retried when it should be, not otherwise, never a silent wrong
-//! answer. Plus the OpenAI-compatible provider against llama.cpp's own `llama-server`.
+//! answer. Embeddings likewise (`embeddings`). Plus the OpenAI-compatible provider against
+//! llama.cpp's own `llama-server`.
 
 mod conformance;
+mod embeddings;
 mod llama_server;
 
 use rightfit_config::Secret;

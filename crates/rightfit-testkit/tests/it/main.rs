@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod anthropic;
+mod embeddings;
 mod faults;
 mod gemini;
 mod openai;

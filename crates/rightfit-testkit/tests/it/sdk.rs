@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rightfit_testkit::{Finish, Protocol, Quirks, Reply, ServerConfig, Step, TestServer};
+use rightfit_testkit::{
+    Finish, Protocol, Quirks, Reply, ServerConfig, Step, TestServer, embedding,
+};
 use serde_json::{Value, json};
 
 use crate::server;
@@ -136,6 +138,39 @@ async fn openai_sdk_reads_what_was_scripted() {
     assert_eq!(calls["truncated"]["error"], "APIConnectionError");
     assert_eq!(calls["truncated"]["partial"], "cut here ");
     assert_eq!(calls["models"]["ids"], json!(["gpt-test"]));
+
+    // Embeddings, decoded by the SDK from base64 (its default) and from floats.
+    let expected = [
+        embedding("alpha beta", 8),
+        embedding("gamma", 8),
+        embedding("alpha beta", 8),
+    ];
+    for call in ["embeddings", "embeddings_float"] {
+        let e = &calls[call];
+        assert_eq!(e["object"], "list", "{e}");
+        assert_eq!(e["indexes"], json!([0, 1, 2]));
+        assert_eq!(e["usage"], json!({"prompt": 5, "total": 5}));
+        let vectors: Vec<Vec<f32>> = e["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(vectors, expected, "{call}");
+    }
+    let formats: Vec<Value> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/embeddings")
+        .map(|r| r.body["encoding_format"].clone())
+        .collect();
+    assert_eq!(formats, [json!("base64"), json!("float")]);
 }
 
 #[tokio::test]

@@ -8,7 +8,10 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use rightfit_config::Secret;
 use rightfit_config::project::{ModelConfig, ProviderConfig, SecretRef};
-use rightfit_types::{ChatRequest, ChatResponse, Prompt, StreamEvent, Timings, Usage};
+use rightfit_types::{
+    ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Prompt, StreamEvent, Timings,
+    Usage,
+};
 use tokio::time::{Instant, timeout_at};
 
 use super::codec::{Codec, Parsed};
@@ -17,6 +20,7 @@ use super::retry::RetryPolicy;
 use super::sse::SseParser;
 use super::{anthropic, gemini, openai};
 
+mod embed;
 mod errors;
 mod live;
 
@@ -162,26 +166,27 @@ impl HostedProvider {
         &self.base_url
     }
 
-    /// Waits for the client-side rate limits; returns the wait and the token estimate taken.
-    async fn admit(&self, request: &ChatRequest) -> (Duration, f64) {
+    /// Waits for the client-side rate limits for one request estimated at `estimate` tokens;
+    /// returns the wait and the estimate taken.
+    async fn admit(&self, estimate: f64) -> (Duration, f64) {
         let mut waited = Duration::ZERO;
         if let Some(b) = &self.requests {
             waited += b.take(1.0).await;
         }
-        let estimate = estimate_tokens(request);
         if let Some(b) = &self.tokens {
             waited += b.take(estimate).await;
         }
         (waited, estimate)
     }
 
-    async fn settle(&self, estimate: f64, usage: Option<&Usage>) {
-        if let (Some(b), Some(u)) = (&self.tokens, usage) {
-            b.settle(estimate, f64::from(u.total_tokens())).await;
+    /// Gives back (or takes more of) a token estimate once the real count is known.
+    async fn settle(&self, estimate: f64, used: Option<u32>) {
+        if let (Some(b), Some(used)) = (&self.tokens, used) {
+            b.settle(estimate, f64::from(used)).await;
         }
     }
 
-    /// Sends one request and checks its status, within the first-byte limit.
+    /// Sends one chat request and checks its status, within the first-byte limit.
     async fn send(
         &self,
         request: &ChatRequest,
@@ -196,7 +201,19 @@ impl HostedProvider {
                 detail,
             })?;
         let url = self.codec.chat_url(&self.base_url, &self.model, stream);
-        let mut builder = self.client.post(&url).json(&body);
+        self.post(&url, &body, stream, deadline).await
+    }
+
+    /// Posts a JSON body with the protocol's headers and checks the status, within the
+    /// first-byte limit; an unsuccessful status becomes the error a person can act on.
+    async fn post(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        stream: bool,
+        deadline: Instant,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut builder = self.client.post(url).json(body);
         for (name, value) in self.codec.headers(self.key.as_ref()) {
             builder = builder.header(name, value);
         }
@@ -312,26 +329,32 @@ impl HostedProvider {
         }
     }
 
-    fn parse_whole(&self, body: &[u8], n: u32) -> Result<Parsed, ProviderError> {
+    /// Reads a successful body with `parse`; a body that is not JSON, does not parse, or holds
+    /// an error object (some servers send errors with status 200) is a protocol error.
+    fn read_json<T>(
+        &self,
+        body: &[u8],
+        parse: impl FnOnce(serde_json::Value) -> Result<T, String>,
+    ) -> Result<T, ProviderError> {
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| ProviderError::Protocol {
                 provider: self.label.clone(),
                 detail: format!("the answer is not JSON ({e}): {}", excerpt(body)),
             })?;
-        let parsed = match self.codec.parse_chat(value) {
-            Ok(p) => p,
-            Err(detail) => {
-                // A 200 that carries an error object is still an error.
-                let detail = match self.codec.error_body(body) {
-                    Some(e) => format!("an error came back with status 200: {}", e.message),
-                    None => detail,
-                };
-                return Err(ProviderError::Protocol {
-                    provider: self.label.clone(),
-                    detail: self.redact(&detail),
-                });
+        parse(value).map_err(|detail| {
+            let detail = match self.codec.error_body(body) {
+                Some(e) => format!("an error came back with status 200: {}", e.message),
+                None => detail,
+            };
+            ProviderError::Protocol {
+                provider: self.label.clone(),
+                detail: self.redact(&detail),
             }
-        };
+        })
+    }
+
+    fn parse_whole(&self, body: &[u8], n: u32) -> Result<Parsed, ProviderError> {
+        let parsed = self.read_json(body, |value| self.codec.parse_chat(value))?;
         if parsed.choices.len() != n as usize {
             return Err(ProviderError::Protocol {
                 provider: self.label.clone(),
@@ -429,7 +452,7 @@ impl Provider for HostedProvider {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             completion: false,
-            embeddings: false,
+            embeddings: self.codec.embeddings().is_ok(),
             loglikelihood: false,
             grammar: self.codec.kind() == "openai-compatible",
             json_schema: true,
@@ -437,7 +460,7 @@ impl Provider for HostedProvider {
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
-        let (queue, estimate) = self.admit(&request).await;
+        let (queue, estimate) = self.admit(estimate_tokens(&request)).await;
         let started = Instant::now();
         let live = self
             .retrying(started, || self.open(&request, started, queue))
@@ -458,7 +481,7 @@ impl Provider for HostedProvider {
     }
 
     async fn complete(&self, request: ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let (queue, estimate) = self.admit(&request).await;
+        let (queue, estimate) = self.admit(estimate_tokens(&request)).await;
         let started = Instant::now();
         let n = request.n.max(1);
         let (response, usage) = if self.stream_whole {
@@ -475,13 +498,17 @@ impl Provider for HostedProvider {
             self.retrying(started, || self.whole(&request, started, queue))
                 .await?
         };
-        self.settle(estimate, usage.as_ref()).await;
+        self.settle(estimate, usage.map(|u| u.total_tokens())).await;
         let mut response = response;
         if response.id.is_empty() {
             response.id = local_id();
         }
         response.model = self.model.clone();
         Ok(response)
+    }
+
+    async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
+        self.embed_texts(request).await
     }
 
     async fn health(&self) -> Result<Health, ProviderError> {
