@@ -127,6 +127,10 @@ pub enum ConfigCommand {
     Check {
         #[command(flatten)]
         project: ProjectArgs,
+        /// Also call each hosted model's API (a cheap, free request: the model list or the
+        /// model's metadata) to check that it is reachable and the key is accepted.
+        #[arg(long)]
+        online: bool,
     },
 }
 

@@ -62,7 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Loglik(args) => commands::generate::loglik(&settings, args).await,
             Command::BenchModel(args) => commands::bench::run(&settings, args).await,
             Command::Init(args) => commands::project::init(args),
-            Command::Config(cmd) => commands::project::config(&settings, cmd),
+            Command::Config(cmd) => commands::project::config(&settings, cmd).await,
             Command::Eval(args) => commands::eval::run(&settings, args).await,
             Command::Score(args) => commands::score::run(args),
             Command::Runs(cmd) => commands::runs::run(cmd).await,

@@ -8,6 +8,7 @@ use rightfit_config::project::{
     OutputContract, PriceSource, Project, ProviderConfig, STARTER, STARTER_DATA,
 };
 use rightfit_llama::store::ModelStore;
+use rightfit_providers::{HostedProvider, Provider};
 
 use super::output::{line, table};
 use crate::args::{ConfigCommand, InitArgs};
@@ -42,14 +43,56 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
     ))
 }
 
+/// Calls each hosted model's health check, all at once; returns the problems.
+async fn ping(p: &Project) -> anyhow::Result<Vec<String>> {
+    let hosted: Vec<_> = p
+        .models
+        .values()
+        .filter(|m| !matches!(m.provider, ProviderConfig::Local { .. }))
+        .collect();
+    if hosted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let checks = hosted.iter().map(|m| async move {
+        let result = match HostedProvider::from_config(m) {
+            // A missing key is already reported above.
+            Err(_) => return None,
+            Ok(provider) => provider.health().await,
+        };
+        Some((m.name.clone(), result))
+    });
+    let mut rows = table(&["model", "online check"]);
+    let mut problems = Vec::new();
+    for (name, result) in futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .flatten()
+    {
+        let detail = match result {
+            Ok(h) if h.ready => h.detail,
+            Ok(h) => {
+                problems.push(format!("models.{name}: {}", h.detail));
+                format!("unavailable: {}", h.detail)
+            }
+            Err(e) => {
+                problems.push(format!("models.{name}: {e}"));
+                format!("failed: {e}")
+            }
+        };
+        rows.add_row(vec![name, detail]);
+    }
+    line(rows)?;
+    Ok(problems)
+}
+
 /// Loads a project file, as a user error when it is wrong.
 pub fn load(path: &Path) -> anyhow::Result<Project> {
     Project::load(path).map_err(user)
 }
 
 /// `config check`.
-pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
-    let ConfigCommand::Check { project } = cmd;
+pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
+    let ConfigCommand::Check { project, online } = cmd;
     let p = load(&project.config)?;
     let store = ModelStore::new(settings.models_dir());
     let mut problems = Vec::new();
@@ -144,8 +187,15 @@ pub fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
         ]);
     }
     line(comps)?;
+    if online {
+        problems.extend(ping(&p).await?);
+    }
     if problems.is_empty() {
-        line("datasets, local models and API keys: present")
+        line(if online {
+            "datasets, local models and API keys: present; hosted models: reachable, keys accepted"
+        } else {
+            "datasets, local models and API keys: present"
+        })
     } else {
         for p in &problems {
             line(format!("problem: {p}"))?;

@@ -252,3 +252,83 @@ async fn embed_with_hosted_models() {
     assert!(stderr(&o).contains("no embeddings API"), "{}", stderr(&o));
     assert_eq!(anthropic.request_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_check_online_calls_each_hosted_model() {
+    let home = tempfile::tempdir().expect("home");
+    let open = TestServer::start({
+        let mut c = ServerConfig::new(Protocol::OpenAi);
+        c.api_key = None;
+        c
+    })
+    .await
+    .expect("server");
+    let claude = TestServer::start(ServerConfig::new(Protocol::Anthropic))
+        .await
+        .expect("server");
+    let dir = tempfile::tempdir().expect("project");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+    std::fs::write(
+        dir.path().join("data/tickets.jsonl"),
+        rightfit_config::project::STARTER_DATA,
+    )
+    .expect("data");
+    let toml = format!(
+        r#"
+[models.served]
+provider = "openai-compatible"
+base_url = "{}/v1"
+model = "served-model"
+
+[models.claude]
+provider = "anthropic"
+base_url = "{}"
+model = "claude-3-5-haiku-latest"
+api_key = "env:CLAUDE_KEY"
+
+[components.triage]
+prompt = "Ticket: {{{{ text }}}}\nTeam:"
+dataset = {{ path = "data/tickets.jsonl", id = "id" }}
+reference = "team"
+output = {{ type = "label", labels = ["billing", "technical", "account"] }}
+metrics = ["accuracy"]
+
+[[components.triage.candidates]]
+model = "served"
+strategy = "zero-shot"
+"#,
+        open.base_url(),
+        claude.base_url()
+    );
+    let config = dir.path().join("rightfit.toml");
+    std::fs::write(&config, toml).expect("config");
+    let config = config.to_string_lossy().into_owned();
+
+    let o = run(
+        home.path(),
+        &["config", "check", "-c", &config, "--online"],
+        &[("CLAUDE_KEY", "test-key")],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("keys accepted"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("0.8 / 4 (catalogue"), "{}", stdout(&o));
+    assert_eq!(open.request_count(), 1);
+    assert_eq!(claude.request_count(), 1);
+
+    let wrong = "sk-ant-api03-WRONGWRONG-0123456789";
+    let o = run(
+        home.path(),
+        &["config", "check", "-c", &config, "--online"],
+        &[("CLAUDE_KEY", wrong)],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        out.contains("models.claude") && out.contains("401"),
+        "{out}"
+    );
+    assert!(out.contains("CLAUDE_KEY"), "{out}");
+    assert!(!out.contains("WRONGWRONG"), "{out}");
+}
