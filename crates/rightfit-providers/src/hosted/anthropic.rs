@@ -15,12 +15,14 @@
 
 use rightfit_config::Secret;
 use rightfit_types::{
-    ChatRequest, Choice, FinishReason, Prompt, ResponseFormat, Role, StreamEvent, Timings, Usage,
+    ChatRequest, Choice, FinishReason, Prompt, ResponseFormat, StreamEvent, Timings, Usage,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::codec::{Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed, StreamFault, json_number};
+use super::codec::{
+    Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed, StreamFault, json_number, split_system,
+};
 use super::sse::SseEvent;
 
 /// The `anthropic-version` header value sent unless configured otherwise.
@@ -97,19 +99,11 @@ impl Codec for Anthropic {
             );
         }
 
-        let mut system = Vec::new();
-        let mut turns = Vec::new();
-        for message in messages {
-            let role = match message.role {
-                Role::System => {
-                    system.push(message.content.as_str());
-                    continue;
-                }
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            turns.push(json!({ "role": role, "content": message.content }));
-        }
+        let (system, turns) = split_system(messages);
+        let turns: Vec<Value> = turns
+            .into_iter()
+            .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
+            .collect();
         if turns.is_empty() {
             return Err(
                 "the conversation has no user or assistant message; Anthropic needs at \
@@ -120,8 +114,8 @@ impl Codec for Anthropic {
 
         let mut body = Map::new();
         body.insert("model".into(), model.into());
-        if !system.is_empty() {
-            body.insert("system".into(), system.join("\n\n").into());
+        if let Some(system) = system {
+            body.insert("system".into(), system.into());
         }
         body.insert("messages".into(), turns.into());
         body.insert(

@@ -8,7 +8,7 @@
 //! [`Codec::embeddings`]: not every protocol has them (Anthropic has none).
 
 use rightfit_config::Secret;
-use rightfit_types::{ChatRequest, Choice, StreamEvent, Usage};
+use rightfit_types::{ChatRequest, Choice, Message, Role, StreamEvent, Usage};
 use serde_json::Value;
 
 use super::sse::SseEvent;
@@ -149,6 +149,21 @@ pub(crate) enum StreamFault {
         /// Its type (`overloaded_error`, `rate_limit_error`, `api_error`, ...).
         kind: Option<String>,
     },
+}
+
+/// Splits a conversation for APIs that take the system prompt in a field of its own: the system
+/// messages joined with a blank line (`None` when there are none), and the other turns in order.
+pub(crate) fn split_system(messages: &[Message]) -> (Option<String>, Vec<&Message>) {
+    let (system, turns): (Vec<&Message>, Vec<&Message>) =
+        messages.iter().partition(|m| m.role == Role::System);
+    let system = (!system.is_empty()).then(|| {
+        system
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    });
+    (system, turns)
 }
 
 /// An `f32` setting as the JSON number a person would write: `0.7`, not the `0.699999988079071`

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::codec::{
     Codec, Decoder, Embedded, EmbeddingCodec, ErrorBody, Parsed, StreamFault, float_vector,
-    json_number,
+    json_number, split_system,
 };
 use super::sse::SseEvent;
 
@@ -63,19 +63,18 @@ impl Codec for Gemini {
         if request.n == 0 {
             return Err("n = 0: ask for at least one choice".into());
         }
-        let mut system = Vec::new();
-        let mut contents = Vec::new();
-        for message in messages {
-            let role = match message.role {
-                Role::System => {
-                    system.push(message.content.as_str());
-                    continue;
-                }
-                Role::User => "user",
-                Role::Assistant => "model",
-            };
-            contents.push(json!({ "role": role, "parts": [{ "text": message.content }] }));
-        }
+        let (system, turns) = split_system(messages);
+        let contents: Vec<Value> = turns
+            .into_iter()
+            .map(|m| {
+                let role = if m.role == Role::Assistant {
+                    "model"
+                } else {
+                    "user"
+                };
+                json!({ "role": role, "parts": [{ "text": m.content }] })
+            })
+            .collect();
         if contents.is_empty() {
             return Err(
                 "the conversation has no user or assistant message; Gemini needs at \
@@ -136,10 +135,10 @@ impl Codec for Gemini {
 
         let mut body = Map::new();
         body.insert("contents".into(), contents.into());
-        if !system.is_empty() {
+        if let Some(system) = system {
             body.insert(
                 "systemInstruction".into(),
-                json!({ "parts": [{ "text": system.join("\n\n") }] }),
+                json!({ "parts": [{ "text": system }] }),
             );
         }
         body.insert("generationConfig".into(), Value::Object(config));

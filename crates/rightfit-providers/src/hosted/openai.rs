@@ -15,7 +15,7 @@ use rightfit_config::Secret;
 use rightfit_types::{ChatRequest, Prompt, ResponseFormat};
 use serde_json::{Map, Value, json};
 
-use super::codec::{Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed};
+use super::codec::{Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed, json_number};
 
 mod embed;
 mod stream;
@@ -81,11 +81,11 @@ impl Codec for OpenAi {
 
         let sampling = &request.sampling;
         match sampling.temperature {
-            Some(t) if !sampling.is_greedy() => body.insert("temperature".into(), float(t)),
+            Some(t) if !sampling.is_greedy() => body.insert("temperature".into(), json_number(t)),
             _ => body.insert("temperature".into(), json!(0)),
         };
         if let Some(p) = sampling.top_p {
-            body.insert("top_p".into(), float(p));
+            body.insert("top_p".into(), json_number(p));
         }
         if let Some(seed) = sampling.seed {
             body.insert("seed".into(), json!(seed));
@@ -227,16 +227,6 @@ impl Codec for OpenAi {
     fn embeddings(&self) -> Result<&dyn EmbeddingCodec, &'static str> {
         Ok(self)
     }
-}
-
-/// A float for a JSON body, as the user wrote it: `0.7f32` becomes `0.7`, not
-/// `0.699999988079071`.
-fn float(x: f32) -> Value {
-    x.to_string()
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map_or(Value::Null, Value::Number)
 }
 
 #[cfg(test)]
