@@ -24,6 +24,21 @@ async fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("task")
 }
 
+/// A project directory holding `rightfit.toml` (this text) and the starter data it can read as
+/// `data/tickets.jsonl`; returns the directory (kept alive by the caller) and the config's path.
+fn project(toml: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("project");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+    std::fs::write(
+        dir.path().join("data/tickets.jsonl"),
+        rightfit_config::project::STARTER_DATA,
+    )
+    .expect("data");
+    let config = dir.path().join("rightfit.toml");
+    std::fs::write(&config, toml).expect("config");
+    (dir, config.to_string_lossy().into_owned())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn chat_with_each_hosted_provider() {
     let home = tempfile::tempdir().expect("home");
@@ -122,13 +137,6 @@ async fn eval_runs_a_hosted_candidate_through_faults() {
         },
         Step::Drop,
     ]);
-    let dir = tempfile::tempdir().expect("project");
-    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-    std::fs::write(
-        dir.path().join("data/tickets.jsonl"),
-        rightfit_config::project::STARTER_DATA,
-    )
-    .expect("data");
     let toml = format!(
         r#"
 [models.remote]
@@ -152,9 +160,7 @@ strategy = "zero-shot"
 "#,
         server.base_url()
     );
-    let config = dir.path().join("rightfit.toml");
-    std::fs::write(&config, toml).expect("config");
-    let config = config.to_string_lossy().into_owned();
+    let (_dir, config) = project(&toml);
     let o = run(
         home.path(),
         &["eval", "-c", &config, "--format", "json"],
@@ -266,13 +272,6 @@ async fn config_check_online_calls_each_hosted_model() {
     let claude = TestServer::start(ServerConfig::new(Protocol::Anthropic))
         .await
         .expect("server");
-    let dir = tempfile::tempdir().expect("project");
-    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-    std::fs::write(
-        dir.path().join("data/tickets.jsonl"),
-        rightfit_config::project::STARTER_DATA,
-    )
-    .expect("data");
     let toml = format!(
         r#"
 [models.served]
@@ -300,9 +299,7 @@ strategy = "zero-shot"
         open.base_url(),
         claude.base_url()
     );
-    let config = dir.path().join("rightfit.toml");
-    std::fs::write(&config, toml).expect("config");
-    let config = config.to_string_lossy().into_owned();
+    let (_dir, config) = project(&toml);
 
     let o = run(
         home.path(),
