@@ -1,0 +1,90 @@
+//! What is known about a candidate before deciding.
+
+use rightfit_types::CandidateSummary;
+use serde::{Deserialize, Serialize};
+
+/// The shape of a local model, read from its GGUF header: enough to size its memory and to
+/// estimate the bytes and operations each token costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelShape {
+    /// Parameters (sum of tensor elements).
+    pub params: u64,
+    /// Bytes of weights (the tensor data in the file, at its quantisation).
+    pub weights_bytes: u64,
+    /// Transformer blocks.
+    pub layers: u32,
+    /// Attention heads.
+    pub heads: u32,
+    /// Key/value heads (grouped-query attention: fewer than `heads`).
+    pub kv_heads: u32,
+    /// Length of one key vector per head.
+    pub key_length: u32,
+    /// Length of one value vector per head.
+    pub value_length: u32,
+    /// The context length the model was trained for.
+    pub train_context: u32,
+    /// The quantisation as llama.cpp names it (`Q4_K_M`), for display.
+    pub quantization: String,
+}
+
+/// How a candidate's model is reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Deployment {
+    /// A hosted API (OpenAI, Anthropic, Gemini) or a remote OpenAI-compatible server: it runs on
+    /// someone else's machines, needs the network, and uses no local memory.
+    Hosted {
+        /// The provider kind as written in the config (`openai`, `openai-compatible`, ...).
+        provider: String,
+    },
+    /// The embedded llama.cpp engine: runs where rightfit runs, offline.
+    Local {
+        /// The model's shape, when its GGUF header could be read.
+        shape: Option<ModelShape>,
+        /// Context size the engine was configured with, tokens (shared by parallel sequences).
+        context_size: Option<u32>,
+        /// Sequences decoded together.
+        parallel: usize,
+        /// What the hardware costs per hour, US dollars, when the config says.
+        cost_per_hour: Option<f64>,
+    },
+}
+
+impl Deployment {
+    /// Whether it can run with no network (local models only).
+    pub fn offline(&self) -> bool {
+        matches!(self, Deployment::Local { .. })
+    }
+}
+
+/// The typical request of a component, from the run's token means.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Prompt tokens per request (all calls of the strategy together).
+    pub prompt_tokens: f64,
+    /// Generated tokens per request.
+    pub output_tokens: f64,
+    /// Context the component needs per sequence, tokens (prompt + output, or as configured).
+    pub context_tokens: u32,
+}
+
+impl Workload {
+    /// The workload a summary measured: its mean tokens in and out, context = their sum rounded up.
+    pub fn of(summary: &CandidateSummary) -> Workload {
+        let context = (summary.tokens_in_mean + summary.tokens_out_mean).ceil();
+        Workload {
+            prompt_tokens: summary.tokens_in_mean,
+            output_tokens: summary.tokens_out_mean,
+            context_tokens: context.clamp(1.0, u32::MAX as f64) as u32,
+        }
+    }
+}
+
+/// Everything the decision knows about one candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateFacts {
+    /// Measured figures of the run.
+    pub summary: CandidateSummary,
+    /// How its model is reached.
+    pub deployment: Deployment,
+}
