@@ -3,6 +3,9 @@
 //! The evaluator (`rightfit-eval`) computes summaries and comparisons from stored records; this
 //! crate only lays them out. The CLI prints what it returns.
 
+mod html;
+pub use html::{HtmlSection, html};
+
 use std::collections::BTreeMap;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
