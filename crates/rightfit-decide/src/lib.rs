@@ -16,6 +16,7 @@
 pub mod constraints;
 pub mod device;
 pub mod facts;
+mod fmt;
 pub mod pareto;
 mod recommend;
 

@@ -42,7 +42,12 @@ pub fn memory_needed(shape: &ModelShape, context_tokens: u32, parallel: usize) -
 }
 
 /// [`memory_needed`] sized against a device.
-pub fn fit(shape: &ModelShape, context_tokens: u32, parallel: usize, device: &DeviceProfile) -> Fit {
+pub fn fit(
+    shape: &ModelShape,
+    context_tokens: u32,
+    parallel: usize,
+    device: &DeviceProfile,
+) -> Fit {
     let _ = (shape, context_tokens, parallel, device);
     todo!("fit")
 }

@@ -6,6 +6,14 @@ use crate::constraints::{Constraints, Objective};
 use crate::device::{Calibration, Fit, Speed};
 use crate::facts::CandidateFacts;
 
+mod aspects;
+mod rank;
+#[cfg(test)]
+mod tests;
+mod view;
+
+use view::View;
+
 /// Which constraint a candidate broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -131,8 +139,11 @@ pub struct Recommendation {
 
 /// Recommends a candidate for a component.
 ///
-/// `comparisons` are the run's paired comparisons (for separation warnings); `calibration`
-/// turns roofline bounds into estimates when a target device is set.
+/// Every candidate is checked against every constraint; the feasible ones are ranked by the
+/// objective, with every other figure breaking ties in a fixed order (so a candidate that another
+/// matches or beats on every figure is never ranked above it). `comparisons` are the run's paired
+/// comparisons (used for separation warnings); `calibration` turns roofline bounds into estimates
+/// when a target device is set.
 pub fn recommend(
     component: &str,
     metric: &str,
@@ -141,6 +152,61 @@ pub fn recommend(
     constraints: &Constraints,
     calibration: &Calibration,
 ) -> Recommendation {
-    let _ = (component, metric, facts, comparisons, constraints, calibration);
-    todo!("recommend")
+    let objective = constraints.objective();
+    let views: Vec<View> = facts
+        .iter()
+        .map(|f| view::view(f, constraints, calibration))
+        .collect();
+    let mut feasible = Vec::new();
+    let mut rejected = Vec::new();
+    for v in &views {
+        let broken = view::violations(v, &views, constraints);
+        if broken.is_empty() {
+            feasible.push(v);
+        } else {
+            rejected.push(Rejection {
+                candidate: v.name.clone(),
+                violations: broken,
+            });
+        }
+    }
+    feasible.sort_by(|a, b| rank::order(objective, a, b));
+    let ranked: Vec<Ranked> = feasible.iter().map(|v| rank::ranked(v)).collect();
+    let chosen = feasible.first().map(|v| v.name.clone());
+    let reason = rank::reason(objective, &feasible, &rejected, metric);
+    let mut warnings = rank::warnings(objective, &feasible, comparisons, constraints);
+    if feasible.is_empty() && views.is_empty() {
+        warnings.push("the run has no candidates".to_owned());
+    }
+    let devices = views.iter().filter_map(|v| v.device.clone()).collect();
+    Recommendation {
+        component: component.to_owned(),
+        metric: metric.to_owned(),
+        objective,
+        rule: rank::rule(objective).to_owned(),
+        constraints: constraints.clone(),
+        chosen,
+        reason,
+        ranked,
+        rejected,
+        warnings,
+        pareto_cost: frontier_names(&views, |v| v.cost),
+        pareto_latency: frontier_names(&views, |v| v.p95_ms),
+        aspects: aspects::table(facts, &views, constraints),
+        devices,
+    }
+}
+
+/// Names on the frontier of "lower `x` is better, higher quality is better", among candidates
+/// with both figures.
+fn frontier_names(views: &[View], x: impl Fn(&View) -> Option<f64>) -> Vec<String> {
+    let known: Vec<(&View, (f64, f64))> = views
+        .iter()
+        .filter_map(|v| Some((v, (x(v)?, v.quality.as_ref()?.mean))))
+        .collect();
+    let points: Vec<(f64, f64)> = known.iter().map(|(_, p)| *p).collect();
+    crate::pareto::frontier(&points)
+        .into_iter()
+        .map(|i| known[i].0.name.clone())
+        .collect()
 }

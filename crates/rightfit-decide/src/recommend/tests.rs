@@ -1,0 +1,596 @@
+//! Control flow of [`recommend`](super::recommend): feasibility, ranking, reasons, warnings,
+//! and properties that hold for any candidates and constraints.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use rightfit_types::{CandidateSummary, Estimate, McNemar, PairedComparison, Percentiles};
+
+use super::{ConstraintKind, Recommendation, recommend};
+use crate::constraints::{Budget, Constraints, Objective, QualityFloor};
+use crate::device::Calibration;
+use crate::facts::{CandidateFacts, Deployment};
+
+/// What a test says about one candidate.
+#[derive(Debug, Clone)]
+struct C {
+    name: &'static str,
+    quality: Option<f64>,
+    /// Half the interval's width.
+    spread: f64,
+    n: u64,
+    cost_per_request: Option<f64>,
+    p95: Option<f64>,
+    ttft: Option<f64>,
+    /// `None`: hosted; `Some(None)`: local, memory unknown.
+    local_memory: Option<Option<u64>>,
+}
+
+fn c(name: &'static str, quality: f64, cost_per_1k: f64, p95: f64) -> C {
+    C {
+        name,
+        quality: Some(quality),
+        spread: 0.02,
+        n: 200,
+        cost_per_request: Some(cost_per_1k / 1000.0),
+        p95: Some(p95),
+        ttft: Some(p95 / 4.0),
+        local_memory: None,
+    }
+}
+
+fn local(mut x: C, memory: u64) -> C {
+    x.local_memory = Some(Some(memory));
+    x
+}
+
+fn facts(x: &C) -> CandidateFacts {
+    let pct = |p: f64| Percentiles {
+        p50: p / 2.0,
+        p95: p,
+        p99: p * 1.2,
+    };
+    let summary = CandidateSummary {
+        candidate: x.name.to_owned(),
+        model: format!("{}-model", x.name),
+        strategy: "zero-shot".to_owned(),
+        examples: x.n,
+        scored: x.n,
+        failures: 0,
+        unparseable: 0,
+        cached: 0,
+        quality: x.quality.map(|q| Estimate {
+            mean: q,
+            low: q - x.spread,
+            high: q + x.spread,
+            n: x.n,
+            confidence: 0.95,
+        }),
+        latency_ms: x.p95.map(pct),
+        ttft_ms: x.ttft.map(pct),
+        output_tokens_per_s: None,
+        tokens_in_mean: 100.0,
+        tokens_out_mean: 10.0,
+        tokens_in_total: 100 * x.n,
+        tokens_out_total: 10 * x.n,
+        cost_per_request_usd: x.cost_per_request,
+        cost_per_1k_usd: x.cost_per_request.map(|c| c * 1000.0),
+        cost_total_usd: 0.0,
+        peak_memory_bytes: x.local_memory.flatten(),
+        metrics: BTreeMap::new(),
+    };
+    let deployment = match x.local_memory {
+        None => Deployment::Hosted {
+            provider: "openai".to_owned(),
+        },
+        Some(_) => Deployment::Local {
+            shape: None,
+            context_size: None,
+            parallel: 1,
+            cost_per_hour: None,
+        },
+    };
+    CandidateFacts {
+        summary,
+        deployment,
+    }
+}
+
+fn calibration() -> Calibration {
+    Calibration {
+        decode_efficiency: 0.5,
+        prefill_efficiency: 0.5,
+        source: "test".to_owned(),
+    }
+}
+
+fn decide(cands: &[C], constraints: &Constraints) -> Recommendation {
+    decide_with(cands, &[], constraints)
+}
+
+fn decide_with(cands: &[C], comparisons: &[PairedComparison], k: &Constraints) -> Recommendation {
+    let facts: Vec<CandidateFacts> = cands.iter().map(facts).collect();
+    recommend("intent", "accuracy", &facts, comparisons, k, &calibration())
+}
+
+fn names(r: &Recommendation) -> Vec<&str> {
+    r.ranked.iter().map(|x| x.candidate.as_str()).collect()
+}
+
+fn three() -> Vec<C> {
+    vec![
+        c("gpt-4o", 0.92, 2.50, 900.0),
+        local(c("smol-few", 0.86, 0.0, 400.0), 300 << 20),
+        local(c("smol-zero", 0.70, 0.0, 300.0), 300 << 20),
+    ]
+}
+
+#[test]
+fn no_constraints_picks_the_best_quality_and_ranks_the_rest() {
+    let r = decide(&three(), &Constraints::default());
+    assert_eq!(r.objective, Objective::Quality);
+    assert_eq!(r.chosen.as_deref(), Some("gpt-4o"));
+    assert_eq!(names(&r), ["gpt-4o", "smol-few", "smol-zero"]);
+    assert!(r.rejected.is_empty());
+    assert!(
+        r.reason.starts_with("gpt-4o: highest accuracy"),
+        "{}",
+        r.reason
+    );
+    assert!(r.reason.contains("Runner-up: smol-few"), "{}", r.reason);
+}
+
+#[test]
+fn a_quality_floor_makes_the_cheapest_good_enough_candidate_win() {
+    let k = Constraints {
+        quality_floor: Some(QualityFloor::Absolute(0.80)),
+        ..Default::default()
+    };
+    let r = decide(&three(), &k);
+    assert_eq!(r.objective, Objective::Cost);
+    assert_eq!(r.chosen.as_deref(), Some("smol-few"));
+    assert_eq!(names(&r), ["smol-few", "gpt-4o"]);
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].candidate, "smol-zero");
+    assert_eq!(r.rejected[0].violations[0].kind, ConstraintKind::Quality);
+    assert_eq!(
+        r.rejected[0].violations[0].message,
+        "quality 70.0% < the floor 80.0%"
+    );
+    // An explicit objective overrides the default.
+    let k = Constraints {
+        objective: Some(Objective::Quality),
+        ..k
+    };
+    assert_eq!(decide(&three(), &k).chosen.as_deref(), Some("gpt-4o"));
+}
+
+#[test]
+fn a_relative_floor_is_measured_against_the_best_candidate() {
+    let k = Constraints {
+        quality_floor: Some(QualityFloor::Relative(0.95)),
+        ..Default::default()
+    };
+    let r = decide(&three(), &k);
+    // 0.95 × 0.92 = 0.874: smol-few's 0.86 falls short.
+    assert_eq!(r.chosen.as_deref(), Some("gpt-4o"));
+    let few = r.rejected.iter().find(|x| x.candidate == "smol-few");
+    let message = &few.expect("smol-few rejected").violations[0].message;
+    assert_eq!(
+        message,
+        "quality 86.0% < 95% of the best (gpt-4o at 92.0%) = 87.4%"
+    );
+}
+
+#[test]
+fn latency_budget_memory_and_offline_each_reject_with_numbers() {
+    let k = Constraints {
+        max_p95_latency_ms: Some(500.0),
+        ..Default::default()
+    };
+    let r = decide(&three(), &k);
+    assert_eq!(r.rejected[0].candidate, "gpt-4o");
+    assert_eq!(
+        r.rejected[0].violations[0].message,
+        "p95 latency 900 ms > 500 ms"
+    );
+    assert_eq!(r.chosen.as_deref(), Some("smol-few"));
+
+    let k = Constraints {
+        budget: Some(Budget::Per1k { usd: 1.0 }),
+        ..Default::default()
+    };
+    let r = decide(&three(), &k);
+    assert_eq!(
+        r.rejected[0].violations[0].message,
+        "$2.50 per 1k requests > budget $1.00 per 1k"
+    );
+    let k = Constraints {
+        budget: Some(Budget::Monthly {
+            usd: 100.0,
+            requests: 100_000.0,
+        }),
+        ..Default::default()
+    };
+    let r = decide(&three(), &k);
+    assert_eq!(
+        r.rejected[0].violations[0].message,
+        "$250.00 per month at 100000 requests > budget $100.00"
+    );
+
+    let mut cands = three();
+    cands[2].local_memory = Some(Some(3 << 30));
+    let k = Constraints {
+        memory_cap_bytes: Some(1 << 30),
+        ..Default::default()
+    };
+    let r = decide(&cands, &k);
+    // Hosted models use no local memory, so the cap does not touch them.
+    assert_eq!(names(&r), ["gpt-4o", "smol-few"]);
+    assert_eq!(
+        r.rejected[0].violations[0].message,
+        "needs 3.00 GiB > cap 1.00 GiB"
+    );
+
+    let k = Constraints {
+        offline: true,
+        ..Default::default()
+    };
+    let r = decide(&three(), &k);
+    assert_eq!(r.chosen.as_deref(), Some("smol-few"));
+    assert_eq!(r.rejected[0].violations[0].kind, ConstraintKind::Offline);
+}
+
+#[test]
+fn missing_figures_cannot_prove_a_constraint_is_met() {
+    let mut cands = three();
+    cands[0].cost_per_request = None;
+    cands[1].ttft = None;
+    cands[2].local_memory = Some(None);
+    let k = Constraints {
+        budget: Some(Budget::Per1k { usd: 10.0 }),
+        max_p95_ttft_ms: Some(10_000.0),
+        memory_cap_bytes: Some(1 << 40),
+        ..Default::default()
+    };
+    let r = decide(&cands, &k);
+    assert_eq!(r.chosen, None);
+    let kinds: Vec<Vec<ConstraintKind>> = r
+        .rejected
+        .iter()
+        .map(|x| x.violations.iter().map(|v| v.kind).collect())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            vec![ConstraintKind::Budget],
+            vec![ConstraintKind::Ttft],
+            vec![ConstraintKind::Memory]
+        ]
+    );
+    assert!(r.rejected[0].violations[0].message.contains("cost unknown"));
+}
+
+#[test]
+fn an_empty_feasible_set_names_the_closest_candidate_and_what_it_breaks() {
+    let k = Constraints {
+        quality_floor: Some(QualityFloor::Absolute(0.90)),
+        max_p95_latency_ms: Some(500.0),
+        ..Default::default()
+    };
+    let r = decide(&three(), &k);
+    assert_eq!(r.chosen, None);
+    assert!(r.ranked.is_empty());
+    assert_eq!(r.rejected.len(), 3);
+    // Each breaks one constraint; the first in run order is named.
+    assert!(
+        r.reason.starts_with(
+            "no candidate meets every constraint. Closest: gpt-4o, which breaks 1 constraint: \
+             p95 latency 900 ms > 500 ms."
+        ),
+        "{}",
+        r.reason
+    );
+    let r = decide(&[], &k);
+    assert_eq!(r.chosen, None);
+    assert_eq!(r.warnings, ["the run has no candidates"]);
+}
+
+#[test]
+fn ties_on_the_objective_are_broken_by_the_next_figures_and_said() {
+    let cands = vec![
+        local(c("b-local", 0.80, 0.0, 300.0), 100 << 20),
+        local(c("a-local", 0.85, 0.0, 300.0), 100 << 20),
+    ];
+    let k = Constraints {
+        objective: Some(Objective::Cost),
+        ..Default::default()
+    };
+    let r = decide(&cands, &k);
+    assert_eq!(names(&r), ["a-local", "b-local"]);
+    assert!(r.warnings[0].starts_with("a-local and b-local tie on the objective"));
+    // Identical figures: offline beats hosted, then the name decides.
+    let cands = vec![c("z", 0.8, 0.0, 300.0), local(c("y", 0.8, 0.0, 300.0), 0)];
+    let r = decide(&cands, &Constraints::default());
+    assert_eq!(names(&r), ["y", "z"]);
+}
+
+fn comparison(a: &str, b: &str, diff: (f64, f64, f64), mcnemar_p: Option<f64>) -> PairedComparison {
+    PairedComparison {
+        a: a.to_owned(),
+        b: b.to_owned(),
+        n: 200,
+        mean_a: 0.9,
+        mean_b: 0.9 + diff.0,
+        diff: Estimate {
+            mean: diff.0,
+            low: diff.1,
+            high: diff.2,
+            n: 200,
+            confidence: 0.95,
+        },
+        p_b_worse: 0.5,
+        mcnemar: mcnemar_p.map(|p| McNemar {
+            a_only: 10,
+            b_only: 8,
+            statistic: 8.0,
+            p_value: p,
+            exact: true,
+        }),
+    }
+}
+
+#[test]
+fn a_choice_not_separated_from_the_runner_up_is_warned_about() {
+    let cands = vec![c("big", 0.90, 2.0, 900.0), c("mid", 0.89, 1.0, 500.0)];
+    let paired = [comparison("big", "mid", (-0.01, -0.04, 0.02), Some(0.81))];
+    let r = decide_with(&cands, &paired, &Constraints::default());
+    assert_eq!(r.chosen.as_deref(), Some("big"));
+    let w = r
+        .warnings
+        .iter()
+        .find(|w| w.contains("not statistically separated"))
+        .expect("separation warning");
+    assert!(
+        w.contains("paired difference -1.0 points [-4.0, +2.0] over 200 examples, McNemar p = 0.810 (mid − big)"),
+        "{w}"
+    );
+    assert!(
+        w.ends_with("the choice could flip with more examples"),
+        "{w}"
+    );
+    // Separated by the paired test: no warning, even though the intervals overlap.
+    let paired = [comparison("big", "mid", (-0.01, -0.02, -0.005), Some(0.01))];
+    let r = decide_with(&cands, &paired, &Constraints::default());
+    assert!(
+        !r.warnings.iter().any(|w| w.contains("separated")),
+        "{:?}",
+        r.warnings
+    );
+    // No paired comparison for the pair: the intervals decide.
+    let r = decide(&cands, &Constraints::default());
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("the intervals overlap"))
+    );
+    let far = vec![c("big", 0.90, 2.0, 900.0), c("low", 0.60, 1.0, 500.0)];
+    let r = decide(&far, &Constraints::default());
+    assert!(!r.warnings.iter().any(|w| w.contains("separated")));
+}
+
+#[test]
+fn a_floor_met_only_on_the_mean_and_few_examples_are_warned_about() {
+    let mut small = local(c("smol", 0.81, 0.0, 300.0), 100 << 20);
+    small.spread = 0.05;
+    small.n = 20;
+    let k = Constraints {
+        quality_floor: Some(QualityFloor::Absolute(0.80)),
+        ..Default::default()
+    };
+    let r = decide(&[small], &k);
+    assert_eq!(r.chosen.as_deref(), Some("smol"));
+    assert!(
+        r.warnings.iter().any(|w| w.contains(
+            "meets the quality floor 80.0% on its mean (81.0%) but its interval reaches 76.0%"
+        )),
+        "{:?}",
+        r.warnings
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("only 20 examples scored"))
+    );
+}
+
+#[test]
+fn pareto_frontiers_and_aspects_cover_every_candidate() {
+    let mut cands = three();
+    cands.push(c("dominated", 0.80, 3.0, 1000.0));
+    let r = decide(&cands, &Constraints::default());
+    assert_eq!(r.pareto_cost, ["smol-few", "gpt-4o"]);
+    assert_eq!(r.pareto_latency, ["smol-zero", "smol-few", "gpt-4o"]);
+    assert_eq!(r.aspects.len(), 4);
+    assert_eq!(r.aspects[0].runs_on, "cloud only: needs the network");
+    assert!(
+        r.aspects[1].resource_use.contains("300 MiB RAM"),
+        "{:?}",
+        r.aspects[1]
+    );
+    assert_eq!(r.aspects[1].quality, "86.0% [84.0%, 88.0%], n = 200");
+}
+
+// ---- properties ----
+
+fn arb_candidate(name: &'static str) -> impl Strategy<Value = C> {
+    (
+        proptest::option::weighted(0.9, 0u32..=5),
+        proptest::option::weighted(0.9, 0u32..=2),
+        proptest::option::weighted(0.9, 1u32..=3),
+        proptest::option::weighted(0.9, 1u32..=3),
+        proptest::option::of(proptest::option::weighted(0.9, 1u64..=3)),
+    )
+        .prop_map(move |(q, cost, p95, ttft, mem)| C {
+            name,
+            // Coarse values so that ties and dominance happen often.
+            quality: q.map(|q| f64::from(q) / 5.0),
+            spread: 0.03,
+            n: 100,
+            cost_per_request: cost.map(|c| f64::from(c) / 1000.0),
+            p95: p95.map(|p| f64::from(p) * 100.0),
+            ttft: ttft.map(|p| f64::from(p) * 25.0),
+            local_memory: mem.map(|m| m.map(|m| m << 30)),
+        })
+}
+
+fn arb_candidates() -> impl Strategy<Value = Vec<C>> {
+    const NAMES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+    (2usize..=6).prop_flat_map(|n| {
+        NAMES[..n]
+            .iter()
+            .map(|&s| arb_candidate(s))
+            .collect::<Vec<_>>()
+    })
+}
+
+fn arb_constraints() -> impl Strategy<Value = Constraints> {
+    (
+        proptest::option::of(prop_oneof![
+            (0u32..=5).prop_map(|f| QualityFloor::Absolute(f64::from(f) / 5.0)),
+            (50u32..=100).prop_map(|f| QualityFloor::Relative(f64::from(f) / 100.0)),
+        ]),
+        proptest::option::of((1u32..=5).prop_map(|p| f64::from(p) * 100.0)),
+        proptest::option::of((1u32..=5).prop_map(|p| f64::from(p) * 25.0)),
+        proptest::option::of((0u32..=5).prop_map(|c| Budget::Per1k { usd: f64::from(c) })),
+        proptest::option::of((1u64..=4).prop_map(|m| m << 30)),
+        any::<bool>(),
+        proptest::option::of(prop_oneof![
+            Just(Objective::Quality),
+            Just(Objective::Cost),
+            Just(Objective::Latency)
+        ]),
+    )
+        .prop_map(
+            |(floor, p95, ttft, budget, memory, offline, objective)| Constraints {
+                quality_floor: floor,
+                max_p95_latency_ms: p95,
+                max_p95_ttft_ms: ttft,
+                budget,
+                memory_cap_bytes: memory,
+                device: None,
+                offline,
+                objective,
+                context_tokens: None,
+            },
+        )
+}
+
+/// Every figure of `b` at least as good as `a`'s, one strictly better (missing = worst).
+fn dominates(b: &C, a: &C) -> bool {
+    let q = |x: &C| x.quality.unwrap_or(f64::NEG_INFINITY);
+    let low = |x: Option<f64>| -x.unwrap_or(f64::INFINITY);
+    let mem = |x: &C| match x.local_memory {
+        None => 0,
+        Some(m) => m.unwrap_or(u64::MAX),
+    };
+    let offline = |x: &C| x.local_memory.is_some();
+    let keys = |x: &C| {
+        [
+            q(x),
+            low(x.cost_per_request),
+            low(x.p95),
+            low(x.ttft),
+            -(mem(x) as f64),
+            f64::from(u8::from(offline(x))),
+        ]
+    };
+    let (kb, ka) = (keys(b), keys(a));
+    kb.iter().zip(&ka).all(|(b, a)| b >= a) && kb.iter().zip(&ka).any(|(b, a)| b > a)
+}
+
+/// Checked here, independently of the crate's own checks: does `x` meet every constraint?
+fn meets(x: &C, all: &[C], k: &Constraints) -> bool {
+    let best = all
+        .iter()
+        .filter_map(|c| c.quality)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let quality_ok = match k.quality_floor {
+        None => true,
+        Some(QualityFloor::Absolute(f)) => x.quality.is_some_and(|q| q >= f),
+        Some(QualityFloor::Relative(r)) => x.quality.is_some_and(|q| q >= r * best),
+    };
+    let at_most = |v: Option<f64>, max: Option<f64>| max.is_none_or(|m| v.is_some_and(|v| v <= m));
+    quality_ok
+        && at_most(x.p95, k.max_p95_latency_ms)
+        && at_most(x.ttft, k.max_p95_ttft_ms)
+        && at_most(x.cost_per_request, k.budget.map(|b| b.per_request()))
+        && match (x.local_memory, k.memory_cap_bytes) {
+            (Some(m), Some(cap)) => m.is_some_and(|m| m <= cap),
+            _ => true,
+        }
+        && !(k.offline && x.local_memory.is_none())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn a_dominated_candidate_is_never_recommended(cands in arb_candidates(), k in arb_constraints()) {
+        let r = decide(&cands, &k);
+        if let Some(chosen) = &r.chosen {
+            let a = cands.iter().find(|c| c.name == chosen.as_str()).expect("chosen is a candidate");
+            for b in &cands {
+                prop_assert!(!dominates(b, a), "{} chosen but {} dominates it", a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_choice_meets_every_constraint_and_infeasibility_is_explained(cands in arb_candidates(), k in arb_constraints()) {
+        let r = decide(&cands, &k);
+        let feasible: Vec<&str> = cands.iter().filter(|c| meets(c, &cands, &k)).map(|c| c.name).collect();
+        let mut ranked = names(&r);
+        ranked.sort_unstable();
+        prop_assert_eq!(&ranked, &feasible);
+        prop_assert_eq!(r.ranked.len() + r.rejected.len(), cands.len());
+        for x in &r.rejected {
+            prop_assert!(!x.violations.is_empty());
+        }
+        match &r.chosen {
+            Some(chosen) => prop_assert_eq!(Some(chosen.as_str()), r.ranked.first().map(|x| x.candidate.as_str())),
+            None => {
+                prop_assert!(feasible.is_empty());
+                prop_assert!(r.reason.starts_with("no candidate meets every constraint"));
+            }
+        }
+    }
+
+    #[test]
+    fn adding_a_constraint_never_yields_a_candidate_that_violates_it(
+        cands in arb_candidates(), base in arb_constraints(), extra in arb_constraints(), which in 0usize..6,
+    ) {
+        let mut k = base.clone();
+        match which {
+            0 => k.quality_floor = extra.quality_floor,
+            1 => k.max_p95_latency_ms = extra.max_p95_latency_ms,
+            2 => k.max_p95_ttft_ms = extra.max_p95_ttft_ms,
+            3 => k.budget = extra.budget,
+            4 => k.memory_cap_bytes = extra.memory_cap_bytes,
+            _ => k.offline = true,
+        }
+        let only_extra = Constraints { objective: None, ..match which {
+            0 => Constraints { quality_floor: k.quality_floor, ..Default::default() },
+            1 => Constraints { max_p95_latency_ms: k.max_p95_latency_ms, ..Default::default() },
+            2 => Constraints { max_p95_ttft_ms: k.max_p95_ttft_ms, ..Default::default() },
+            3 => Constraints { budget: k.budget, ..Default::default() },
+            4 => Constraints { memory_cap_bytes: k.memory_cap_bytes, ..Default::default() },
+            _ => Constraints { offline: true, ..Default::default() },
+        }};
+        let r = decide(&cands, &k);
+        if let Some(chosen) = &r.chosen {
+            let x = cands.iter().find(|c| c.name == chosen.as_str()).expect("chosen is a candidate");
+            prop_assert!(meets(x, &cands, &only_extra), "{} violates the added constraint {:?}", x.name, only_extra);
+        }
+    }
+}
