@@ -10,8 +10,8 @@ use toml::Spanned;
 use super::raw;
 use super::validate::{Locator, dataset_config};
 use super::{
-    Candidate, Component, ConfigError, FewShot, Judge, METRICS, ModelConfig, OutputContract,
-    ProviderConfig, Reference, Split, Strategy,
+    Candidate, Component, ConfigError, ConstraintsConfig, FewShot, Judge, METRICS, ModelConfig,
+    OutputContract, ProviderConfig, Reference, Split, Strategy,
 };
 
 fn check_template(source: &str) -> Result<(), String> {
@@ -104,9 +104,19 @@ pub(super) fn component(
     span: Range<usize>,
     raw: raw::RawComponent,
     models: &BTreeMap<String, ModelConfig>,
-    project_seed: u64,
+    (project_seed, project_constraints): (u64, &ConstraintsConfig),
 ) -> Result<Component, ConfigError> {
     let key = |k: &str| format!("components.{name}.{k}");
+    let constraints = match &raw.constraints {
+        Some(c) => {
+            let merged = project_constraints.overridden_by(c.get_ref());
+            merged
+                .check()
+                .map_err(|(k, m)| at.invalid(c.span(), key(&format!("constraints.{k}")), m))?;
+            merged
+        }
+        None => project_constraints.clone(),
+    };
     check_template(raw.prompt.get_ref())
         .map_err(|m| at.invalid(raw.prompt.span(), key("prompt"), m))?;
     if let Some(system) = &raw.system {
@@ -345,6 +355,7 @@ pub(super) fn component(
         few_shot,
         judge,
         candidates,
+        constraints,
     })
 }
 

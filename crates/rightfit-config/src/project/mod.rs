@@ -10,10 +10,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod component;
+mod constraints;
 mod raw;
 mod starter;
 mod validate;
 
+pub use constraints::{ConstraintsConfig, OBJECTIVES};
 pub use starter::{STARTER, STARTER_DATA};
 
 /// A validated project.
@@ -33,6 +35,8 @@ pub struct Project {
     pub models: BTreeMap<String, ModelConfig>,
     /// Components by name.
     pub components: BTreeMap<String, Component>,
+    /// Project-wide constraints (`[constraints]`); each component's are already merged in.
+    pub constraints: ConstraintsConfig,
 }
 
 /// Price in US dollars per million tokens.
@@ -451,6 +455,9 @@ pub struct Component {
     pub judge: Option<Judge>,
     /// Candidates in file order.
     pub candidates: Vec<Candidate>,
+    /// What `rightfit recommend` must respect: the project's `[constraints]` overridden key by
+    /// key by the component's own.
+    pub constraints: ConstraintsConfig,
 }
 
 /// Metric names `rightfit` knows, with what each needs.

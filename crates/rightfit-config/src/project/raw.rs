@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::ConstraintsConfig;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFile {
@@ -16,6 +18,7 @@ pub(crate) struct RawFile {
     pub models: BTreeMap<String, Spanned<RawModel>>,
     #[serde(default)]
     pub components: BTreeMap<String, Spanned<RawComponent>>,
+    pub constraints: Option<Spanned<ConstraintsConfig>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,6 +82,7 @@ pub(crate) struct RawComponent {
     pub judge: Option<Spanned<RawJudge>>,
     #[serde(default)]
     pub candidates: Vec<Spanned<RawCandidate>>,
+    pub constraints: Option<Spanned<ConstraintsConfig>>,
 }
 
 #[derive(Debug, Deserialize)]

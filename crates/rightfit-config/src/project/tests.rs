@@ -253,3 +253,50 @@ fn local_models_priced_by_hardware_time() {
             .is_none()
     );
 }
+
+#[test]
+fn constraints_merge_project_defaults_with_the_component_s_own() {
+    let text = format!(
+        "[constraints]\nmin_quality = 0.8\nmax_p95_latency_ms = 900\noffline = true\n{BASE}\n\
+         [components.c.constraints]\nmin_quality_of_best = 0.95\nmax_p95_latency_ms = 500\n"
+    );
+    let p = parse(&text).expect("valid");
+    assert_eq!(p.constraints.min_quality, Some(0.8));
+    let c = &p.component("c").expect("component").constraints;
+    // The component's relative floor replaces the project's absolute one.
+    assert_eq!(c.min_quality, None);
+    assert_eq!(c.min_quality_of_best, Some(0.95));
+    assert_eq!(c.max_p95_latency_ms, Some(500.0));
+    assert_eq!(c.offline, Some(true));
+    // Without its own table a component takes the project's.
+    let p = parse(&format!("[constraints]\nprefer = \"latency\"\n{BASE}")).expect("valid");
+    assert_eq!(
+        p.component("c")
+            .expect("component")
+            .constraints
+            .prefer
+            .as_deref(),
+        Some("latency")
+    );
+}
+
+#[test]
+fn bad_constraints_are_refused_with_key_and_line() {
+    let e = err(&format!(
+        "{BASE}\n[components.c.constraints]\nmin_quality = 80\n"
+    ));
+    assert!(
+        e.contains("rightfit.toml:15: components.c.constraints.min_quality"),
+        "{e}"
+    );
+    assert!(e.contains("fraction between 0 and 1"), "{e}");
+    let e = err(&format!("[constraints]\nmax_monthly_usd = 100\n{BASE}"));
+    assert!(
+        e.contains("constraints.max_monthly_usd") && e.contains("requests_per_month"),
+        "{e}"
+    );
+    let e = err(&format!("[constraints]\nprefer = \"cheap\"\n{BASE}"));
+    assert!(e.contains("one of quality, cost, latency"), "{e}");
+    let e = err(&format!("[constraints]\nmax_memory = 4\n{BASE}"));
+    assert!(e.contains("unknown field `max_memory`"), "{e}");
+}

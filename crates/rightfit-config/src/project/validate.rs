@@ -9,7 +9,8 @@ use toml::Spanned;
 use super::component::component;
 use super::raw::{self, RawFile};
 use super::{
-    ConfigError, DatasetConfig, ModelConfig, Price, PriceSource, Project, ProviderConfig, SecretRef,
+    ConfigError, ConstraintsConfig, DatasetConfig, ModelConfig, Price, PriceSource, Project,
+    ProviderConfig, SecretRef,
 };
 
 /// Turns a byte span into errors that carry a line number.
@@ -79,10 +80,28 @@ pub(super) fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
         models.insert(name, model);
     }
 
+    let constraints = match raw.constraints {
+        Some(c) => {
+            let span = c.span();
+            let c = c.into_inner();
+            c.check()
+                .map_err(|(k, m)| at.invalid(span, format!("constraints.{k}"), m))?;
+            c
+        }
+        None => ConstraintsConfig::default(),
+    };
     let mut components = BTreeMap::new();
     for (name, spanned) in raw.components {
         let span = spanned.span();
-        let c = component(&at, &root, &name, span, spanned.into_inner(), &models, seed)?;
+        let c = component(
+            &at,
+            &root,
+            &name,
+            span,
+            spanned.into_inner(),
+            &models,
+            (seed, &constraints),
+        )?;
         components.insert(name, c);
     }
     if components.is_empty() {
@@ -100,6 +119,7 @@ pub(super) fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
         seed,
         models,
         components,
+        constraints,
     })
 }
 
