@@ -92,3 +92,52 @@ impl Constraints {
         })
     }
 }
+
+impl Constraints {
+    /// Each constraint that is set, in words ("p95 latency ≤ 800 ms"); empty when none is.
+    pub fn describe(&self) -> Vec<String> {
+        use crate::fmt::{bytes, ms, pct, usd};
+        let mut out = Vec::new();
+        match self.quality_floor {
+            Some(QualityFloor::Absolute(f)) => out.push(format!("quality ≥ {}", pct(f))),
+            Some(QualityFloor::Relative(r)) => {
+                out.push(format!(
+                    "quality ≥ {:.0}% of the best candidate's",
+                    r * 100.0
+                ));
+            }
+            None => {}
+        }
+        if let Some(x) = self.max_p95_latency_ms {
+            out.push(format!("p95 latency ≤ {}", ms(x)));
+        }
+        if let Some(x) = self.max_p95_ttft_ms {
+            out.push(format!("p95 time to first token ≤ {}", ms(x)));
+        }
+        match self.budget {
+            Some(Budget::Per1k { usd: b }) => {
+                out.push(format!("cost ≤ {} per 1k requests", usd(b)))
+            }
+            Some(Budget::Monthly { usd: b, requests }) => {
+                out.push(format!(
+                    "cost ≤ {} per month at {requests:.0} requests",
+                    usd(b)
+                ));
+            }
+            None => {}
+        }
+        if let Some(x) = self.memory_cap_bytes {
+            out.push(format!("local memory ≤ {}", bytes(x)));
+        }
+        if let Some(d) = &self.device {
+            out.push(format!("local models run on {} ({})", d.name, d.id));
+        }
+        if self.offline {
+            out.push("offline (no hosted models)".to_owned());
+        }
+        if let Some(c) = self.context_tokens {
+            out.push(format!("context {c} tokens per request"));
+        }
+        out
+    }
+}

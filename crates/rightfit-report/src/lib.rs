@@ -5,6 +5,8 @@
 
 mod html;
 pub use html::{HtmlSection, html};
+mod decision;
+pub use decision::{recommendation_markdown, recommendation_terminal};
 
 use std::collections::BTreeMap;
 

@@ -229,6 +229,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     let factory = Factory::new(settings);
     let bars = Bars::new();
     let mut json_reports: Vec<RunReport> = Vec::new();
+    let mut html_sections = Vec::new();
     for component in &components {
         let (run, prepared, only) = match &args.resume {
             Some(which) => {
@@ -296,6 +297,15 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         .await
         .map_err(user)?;
         let report = report(&store, &outcome).await?;
+        if args.html.is_some() {
+            let recommendation =
+                super::decide::recommend_run(settings, &project, &report, &Default::default())?;
+            html_sections.push(rightfit_report::HtmlSection {
+                records: store.records(&outcome.id, None).await?,
+                report: report.clone(),
+                recommendation: Some(recommendation),
+            });
+        }
         if args.format == ReportFormat::Json && components.len() > 1 {
             // Several components: one JSON array at the end, so stdout stays one document.
             json_reports.push(report);
@@ -326,6 +336,13 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     }
     if !json_reports.is_empty() {
         line(serde_json::to_string_pretty(&json_reports)?)?;
+    }
+    if let Some(path) = &args.html {
+        super::decide::write_html(
+            path,
+            &format!("rightfit — {}", project.name),
+            &html_sections,
+        )?;
     }
     #[allow(clippy::print_stderr)]
     {

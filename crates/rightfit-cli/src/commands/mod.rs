@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod bench_eval;
+pub mod decide;
+pub mod devices;
 pub mod eval;
 pub mod generate;
 pub mod models;
