@@ -127,7 +127,11 @@ impl Constraints {
             None => {}
         }
         if let Some(x) = self.memory_cap_bytes {
-            out.push(format!("local memory ≤ {:.2} GB ({})", x as f64 / 1e9, bytes(x)));
+            out.push(format!(
+                "local memory ≤ {:.2} GB ({})",
+                x as f64 / 1e9,
+                bytes(x)
+            ));
         }
         if let Some(d) = &self.device {
             out.push(format!("local models run on {} ({})", d.name, d.id));

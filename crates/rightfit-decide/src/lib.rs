@@ -23,5 +23,6 @@ mod recommend;
 pub use constraints::{Budget, Constraints, Objective, QualityFloor};
 pub use facts::{CandidateFacts, Deployment, ModelShape, Workload};
 pub use recommend::{
-    Aspects, ConstraintKind, DeviceVerdict, Ranked, Recommendation, Rejection, Violation, recommend,
+    Aspects, BreakEvenRow, ConstraintKind, DeviceVerdict, Ranked, Recommendation, Rejection,
+    Violation, recommend,
 };

@@ -163,7 +163,63 @@ fn blocks(r: &Recommendation) -> Vec<Block> {
                 .collect(),
         });
     }
+    if !r.break_even.is_empty() {
+        out.push(Block {
+            title: "Break-even against hosted APIs (per month)".to_owned(),
+            header: cells(&[
+                "local",
+                "on",
+                "instead of",
+                "hardware $/month",
+                "capacity",
+                "local $/1k at capacity",
+                "hosted $/1k",
+                "local is cheaper above",
+            ]),
+            rows: r
+                .break_even
+                .iter()
+                .map(|b| {
+                    let f = &b.figures;
+                    vec![
+                        b.local.clone(),
+                        format!(
+                            "{}{}",
+                            b.on,
+                            if b.measured {
+                                " (measured)"
+                            } else {
+                                " (estimate)"
+                            }
+                        ),
+                        b.hosted.clone(),
+                        usd(f.local_monthly_usd),
+                        format!("{} req", count(f.capacity_per_month)),
+                        usd(f.local_cost_per_request_at_capacity * 1000.0),
+                        usd(f.hosted_cost_per_request * 1000.0),
+                        f.requests_per_month.map_or_else(
+                            || "never (one device)".to_owned(),
+                            |n| format!("{} req/month", count(n)),
+                        ),
+                    ]
+                })
+                .collect(),
+        });
+    }
     out
+}
+
+/// A large count as 1.2k / 3.4M / 5.6B.
+fn count(n: f64) -> String {
+    if n >= 1e9 {
+        format!("{:.1}B", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1}M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
 }
 
 fn headline(r: &Recommendation) -> String {

@@ -7,11 +7,13 @@ use crate::device::{Calibration, Fit, Speed};
 use crate::facts::CandidateFacts;
 
 mod aspects;
+mod costs;
 mod rank;
 #[cfg(test)]
 mod tests;
 mod view;
 
+pub use costs::BreakEvenRow;
 use view::View;
 
 /// Which constraint a candidate broke.
@@ -135,6 +137,10 @@ pub struct Recommendation {
     pub aspects: Vec<Aspects>,
     /// Local candidates on the target device, when one is set.
     pub devices: Vec<DeviceVerdict>,
+    /// For each local candidate priced by its hardware (the target device's price, or the
+    /// config's `cost_per_hour` with the speed measured here) against each priced hosted
+    /// candidate: the monthly volume above which local costs less.
+    pub break_even: Vec<BreakEvenRow>,
 }
 
 /// Recommends a candidate for a component.
@@ -194,6 +200,7 @@ pub fn recommend(
         pareto_latency: frontier_names(&views, |v| v.p95_ms),
         aspects: aspects::table(facts, &views, constraints),
         devices,
+        break_even: costs::rows(facts, &views, constraints),
     }
 }
 
