@@ -13,8 +13,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rightfit_decide::Recommendation;
 use rightfit_decide::pareto::frontier;
 
+use super::axes::{Scale, ms_label, quality_label, quality_range};
 use super::esc;
-use crate::{RunReport, ms, usd};
+use crate::{RunReport, usd};
 
 /// Chart size in SVG pixels (scaled to the page's width by CSS).
 const SIZE: (u32, u32) = (640, 420);
@@ -28,17 +29,15 @@ const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const GRID: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
 /// Interval bars.
 const BAR: RGBColor = RGBColor(0x88, 0x88, 0x88);
-/// A log axis when the largest value is more than this many times the smallest.
-const LOG_RATIO: f64 = 100.0;
 
 /// One candidate on a scatter chart.
 #[derive(Debug, Clone)]
-struct Point {
-    name: String,
-    x: f64,
-    y: f64,
-    low: f64,
-    high: f64,
+pub(super) struct Point {
+    pub(super) name: String,
+    pub(super) x: f64,
+    pub(super) y: f64,
+    pub(super) low: f64,
+    pub(super) high: f64,
 }
 
 /// What differs between the two scatter charts.
@@ -95,7 +94,7 @@ pub(super) fn quality_latency(out: &mut String, r: &RunReport, rec: Option<&Reco
              candidate.",
             esc(&r.primary_metric)
         ),
-        x_desc: "p95 latency (ms)",
+        x_desc: "p95 latency",
         y_desc: format!("{} (%)", r.primary_metric),
         x_label: ms_label,
         missing_x: "no latency measured",
@@ -114,123 +113,6 @@ pub(super) fn quality_latency(out: &mut String, r: &RunReport, rec: Option<&Reco
         })
         .collect::<Vec<_>>();
     scatter(out, &spec, &xs);
-}
-
-/// Milliseconds for an axis label.
-pub(super) fn ms_label(x: f64) -> String {
-    if x >= 10_000.0 {
-        ms(x)
-    } else if x >= 10.0 || x == 0.0 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.1}")
-    }
-}
-
-/// How a value axis maps values: linear, or log10 (the chart then runs in log10 space).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Scale {
-    Linear,
-    Log,
-}
-
-impl Scale {
-    /// Log when every value is positive and they span more than [`LOG_RATIO`]; linear otherwise
-    /// (zero costs of local models included).
-    pub(super) fn for_values(values: &[f64]) -> Self {
-        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if min > 0.0 && min.is_finite() && max.is_finite() && max / min > LOG_RATIO {
-            Scale::Log
-        } else {
-            Scale::Linear
-        }
-    }
-
-    /// A value in chart space.
-    pub(super) fn chart_at(self, v: f64) -> f64 {
-        match self {
-            Scale::Linear => v,
-            Scale::Log => v.log10(),
-        }
-    }
-
-    /// A chart-space coordinate back as a value (for tick labels).
-    pub(super) fn value_at(self, c: f64) -> f64 {
-        match self {
-            Scale::Linear => c,
-            Scale::Log => 10f64.powf(c),
-        }
-    }
-
-    /// The chart-space range that shows `values` with some room: linear from 0 (values are
-    /// non-negative) to a little past the largest, log padded on both sides. Never empty, never
-    /// NaN.
-    pub(super) fn range(self, values: &[f64], right_room: f64) -> (f64, f64) {
-        let cs: Vec<f64> = values.iter().map(|&v| self.chart_at(v)).collect();
-        let min = cs.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = cs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if !min.is_finite() || !max.is_finite() {
-            return (0.0, 1.0);
-        }
-        match self {
-            Scale::Linear => {
-                let lo = if min >= 0.0 { 0.0 } else { min * 1.1 };
-                let hi = if max > 0.0 {
-                    max * (1.0 + right_room)
-                } else {
-                    1.0
-                };
-                if hi > lo { (lo, hi) } else { (lo, lo + 1.0) }
-            }
-            Scale::Log => {
-                let span = (max - min).max(0.5);
-                (min - 0.1 * span, max + right_room * span)
-            }
-        }
-    }
-}
-
-/// The y range for qualities in 0..=1: the intervals with room, kept inside 0..=1 when the data
-/// is, at least 4 points tall.
-fn quality_range(points: &[Point]) -> (f64, f64) {
-    let lo = points
-        .iter()
-        .map(|p| p.low.min(p.y))
-        .fold(f64::INFINITY, f64::min);
-    let hi = points
-        .iter()
-        .map(|p| p.high.max(p.y))
-        .fold(f64::NEG_INFINITY, f64::max);
-    if !lo.is_finite() || !hi.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.12).max(0.02);
-    let mut y0 = lo - pad;
-    let mut y1 = hi + pad;
-    if lo >= 0.0 && y0 < 0.0 {
-        y0 = 0.0;
-    }
-    if hi <= 1.0 && y1 > 1.0 {
-        y1 = 1.0;
-    }
-    if y1 - y0 < 0.04 {
-        if y1 >= 1.0 {
-            y0 = y1 - 0.04
-        } else {
-            y1 = y0 + 0.04
-        }
-    }
-    (y0, y1)
-}
-
-/// A quality in 0..=1 as an axis label, with a decimal when the axis is short.
-fn quality_label(v: f64, span: f64) -> String {
-    if span < 0.1 {
-        format!("{:.1}", v * 100.0)
-    } else {
-        format!("{:.0}", v * 100.0)
-    }
 }
 
 /// The figure: chart, caption, frontier, and who was not plotted and why.
@@ -366,7 +248,7 @@ fn plot(
         .configure_mesh()
         .x_desc(spec.x_desc)
         .y_desc(spec.y_desc.as_str())
-        .x_labels(7)
+        .x_labels(scale.labels(x0, x1, 7))
         .y_labels(8)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
@@ -519,53 +401,6 @@ fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_only_for_positive_values_spanning_more_than_100x() {
-        assert_eq!(Scale::for_values(&[0.01, 5.0]), Scale::Log);
-        assert_eq!(Scale::for_values(&[0.1, 5.0]), Scale::Linear);
-        assert_eq!(Scale::for_values(&[0.0, 0.0001, 50.0]), Scale::Linear);
-        assert_eq!(Scale::for_values(&[]), Scale::Linear);
-    }
-
-    #[test]
-    fn ranges_are_never_empty_or_nan() {
-        for values in [
-            &[][..],
-            &[0.0][..],
-            &[0.0, 0.0][..],
-            &[3.0][..],
-            &[f64::NAN][..],
-        ] {
-            for scale in [Scale::Linear, Scale::Log] {
-                let (lo, hi) = scale.range(values, 0.3);
-                assert!(
-                    lo.is_finite() && hi.is_finite() && hi > lo,
-                    "{values:?} {scale:?}"
-                );
-            }
-        }
-        assert_eq!(Scale::Linear.range(&[0.0, 2.0], 0.5), (0.0, 3.0));
-        let (lo, hi) = Scale::Log.range(&[0.01, 10.0], 0.0);
-        assert!(lo < -2.0 && (hi - 1.0).abs() < 1e-9, "{lo} {hi}");
-    }
-
-    #[test]
-    fn one_quality_gets_a_padded_range_inside_0_1() {
-        let p = |y: f64| Point {
-            name: "a".into(),
-            x: 0.0,
-            y,
-            low: y,
-            high: y,
-        };
-        let (lo, hi) = quality_range(&[p(1.0)]);
-        assert!(lo < 1.0 && (hi - 1.0).abs() < 1e-12, "{lo} {hi}");
-        let (lo, hi) = quality_range(&[p(0.0)]);
-        assert!(lo == 0.0 && hi > 0.0, "{lo} {hi}");
-        let (lo, hi) = quality_range(&[p(0.5)]);
-        assert!(lo < 0.5 && hi > 0.5);
-    }
 
     #[test]
     fn labels_avoid_each_other_and_the_edges() {

@@ -10,9 +10,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rightfit_types::ExampleRecord;
 
-use super::charts::{FRONTIER, OTHER, Scale, ms_label};
+use super::axes::{Scale, ms_label};
+use super::charts::{FRONTIER, OTHER};
 use super::{esc, examples::candidate_order};
-use crate::{RunReport, ms};
+use crate::RunReport;
 
 const WIDTH: u32 = 640;
 /// Height of one candidate's row, pixels.
@@ -67,6 +68,15 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     a + (b - a) * (pos - lo as f64)
 }
 
+/// Milliseconds in a label, to the millisecond below 10 s.
+fn ms_text(x: f64) -> String {
+    if x >= 10_000.0 {
+        format!("{:.1} s", x / 1000.0)
+    } else {
+        format!("{x:.0} ms")
+    }
+}
+
 /// The timing pool's values of `field` for each candidate, in report order.
 fn pools(
     r: &RunReport,
@@ -100,7 +110,7 @@ pub(super) fn latency(out: &mut String, r: &RunReport, records: &[ExampleRecord]
         "<b>Latency per candidate.</b> End-to-end time of each successful example \
          (dots); box: 25th–75th percentile, dark line: median, orange tick: 95th percentile, \
          whiskers: fastest to slowest.",
-        "latency (ms)",
+        "latency",
         &dists,
         &missing,
         records.is_empty(),
@@ -116,7 +126,7 @@ pub(super) fn ttft(out: &mut String, r: &RunReport, records: &[ExampleRecord]) {
         "<b>Time to first token per candidate.</b> Where the answer was streamed; box: \
          25th–75th percentile, dark line: median, orange tick: 95th percentile, whiskers: \
          fastest to slowest.",
-        "time to first token (ms)",
+        "time to first token",
         &dists,
         &missing,
         records.is_empty(),
@@ -196,7 +206,7 @@ fn plot(
     chart
         .configure_mesh()
         .x_desc(x_desc)
-        .x_labels(8)
+        .x_labels(scale.labels(x0, x1, 8))
         .y_labels(0)
         .x_label_formatter(&x_fmt)
         .disable_y_mesh()
@@ -247,10 +257,10 @@ fn plot(
             ),
         ])?;
         let label = format!(
-            "{} — median {} ms · p95 {} ms · n={}",
+            "{} — median {} · p95 {} · n={}",
             d.name,
-            ms(d.p50),
-            ms(d.p95),
+            ms_text(d.p50),
+            ms_text(d.p95),
             d.values.len()
         );
         let style = ("sans-serif", 16)

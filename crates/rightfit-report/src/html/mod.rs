@@ -2,6 +2,7 @@
 //! aspects table, and a filterable per-example table. One file, no network: the CSS, the script
 //! and the charts are inline, and nothing links outside the page.
 //!
+//! - [`axes`]: linear and log scales, time labels, the quality range.
 //! - [`charts`]: quality against cost and against p95 latency, with their Pareto frontiers.
 //! - [`distribution`]: latency and time-to-first-token distributions per candidate.
 //! - [`decision`]: the recommendation block and the aspects table.
@@ -10,6 +11,7 @@
 //! Every piece of user text (names, inputs, outputs, errors) goes through [`esc`]. The output is
 //! a function of the input alone: no clock, no randomness.
 
+mod axes;
 mod charts;
 mod decision;
 mod distribution;
