@@ -22,6 +22,8 @@ pub const GEMINI_API_KEY: &str = "GEMINI_API_KEY";
 pub const TEST_PYTHON: &str = "RIGHTFIT_TEST_PYTHON";
 /// llama.cpp's `llama-server` binary, for the OpenAI-compatible provider's real-server test.
 pub const TEST_LLAMA_SERVER: &str = "RIGHTFIT_TEST_LLAMA_SERVER";
+/// A headless-capable Chromium (Debian's `chromium`), for the HTML report's browser test.
+pub const TEST_CHROMIUM: &str = "RIGHTFIT_TEST_CHROMIUM";
 /// Standard XDG cache directory; rightfit's default home is `$XDG_CACHE_HOME/rightfit`.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home directory.
@@ -72,5 +74,9 @@ pub const ALL: &[(&str, &str)] = &[
     (
         TEST_LLAMA_SERVER,
         "llama.cpp's llama-server binary, for the real-server test",
+    ),
+    (
+        TEST_CHROMIUM,
+        "Chromium binary, for the HTML report's headless-browser test",
     ),
 ];

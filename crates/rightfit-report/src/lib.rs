@@ -1,7 +1,9 @@
-//! Reports of evaluation results: a terminal table, Markdown and JSON. Pure: data in, text out.
+//! Reports of evaluation results: a terminal table, Markdown, JSON, and one self-contained HTML
+//! page ([`html()`]: charts drawn with `plotters`, the recommendation from `rightfit-decide`,
+//! and a filterable per-example table). Pure: data in, text out.
 //!
 //! The evaluator (`rightfit-eval`) computes summaries and comparisons from stored records; this
-//! crate only lays them out. The CLI prints what it returns.
+//! crate only lays them out. The CLI prints or writes what it returns.
 
 mod html;
 pub use html::{HtmlSection, html};

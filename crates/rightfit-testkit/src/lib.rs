@@ -8,12 +8,17 @@
 //! from the command line). The official `openai`, `anthropic` and `google-genai` Python SDKs read
 //! their answers and streams in this crate's tests, so the servers cannot drift from the real
 //! protocols. Depends on nothing of rightfit's; not published.
+//!
+//! Two real programs are driven for tests too: llama.cpp's own server ([`llama_server`]) and
+//! headless Chromium ([`chromium`]), which loads the HTML report and says what its scripts did,
+//! what it logged and what it requested.
 
 // Request checks return the refusal itself as `Err(Response)`: it is moved once, straight to the
 // client, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
 mod anthropic;
+pub mod chromium;
 mod embeddings;
 mod gemini;
 pub mod llama_server;

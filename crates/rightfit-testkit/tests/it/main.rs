@@ -1,10 +1,12 @@
 //! Integration tests of the test servers: raw HTTP checks of each protocol, faults, quirks and
-//! recording, and conformance runs of the official Python SDKs against them (`sdk`).
+//! recording, conformance runs of the official Python SDKs against them (`sdk`), and the
+//! headless-Chromium helper (`chromium`).
 
 // Test helpers outside `#[test]` functions may unwrap too: a failure is a failed test.
 #![allow(clippy::unwrap_used)]
 
 mod anthropic;
+mod chromium;
 mod embeddings;
 mod faults;
 mod gemini;
