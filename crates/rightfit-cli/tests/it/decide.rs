@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use rightfit_testkit::chromium::{Chromium, LoadOptions};
 use rightfit_testkit::{Protocol, Reply, ServerConfig, TestServer};
 use serde_json::Value;
 
@@ -237,6 +238,69 @@ async fn recommend_follows_the_constraints_on_a_stored_run_smollm2() {
         "{text}"
     );
     assert!(text.contains("cloud only: needs the network"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_html_report_of_a_stored_run_loads_offline_in_chromium_smollm2() {
+    let e = evaluated().await;
+    let page = e.home.path().join("report.html");
+    let page_arg = page.display().to_string();
+    let o = run(
+        e.home.path(),
+        &[
+            "recommend",
+            "-c",
+            &e.config,
+            "--min-quality",
+            "0",
+            "--html",
+            &page_arg,
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let options = LoadOptions {
+        window: (1280, 1600),
+        screenshot: true,
+    };
+    let load =
+        tokio::task::spawn_blocking(move || Chromium::from_env().load_file(&page, None, &options))
+            .await
+            .expect("task")
+            .expect("chromium loads the page");
+    assert_eq!(load.problems(), Vec::<String>::new(), "console errors");
+    assert_eq!(
+        load.network_requests(),
+        Vec::<&str>::new(),
+        "network requests"
+    );
+    for key in ["quality-cost", "quality-latency"] {
+        let at = load
+            .dom
+            .find(&format!("data-chart=\"{key}\""))
+            .unwrap_or_else(|| panic!("no {key} chart"));
+        let figure = &load.dom[at..at + load.dom[at..].find("</figure>").expect("figure end")];
+        assert!(figure.contains("<svg"), "{key} has no SVG");
+        for name in ["big", "cheap", "smollm2"] {
+            assert!(figure.contains(name), "{key} does not show {name}");
+        }
+    }
+    // The recommendation under --min-quality 0: the cheapest, the free local model.
+    assert!(load.dom.contains("smollm2"), "recommendation shown");
+    let rows = rightfit_config::project::STARTER_DATA.lines().count();
+    assert_eq!(load.dom.matches("<tr class=\"ex\"").count(), rows);
+    let png = load.screenshot.expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let artefacts = target.join("test-artefacts");
+    std::fs::create_dir_all(&artefacts).expect("artefacts dir");
+    std::fs::write(artefacts.join("cli-report.png"), png).expect("screenshot saved");
 }
 
 #[tokio::test(flavor = "multi_thread")]
