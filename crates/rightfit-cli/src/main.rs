@@ -67,6 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Score(args) => commands::score::run(args),
             Command::Runs(cmd) => commands::runs::run(cmd).await,
             Command::BenchEval(args) => commands::bench_eval::run(&settings, args).await,
+            Command::Devices(args) => commands::devices::run(&settings, args),
         }
     })
 }

@@ -2,8 +2,10 @@
 
 pub mod bench;
 pub mod bench_eval;
+pub mod devices;
 pub mod eval;
 pub mod generate;
+pub mod machine;
 pub mod models;
 pub mod output;
 pub mod project;
