@@ -234,19 +234,19 @@ fn estimate(
         .collect();
     let calibration_line = match record {
         Some(r) => format!(
-            "calibration in {} (measured {} on {}: generation at {:.0}% of measured bandwidth, \
-             prompts at {:.0}% of peak compute)",
+            "calibration in {} (measured {} on {}: generation at {:.2} × bandwidth, prompts at \
+             {:.2} × the compute figure)",
             calibration_path(settings).display(),
             r.measured_at,
             r.model,
-            r.calibration.decode_efficiency * 100.0,
-            r.calibration.prefill_efficiency * 100.0
+            r.calibration.decode_efficiency,
+            r.calibration.prefill_efficiency
         ),
         None => format!(
-            "default efficiencies ({:.0}% of bandwidth, {:.0}% of compute; run 'rightfit \
-             bench-model' to calibrate on this machine)",
-            calibration.decode_efficiency * 100.0,
-            calibration.prefill_efficiency * 100.0
+            "default efficiencies (generation at {:.2} × bandwidth, prompts at {:.2} × the compute \
+             figure, measured on a 1.5B Q4_K_M model; run 'rightfit bench-model' with a model like \
+             yours to calibrate on this machine)",
+            calibration.decode_efficiency, calibration.prefill_efficiency
         ),
     };
     if args.json {

@@ -32,11 +32,12 @@ pub const RUNTIME_BASE_BYTES: u64 = 48 << 20;
 /// Compute buffers and per-backend copies grow with the model: this fraction of the weights is
 /// added to [`RUNTIME_BASE_BYTES`].
 ///
-/// Checked against peak RSS here: with it, SmolLM2-135M Q4_1 is over-estimated by 5–11%
-/// (512 and 8,192 tokens) and Gemma 3 270M Q4_K_M is within 3% at 512 tokens. Qwen2.5-Coder
-/// 1.5B Q4_K_M peaked 30% above the estimate because the x86 CPU backend repacks Q4_K weights
-/// into a second, anonymous copy while the file's pages stay mapped; those file pages are clean
-/// page cache the kernel can reclaim, so the estimate is kept for what the model needs.
+/// Checked against peak RSS measured here (2 threads, `bench-model`): the estimate is 12% and
+/// 5% above SmolLM2-135M Q4_1's at 512 and 8,192 tokens (150.7 and 328.9 MB measured), and 3%
+/// below Gemma 3 270M Q4_K_M's at 512 tokens (341.1 MB). Qwen2.5-Coder 1.5B Q4_K_M peaked at
+/// 1.42× the estimate (1,833 MB against 1,288 MB) because the x86 CPU back end repacks Q4_K
+/// weights into a second, anonymous copy while the file's pages stay mapped; those pages are
+/// clean page cache the kernel can reclaim, so the estimate keeps to what the model needs.
 pub const RUNTIME_WEIGHTS_FRACTION: f64 = 0.10;
 
 /// Prompt tokens llama.cpp processes per micro-batch (`n_ubatch`, its default 512): prompt
