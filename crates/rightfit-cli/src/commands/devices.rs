@@ -161,8 +161,8 @@ fn list(devices: &[DeviceProfile], json: bool) -> anyhow::Result<()> {
             d.id.clone(),
             d.name.clone(),
             format!("{} / {}", size(d.usable_memory_bytes), size(d.memory_bytes)),
-            format!("{} GB/s", trim(d.bandwidth_gbs)),
-            format!("{} TFLOPS", trim(d.compute_tflops)),
+            format!("{} GB/s", trim(d.bandwidth_gbs, 2)),
+            format!("{} TFLOPS", trim(d.compute_tflops, 4)),
             price(d.price.as_ref()),
         ]);
     }
@@ -358,9 +358,9 @@ fn price(p: Option<&DevicePrice>) -> String {
     }
 }
 
-/// A figure without trailing zeros (17.07, 300, 0.1536).
-fn trim(x: f64) -> String {
-    let s = format!("{x:.4}");
+/// A figure with at most `decimals` decimals and no trailing zeros (17.07, 300, 0.1536).
+fn trim(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
@@ -488,9 +488,10 @@ mod tests {
 
     #[test]
     fn figures_print_compactly() {
-        assert_eq!(trim(17.07), "17.07");
-        assert_eq!(trim(300.0), "300");
-        assert_eq!(trim(0.1536), "0.1536");
+        assert_eq!(trim(17.07, 2), "17.07");
+        assert_eq!(trim(21.8576, 2), "21.86");
+        assert_eq!(trim(300.0, 2), "300");
+        assert_eq!(trim(0.1536, 4), "0.1536");
         assert_eq!(millis(5.24), "5.2 ms");
         assert_eq!(millis(250.4), "250 ms");
         assert_eq!(millis(12_345.0), "12.3 s");
