@@ -54,7 +54,8 @@ pub enum Command {
     /// Score fixed continuations of a context by log-likelihood (multiple choice).
     Loglik(LoglikArgs),
     /// Measure a local model: prompt and generation speed, time to first token, memory, and
-    /// aggregate generation speed with 1, 2, 4 and 8 concurrent sequences.
+    /// aggregate generation speed with 1, 2, 4 and 8 concurrent sequences; then this machine's
+    /// memory bandwidth, and the roofline calibration 'devices' uses.
     BenchModel(BenchArgs),
     /// Write a commented starter rightfit.toml (and a small dataset) to start from.
     Init(InitArgs),
@@ -80,6 +81,9 @@ pub enum Command {
     /// Show a stored run (default: the latest) and write it as a self-contained HTML report
     /// with charts, the recommendation and a filterable per-example table.
     Report(ReportArgs),
+    /// Device profiles (edge and cloud) with sourced figures; with --model, whether a local model
+    /// fits on each, its estimated speed there, and when owning the hardware beats a hosted API.
+    Devices(DevicesArgs),
 }
 
 /// Constraints given on the command line; each overrides the same key of the config.
@@ -564,6 +568,39 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
     pub concurrency: Vec<u32>,
     /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not save the calibration to $RIGHTFIT_HOME/calibration.json.
+    #[arg(long)]
+    pub no_save: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every speed and cost is a roofline estimate (memory bandwidth bounds \
+generation, compute bounds prompt processing) scaled by the efficiencies 'rightfit bench-model' \
+measured on this machine, or by documented defaults."
+)]
+pub struct DevicesArgs {
+    /// A local model (catalogue name, added name, or .gguf path) to size and time on each device.
+    #[arg(short, long)]
+    pub model: Option<String>,
+    /// Context per sequence, tokens (default: prompt + output tokens).
+    #[arg(long, value_name = "TOKENS")]
+    pub context: Option<u32>,
+    /// Prompt tokens per request.
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub prompt_tokens: u32,
+    /// Generated tokens per request.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub output_tokens: u32,
+    /// Sequences served at once, each with its own context (memory only; speed is for one).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub parallel: usize,
+    /// The hosted API's cost per 1,000 requests, US dollars: adds the break-even volume.
+    #[arg(long, value_name = "USD")]
+    pub hosted_cost_per_1k: Option<f64>,
+    /// Print JSON (with every figure's sources).
     #[arg(long)]
     pub json: bool,
 }

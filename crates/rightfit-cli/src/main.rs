@@ -69,6 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::BenchEval(args) => commands::bench_eval::run(&settings, args).await,
             Command::Recommend(args) => commands::decide::recommend(&settings, args).await,
             Command::Report(args) => commands::decide::report_command(&settings, args).await,
+            Command::Devices(args) => commands::devices::run(&settings, args),
         }
     })
 }

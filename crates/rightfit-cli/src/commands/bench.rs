@@ -8,21 +8,35 @@
 //!   generated tokens over the wall time from submission to the last token.
 //!
 //! Each test runs once to warm up, then `--reps` times; the median is reported with the range.
+//!
+//! Then the roofline calibration `rightfit devices` uses: this machine's memory read bandwidth
+//! (measured, [`machine::memory_bandwidth`]) and peak compute (worked out,
+//! [`machine::peak_compute`]), and the efficiencies that make the roofline reproduce the
+//! measured generation and prompt speeds (`rightfit_decide::device::calibrate`), saved with the
+//! raw figures to `$RIGHTFIT_HOME/calibration.json` unless `--no-save`.
 
 use std::time::Instant;
 
+use anyhow::Context;
+
 use futures::future::join_all;
 use rightfit_config::Settings;
+use rightfit_decide::device::{self, BenchFigures, CalibrationRecord};
 use rightfit_llama::{Engine, LocalProvider};
 use rightfit_providers::Provider;
 use rightfit_types::{ChatRequest, ChatResponse};
 use serde_json::json;
 
+use super::devices::{save_calibration, shape_of};
 use super::generate::load_engine;
+use super::machine;
 use super::output::{self, line, size};
 use crate::args::BenchArgs;
 use crate::errors::user;
 use crate::progress::spinner;
+
+/// The generation test's prompt.
+const STORY: &str = "Once upon a time";
 
 const TEXT: &str = "The history of the region is long and varied. Farmers settled the river valleys \
 first, building terraces and small stone houses; traders followed, carrying salt, wool and copper \
@@ -145,7 +159,7 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
     ));
     let mut tg = Vec::new();
     for _ in 0..args.reps {
-        let r = timed(&provider, gen_request("Once upon a time", args.gen_tokens)).await?;
+        let r = timed(&provider, gen_request(STORY, args.gen_tokens)).await?;
         tg.push(r.timings.generation_tokens_per_s().unwrap_or(0.0));
     }
 
@@ -174,10 +188,61 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         }
         conc.push((c, stat(rates)));
     }
-    bar.finish_and_clear();
     let stats = engine.stats().await.map_err(user)?;
     let (pp, tg, ttft) = (stat(pp), stat(tg), stat(ttft));
     let single = conc.iter().find(|(c, _)| *c == 1).map(|(_, s)| s.median);
+
+    bar.set_message("memory bandwidth");
+    let story_tokens = engine.count_tokens(STORY).await.map_err(user)?;
+    let threads = settings.threads;
+    let bandwidth = tokio::task::spawn_blocking(move || machine::memory_bandwidth(threads))
+        .await
+        .context("the bandwidth task failed")??;
+    bar.finish_and_clear();
+    let compute = machine::peak_compute(settings.threads)?;
+    let shape = shape_of(&info.path)?;
+    let figures = BenchFigures {
+        prompt_tokens: prompt_tokens as f64,
+        prompt_tokens_per_s: pp.median,
+        generation_prompt_tokens: story_tokens as f64,
+        generated_tokens: f64::from(args.gen_tokens),
+        generation_tokens_per_s: tg.median,
+        bandwidth_gbs: bandwidth.gbs,
+        compute_tflops: compute.tflops,
+    };
+    let measured_at = rightfit_eval::clock::now_rfc3339();
+    let source = format!(
+        "bench-model on {name}, {} threads, {measured_at}",
+        settings.threads
+    );
+    let calibration = device::calibrate(&shape, &figures, source);
+    let (memory_bytes, available_memory_bytes) = machine::memory();
+    let record = CalibrationRecord {
+        calibration,
+        measured_at,
+        model: name.clone(),
+        model_path: info.path.display().to_string(),
+        quantization: shape.quantization.clone(),
+        threads: settings.threads,
+        decode_bytes_per_token: device::decode_bytes_per_token(
+            &shape,
+            figures.generation_prompt_tokens + figures.generated_tokens / 2.0,
+        ),
+        prefill_flops_per_token: device::prefill_flops_per_token(
+            &shape,
+            figures.prompt_tokens / 2.0,
+        ),
+        figures,
+        bandwidth_method: bandwidth.method,
+        compute_method: compute.method,
+        memory_bytes,
+        available_memory_bytes,
+    };
+    let saved = if args.no_save {
+        None
+    } else {
+        Some(save_calibration(settings, &record)?)
+    };
 
     if args.json {
         return output::json(&json!({
@@ -200,6 +265,8 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
             "model_bytes": stats.model_bytes,
             "context_bytes": stats.context_bytes,
             "peak_rss_bytes": stats.memory.peak_rss_bytes,
+            "calibration": record,
+            "calibration_file": saved,
         }));
     }
     line(format!(
@@ -244,5 +311,43 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
             size(stats.context_bytes)
         ),
     ]);
-    line(t)
+    let cal = &record.calibration;
+    t.add_row(vec![
+        "memory read bandwidth".to_owned(),
+        format!("{:.1} GB/s", record.figures.bandwidth_gbs),
+        record.bandwidth_method.clone(),
+    ]);
+    t.add_row(vec![
+        "peak compute (estimate)".to_owned(),
+        format!("{:.1} GFLOPS", record.figures.compute_tflops * 1000.0),
+        record.compute_method.clone(),
+    ]);
+    t.add_row(vec![
+        "roofline efficiency: generation".to_owned(),
+        format!("{:.2}", cal.decode_efficiency),
+        format!(
+            "{:.1} tok/s measured ÷ ({:.1} GB/s ÷ {} per token)",
+            record.figures.generation_tokens_per_s,
+            record.figures.bandwidth_gbs,
+            size(record.decode_bytes_per_token as u64)
+        ),
+    ]);
+    t.add_row(vec![
+        "roofline efficiency: prompts".to_owned(),
+        format!("{:.2}", cal.prefill_efficiency),
+        format!(
+            "{:.1} tok/s measured ÷ ({:.1} GFLOPS ÷ {:.3} GFLOP per token)",
+            record.figures.prompt_tokens_per_s,
+            record.figures.compute_tflops * 1000.0,
+            record.prefill_flops_per_token / 1e9
+        ),
+    ]);
+    line(t)?;
+    match saved {
+        Some(path) => line(format!(
+            "calibration saved to {} ('rightfit devices' uses it)",
+            path.display()
+        )),
+        None => line("calibration not saved (--no-save)"),
+    }
 }

@@ -9,8 +9,7 @@ use rightfit_config::Settings;
 use rightfit_config::project::{ConstraintsConfig, ModelConfig, Project, ProviderConfig};
 use rightfit_decide::device::{self, Calibration};
 use rightfit_decide::{
-    Budget, CandidateFacts, Constraints, Deployment, ModelShape, Objective, QualityFloor,
-    Recommendation,
+    Budget, CandidateFacts, Constraints, Deployment, Objective, QualityFloor, Recommendation,
 };
 use rightfit_llama::store::ModelStore;
 use rightfit_report::{HtmlSection, RunReport};
@@ -85,11 +84,6 @@ pub fn constraints(c: &ConstraintsConfig) -> anyhow::Result<Constraints> {
     })
 }
 
-/// The shape of a local model file, from its GGUF header.
-fn local_shape(path: &Path) -> anyhow::Result<ModelShape> {
-    super::devices::shape_of(path)
-}
-
 /// How a model of the project is deployed (local models: with the shape of their file, when it
 /// is on this machine).
 fn deployment(settings: &Settings, model: &ModelConfig) -> Deployment {
@@ -103,7 +97,7 @@ fn deployment(settings: &Settings, model: &ModelConfig) -> Deployment {
             let shape = ModelStore::new(settings.models_dir())
                 .resolve(file)
                 .ok()
-                .and_then(|m| local_shape(&m.path).ok());
+                .and_then(|m| super::devices::shape_of(&m.path).ok());
             Deployment::Local {
                 shape,
                 context_size: *context_size,
@@ -119,7 +113,8 @@ fn deployment(settings: &Settings, model: &ModelConfig) -> Deployment {
 
 /// The calibration `bench-model` saved on this machine, or the defaults.
 fn calibration(settings: &Settings) -> anyhow::Result<Calibration> {
-    super::devices::calibration(settings)
+    Ok(super::devices::load_calibration(settings)?
+        .map_or_else(Calibration::default, |r| r.calibration))
 }
 
 /// The recommendation for one stored run.

@@ -6,6 +6,7 @@ pub mod decide;
 pub mod devices;
 pub mod eval;
 pub mod generate;
+pub mod machine;
 pub mod models;
 pub mod output;
 pub mod project;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod decide;
+mod devices;
 mod eval;
 mod hosted;
 

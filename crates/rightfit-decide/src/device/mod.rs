@@ -7,14 +7,23 @@
 //! `rightfit bench-model`, or by documented defaults when nothing was measured.
 
 mod breakeven;
+mod calibrate;
 mod catalog;
 mod roofline;
 
 use serde::{Deserialize, Serialize};
 
-pub use breakeven::{BreakEven, break_even};
-pub use catalog::{catalogue, find};
-pub use roofline::{Fit, Speed, fit, memory_needed, predict};
+pub use breakeven::{BreakEven, HOURS_PER_MONTH, SECONDS_PER_MONTH, break_even, monthly_cost};
+pub use calibrate::{
+    BenchFigures, CalibrationError, CalibrationRecord, DEFAULT_DECODE_EFFICIENCY,
+    DEFAULT_PREFILL_EFFICIENCY, calibrate, parse_calibration,
+};
+pub use catalog::{LIFETIME_MONTHS, USD_PER_KWH, catalogue, find};
+pub use roofline::{
+    Fit, KV_ELEMENT_BYTES, MICRO_BATCH, RUNTIME_BASE_BYTES, RUNTIME_WEIGHTS_FRACTION, Speed,
+    decode_bytes_per_token, fit, kv_bytes_per_token, mean_decode_context, memory_needed, predict,
+    prefill_flops_per_token,
+};
 
 /// What kind of processor runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

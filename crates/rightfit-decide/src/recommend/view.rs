@@ -13,9 +13,6 @@ use crate::device::{self, Calibration, DevicePrice};
 use crate::facts::{CandidateFacts, Deployment, Workload};
 use crate::fmt::{bytes, ms, pct, usd};
 
-/// Hours in an average month (365.25 × 24 / 12).
-pub(crate) const HOURS_PER_MONTH: f64 = 730.5;
-
 /// One candidate's effective figures.
 #[derive(Debug, Clone)]
 pub(crate) struct View {
@@ -50,15 +47,7 @@ impl View {
 /// What running on a device costs per hour of use (owned devices: their monthly cost spread
 /// over every hour of the month).
 pub(crate) fn hourly(price: &DevicePrice) -> f64 {
-    match *price {
-        DevicePrice::Hourly { usd } => usd,
-        DevicePrice::Owned {
-            purchase_usd,
-            months,
-            watts,
-            usd_per_kwh,
-        } => purchase_usd / months.max(1e-9) / HOURS_PER_MONTH + watts / 1000.0 * usd_per_kwh,
-    }
+    device::monthly_cost(price) / device::HOURS_PER_MONTH
 }
 
 /// The figures `facts` is judged by under `constraints`.
@@ -99,8 +88,11 @@ pub(crate) fn view(
     }
     v.memory = s.peak_memory_bytes.or_else(|| {
         shape.as_ref().map(|shape| {
-            let context = context_size.unwrap_or(workload.context_tokens);
-            device::memory_needed(shape, context, *parallel).needed_bytes
+            // The engine's context is shared by its parallel sequences.
+            let parallel = (*parallel).max(1);
+            let per_sequence =
+                context_size.map_or(workload.context_tokens, |c| (c / parallel as u32).max(1));
+            device::memory_needed(shape, per_sequence, parallel).needed_bytes
         })
     });
     let Some(target) = &constraints.device else {
