@@ -112,6 +112,7 @@ fn recommendation(chosen: &str, pareto_cost: &[&str]) -> Recommendation {
             runs_on: "anywhere".into(),
         }],
         devices: vec![],
+        break_even: vec![],
     }
 }
 

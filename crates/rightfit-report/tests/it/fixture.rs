@@ -271,6 +271,7 @@ fn recommendation(report: &RunReport) -> Recommendation {
             aspects(SMALL, "310 MiB RAM, 98 MB model", "anything with 1 GB"),
         ],
         devices: vec![],
+        break_even: vec![],
     }
 }
 
