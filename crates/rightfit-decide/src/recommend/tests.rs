@@ -8,8 +8,8 @@ use rightfit_types::{CandidateSummary, Estimate, McNemar, PairedComparison, Perc
 
 use super::{ConstraintKind, Recommendation, recommend};
 use crate::constraints::{Budget, Constraints, Objective, QualityFloor};
-use crate::device::Calibration;
-use crate::facts::{CandidateFacts, Deployment};
+use crate::device::{self, Calibration, DevicePrice, DeviceProfile};
+use crate::facts::{CandidateFacts, Deployment, ModelShape, Workload};
 
 /// What a test says about one candidate.
 #[derive(Debug, Clone)]
@@ -24,6 +24,10 @@ struct C {
     ttft: Option<f64>,
     /// `None`: hosted; `Some(None)`: local, memory unknown.
     local_memory: Option<Option<u64>>,
+    /// Local models: the model's shape, when known.
+    shape: Option<ModelShape>,
+    /// Local models: the hardware's price per hour.
+    cost_per_hour: Option<f64>,
 }
 
 fn c(name: &'static str, quality: f64, cost_per_1k: f64, p95: f64) -> C {
@@ -36,6 +40,8 @@ fn c(name: &'static str, quality: f64, cost_per_1k: f64, p95: f64) -> C {
         p95: Some(p95),
         ttft: Some(p95 / 4.0),
         local_memory: None,
+        shape: None,
+        cost_per_hour: None,
     }
 }
 
@@ -84,10 +90,10 @@ fn facts(x: &C) -> CandidateFacts {
             provider: "openai".to_owned(),
         },
         Some(_) => Deployment::Local {
-            shape: None,
+            shape: x.shape.clone(),
             context_size: None,
             parallel: 1,
-            cost_per_hour: None,
+            cost_per_hour: x.cost_per_hour,
         },
     };
     CandidateFacts {
@@ -421,6 +427,135 @@ fn pareto_frontiers_and_aspects_cover_every_candidate() {
     assert_eq!(r.aspects[1].quality, "86.0% [84.0%, 88.0%], n = 200");
 }
 
+/// SmolLM2-135M-Instruct Q4_1 as its GGUF header describes it.
+fn smollm2_shape() -> ModelShape {
+    ModelShape {
+        params: 134_515_008,
+        weights_bytes: 96_576_768,
+        layers: 30,
+        heads: 9,
+        kv_heads: 3,
+        key_length: 64,
+        value_length: 64,
+        train_context: 8192,
+        quantization: "Q4_1".into(),
+    }
+}
+
+fn priced_pi() -> DeviceProfile {
+    let mut pi = device::find("raspberry-pi-5-8gb").expect("the Pi is in the catalogue");
+    pi.price = Some(DevicePrice::Hourly { usd: 3.6 });
+    pi
+}
+
+#[test]
+fn on_a_target_device_local_figures_become_its_estimates_and_hosted_ones_stay_measured() {
+    let mut with_shape = local(c("smol", 0.80, 0.0, 400.0), 300 << 20);
+    with_shape.shape = Some(smollm2_shape());
+    let shapeless = local(c("shapeless", 0.80, 0.0, 400.0), 300 << 20);
+    let cands = vec![c("gpt-4o", 0.92, 2.50, 900.0), with_shape, shapeless];
+    let pi = priced_pi();
+    let k = Constraints {
+        device: Some(pi.clone()),
+        ..Default::default()
+    };
+    let r = decide(&cands, &k);
+    let speed = device::predict(
+        &smollm2_shape(),
+        &Workload::of(&facts(&cands[1]).summary),
+        &pi,
+        &calibration(),
+    );
+    let smol = r
+        .ranked
+        .iter()
+        .find(|x| x.candidate == "smol")
+        .expect("smol feasible");
+    assert!(smol.estimated);
+    assert_eq!(smol.p95_latency_ms, Some(speed.request_ms));
+    assert_eq!(smol.p95_ttft_ms, Some(speed.ttft_ms));
+    // $3.60 an hour is $0.001 a second: the request's share of the device.
+    let per_1k = smol.cost_per_1k_usd.expect("priced");
+    assert!(
+        (per_1k - speed.request_ms / 1000.0 * 0.001 * 1000.0).abs() < 1e-12,
+        "{per_1k}"
+    );
+    let fit = device::fit(&smollm2_shape(), 110, 1, &pi);
+    assert!(fit.fits);
+    assert_eq!(smol.memory_bytes, Some(fit.needed_bytes));
+    assert_eq!(r.devices.len(), 1);
+    assert_eq!(r.devices[0].device, "raspberry-pi-5-8gb");
+    let gpt = r
+        .ranked
+        .iter()
+        .find(|x| x.candidate == "gpt-4o")
+        .expect("hosted feasible");
+    assert!(!gpt.estimated);
+    assert_eq!(gpt.p95_latency_ms, Some(900.0));
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].candidate, "shapeless");
+    assert_eq!(r.rejected[0].violations[0].kind, ConstraintKind::Device);
+    assert!(
+        r.rejected[0].violations[0]
+            .message
+            .contains("shape is unknown")
+    );
+    // A context the Pi cannot hold: the fit fails, with the sum spelled out.
+    let k = Constraints {
+        device: Some(pi),
+        context_tokens: Some(1_000_000),
+        ..Default::default()
+    };
+    let r = decide(&cands, &k);
+    let smol = r
+        .rejected
+        .iter()
+        .find(|x| x.candidate == "smol")
+        .expect("smol rejected");
+    let m = &smol.violations[0].message;
+    assert!(
+        m.starts_with("does not fit on Raspberry Pi 5") && m.contains("KV cache"),
+        "{m}"
+    );
+    assert!(r.warnings.is_empty() || r.chosen.as_deref() == Some("gpt-4o"));
+}
+
+#[test]
+fn break_even_rows_price_local_hardware_against_each_hosted_candidate() {
+    let mut here = local(c("smol", 0.80, 0.0, 400.0), 300 << 20);
+    here.cost_per_hour = Some(1.0);
+    let free = local(c("free", 0.70, 0.0, 300.0), 300 << 20);
+    let cands = vec![c("gpt-4o", 0.92, 2.50, 900.0), here, free];
+    let r = decide(&cands, &Constraints::default());
+    // Only the local candidate with a price gets a row; one per priced hosted candidate.
+    assert_eq!(r.break_even.len(), 1);
+    let row = &r.break_even[0];
+    assert_eq!(
+        (row.local.as_str(), row.hosted.as_str()),
+        ("smol", "gpt-4o")
+    );
+    assert!(row.measured);
+    assert_eq!(row.on, "this machine");
+    let f = &row.figures;
+    // $1/h × 730 h = $730 a month; at $0.0025 a request that is 292,000 requests.
+    assert!((f.local_monthly_usd - 730.0).abs() < 1e-9);
+    assert!((f.requests_per_month.expect("cheaper above a volume") - 292_000.0).abs() < 1e-6);
+    // One request holds the machine for its p50, 200 ms: 5 a second.
+    assert!((f.capacity_per_month - 5.0 * device::SECONDS_PER_MONTH).abs() < 1e-3);
+    // On a priced target device the row uses the device's estimate instead.
+    let mut on_pi = local(c("smol", 0.80, 0.0, 400.0), 300 << 20);
+    on_pi.shape = Some(smollm2_shape());
+    let cands = vec![c("gpt-4o", 0.92, 2.50, 900.0), on_pi];
+    let k = Constraints {
+        device: Some(priced_pi()),
+        ..Default::default()
+    };
+    let r = decide(&cands, &k);
+    assert_eq!(r.break_even.len(), 1);
+    assert!(!r.break_even[0].measured);
+    assert_eq!(r.break_even[0].on, "Raspberry Pi 5 (8 GB)");
+}
+
 // ---- properties ----
 
 fn arb_candidate(name: &'static str) -> impl Strategy<Value = C> {
@@ -441,6 +576,8 @@ fn arb_candidate(name: &'static str) -> impl Strategy<Value = C> {
             p95: p95.map(|p| f64::from(p) * 100.0),
             ttft: ttft.map(|p| f64::from(p) * 25.0),
             local_memory: mem.map(|m| m.map(|m| m << 30)),
+            shape: None,
+            cost_per_hour: None,
         })
 }
 
