@@ -47,8 +47,13 @@ fn row(f: &CandidateFacts, v: &View, c: &Constraints) -> Aspects {
                         .filter(|d| device::fit(sh, workload.context_tokens, 1, d).fits)
                         .map(|d| d.id.clone())
                         .collect();
+                    let all = device::catalogue().len();
                     if fits.is_empty() {
                         "offline, here; fits no catalogue device".to_owned()
+                    } else if fits.len() == all {
+                        format!(
+                            "offline; fits every catalogue device ({all}, from a Raspberry Pi 5 up)"
+                        )
                     } else {
                         format!("offline; fits {}", fits.join(", "))
                     }

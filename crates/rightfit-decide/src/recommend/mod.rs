@@ -180,7 +180,13 @@ pub fn recommend(
     let ranked: Vec<Ranked> = feasible.iter().map(|v| rank::ranked(v)).collect();
     let chosen = feasible.first().map(|v| v.name.clone());
     let reason = rank::reason(objective, &feasible, &rejected, metric);
-    let mut warnings = rank::warnings(objective, &feasible, comparisons, constraints);
+    let floor = constraints
+        .quality_floor
+        .map(|f| view::floor_threshold(f, &views).0);
+    let mut warnings = rank::warnings(objective, &feasible, comparisons, constraints, floor);
+    if let Some(floor) = floor {
+        warnings.extend(uncertain_rejections(&views, &rejected, floor));
+    }
     if feasible.is_empty() && views.is_empty() {
         warnings.push("the run has no candidates".to_owned());
     }
@@ -202,6 +208,29 @@ pub fn recommend(
         devices,
         break_even: costs::rows(facts, &views, constraints),
     }
+}
+
+/// Candidates rejected on quality whose interval still reaches the floor: the data cannot tell
+/// that they fall short.
+fn uncertain_rejections(views: &[View], rejected: &[Rejection], floor: f64) -> Vec<String> {
+    rejected
+        .iter()
+        .filter(|r| r.violations.iter().any(|v| v.kind == ConstraintKind::Quality))
+        .filter_map(|r| {
+            let q = views.iter().find(|v| v.name == r.candidate)?.quality.as_ref()?;
+            (q.high >= floor).then(|| {
+                format!(
+                    "{} was rejected on quality ({:.1}% < {:.1}%), but its interval [{:.1}%, {:.1}%] \
+                     reaches the floor: more examples could change that",
+                    r.candidate,
+                    q.mean * 100.0,
+                    floor * 100.0,
+                    q.low * 100.0,
+                    q.high * 100.0
+                )
+            })
+        })
+        .collect()
 }
 
 /// Names on the frontier of "lower `x` is better, higher quality is better", among candidates

@@ -6,7 +6,7 @@ use rightfit_types::PairedComparison;
 
 use super::view::View;
 use super::{Ranked, Rejection};
-use crate::constraints::{Constraints, Objective, QualityFloor};
+use crate::constraints::{Constraints, Objective};
 use crate::fmt::{ms, pct, usd};
 
 /// Examples below which a quality interval is too wide to lean on.
@@ -228,6 +228,7 @@ pub(crate) fn warnings(
     feasible: &[&View],
     comparisons: &[PairedComparison],
     constraints: &Constraints,
+    floor: Option<f64>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     let Some(chosen) = feasible.first() else {
@@ -256,8 +257,7 @@ pub(crate) fn warnings(
             ));
         }
     }
-    if let (Some(QualityFloor::Absolute(floor)), Some(q)) =
-        (constraints.quality_floor, &chosen.quality)
+    if let (Some(floor), Some(q)) = (floor, &chosen.quality)
         && q.low < floor
     {
         out.push(format!(

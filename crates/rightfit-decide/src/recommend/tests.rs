@@ -189,6 +189,23 @@ fn a_relative_floor_is_measured_against_the_best_candidate() {
 }
 
 #[test]
+fn a_rejection_on_quality_the_data_cannot_be_sure_of_is_warned_about() {
+    let k = Constraints {
+        quality_floor: Some(QualityFloor::Relative(0.95)),
+        ..Default::default()
+    };
+    let r = decide(&three(), &k);
+    // smol-few: 86.0% [84.0, 88.0] against a floor of 87.4%: its interval reaches it.
+    let uncertain: Vec<&String> = r
+        .warnings
+        .iter()
+        .filter(|w| w.contains("was rejected on quality"))
+        .collect();
+    assert_eq!(uncertain.len(), 1, "{:?}", r.warnings);
+    assert!(uncertain[0].starts_with("smol-few was rejected on quality (86.0% < 87.4%), but its interval [84.0%, 88.0%] reaches the floor"), "{}", uncertain[0]);
+}
+
+#[test]
 fn latency_budget_memory_and_offline_each_reject_with_numbers() {
     let k = Constraints {
         max_p95_latency_ms: Some(500.0),

@@ -141,6 +141,27 @@ fn violation(kind: ConstraintKind, message: String) -> Violation {
     Violation { kind, message }
 }
 
+/// The quality a floor demands, and the demand in words. A relative floor is measured against
+/// the best candidate of the run; with no scored candidate nothing can meet it.
+pub(crate) fn floor_threshold(floor: QualityFloor, all: &[View]) -> (f64, String) {
+    match floor {
+        QualityFloor::Absolute(f) => (f, format!("the floor {}", pct(f))),
+        QualityFloor::Relative(r) => match best_quality(all) {
+            Some((best, q)) => (
+                r * q,
+                format!(
+                    "{:.0}% of the best ({} at {}) = {}",
+                    r * 100.0,
+                    best.name,
+                    pct(q),
+                    pct(r * q)
+                ),
+            ),
+            None => (f64::INFINITY, "a floor relative to the best".to_owned()),
+        },
+    }
+}
+
 /// Every constraint `v` breaks; empty when it is feasible.
 pub(crate) fn violations(v: &View, all: &[View], c: &Constraints) -> Vec<Violation> {
     let mut out = Vec::new();
@@ -149,22 +170,7 @@ pub(crate) fn violations(v: &View, all: &[View], c: &Constraints) -> Vec<Violati
         _ => String::new(),
     };
     if let Some(floor) = c.quality_floor {
-        let (threshold, what) = match floor {
-            QualityFloor::Absolute(f) => (f, format!("the floor {}", pct(f))),
-            QualityFloor::Relative(r) => match best_quality(all) {
-                Some((best, q)) => (
-                    r * q,
-                    format!(
-                        "{:.0}% of the best ({} at {}) = {}",
-                        r * 100.0,
-                        best.name,
-                        pct(q),
-                        pct(r * q)
-                    ),
-                ),
-                None => (f64::INFINITY, "a floor relative to the best".to_owned()),
-            },
-        };
+        let (threshold, what) = floor_threshold(floor, all);
         match &v.quality {
             None => out.push(violation(
                 ConstraintKind::Quality,
