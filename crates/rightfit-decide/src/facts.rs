@@ -47,6 +47,9 @@ pub enum Deployment {
         parallel: usize,
         /// What the hardware costs per hour, US dollars, when the config says.
         cost_per_hour: Option<f64>,
+        /// Efficiencies measured on this machine with this model (or one of its quantisation),
+        /// for device estimates; `None`: the recommendation's default calibration.
+        calibration: Option<crate::device::Calibration>,
     },
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use rightfit_config::Settings;
 use rightfit_config::project::{ConstraintsConfig, ModelConfig, Project, ProviderConfig};
-use rightfit_decide::device::{self, Calibration};
+use rightfit_decide::device::{self, Calibration, CalibrationRecord};
 use rightfit_decide::{
     Budget, CandidateFacts, Constraints, Deployment, Objective, QualityFloor, Recommendation,
 };
@@ -85,8 +85,12 @@ pub fn constraints(c: &ConstraintsConfig) -> anyhow::Result<Constraints> {
 }
 
 /// How a model of the project is deployed (local models: with the shape of their file, when it
-/// is on this machine).
-fn deployment(settings: &Settings, model: &ModelConfig) -> Deployment {
+/// is on this machine, and the calibration measured with it or its quantisation).
+fn deployment(
+    settings: &Settings,
+    model: &ModelConfig,
+    calibrations: &[CalibrationRecord],
+) -> Deployment {
     match &model.provider {
         ProviderConfig::Local {
             model: file,
@@ -94,27 +98,30 @@ fn deployment(settings: &Settings, model: &ModelConfig) -> Deployment {
             parallel,
             ..
         } => {
-            let shape = ModelStore::new(settings.models_dir())
+            let path = ModelStore::new(settings.models_dir())
                 .resolve(file)
                 .ok()
-                .and_then(|m| super::devices::shape_of(&m.path).ok());
+                .map(|m| m.path);
+            let shape = path.as_ref().and_then(|p| super::devices::shape_of(p).ok());
+            let calibration = match (&path, &shape) {
+                (Some(p), Some(s)) => {
+                    device::choose_calibration(calibrations, &p.to_string_lossy(), &s.quantization)
+                        .map(|r| r.calibration.clone())
+                }
+                _ => None,
+            };
             Deployment::Local {
                 shape,
                 context_size: *context_size,
                 parallel: parallel.unwrap_or(1),
                 cost_per_hour: model.cost_per_hour,
+                calibration,
             }
         }
         other => Deployment::Hosted {
             provider: other.kind().to_owned(),
         },
     }
-}
-
-/// The calibration `bench-model` saved on this machine, or the defaults.
-fn calibration(settings: &Settings) -> anyhow::Result<Calibration> {
-    Ok(super::devices::load_calibration(settings)?
-        .map_or_else(Calibration::default, |r| r.calibration))
 }
 
 /// The recommendation for one stored run.
@@ -134,6 +141,7 @@ pub fn recommend_run(
     })?;
     let merged = component.constraints.overridden_by(extra);
     let constraints = constraints(&merged)?;
+    let calibrations = super::devices::load_calibrations(settings)?;
     let mut facts = Vec::new();
     for s in &r.candidates {
         let model = project.models.get(&s.model).ok_or_else(|| {
@@ -147,7 +155,7 @@ pub fn recommend_run(
         })?;
         facts.push(CandidateFacts {
             summary: s.clone(),
-            deployment: deployment(settings, model),
+            deployment: deployment(settings, model, &calibrations),
         });
     }
     Ok(rightfit_decide::recommend(
@@ -156,7 +164,7 @@ pub fn recommend_run(
         &facts,
         &r.comparisons,
         &constraints,
-        &calibration(settings)?,
+        &Calibration::default(),
     ))
 }
 

@@ -30,31 +30,39 @@ pub fn calibration_path(settings: &Settings) -> PathBuf {
     settings.home().join(CALIBRATION_FILE)
 }
 
-/// The calibration `bench-model` saved, or `None` when it never ran. A file that cannot be
-/// read or parsed is an error naming the file (rerun `rightfit bench-model` to replace it).
-pub fn load_calibration(settings: &Settings) -> anyhow::Result<Option<CalibrationRecord>> {
+/// The calibrations `bench-model` saved (one per model measured; empty when it never ran). A
+/// file that cannot be read or parsed is an error naming the file (rerun `rightfit bench-model`
+/// to replace it).
+pub fn load_calibrations(settings: &Settings) -> anyhow::Result<Vec<CalibrationRecord>> {
     let path = calibration_path(settings);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
             return Err(user(
                 anyhow::Error::new(e).context(format!("reading {}", path.display())),
             ));
         }
     };
-    let record = device::parse_calibration(&text)
+    device::parse_calibrations(&text)
         .with_context(|| {
             format!(
                 "{}: unusable calibration — run 'rightfit bench-model' to measure it again",
                 path.display()
             )
         })
-        .map_err(user)?;
-    Ok(Some(record))
+        .map_err(user)
 }
 
-/// Writes the calibration to [`calibration_path`]; returns where.
+/// The newest calibration saved (this machine's profile comes from it), if any.
+pub fn latest_calibration(records: &[CalibrationRecord]) -> Option<&CalibrationRecord> {
+    records
+        .iter()
+        .max_by(|a, b| a.measured_at.cmp(&b.measured_at))
+}
+
+/// Adds `record` to [`calibration_path`], replacing an earlier record of the same model file;
+/// returns where. An unreadable file is replaced (said on stderr).
 pub fn save_calibration(
     settings: &Settings,
     record: &CalibrationRecord,
@@ -62,7 +70,15 @@ pub fn save_calibration(
     let path = calibration_path(settings);
     std::fs::create_dir_all(settings.home())
         .with_context(|| format!("creating {}", settings.home().display()))?;
-    let text = serde_json::to_string_pretty(record)?;
+    let earlier = load_calibrations(settings).unwrap_or_else(|e| {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("note: replacing it: {e:#}");
+        }
+        Vec::new()
+    });
+    let records = device::merge_calibration(earlier, record.clone());
+    let text = serde_json::to_string_pretty(&records)?;
     std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
@@ -133,14 +149,14 @@ pub fn shape_from_header(header: &GgufHeader) -> anyhow::Result<ModelShape> {
 
 /// `rightfit devices [--model M ...]`.
 pub fn run(settings: &Settings, args: DevicesArgs) -> anyhow::Result<()> {
-    let record = load_calibration(settings)?;
+    let records = load_calibrations(settings)?;
     let mut devices = device::catalogue();
-    if let Some(r) = &record {
+    if let Some(r) = latest_calibration(&records) {
         devices.push(r.this_machine());
     }
     match args.model.clone() {
         None => list(&devices, args.json),
-        Some(model) => estimate(settings, &model, &args, &devices, record.as_ref()),
+        Some(model) => estimate(settings, &model, &args, &devices, &records),
     }
 }
 
@@ -187,7 +203,7 @@ fn estimate(
     model: &str,
     args: &DevicesArgs,
     devices: &[DeviceProfile],
-    record: Option<&CalibrationRecord>,
+    records: &[CalibrationRecord],
 ) -> anyhow::Result<()> {
     if args.prompt_tokens == 0 || args.output_tokens == 0 {
         return Err(user(anyhow::anyhow!(
@@ -206,6 +222,11 @@ fn estimate(
         .resolve(model)
         .map_err(user)?;
     let shape = shape_of(&resolved.path)?;
+    let record = device::choose_calibration(
+        records,
+        &resolved.path.to_string_lossy(),
+        &shape.quantization,
+    );
     let context = args
         .context
         .unwrap_or(args.prompt_tokens.saturating_add(args.output_tokens));
@@ -244,8 +265,8 @@ fn estimate(
         ),
         None => format!(
             "default efficiencies (generation at {:.2} × bandwidth, prompts at {:.2} × the compute \
-             figure, measured on a 1.5B Q4_K_M model; run 'rightfit bench-model' with a model like \
-             yours to calibrate on this machine)",
+             figure, measured on a 1.5B Q4_K_M model; no calibration saved for this model or its \
+             quantisation — run 'rightfit bench-model' with it to calibrate on this machine)",
             calibration.decode_efficiency, calibration.prefill_efficiency
         ),
     };

@@ -159,6 +159,65 @@ pub fn parse_calibration(text: &str) -> Result<CalibrationRecord, CalibrationErr
     Ok(record)
 }
 
+/// Reads a saved calibration file: a list of records (one per model measured), or a single
+/// record (as files written before the list).
+pub fn parse_calibrations(text: &str) -> Result<Vec<CalibrationRecord>, CalibrationError> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    match value {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|item| parse_calibration(&item.to_string()))
+            .collect(),
+        single => Ok(vec![parse_calibration(&single.to_string())?]),
+    }
+}
+
+/// The file name of a record's model (what matches a record to a model).
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// `records` with `new` in place of any record of the same model file (newest last).
+pub fn merge_calibration(
+    records: Vec<CalibrationRecord>,
+    new: CalibrationRecord,
+) -> Vec<CalibrationRecord> {
+    let mut out: Vec<CalibrationRecord> = records
+        .into_iter()
+        .filter(|r| file_name(&r.model_path) != file_name(&new.model_path))
+        .collect();
+    out.push(new);
+    out
+}
+
+/// The record whose efficiencies best fit a model: one measured on the same model file, else the
+/// newest one measured on the same quantisation (efficiencies depend on the kernels a
+/// quantisation uses), else none — the caller then uses [`Calibration::default`].
+pub fn choose_calibration<'a>(
+    records: &'a [CalibrationRecord],
+    model_path: &str,
+    quantization: &str,
+) -> Option<&'a CalibrationRecord> {
+    let newest = |rs: Vec<&'a CalibrationRecord>| {
+        rs.into_iter()
+            .max_by(|a, b| a.measured_at.cmp(&b.measured_at))
+    };
+    newest(
+        records
+            .iter()
+            .filter(|r| file_name(&r.model_path) == file_name(model_path))
+            .collect(),
+    )
+    .or_else(|| {
+        newest(
+            records
+                .iter()
+                .filter(|r| r.quantization == quantization)
+                .collect(),
+        )
+    })
+}
+
 impl CalibrationRecord {
     /// This machine as a device profile (`this-machine`), from the measured bandwidth and the
     /// compute estimate; usable memory is what was available when measured. Not priced.
@@ -294,5 +353,53 @@ mod tests {
             parse_calibration("{\"calibration\": 1}"),
             Err(CalibrationError::Json(_))
         ));
+    }
+
+    fn record(path: &str, quantization: &str, at: &str, decode: f64) -> CalibrationRecord {
+        CalibrationRecord {
+            calibration: Calibration {
+                decode_efficiency: decode,
+                prefill_efficiency: 0.5,
+                source: path.into(),
+            },
+            measured_at: at.into(),
+            model: "m".into(),
+            model_path: path.into(),
+            quantization: quantization.into(),
+            threads: 2,
+            figures: figures(),
+            decode_bytes_per_token: 0.0,
+            prefill_flops_per_token: 0.0,
+            bandwidth_method: "m".into(),
+            compute_method: "c".into(),
+            memory_bytes: 8 << 30,
+            available_memory_bytes: 6 << 30,
+        }
+    }
+
+    #[test]
+    fn records_are_kept_per_model_and_chosen_by_file_then_quantisation() {
+        let a = record("/models/a.gguf", "Q4_1", "2026-11-30T01:00:00Z", 0.4);
+        let b = record("/models/b.gguf", "Q4_K_M", "2026-11-30T02:00:00Z", 0.7);
+        let records = merge_calibration(vec![a.clone()], b.clone());
+        assert_eq!(records.len(), 2);
+        // Measuring a again replaces its record, wherever the file now lives.
+        let a2 = record("/elsewhere/a.gguf", "Q4_1", "2026-11-30T03:00:00Z", 0.45);
+        let records = merge_calibration(records, a2.clone());
+        assert_eq!(records, vec![b.clone(), a2.clone()]);
+        assert_eq!(choose_calibration(&records, "/x/a.gguf", "Q8_0"), Some(&a2));
+        assert_eq!(
+            choose_calibration(&records, "/x/c.gguf", "Q4_K_M"),
+            Some(&b)
+        );
+        assert_eq!(choose_calibration(&records, "/x/c.gguf", "Q8_0"), None);
+        // The file holds a list; a single record (older files) reads as a list of one.
+        let text = serde_json::to_string(&records).expect("json");
+        assert_eq!(parse_calibrations(&text).expect("list"), records);
+        let one = serde_json::to_string(&a).expect("json");
+        assert_eq!(parse_calibrations(&one).expect("single"), vec![a]);
+        let mut bad = serde_json::to_value(&records).expect("json");
+        bad[1]["calibration"]["decode_efficiency"] = serde_json::json!(-1.0);
+        assert!(parse_calibrations(&bad.to_string()).is_err());
     }
 }

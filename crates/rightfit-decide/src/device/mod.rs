@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 pub use breakeven::{BreakEven, HOURS_PER_MONTH, SECONDS_PER_MONTH, break_even, monthly_cost};
 pub use calibrate::{
     BenchFigures, CalibrationError, CalibrationRecord, DEFAULT_DECODE_EFFICIENCY,
-    DEFAULT_PREFILL_EFFICIENCY, calibrate, parse_calibration,
+    DEFAULT_PREFILL_EFFICIENCY, calibrate, choose_calibration, merge_calibration,
+    parse_calibration, parse_calibrations,
 };
 pub use catalog::{LIFETIME_MONTHS, USD_PER_KWH, catalogue, find};
 pub use roofline::{

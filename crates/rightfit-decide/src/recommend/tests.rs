@@ -94,6 +94,7 @@ fn facts(x: &C) -> CandidateFacts {
             context_size: None,
             parallel: 1,
             cost_per_hour: x.cost_per_hour,
+            calibration: None,
         },
     };
     CandidateFacts {

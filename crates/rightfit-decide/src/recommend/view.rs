@@ -76,6 +76,7 @@ pub(crate) fn view(
         shape,
         context_size,
         parallel,
+        calibration: own,
         ..
     } = &facts.deployment
     else {
@@ -107,7 +108,12 @@ pub(crate) fn view(
     };
     // One sequence at a time on the device: the smallest memory and the per-request speed.
     let fit = device::fit(shape, workload.context_tokens, 1, target);
-    let speed = device::predict(shape, &workload, target, calibration);
+    let speed = device::predict(
+        shape,
+        &workload,
+        target,
+        own.as_ref().unwrap_or(calibration),
+    );
     v.estimated = true;
     v.memory = Some(fit.needed_bytes);
     v.p95_ms = Some(speed.request_ms);
