@@ -8,6 +8,8 @@ use crate::facts::CandidateFacts;
 
 mod aspects;
 mod costs;
+#[cfg(test)]
+mod properties;
 mod rank;
 #[cfg(test)]
 mod tests;
