@@ -1,9 +1,7 @@
 //! The recommendation block (choice, reason, rule, constraints, warnings, runners-up, rejected
 //! candidates, device verdicts) and the aspects table.
 
-use rightfit_decide::{
-    Budget, ConstraintKind, Constraints, Objective, QualityFloor, Ranked, Recommendation,
-};
+use rightfit_decide::{ConstraintKind, Objective, Ranked, Recommendation};
 
 use super::esc;
 use crate::{bytes, ms, pct, usd};
@@ -33,7 +31,7 @@ pub(super) fn recommendation(out: &mut String, rec: &Recommendation) {
         esc(&rec.rule),
         objective(rec.objective)
     ));
-    let constraints = constraint_lines(&rec.constraints, &rec.metric);
+    let constraints: Vec<String> = rec.constraints.describe().iter().map(|l| esc(l)).collect();
     out.push_str("<p class=\"constraints\">Constraints: ");
     if constraints.is_empty() {
         out.push_str("none set (every candidate is feasible).");
@@ -102,7 +100,43 @@ pub(super) fn recommendation(out: &mut String, rec: &Recommendation) {
         }
         out.push_str("</tbody></table></div>\n");
     }
+    if !rec.break_even.is_empty() {
+        break_even(out, rec);
+    }
     out.push_str("</div>\n");
+}
+
+/// When owning or renting the hardware for a local candidate beats each hosted candidate.
+fn break_even(out: &mut String, rec: &Recommendation) {
+    out.push_str(
+        "<h4>Break-even against hosted APIs (per month)</h4>\n<div class=\"scroll\">\
+         <table class=\"break-even\">\n<thead><tr><th>local</th><th>on</th><th>instead of</th>\
+         <th class=\"num\">hardware $/month</th><th class=\"num\">capacity (requests)</th>\
+         <th class=\"num\">local $/1k at capacity</th><th class=\"num\">hosted $/1k</th>\
+         <th>local is cheaper above</th></tr></thead>\n<tbody>\n",
+    );
+    for b in &rec.break_even {
+        let f = &b.figures;
+        let above = f.requests_per_month.map_or_else(
+            || "never (one device cannot serve enough)".to_owned(),
+            |n| format!("{n:.0} requests a month"),
+        );
+        out.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td>{} ({})</td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{:.0}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td>{}</td></tr>\n",
+            esc(&b.local),
+            esc(&b.on),
+            if b.measured { "measured" } else { "estimate" },
+            esc(&b.hosted),
+            usd(f.local_monthly_usd),
+            f.capacity_per_month,
+            usd(f.local_cost_per_request_at_capacity * 1000.0),
+            usd(f.hosted_cost_per_request * 1000.0),
+            above,
+        ));
+    }
+    out.push_str("</tbody></table></div>\n");
 }
 
 fn ranked(out: &mut String, ranked: &[Ranked], chosen: Option<&str>) {
@@ -185,53 +219,4 @@ fn kind(k: ConstraintKind) -> &'static str {
         ConstraintKind::Device => "device",
         ConstraintKind::Offline => "offline",
     }
-}
-
-/// Each constraint that is set, in words (escaped HTML).
-fn constraint_lines(c: &Constraints, metric: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    match c.quality_floor {
-        Some(QualityFloor::Absolute(v)) => {
-            lines.push(format!("{} ≥ {}%", esc(metric), pct(v)));
-        }
-        Some(QualityFloor::Relative(f)) => lines.push(format!(
-            "{} ≥ {}% of the best candidate's",
-            esc(metric),
-            pct(f)
-        )),
-        None => {}
-    }
-    if let Some(v) = c.max_p95_latency_ms {
-        lines.push(format!("p95 latency ≤ {} ms", ms(v)));
-    }
-    if let Some(v) = c.max_p95_ttft_ms {
-        lines.push(format!("p95 time to first token ≤ {} ms", ms(v)));
-    }
-    match c.budget {
-        Some(Budget::Per1k { usd: v }) => {
-            lines.push(format!("cost ≤ {} per 1,000 requests", usd(v)))
-        }
-        Some(Budget::Monthly { usd: v, requests }) => lines.push(format!(
-            "cost ≤ {} per month at {requests:.0} requests a month",
-            usd(v)
-        )),
-        None => {}
-    }
-    if let Some(b) = c.memory_cap_bytes {
-        lines.push(format!("memory ≤ {}", bytes(b)));
-    }
-    if let Some(d) = &c.device {
-        lines.push(format!(
-            "local models run on {} (<code>{}</code>)",
-            esc(&d.name),
-            esc(&d.id)
-        ));
-    }
-    if c.offline {
-        lines.push("offline (no hosted APIs)".to_owned());
-    }
-    if let Some(t) = c.context_tokens {
-        lines.push(format!("{t} tokens of context per request"));
-    }
-    lines
 }
