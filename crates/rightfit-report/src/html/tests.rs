@@ -465,6 +465,6 @@ fn the_summary_and_aspects_mark_the_chosen_candidate() {
         )
     );
     assert!(page.contains("<table class=\"aspects\">"));
-    assert!(page.contains("Constraints: accuracy ≥ 80.0%."));
+    assert!(page.contains("Constraints: quality ≥ 80.0%."));
     assert!(page.contains("<li>not separated</li>"));
 }
