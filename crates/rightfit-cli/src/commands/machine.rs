@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use rightfit_llama::engine::proc_kb_field;
 
 /// Buffer the bandwidth test reads at least: far larger than any CPU cache of the 2020s.
 const MIN_BUFFER_BYTES: u64 = 1 << 30;
@@ -32,7 +33,7 @@ pub struct Bandwidth {
 pub fn memory_bandwidth(threads: usize) -> anyhow::Result<Bandwidth> {
     let threads = threads.max(1);
     let llc = last_level_cache_bytes();
-    let available = meminfo_field(&read("/proc/meminfo"), "MemAvailable:");
+    let available = proc_kb_field(&read("/proc/meminfo"), "MemAvailable:");
     let mut bytes = MIN_BUFFER_BYTES.max(llc.saturating_mul(4));
     if available > 0 {
         // Leave room for the model that was just measured and everything else.
@@ -147,8 +148,8 @@ pub fn fp32_flops_per_cycle(vendor: &str, flags: &str) -> (f64, &'static str) {
 pub fn memory() -> (u64, u64) {
     let text = read("/proc/meminfo");
     (
-        meminfo_field(&text, "MemTotal:"),
-        meminfo_field(&text, "MemAvailable:"),
+        proc_kb_field(&text, "MemTotal:"),
+        proc_kb_field(&text, "MemAvailable:"),
     )
 }
 
@@ -166,20 +167,6 @@ fn cpuinfo_field(text: &str, key: &str) -> Option<String> {
         let (k, v) = l.split_once(':')?;
         (k.trim() == key).then(|| v.trim().to_owned())
     })
-}
-
-/// A `/proc/meminfo` field in bytes (the file says kB).
-fn meminfo_field(text: &str, key: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// The largest cache of CPU 0 (sysfs sizes such as `491520K` or `32M`), bytes; 0 when unknown.
@@ -240,8 +227,8 @@ mod tests {
         );
         assert_eq!(cpuinfo_field(cpuinfo, "flags"), None);
         let meminfo = "MemTotal:       24000000 kB\nMemAvailable:   1000 kB\n";
-        assert_eq!(meminfo_field(meminfo, "MemTotal:"), 24_000_000 * 1024);
-        assert_eq!(meminfo_field(meminfo, "MemAvailable:"), 1000 * 1024);
+        assert_eq!(proc_kb_field(meminfo, "MemTotal:"), 24_000_000 * 1024);
+        assert_eq!(proc_kb_field(meminfo, "MemAvailable:"), 1000 * 1024);
         assert_eq!(parse_size("491520K\n"), Some(491_520 * 1024));
         assert_eq!(parse_size("32M"), Some(32 << 20));
         assert_eq!(parse_size("12"), Some(12));

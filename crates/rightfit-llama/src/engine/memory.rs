@@ -16,13 +16,15 @@ impl ProcessMemory {
             return Self::default();
         };
         Self {
-            rss_bytes: field(&status, "VmRSS:"),
-            peak_rss_bytes: field(&status, "VmHWM:"),
+            rss_bytes: proc_kb_field(&status, "VmRSS:"),
+            peak_rss_bytes: proc_kb_field(&status, "VmHWM:"),
         }
     }
 }
 
-fn field(status: &str, name: &str) -> u64 {
+/// A `NAME: <n> kB` line of a `/proc` file (`/proc/self/status`, `/proc/meminfo`) in bytes; 0
+/// when the line is missing or unreadable.
+pub fn proc_kb_field(status: &str, name: &str) -> u64 {
     status
         .lines()
         .find_map(|l| l.strip_prefix(name))
@@ -43,9 +45,9 @@ mod tests {
     #[test]
     fn parses_proc_status_fields() {
         let s = "Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n";
-        assert_eq!(field(s, "VmRSS:"), 1024 * 1024);
-        assert_eq!(field(s, "VmHWM:"), 2048 * 1024);
-        assert_eq!(field(s, "VmSwap:"), 0);
+        assert_eq!(proc_kb_field(s, "VmRSS:"), 1024 * 1024);
+        assert_eq!(proc_kb_field(s, "VmHWM:"), 2048 * 1024);
+        assert_eq!(proc_kb_field(s, "VmSwap:"), 0);
     }
 
     #[cfg(target_os = "linux")]

@@ -37,7 +37,7 @@ mod text;
 mod worker;
 
 pub use backend::builtin_templates;
-pub use memory::ProcessMemory;
+pub use memory::{ProcessMemory, proc_kb_field};
 
 /// How to run a model.
 #[derive(Debug, Clone, PartialEq)]
