@@ -3,7 +3,7 @@
 //! always "technical" and cheap).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rightfit_testkit::chromium::{Chromium, LoadOptions};
 use rightfit_testkit::{Protocol, Reply, ServerConfig, TestServer};
@@ -11,15 +11,9 @@ use serde_json::Value;
 
 use super::{home_with_model, stderr, stdout};
 
+/// `rightfit` with two engine threads, as the other SmolLM2 tests run it.
 async fn run(home: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rightfit"));
-    cmd.args(args)
-        .env("RIGHTFIT_HOME", home)
-        .env("RIGHTFIT_THREADS", "2")
-        .env_remove("RIGHTFIT_LOG");
-    tokio::task::spawn_blocking(move || cmd.output().expect("run rightfit"))
-        .await
-        .expect("task")
+    crate::hosted::run(home, args, &[("RIGHTFIT_THREADS", "2")]).await
 }
 
 async fn server(answer: &str) -> TestServer {
@@ -85,15 +79,7 @@ model = "smollm2"
         big.base_url(),
         cheap.base_url()
     );
-    let dir = tempfile::tempdir().expect("project");
-    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-    std::fs::write(
-        dir.path().join("data/tickets.jsonl"),
-        rightfit_config::project::STARTER_DATA,
-    )
-    .expect("data");
-    let config = dir.path().join("rightfit.toml").display().to_string();
-    std::fs::write(&config, toml).expect("config");
+    let (dir, config) = crate::hosted::project(&toml);
     let o = run(home.path(), &["eval", "-c", &config, "--format", "json"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
     let report = serde_json::from_slice(&o.stdout).expect("json report");
@@ -306,16 +292,7 @@ async fn the_html_report_of_a_stored_run_loads_offline_in_chromium_smollm2() {
 #[tokio::test(flavor = "multi_thread")]
 async fn recommend_refuses_bad_constraints_with_a_clear_message() {
     let home = tempfile::tempdir().expect("home");
-    let dir = tempfile::tempdir().expect("project");
-    let config = dir.path().join("rightfit.toml");
-    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-    std::fs::write(
-        dir.path().join("data/tickets.jsonl"),
-        rightfit_config::project::STARTER_DATA,
-    )
-    .expect("data");
-    std::fs::write(&config, rightfit_config::project::STARTER).expect("config");
-    let config = config.display().to_string();
+    let (_dir, config) = crate::hosted::project(rightfit_config::project::STARTER);
     let o = run(home.path(), &["recommend", "-c", &config]).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no stored runs"), "{}", stderr(&o));

@@ -8,7 +8,7 @@ use rightfit_testkit::{Protocol, Reply, ServerConfig, Step, TestServer};
 
 use crate::{stderr, stdout};
 
-async fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) async fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rightfit"));
     cmd.args(args)
         .env("RIGHTFIT_HOME", home)
@@ -26,7 +26,7 @@ async fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// A project directory holding `rightfit.toml` (this text) and the starter data it can read as
 /// `data/tickets.jsonl`; returns the directory (kept alive by the caller) and the config's path.
-fn project(toml: &str) -> (tempfile::TempDir, String) {
+pub(crate) fn project(toml: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("project");
     std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
     std::fs::write(
