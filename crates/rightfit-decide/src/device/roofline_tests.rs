@@ -5,17 +5,7 @@ use crate::device::DeviceKind;
 
 /// SmolLM2-135M-Instruct Q4_1 as its GGUF header describes it.
 fn smollm2() -> ModelShape {
-    ModelShape {
-        params: 134_515_008,
-        weights_bytes: 96_576_768,
-        layers: 30,
-        heads: 9,
-        kv_heads: 3,
-        key_length: 64,
-        value_length: 64,
-        train_context: 8192,
-        quantization: "Q4_1".into(),
-    }
+    ModelShape::smollm2_135m_q4_1()
 }
 
 /// A toy model with round numbers.

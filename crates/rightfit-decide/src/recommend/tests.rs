@@ -446,17 +446,7 @@ fn pareto_frontiers_and_aspects_cover_every_candidate() {
 
 /// SmolLM2-135M-Instruct Q4_1 as its GGUF header describes it.
 fn smollm2_shape() -> ModelShape {
-    ModelShape {
-        params: 134_515_008,
-        weights_bytes: 96_576_768,
-        layers: 30,
-        heads: 9,
-        kv_heads: 3,
-        key_length: 64,
-        value_length: 64,
-        train_context: 8192,
-        quantization: "Q4_1".into(),
-    }
+    ModelShape::smollm2_135m_q4_1()
 }
 
 fn priced_pi() -> DeviceProfile {
