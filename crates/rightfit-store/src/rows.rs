@@ -160,10 +160,12 @@ pub(crate) struct RecordRow {
     pub calls: i64,
     pub cached: bool,
     pub error: Option<String>,
+    pub confidence: Option<f64>,
+    pub steps: String,
 }
 
 /// The columns of [`RecordRow`], for `SELECT`; prefix them with the table's alias.
-pub(crate) const RECORD_COLUMNS: [&str; 19] = [
+pub(crate) const RECORD_COLUMNS: [&str; 21] = [
     "run_id",
     "candidate",
     "example_id",
@@ -183,6 +185,8 @@ pub(crate) const RECORD_COLUMNS: [&str; 19] = [
     "calls",
     "cached",
     "error",
+    "confidence",
+    "steps",
 ];
 
 impl RecordRow {
@@ -220,6 +224,13 @@ impl RecordRow {
             calls: i64::from(r.calls),
             cached: r.cached,
             error: r.error.clone(),
+            confidence: optional("confidence", r.confidence)?,
+            steps: serde_json::to_string(&r.steps).map_err(|e| StoreError::InvalidValue {
+                what: what.clone(),
+                field: "steps".to_owned(),
+                value: e.to_string(),
+                rule: "the steps must be serialisable as JSON",
+            })?,
         })
     }
 
@@ -243,6 +254,8 @@ impl RecordRow {
                 .map(|text| bad.json("parsed", text))
                 .transpose()?,
             tokens_in: bad.u64("tokens_in", self.tokens_in)?,
+            steps: bad.json("steps", &self.steps)?,
+            confidence: self.confidence,
             tokens_out: bad.u64("tokens_out", self.tokens_out)?,
             calls: u32::try_from(self.calls)
                 .map_err(|_| bad.field("calls", format!("{} is not a call count", self.calls)))?,
@@ -374,6 +387,8 @@ mod tests {
             calls: 1,
             cached: false,
             error: None,
+            confidence: None,
+            steps: Vec::new(),
         }
     }
 

@@ -407,6 +407,8 @@ impl RunStore for SqliteStore {
                 .bind(row.calls)
                 .bind(row.cached)
                 .bind(&row.error)
+                .bind(row.confidence)
+                .bind(&row.steps)
                 .execute(&mut *tx)
                 .await;
             // Returning drops `tx`, which rolls the batch back.

@@ -131,6 +131,48 @@ pub struct ExampleRecord {
     pub cached: bool,
     /// Why it failed, if it did: the provider's or the scorer's error, whole.
     pub error: Option<String>,
+    /// How sure the strategy was of its answer, 0..=1, where it can say: the label
+    /// probability margin (log-likelihood), the vote share (self-consistency), a verifier's
+    /// verdict. A cascade escalates below its threshold; `rightfit cascade calibrate` reads it.
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    /// The calls of a multi-call strategy in order (samples, drafts, critiques, escalations), so
+    /// a person can see why the answer came out as it did; empty for a single call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+}
+
+/// One call a strategy made for an example.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// What the call was for: `sample`, `draft`, `critique`, `revision`, `stage`, `verify`.
+    pub kind: String,
+    /// The model (or, for a cascade stage, the candidate) that answered.
+    pub by: String,
+    /// What it answered (the raw text; for a log-likelihood call, the most likely label).
+    pub output: String,
+    /// The answer this step contributed, as the strategy read it (an extracted final answer,
+    /// a vote), where that differs from `output`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// Confidence of this step's answer, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// Served time, milliseconds.
+    pub latency_ms: f64,
+    /// Prompt tokens.
+    pub tokens_in: u64,
+    /// Generated tokens.
+    pub tokens_out: u64,
+    /// Cost in US dollars, `None` when no price is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Answered from the response cache.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+    /// The call failed: its error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl ExampleRecord {
@@ -162,6 +204,8 @@ impl ExampleRecord {
             calls: 0,
             cached: false,
             error: None,
+            confidence: None,
+            steps: Vec::new(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rightfit_store::SqliteStore;
-use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo, RunStatus};
+use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo, RunStatus, Step};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -89,6 +89,35 @@ pub fn record(run_id: &str, candidate: &str, example_id: &str, position: u64) ->
         calls: 3,
         cached: true,
         error: None,
+        confidence: Some(2.0 / 3.0),
+        steps: vec![
+            Step {
+                kind: "sample".to_owned(),
+                by: "small".to_owned(),
+                output: "Positive, I think ☺".to_owned(),
+                answer: Some("positive".to_owned()),
+                confidence: None,
+                latency_ms: 61.5,
+                tokens_in: 15,
+                tokens_out: 1,
+                cost_usd: Some(0.000_004),
+                cached: true,
+                error: None,
+            },
+            Step {
+                kind: "sample".to_owned(),
+                by: "small".to_owned(),
+                output: String::new(),
+                answer: None,
+                confidence: Some(0.5),
+                latency_ms: 0.0,
+                tokens_in: 0,
+                tokens_out: 0,
+                cost_usd: None,
+                cached: false,
+                error: Some("timeout".to_owned()),
+            },
+        ],
     }
 }
 
@@ -104,6 +133,8 @@ pub fn failed(run_id: &str, candidate: &str, example_id: &str, position: u64) ->
         cost_usd: None,
         cached: false,
         error: Some("HTTP 429 from provider: rate limited".to_owned()),
+        confidence: None,
+        steps: Vec::new(),
         ..record(run_id, candidate, example_id, position)
     }
 }

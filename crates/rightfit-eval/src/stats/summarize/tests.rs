@@ -24,6 +24,8 @@ fn record(candidate: &str, id: &str, score: Option<f64>) -> ExampleRecord {
         calls: 1,
         cached: false,
         error: None,
+        confidence: None,
+        steps: Vec::new(),
     }
 }
 
