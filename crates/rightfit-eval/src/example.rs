@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_core::RngCore;
-use rightfit_config::project::{Component, DatasetConfig, OutputContract, Reference, Strategy};
+use rightfit_config::project::{Component, DatasetConfig, OutputContract, Reference};
 use serde_json::{Map, Value};
 
 use crate::dataset::{self, DatasetSpec, FieldPath, Format, Row};
@@ -353,15 +353,7 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
         examples = test;
         train = Some(rest);
     }
-    let k_max = c
-        .candidates
-        .iter()
-        .filter_map(|cand| match cand.strategy {
-            Strategy::FewShot { k } => Some(k),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
+    let k_max = c.shots_wanted();
     let mut shots = Vec::new();
     if let (Some(fs), true) = (&c.few_shot, k_max > 0) {
         if !fs.examples.is_empty() {

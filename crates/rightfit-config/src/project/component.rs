@@ -10,8 +10,8 @@ use toml::Spanned;
 use super::raw;
 use super::validate::{Locator, dataset_config};
 use super::{
-    Candidate, Component, ConfigError, ConstraintsConfig, FewShot, Judge, METRICS, ModelConfig,
-    OutputContract, ProviderConfig, Reference, Split, Strategy,
+    Component, ConfigError, ConstraintsConfig, FewShot, Judge, METRICS, ModelConfig,
+    OutputContract, Reference, Split, strategy,
 };
 
 fn check_template(source: &str) -> Result<(), String> {
@@ -226,6 +226,7 @@ pub(super) fn component(
                 seed: fs.seed.unwrap_or(project_seed),
                 stratify: fs.stratify.unwrap_or(true),
                 examples,
+                pool: fs.pool.unwrap_or(64).max(1),
             })
         })
         .transpose()?;
@@ -250,95 +251,31 @@ pub(super) fn component(
             "metric 'judge' needs a [components.NAME.judge] table with model and rubric",
         ));
     }
-    let mut candidates = Vec::new();
-    let mut names = BTreeSet::new();
-    for (i, c) in raw.candidates.into_iter().enumerate() {
-        let c_span = c.span();
-        let c = c.into_inner();
-        let ckey = |k: &str| format!("components.{name}.candidates[{i}].{k}");
-        if !models.contains_key(c.model.get_ref()) {
-            return Err(unknown_model(at, &ckey("model"), &c.model, models));
-        }
-        let strategy = match c
-            .strategy
-            .as_ref()
-            .map(|s| s.get_ref().as_str())
-            .unwrap_or("zero-shot")
-        {
-            "zero-shot" => Strategy::ZeroShot,
-            "few-shot" => {
-                let k = c.k.or(few_shot.as_ref().map(|f| f.k)).unwrap_or(4);
-                if few_shot.is_none() {
-                    return Err(at.invalid(c_span, ckey("strategy"), format!("few-shot needs a [components.{name}.few_shot] table saying where examples come from")));
-                }
-                if k == 0 {
-                    return Err(at.invalid(c_span, ckey("k"), "few-shot needs k ≥ 1"));
-                }
-                Strategy::FewShot { k }
-            }
-            "loglikelihood" => {
-                if !matches!(output, OutputContract::Label { .. }) {
-                    return Err(at.invalid(
-                        c_span,
-                        ckey("strategy"),
-                        "loglikelihood picks among labels: it needs output type = \"label\"",
-                    ));
-                }
-                let local = models
-                    .get(c.model.get_ref())
-                    .is_some_and(|m| matches!(m.provider, ProviderConfig::Local { .. }));
-                if !local {
-                    return Err(at.invalid(c_span, ckey("strategy"), "loglikelihood needs a local model (hosted APIs do not return prompt log-probabilities)"));
-                }
-                Strategy::Loglikelihood
-            }
-            other => {
-                let s = c.strategy.as_ref().map_or(c_span.clone(), Spanned::span);
-                return Err(at.invalid(
-                    s,
-                    ckey("strategy"),
-                    format!(
-                        "unknown strategy '{other}': expected zero-shot, few-shot or loglikelihood"
-                    ),
-                ));
-            }
-        };
-        let cname = c.name.clone().unwrap_or_else(|| match &strategy {
-            Strategy::FewShot { k } => format!("{}/few-shot-{k}", c.model.get_ref()),
-            s => format!("{}/{}", c.model.get_ref(), s.name()),
-        });
-        if !names.insert(cname.clone()) {
+    let baseline = raw.baseline.clone();
+    let cx = strategy::Context {
+        at,
+        component: name,
+        models,
+        output: &output,
+        few_shot: few_shot.as_ref(),
+        max_tokens,
+    };
+    let candidates = strategy::candidates(&cx, span.clone(), raw.candidates)?;
+    let baseline = match baseline {
+        Some(b) if !candidates.iter().any(|c| &c.name == b.get_ref()) => {
+            let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
             return Err(at.invalid(
-                c_span,
-                ckey("name"),
-                format!("candidate name '{cname}' is used twice: give one a name = \"...\""),
+                b.span(),
+                key("baseline"),
+                format!(
+                    "no candidate '{}' in this component (candidates: {})",
+                    b.get_ref(),
+                    names.join(", ")
+                ),
             ));
         }
-        if c.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
-            return Err(at.invalid(
-                c_span,
-                ckey("temperature"),
-                "temperature must be within 0..=2",
-            ));
-        }
-        candidates.push(Candidate {
-            name: cname,
-            model: c.model.into_inner(),
-            strategy,
-            temperature: c.temperature,
-            top_p: c.top_p,
-            seed: c.seed,
-            max_tokens: c.max_tokens.unwrap_or(max_tokens),
-            constrained: c.constrained.unwrap_or(false),
-        });
-    }
-    if candidates.is_empty() {
-        return Err(at.invalid(
-            span,
-            key("candidates"),
-            "no candidates: add [[components.NAME.candidates]] with model = \"...\"",
-        ));
-    }
+        b => b.map(Spanned::into_inner),
+    };
     Ok(Component {
         name: name.to_owned(),
         description: raw.description,
@@ -356,10 +293,11 @@ pub(super) fn component(
         judge,
         candidates,
         constraints,
+        baseline,
     })
 }
 
-fn unknown_model(
+pub(super) fn unknown_model(
     at: &Locator<'_>,
     key: &str,
     model: &Spanned<String>,

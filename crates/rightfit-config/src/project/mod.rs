@@ -6,17 +6,20 @@
 //! Secrets are references (`api_key = "env:OPENAI_API_KEY"`), read only when a provider is built.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod component;
 mod constraints;
 mod raw;
 mod starter;
+mod strategy;
 mod validate;
 
 pub use constraints::{ConstraintsConfig, OBJECTIVES};
 pub use starter::{STARTER, STARTER_DATA};
+pub use strategy::{
+    Candidate, CascadeConfig, ConfidenceSource, DEFAULT_ANSWER_PREFIX, ShotSelect, Shots, Strategy,
+};
 
 /// A validated project.
 #[derive(Debug, Clone, PartialEq)]
@@ -340,53 +343,6 @@ pub enum OutputContract {
     },
 }
 
-/// How a candidate uses its model.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum Strategy {
-    /// The prompt alone.
-    ZeroShot,
-    /// Fixed examples (question, answer turns) before the prompt.
-    FewShot {
-        /// How many examples.
-        k: usize,
-    },
-    /// Pick the label whose continuation is most likely (local models; label contracts).
-    Loglikelihood,
-}
-
-impl Strategy {
-    /// The strategy's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Strategy::ZeroShot => "zero-shot",
-            Strategy::FewShot { .. } => "few-shot",
-            Strategy::Loglikelihood => "loglikelihood",
-        }
-    }
-}
-
-/// One candidate: a model and a strategy.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Candidate {
-    /// Unique within the component (default `model/strategy`).
-    pub name: String,
-    /// The model's name.
-    pub model: String,
-    /// The strategy.
-    pub strategy: Strategy,
-    /// Sampling temperature (default greedy).
-    pub temperature: Option<f32>,
-    /// Nucleus sampling.
-    pub top_p: Option<f32>,
-    /// Sampling seed.
-    pub seed: Option<u64>,
-    /// Token limit for the answer.
-    pub max_tokens: u32,
-    /// Constrain output to the contract (label set or JSON schema) with a grammar.
-    pub constrained: bool,
-}
-
 /// Few-shot examples.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FewShot {
@@ -400,6 +356,8 @@ pub struct FewShot {
     pub stratify: bool,
     /// Inline examples: template fields and the answer.
     pub examples: Vec<(serde_json::Value, String)>,
+    /// How many examples similarity selection chooses from (`select = "similar"`).
+    pub pool: usize,
 }
 
 /// A seeded split of the component's dataset.
@@ -458,6 +416,30 @@ pub struct Component {
     /// What `rightfit recommend` must respect: the project's `[constraints]` overridden key by
     /// key by the component's own.
     pub constraints: ConstraintsConfig,
+    /// The candidate the lift table measures the others against (the large model); `None`:
+    /// the best-quality candidate that is not a cascade.
+    pub baseline: Option<String>,
+}
+
+impl Component {
+    /// A candidate by name.
+    pub fn candidate(&self, name: &str) -> Option<&Candidate> {
+        self.candidates.iter().find(|c| c.name == name)
+    }
+
+    /// How many few-shot examples a run must draw: the most any candidate shows, or the
+    /// similarity pool when a candidate chooses among examples.
+    pub fn shots_wanted(&self) -> usize {
+        self.candidates
+            .iter()
+            .filter_map(|c| c.shots.as_ref())
+            .map(|s| match s.select {
+                ShotSelect::Fixed => s.k,
+                ShotSelect::Similar { .. } => s.k.max(self.few_shot.as_ref().map_or(0, |f| f.pool)),
+            })
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Metric names `rightfit` knows, with what each needs.
@@ -573,15 +555,6 @@ impl Project {
                 names.join(", ")
             )
         })
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Strategy::FewShot { k } => write!(f, "few-shot (k={k})"),
-            other => f.write_str(other.name()),
-        }
     }
 }
 

@@ -83,6 +83,7 @@ pub(crate) struct RawComponent {
     #[serde(default)]
     pub candidates: Vec<Spanned<RawCandidate>>,
     pub constraints: Option<Spanned<ConstraintsConfig>>,
+    pub baseline: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +133,7 @@ pub(crate) struct RawFewShot {
     pub seed: Option<u64>,
     pub stratify: Option<bool>,
     pub examples: Option<Vec<RawExample>>,
+    pub pool: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,9 +155,21 @@ pub(crate) struct RawJudge {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCandidate {
     pub name: Option<String>,
-    pub model: Spanned<String>,
+    pub model: Option<Spanned<String>>,
     pub strategy: Option<Spanned<String>>,
     pub k: Option<usize>,
+    pub select: Option<Spanned<String>>,
+    pub embedder: Option<Spanned<String>>,
+    pub reason: Option<bool>,
+    pub answer_prefix: Option<String>,
+    pub samples: Option<u32>,
+    pub rounds: Option<u32>,
+    pub critic: Option<Spanned<String>>,
+    pub stages: Option<Spanned<Vec<String>>>,
+    pub confidence: Option<Spanned<String>>,
+    pub verifier: Option<Spanned<String>>,
+    pub threshold: Option<f64>,
+    pub thresholds: Option<Vec<f64>>,
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
     pub seed: Option<u64>,
