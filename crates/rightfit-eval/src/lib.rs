@@ -15,6 +15,7 @@ pub mod runner;
 pub mod score;
 pub mod scorers;
 pub mod stats;
+pub mod strategy;
 pub mod summary;
 
 #[cfg(test)]

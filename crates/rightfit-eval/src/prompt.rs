@@ -3,7 +3,7 @@
 use minijinja::{Environment, UndefinedBehavior};
 use rightfit_config::project::{Candidate, Component, OutputContract, Strategy};
 use rightfit_types::{
-    ChatRequest, LoglikelihoodRequest, Message, Prompt, ResponseFormat, Sampling,
+    ChatRequest, LoglikelihoodRequest, Message, Prompt, ResponseFormat, Role, Sampling,
 };
 use serde_json::{Value, json};
 
@@ -83,18 +83,28 @@ impl Templates {
         Ok(messages)
     }
 
-    /// The call a candidate makes for an example.
+    /// The system prompt and the user prompt rendered for an example (what a critic or a
+    /// verifier is shown as the task).
+    pub fn task(&self, example: &Example) -> Result<(Option<String>, String), String> {
+        let system = if self.has_system {
+            Some(self.render("system", &example.vars)?)
+        } else {
+            None
+        };
+        Ok((system, self.render("prompt", &example.vars)?))
+    }
+
+    /// The call a candidate makes for an example, showing `shots` (already chosen for it).
+    /// `local`: the model runs in the embedded engine (grammars) rather than behind an API
+    /// (JSON Schema `response_format`).
     pub fn call(
         &self,
         c: &Component,
         candidate: &Candidate,
         shots: &[Example],
         example: &Example,
+        local: bool,
     ) -> Result<Call, String> {
-        let shots = match candidate.strategy {
-            Strategy::FewShot { k } => &shots[..k.min(shots.len())],
-            _ => &[],
-        };
         if candidate.strategy == Strategy::Loglikelihood {
             let OutputContract::Label { labels, .. } = &c.output else {
                 return Err("loglikelihood needs a label contract".into());
@@ -104,6 +114,13 @@ impl Templates {
                 context.push_str(&self.render("system", &example.vars)?);
                 context.push_str("\n\n");
             }
+            // Examples as completed prompts, the way a base model has seen text.
+            for shot in shots {
+                context.push_str(self.render("prompt", &shot.vars)?.trim_end());
+                context.push(' ');
+                context.push_str(&answer_text(&shot.reference));
+                context.push_str("\n\n");
+            }
             context.push_str(self.render("prompt", &example.vars)?.trim_end());
             return Ok(Call::Loglikelihood(LoglikelihoodRequest {
                 model: String::new(),
@@ -111,7 +128,18 @@ impl Templates {
                 continuations: labels.iter().map(|l| format!(" {l}")).collect(),
             }));
         }
-        let messages = self.messages(shots, example)?;
+        let mut messages = self.messages(shots, example)?;
+        if candidate.reason {
+            if let Some(last) = messages.last_mut() {
+                last.content
+                    .push_str(&reasoning_instruction(&candidate.answer_prefix));
+            }
+            // The examples show the answer line the reasoning must end with.
+            let prefix = &candidate.answer_prefix;
+            for m in messages.iter_mut().filter(|m| m.role == Role::Assistant) {
+                m.content = format!("{prefix} {}", m.content);
+            }
+        }
         let mut request = ChatRequest::chat(messages);
         request.max_tokens = Some(candidate.max_tokens);
         request.sampling = Sampling {
@@ -120,11 +148,22 @@ impl Templates {
             seed: candidate.seed,
             ..Sampling::default()
         };
-        if matches!(c.output, OutputContract::Label { .. }) {
+        if matches!(c.output, OutputContract::Label { .. }) && !candidate.reason {
             request.stop = vec!["\n".to_owned()];
         }
         if candidate.constrained {
             request.response_format = match &c.output {
+                // APIs take JSON Schemas with an object at the root.
+                OutputContract::Label { labels, .. } if !local => ResponseFormat::JsonSchema {
+                    name: c.name.clone(),
+                    schema: json!({
+                        "type": "object",
+                        "properties": { "label": { "type": "string", "enum": labels } },
+                        "required": ["label"],
+                        "additionalProperties": false,
+                    }),
+                    strict: true,
+                },
                 OutputContract::Label { labels, .. } => {
                     let alternatives: Vec<String> = labels
                         .iter()
@@ -158,4 +197,12 @@ impl Templates {
         }
         Ok(Call::Chat(request))
     }
+}
+
+/// What a reasoning candidate is asked to do after the prompt.
+pub fn reasoning_instruction(answer_prefix: &str) -> String {
+    format!(
+        "\n\nThink step by step. Then give the final answer alone on a last line that starts \
+         with \"{answer_prefix}\"."
+    )
 }

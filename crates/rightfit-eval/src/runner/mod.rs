@@ -7,14 +7,14 @@
 //! they finish, so a run stopped by Ctrl-C (or killed) keeps what finished and `--resume` does
 //! only the rest. Transient provider errors are retried; permanent ones are recorded per example.
 
-mod call;
+pub(crate) mod call;
 mod judge;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use rightfit_config::project::{Component, ModelConfig, OutputContract, Project};
+use rightfit_config::project::{Candidate, Component, ModelConfig, Project, Strategy};
 use rightfit_providers::Provider;
 use rightfit_store::RunStore;
 use rightfit_types::{CandidateInfo, ExampleRecord, RunInfo, RunStatus};
@@ -26,8 +26,9 @@ pub use call::{Answer, AnswerBody, cache_key};
 
 use crate::clock;
 use crate::example::{Example, Prepared, prepare};
-use crate::prompt::{Call, Templates};
+use crate::prompt::Templates;
 use crate::score::Scorer;
+use crate::strategy::{Env, SimilarShots};
 
 /// Hears about progress (the CLI draws a bar).
 pub trait Progress: Send + Sync {
@@ -237,9 +238,11 @@ pub async fn execute(
         }
         _ => None,
     };
-    // One model loaded at a time: the previous one is dropped (its memory freed) before the
-    // next is built, so a local model's memory figures are its own.
-    let mut built: Option<(String, Arc<dyn Provider>)> = None;
+    // Only the models a candidate calls are loaded: the others are dropped (their memory
+    // freed) before the next are built, so a local model's memory figures are its own (a
+    // cascade's or a critic's include every model it calls).
+    let mut built: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+    let similar = SimilarShots::default();
     for candidate in &c.candidates {
         if !only.is_empty() && !only.contains(&candidate.name) {
             continue;
@@ -260,18 +263,25 @@ pub async fn execute(
             progress.finish_candidate();
             continue;
         }
-        let provider = match &built {
-            Some((name, p)) if *name == candidate.model => p.clone(),
-            _ => {
-                drop(built.take());
-                let p = providers
-                    .provider(model)
-                    .await
-                    .map_err(EvalError::Invalid)?;
-                built = Some((candidate.model.clone(), p.clone()));
-                p
+        let needed = models_needed(&c, candidate);
+        built.retain(|name, _| needed.contains(name));
+        for name in &needed {
+            if built.contains_key(name) {
+                continue;
             }
-        };
+            let config = project
+                .models
+                .get(name)
+                .ok_or_else(|| EvalError::Invalid(format!("model '{name}' is not defined")))?;
+            let p = providers
+                .provider(config)
+                .await
+                .map_err(EvalError::Invalid)?;
+            built.insert(name.clone(), p);
+        }
+        let provider = built.get(&candidate.model).cloned().ok_or_else(|| {
+            EvalError::Invalid(format!("model '{}' was not loaded", candidate.model))
+        })?;
         let mut info = CandidateInfo {
             run_id: run.id.clone(),
             name: candidate.name.clone(),
@@ -282,17 +292,21 @@ pub async fn execute(
             model_memory_bytes: None,
         };
         store.put_candidate(&info).await?;
-        let ctx = ExampleContext {
+        let env = Env {
             component: &c,
-            candidate,
-            model,
-            provider: &provider,
+            models: &project.models,
+            providers: &built,
             templates: &templates,
             scorer: &scorer,
             shots: &prepared.shots,
+            similar: &similar,
             store,
-            run_id: &run.id,
             cache: options.cache,
+        };
+        let ctx = ExampleContext {
+            env: &env,
+            candidate,
+            run_id: &run.id,
             judge: judge.as_ref(),
         };
         let mut pending = futures::stream::iter(todo)
@@ -378,17 +392,21 @@ type Write<'a> = std::pin::Pin<
 >;
 
 struct ExampleContext<'a> {
-    component: &'a Component,
+    env: &'a Env<'a>,
     candidate: &'a rightfit_config::project::Candidate,
-    model: &'a ModelConfig,
-    provider: &'a Arc<dyn Provider>,
-    templates: &'a Templates,
-    scorer: &'a Scorer,
-    shots: &'a [Example],
-    store: &'a dyn RunStore,
     run_id: &'a str,
-    cache: bool,
     judge: Option<&'a judge::Judge>,
+}
+
+/// Every model a candidate calls, a cascade's stages' included.
+fn models_needed(c: &Component, candidate: &Candidate) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = candidate.models().into_iter().map(str::to_owned).collect();
+    if let Strategy::Cascade(cascade) = &candidate.strategy {
+        for stage in cascade.stages.iter().filter_map(|s| c.candidate(s)) {
+            out.extend(stage.models().into_iter().map(str::to_owned));
+        }
+    }
+    out
 }
 
 impl ExampleContext<'_> {
@@ -400,57 +418,23 @@ impl ExampleContext<'_> {
             position,
             example.reference.clone(),
         );
-        let call = match self
-            .templates
-            .call(self.component, self.candidate, self.shots, example)
-        {
-            Ok(call) => call,
-            Err(e) => {
-                record.error = Some(format!("line {}: {e}", example.line));
-                return record;
-            }
-        };
-        record.input = call.input();
-        let (answer, cached) =
-            match call::call(self.provider, self.model, self.store, &call, self.cache).await {
-                Ok(a) => a,
-                Err(e) => {
-                    record.error = Some(e);
-                    record.calls = 1;
-                    return record;
-                }
-            };
-        record.calls = 1;
-        record.cached = cached;
-        record.latency_ms = answer.latency_ms;
-        record.ttft_ms = answer.ttft_ms;
-        let text = match (&answer.response, &call, &self.component.output) {
-            (AnswerBody::Chat(r), _, _) => {
-                record.tokens_in = u64::from(r.usage.prompt_tokens);
-                record.tokens_out = u64::from(r.usage.completion_tokens);
-                r.choices
-                    .first()
-                    .map(|c| c.text.clone())
-                    .unwrap_or_default()
-            }
-            (
-                AnswerBody::Loglikelihood(r),
-                Call::Loglikelihood(_),
-                OutputContract::Label { labels, .. },
-            ) => {
-                record.tokens_in = u64::from(r.context_tokens)
-                    + r.scores.iter().map(|s| u64::from(s.tokens)).sum::<u64>();
-                r.best()
-                    .and_then(|i| labels.get(i))
-                    .cloned()
-                    .unwrap_or_default()
-            }
-            _ => String::new(),
-        };
-        record.cost_usd =
-            self.model
-                .request_cost(record.tokens_in, record.tokens_out, record.latency_ms);
-        let scored = self.scorer.score(&text, &example.reference);
+        let o = self.env.answer(self.candidate, example).await;
+        record.input = o.input;
+        record.calls = o.calls;
+        record.cached = o.cached && o.calls > 0;
+        record.latency_ms = o.latency_ms;
+        record.ttft_ms = o.ttft_ms;
+        record.tokens_in = o.tokens_in;
+        record.tokens_out = o.tokens_out;
+        record.cost_usd = o.cost_usd;
+        record.confidence = o.confidence.filter(|c| c.is_finite());
+        record.steps = o.steps;
+        if let Some(e) = o.error {
+            record.error = Some(e);
+            return record;
+        }
+        let text = o.text;
+        let scored = self.env.scorer.score(&text, &example.reference);
         record.output = Some(text.clone());
         record.score = Some(scored.score);
         record.scores = scored.scores;
@@ -463,8 +447,8 @@ impl ExampleContext<'_> {
                     &text,
                     &example.reference,
                     &example.id,
-                    self.store,
-                    self.cache,
+                    self.env.store,
+                    self.env.cache,
                 )
                 .await
             {
@@ -475,7 +459,13 @@ impl ExampleContext<'_> {
                         (Some(a), Some(b)) => Some(a + b),
                         _ => None,
                     };
-                    if self.scorer.metrics().first().is_some_and(|m| m == "judge") {
+                    if self
+                        .env
+                        .scorer
+                        .metrics()
+                        .first()
+                        .is_some_and(|m| m == "judge")
+                    {
                         record.score = Some(verdict.score);
                     }
                 }

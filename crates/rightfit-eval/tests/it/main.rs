@@ -17,6 +17,8 @@ use rightfit_types::{
 };
 use tokio::sync::watch;
 
+mod strategies;
+
 /// What a scripted provider does.
 #[derive(Debug, Clone, Copy)]
 enum Script {

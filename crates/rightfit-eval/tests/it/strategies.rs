@@ -1,0 +1,632 @@
+//! Each strategy's control flow through the real runner, against scripted providers that log
+//! every call: the order and number of calls, seeds, vote ties, answer extraction, critiques
+//! and revisions, escalation decisions, similarity-chosen examples.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rightfit_config::project::{ModelConfig, Project};
+use rightfit_eval::runner::{self, EvalOptions, NoProgress, ProviderFactory};
+use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderError};
+use rightfit_store::{RunStore, SqliteStore};
+use rightfit_types::{
+    ChatRequest, ChatResponse, Choice, ContinuationScore, EmbeddingRequest, EmbeddingResponse,
+    ExampleRecord, FinishReason, LoglikelihoodRequest, LoglikelihoodResponse, Prompt, Role,
+    Timings, Usage,
+};
+
+/// One call a scripted model received.
+#[derive(Debug, Clone)]
+struct Seen {
+    model: String,
+    kind: &'static str,
+    /// The last user message (chat), the context (log-likelihood), the inputs (embeddings).
+    text: String,
+    messages: Vec<(Role, String)>,
+    seed: Option<u64>,
+    temperature: Option<f32>,
+    stop: Vec<String>,
+}
+
+type Reply = Box<dyn Fn(&Seen) -> Result<String, String> + Send + Sync>;
+
+/// A model whose answers come from a function of the call; every call is logged.
+struct Model {
+    name: String,
+    reply: Reply,
+    log: Arc<Mutex<Vec<Seen>>>,
+    /// Log-likelihood: the log-probability of each continuation given the context.
+    ll: Option<Box<dyn Fn(&str, &str) -> f64 + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// A toy embedding: letter counts of a..z (unit length).
+fn letters(text: &str) -> Vec<f32> {
+    let mut v = vec![0f32; 26];
+    for c in text.to_lowercase().chars().filter(char::is_ascii_lowercase) {
+        v[(c as u8 - b'a') as usize] += 1.0;
+    }
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+    v.iter().map(|x| x / n).collect()
+}
+
+#[async_trait]
+impl Provider for Model {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+    async fn stream(&self, _: ChatRequest) -> Result<EventStream, ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: self.name.clone(),
+            what: "streaming",
+        })
+    }
+    async fn complete(&self, r: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let Prompt::Messages(m) = &r.prompt else {
+            panic!("chat prompts only")
+        };
+        let seen = Seen {
+            model: self.name.clone(),
+            kind: "chat",
+            text: m.last().map(|m| m.content.clone()).unwrap_or_default(),
+            messages: m.iter().map(|m| (m.role, m.content.clone())).collect(),
+            seed: r.sampling.seed,
+            temperature: r.sampling.temperature,
+            stop: r.stop.clone(),
+        };
+        self.log.lock().expect("log").push(seen.clone());
+        let text = (self.reply)(&seen).map_err(|detail| ProviderError::InvalidRequest {
+            provider: self.name.clone(),
+            detail,
+        })?;
+        Ok(ChatResponse {
+            id: "r".into(),
+            model: self.name.clone(),
+            choices: vec![Choice {
+                index: 0,
+                text,
+                finish_reason: FinishReason::Stop,
+                logprobs: None,
+            }],
+            usage: Usage {
+                prompt_tokens: 100,
+                completion_tokens: 10,
+                cached_prompt_tokens: 0,
+            },
+            timings: Timings {
+                queue_ms: 0.0,
+                ttft_ms: 5.0,
+                total_ms: 50.0 + seen.seed.unwrap_or(0) as f64,
+                prompt_tokens_evaluated: 100,
+                generated_tokens: 10,
+            },
+        })
+    }
+    async fn loglikelihood(
+        &self,
+        r: LoglikelihoodRequest,
+    ) -> Result<LoglikelihoodResponse, ProviderError> {
+        let ll = self.ll.as_ref().expect("a log-likelihood script");
+        self.log.lock().expect("log").push(Seen {
+            model: self.name.clone(),
+            kind: "loglikelihood",
+            text: r.context.clone(),
+            messages: Vec::new(),
+            seed: None,
+            temperature: None,
+            stop: Vec::new(),
+        });
+        Ok(LoglikelihoodResponse {
+            model: self.name.clone(),
+            scores: r
+                .continuations
+                .iter()
+                .map(|c| ContinuationScore {
+                    logprob: ll(&r.context, c),
+                    tokens: 1,
+                    is_greedy: false,
+                })
+                .collect(),
+            context_tokens: 20,
+        })
+    }
+    async fn embed(&self, r: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
+        self.log.lock().expect("log").push(Seen {
+            model: self.name.clone(),
+            kind: "embed",
+            text: r.inputs.join(" | "),
+            messages: Vec::new(),
+            seed: None,
+            temperature: None,
+            stop: Vec::new(),
+        });
+        Ok(EmbeddingResponse {
+            model: self.name.clone(),
+            embeddings: r.inputs.iter().map(|t| letters(t)).collect(),
+            prompt_tokens: 4 * r.inputs.len() as u32,
+        })
+    }
+    async fn health(&self) -> Result<Health, ProviderError> {
+        Ok(Health {
+            ready: true,
+            detail: "scripted".into(),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Models {
+    models: BTreeMap<String, Arc<Model>>,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Models {
+    fn chat(
+        mut self,
+        name: &str,
+        reply: impl Fn(&Seen) -> Result<String, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.models.insert(
+            name.to_owned(),
+            Arc::new(Model {
+                name: name.to_owned(),
+                reply: Box::new(reply),
+                log: self.log.clone(),
+                ll: None,
+            }),
+        );
+        self
+    }
+
+    fn scorer(
+        mut self,
+        name: &str,
+        ll: impl Fn(&str, &str) -> f64 + Send + Sync + 'static,
+    ) -> Self {
+        self.models.insert(
+            name.to_owned(),
+            Arc::new(Model {
+                name: name.to_owned(),
+                reply: Box::new(|_| Err("no chat".into())),
+                log: self.log.clone(),
+                ll: Some(Box::new(ll)),
+            }),
+        );
+        self
+    }
+
+    fn calls(&self) -> Vec<Seen> {
+        self.log.lock().expect("log").clone()
+    }
+}
+
+#[async_trait]
+impl ProviderFactory for Models {
+    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, String> {
+        self.models
+            .get(&model.name)
+            .map(|m| m.clone() as Arc<dyn Provider>)
+            .ok_or_else(|| format!("no scripted model {}", model.name))
+    }
+}
+
+/// Models `small`, `large`, `critic` (hosted-style, priced) and `local` (in-process, for
+/// log-likelihoods); a label component over `rows` (text, label), with `candidates` appended.
+fn project(dir: &Path, rows: &[(&str, &str)], extra: &str, candidates: &str) -> Project {
+    let mut data = String::new();
+    for (i, (text, label)) in rows.iter().enumerate() {
+        data.push_str(&format!(
+            "{{\"id\": \"e{}\", \"text\": \"{text}\", \"label\": \"{label}\"}}\n",
+            i + 1
+        ));
+    }
+    std::fs::write(dir.join("d.jsonl"), data).expect("write data");
+    let mut models = String::new();
+    for m in ["small", "large", "critic"] {
+        models.push_str(&format!(
+            "[models.{m}]\nprovider = \"openai-compatible\"\nbase_url = \"http://localhost:1/v1\"\nmodel = \"{m}\"\nprice = {{ input = 1.0, output = 2.0 }}\n\n"
+        ));
+    }
+    let text = format!(
+        r#"{models}
+[models.local]
+provider = "local"
+model = "/nonexistent/scripted.gguf"
+
+[components.c]
+system = "Label it yes or no."
+prompt = "{{{{ text }}}}"
+dataset = {{ path = "d.jsonl", id = "id" }}
+reference = "label"
+output = {{ type = "label", labels = ["yes", "no"] }}
+{extra}
+{candidates}
+"#
+    );
+    Project::parse(&dir.join("rightfit.toml"), &text).expect("valid project")
+}
+
+async fn run(p: &Project, models: &Models) -> BTreeMap<(String, String), ExampleRecord> {
+    let store = SqliteStore::open_in_memory().await.expect("store");
+    let options = EvalOptions {
+        cache: false,
+        ..EvalOptions::default()
+    };
+    let (info, prepared) = runner::start(p, "c", &options, &store)
+        .await
+        .expect("start");
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let info = runner::execute(
+        p,
+        info,
+        prepared,
+        &[],
+        &options,
+        &store,
+        models,
+        &NoProgress,
+        rx,
+    )
+    .await
+    .expect("execute");
+    store
+        .records(&info.id, None)
+        .await
+        .expect("records")
+        .into_iter()
+        .map(|r| ((r.candidate.clone(), r.example_id.clone()), r))
+        .collect()
+}
+
+fn get<'a>(
+    records: &'a BTreeMap<(String, String), ExampleRecord>,
+    candidate: &str,
+    example: &str,
+) -> &'a ExampleRecord {
+    records
+        .get(&(candidate.to_owned(), example.to_owned()))
+        .unwrap_or_else(|| panic!("no record {candidate} {example}: {:?}", records.keys()))
+}
+
+#[tokio::test]
+async fn chain_of_thought_reasons_then_the_answer_line_is_extracted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = project(
+        dir.path(),
+        &[("sunny day", "yes"), ("rain", "no")],
+        "",
+        "[[components.c.candidates]]\nmodel = \"small\"\nstrategy = \"chain-of-thought\"\nanswer_prefix = \"Final:\"",
+    );
+    let models = Models::default().chat("small", |s| {
+        let label = if s.text.contains("sunny") {
+            "yes"
+        } else {
+            "no"
+        };
+        Ok(format!(
+            "Final: maybe\nIt is about the weather.\nFinal: {label}"
+        ))
+    });
+    let records = run(&p, &models).await;
+    let r = get(&records, "small/chain-of-thought", "e1");
+    assert_eq!(r.output.as_deref(), Some("yes"));
+    assert_eq!(r.score, Some(1.0));
+    assert_eq!(r.steps.len(), 1);
+    assert_eq!(r.steps[0].kind, "reasoning");
+    assert!(r.steps[0].output.contains("about the weather"));
+    assert_eq!(r.steps[0].answer.as_deref(), Some("yes"));
+    let calls = models.calls();
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls[0].text.contains("Think step by step"),
+        "{}",
+        calls[0].text
+    );
+    assert!(calls[0].text.contains("\"Final:\""));
+    // A label answer normally stops at the first newline; reasoning must not.
+    assert!(calls[0].stop.is_empty());
+    assert_eq!(
+        get(&records, "small/chain-of-thought", "e2").score,
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn self_consistency_samples_with_distinct_seeds_and_ties_go_to_the_first_answer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = project(
+        dir.path(),
+        &[("one", "no"), ("two", "yes")],
+        "",
+        "[[components.c.candidates]]\nmodel = \"small\"\nstrategy = \"self-consistency\"\nsamples = 5\nseed = 10",
+    );
+    // Seeds 10..=14. Example one: no, yes, yes, ???, no -> a 2-2 tie that "no" reached first.
+    // Example two: yes three times, one failure, one no -> yes with 3/5.
+    let models = Models::default().chat("small", |s| {
+        let seed = s.seed.expect("each sample has a seed");
+        match (s.text.as_str(), seed) {
+            ("one", 10 | 14) => Ok("no".into()),
+            ("one", 11 | 12) => Ok("yes".into()),
+            ("one", _) => Ok("I cannot tell".into()),
+            ("two", 13) => Err("overloaded".into()),
+            ("two", 14) => Ok("no".into()),
+            _ => Ok("yes".into()),
+        }
+    });
+    let records = run(&p, &models).await;
+    let one = get(&records, "small/self-consistency-5", "e1");
+    assert_eq!(one.output.as_deref(), Some("no"));
+    assert_eq!(one.confidence, Some(0.4));
+    assert_eq!(one.calls, 5);
+    assert_eq!((one.tokens_in, one.tokens_out), (500, 50));
+    // Samples run side by side: the slowest one (seed 14: 50 + 14 ms).
+    assert!((one.latency_ms - 64.0).abs() < 1e-9, "{}", one.latency_ms);
+    assert!((one.cost_usd.expect("priced") - 5.0 * 0.00012).abs() < 1e-12);
+    let keys: Vec<Option<&str>> = one.steps.iter().map(|s| s.answer.as_deref()).collect();
+    assert_eq!(
+        keys,
+        [None, None, None, None, None],
+        "answers equal outputs"
+    );
+    assert_eq!(one.steps.iter().filter(|s| s.kind == "sample").count(), 5);
+    let two = get(&records, "small/self-consistency-5", "e2");
+    assert_eq!(two.output.as_deref(), Some("yes"));
+    assert_eq!(two.confidence, Some(0.6));
+    assert!(two.steps.iter().any(|s| s.error.is_some()));
+    let calls = models.calls();
+    let mut seeds: Vec<u64> = calls
+        .iter()
+        .filter(|c| c.text == "one")
+        .filter_map(|c| c.seed)
+        .collect();
+    seeds.sort_unstable();
+    assert_eq!(seeds, [10, 11, 12, 13, 14]);
+    assert!(calls.iter().all(|c| c.temperature == Some(0.7)));
+}
+
+#[tokio::test]
+async fn reflection_drafts_critiques_and_revises_until_the_critic_accepts() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = project(
+        dir.path(),
+        &[("sunny", "yes")],
+        "",
+        "[[components.c.candidates]]\nmodel = \"small\"\nstrategy = \"reflection\"\nrounds = 3\ncritic = \"critic\"\n\n\
+         [[components.c.candidates]]\nname = \"stubborn\"\nmodel = \"small\"\nstrategy = \"reflection\"\nrounds = 1",
+    );
+    let models = Models::default()
+        .chat("small", |s| {
+            if s.text.starts_with("A reviewer said") {
+                Ok("yes".into())
+            } else if s.messages.iter().any(|(_, m)| m.contains("check answers")) {
+                // The candidate's own model as critic never accepts.
+                Ok("Wrong: think again.".into())
+            } else {
+                Ok("no".into())
+            }
+        })
+        .chat("critic", |s| {
+            if s.text.ends_with("Answer:\nyes") {
+                Ok("OK".into())
+            } else {
+                Ok("The line is positive: yes.".into())
+            }
+        });
+    let records = run(&p, &models).await;
+    let r = get(&records, "small/reflection-3-by-critic", "e1");
+    let kinds: Vec<(&str, &str)> = r
+        .steps
+        .iter()
+        .map(|s| (s.kind.as_str(), s.by.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("draft", "small"),
+            ("critique", "critic"),
+            ("revision", "small"),
+            ("critique", "critic")
+        ]
+    );
+    assert_eq!(r.output.as_deref(), Some("yes"));
+    assert_eq!(r.calls, 4);
+    assert_eq!(r.confidence, Some(1.0));
+    // Calls in turn: latencies add up.
+    assert!((r.latency_ms - 200.0).abs() < 1e-9);
+    // The revision saw the draft and the critique.
+    let calls = models.calls();
+    let revision = calls
+        .iter()
+        .find(|c| c.text.starts_with("A reviewer said"))
+        .expect("a revision");
+    let n = revision.messages.len();
+    assert_eq!(revision.messages[n - 2], (Role::Assistant, "no".to_owned()));
+    assert!(revision.text.contains("The line is positive"));
+
+    let s = get(&records, "stubborn", "e1");
+    assert_eq!(s.calls, 3, "draft, one critique, one revision");
+    assert_eq!(s.output.as_deref(), Some("yes"));
+    assert_eq!(
+        s.confidence,
+        Some(0.0),
+        "the last revision was not accepted"
+    );
+}
+
+/// `local` scores " yes"/" no": the context's text decides, with a margin set by the row.
+fn confident_local(context: &str, continuation: &str) -> f64 {
+    let (want, p) = if context.ends_with("sure yes") {
+        (" yes", 0.9)
+    } else if context.ends_with("sure no") {
+        (" no", 0.9)
+    } else {
+        (" yes", 0.55)
+    };
+    if continuation == want {
+        f64::ln(p)
+    } else {
+        f64::ln(1.0 - p)
+    }
+}
+
+#[tokio::test]
+async fn a_cascade_escalates_only_below_its_threshold() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = project(
+        dir.path(),
+        &[("sure yes", "yes"), ("sure no", "no"), ("unsure", "no")],
+        "",
+        "[[components.c.candidates]]\nmodel = \"local\"\nstrategy = \"loglikelihood\"\n\n\
+         [[components.c.candidates]]\nmodel = \"large\"\n\n\
+         [[components.c.candidates]]\nstrategy = \"cascade\"\nstages = [\"local/loglikelihood\", \"large/zero-shot\"]\nthreshold = 0.5",
+    );
+    let models = Models::default()
+        .scorer("local", confident_local)
+        .chat("large", |s| {
+            Ok(if s.text.contains("yes") { "yes" } else { "no" }.into())
+        });
+    let records = run(&p, &models).await;
+    let name = "cascade:local/loglikelihood>large/zero-shot";
+    // Margins: 0.9 - 0.1 = 0.8 (kept), 0.8 (kept), 0.55 - 0.45 = 0.1 (escalated).
+    for (e, calls, conf, out) in [
+        ("e1", 1, 0.8, "yes"),
+        ("e2", 1, 0.8, "no"),
+        ("e3", 2, 0.1, "no"),
+    ] {
+        let r = get(&records, name, e);
+        assert_eq!(r.calls, calls, "{e}: {:?}", r.steps);
+        assert!(
+            (r.confidence.expect("confidence") - conf).abs() < 1e-9,
+            "{e}"
+        );
+        assert_eq!(r.output.as_deref(), Some(out), "{e}");
+        assert_eq!(r.score, Some(1.0), "{e}");
+        let stages: Vec<&str> = r.steps.iter().map(|s| s.by.as_str()).collect();
+        assert_eq!(stages.len(), calls as usize);
+        assert_eq!(stages[0], "local/loglikelihood");
+    }
+    // The small model alone got the unsure one wrong.
+    assert_eq!(get(&records, "local/loglikelihood", "e3").score, Some(0.0));
+    // Only escalations reached the large model: 3 examples alone + 1 escalation.
+    let large = models.calls().iter().filter(|c| c.model == "large").count();
+    assert_eq!(large, 4);
+}
+
+#[tokio::test]
+async fn a_cascade_trusts_a_validator_or_a_verifier() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = project(
+        dir.path(),
+        &[("alpha", "yes"), ("beta", "no")],
+        "",
+        "[[components.c.candidates]]\nmodel = \"small\"\n\n\
+         [[components.c.candidates]]\nmodel = \"large\"\n\n\
+         [[components.c.candidates]]\nname = \"validated\"\nstrategy = \"cascade\"\nstages = [\"small/zero-shot\", \"large/zero-shot\"]\nconfidence = \"validator\"\nthreshold = 1.0\n\n\
+         [[components.c.candidates]]\nname = \"verified\"\nstrategy = \"cascade\"\nstages = [\"small/zero-shot\", \"large/zero-shot\"]\nconfidence = \"verifier\"\nverifier = \"critic\"\nthreshold = 0.5",
+    );
+    let models = Models::default()
+        // "alpha": a label; "beta": no label at all (fails the validator).
+        .chat("small", |s| {
+            Ok(if s.text == "alpha" { "no" } else { "hmm" }.into())
+        })
+        .chat("large", |s| {
+            Ok(if s.text == "alpha" { "yes" } else { "no" }.into())
+        })
+        // The verifier rejects the small model's "no" for alpha.
+        .chat("critic", |s| {
+            Ok(if s.text.contains("Answer:\nno") {
+                "No."
+            } else {
+                "Yes"
+            }
+            .into())
+        });
+    let records = run(&p, &models).await;
+    let v = get(&records, "validated", "e1");
+    assert_eq!(
+        (v.calls, v.confidence, v.output.as_deref()),
+        (1, Some(1.0), Some("no"))
+    );
+    let v = get(&records, "validated", "e2");
+    assert_eq!(
+        (v.calls, v.confidence, v.output.as_deref()),
+        (2, Some(0.0), Some("no"))
+    );
+    let v = get(&records, "verified", "e1");
+    let kinds: Vec<&str> = v.steps.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["stage", "verify", "stage"]);
+    assert_eq!(
+        (v.calls, v.confidence, v.output.as_deref()),
+        (3, Some(0.0), Some("yes"))
+    );
+    assert_eq!(v.score, Some(1.0));
+    let verify = models
+        .calls()
+        .into_iter()
+        .find(|c| c.model == "critic")
+        .expect("verifier called");
+    assert!(verify.text.contains("Task:\nalpha"), "{}", verify.text);
+    assert!(
+        verify
+            .text
+            .ends_with("Is the answer correct? Reply yes or no.")
+    );
+}
+
+#[tokio::test]
+async fn similar_examples_are_the_nearest_by_embedding_most_similar_last() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("pool.jsonl"),
+        "{\"id\": \"p1\", \"text\": \"aaaa\", \"label\": \"yes\"}\n\
+         {\"id\": \"p2\", \"text\": \"bbbb\", \"label\": \"no\"}\n\
+         {\"id\": \"p3\", \"text\": \"aaab\", \"label\": \"yes\"}\n\
+         {\"id\": \"p4\", \"text\": \"zzzz\", \"label\": \"no\"}\n",
+    )
+    .expect("pool");
+    let p = project(
+        dir.path(),
+        &[("aaaa", "yes"), ("zzzb", "no")],
+        "few_shot = { k = 2, dataset = { path = \"pool.jsonl\", id = \"id\" }, pool = 4, stratify = false }",
+        "[[components.c.candidates]]\nmodel = \"small\"\nstrategy = \"few-shot\"\nk = 2\nselect = \"similar\"\nembedder = \"local\"",
+    );
+    let models = Models::default()
+        .chat("small", |s| {
+            Ok(if s.text.contains('a') { "yes" } else { "no" }.into())
+        })
+        .scorer("local", |_, _| 0.0);
+    let records = run(&p, &models).await;
+    let name = "small/few-shot-similar-2";
+    let r = get(&records, name, "e1");
+    assert_eq!(r.steps[0].kind, "select-shots");
+    // "aaaa" is nearest to p1 (aaaa), then p3 (aaab); shown most similar last.
+    assert_eq!(r.steps[0].output, "chosen examples: p3, p1");
+    assert_eq!(r.calls, 2, "one embedding, one answer");
+    let r = get(&records, name, "e2");
+    assert_eq!(r.steps[0].output, "chosen examples: p2, p4");
+    let calls = models.calls();
+    let chat = calls
+        .iter()
+        .find(|c| c.kind == "chat" && c.text == "zzzb")
+        .expect("the answer call");
+    let users: Vec<&str> = chat
+        .messages
+        .iter()
+        .filter(|(r, _)| *r == Role::User)
+        .map(|(_, m)| m.as_str())
+        .collect();
+    assert_eq!(users, ["bbbb", "zzzz", "zzzb"]);
+    // The pool was embedded once (one batch), then one call per example.
+    let embeds = calls.iter().filter(|c| c.kind == "embed").count();
+    assert_eq!(embeds, 3);
+}
