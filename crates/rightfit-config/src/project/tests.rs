@@ -300,3 +300,171 @@ fn bad_constraints_are_refused_with_key_and_line() {
     let e = err(&format!("[constraints]\nmax_memory = 4\n{BASE}"));
     assert!(e.contains("unknown field `max_memory`"), "{e}");
 }
+
+const LABELS: &str = r#"
+[models.small]
+provider = "local"
+model = "smollm2-135m"
+
+[models.big]
+provider = "openai-compatible"
+base_url = "http://localhost:1/v1"
+model = "big"
+
+[components.c]
+prompt = "Q: {{ q }}"
+dataset = { path = "d.jsonl" }
+reference = "a"
+output = { type = "label", labels = ["yes", "no"] }
+few_shot = { k = 2 }
+"#;
+
+fn labels(candidates: &str) -> Result<Project, ConfigError> {
+    parse(&format!("{LABELS}\n{candidates}"))
+}
+
+#[test]
+fn strategies_compose_and_get_names_that_say_what_they_do() {
+    let p = labels(
+        r#"
+[[components.c.candidates]]
+model = "small"
+strategy = "self-consistency"
+reason = true
+k = 3
+select = "similar"
+embedder = "big"
+
+[[components.c.candidates]]
+model = "small"
+strategy = "chain-of-thought"
+answer_prefix = "Final:"
+
+[[components.c.candidates]]
+model = "small"
+strategy = "reflection"
+critic = "big"
+rounds = 2
+
+[[components.c.candidates]]
+model = "small"
+strategy = "loglikelihood"
+k = 4
+
+[[components.c.candidates]]
+model = "big"
+
+[[components.c.candidates]]
+strategy = "cascade"
+stages = ["small/loglikelihood+few-shot-4", "big/zero-shot"]
+threshold = 0.4
+"#,
+    )
+    .expect("valid");
+    let c = &p.components["c"];
+    let names: Vec<&str> = c.candidates.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "small/self-consistency-5+cot+few-shot-similar-3",
+            "small/chain-of-thought",
+            "small/reflection-2-by-big",
+            "small/loglikelihood+few-shot-4",
+            "big/zero-shot",
+            "cascade:small/loglikelihood+few-shot-4>big/zero-shot",
+        ]
+    );
+    let sc = &c.candidates[0];
+    assert_eq!(sc.temperature, Some(0.7), "self-consistency samples");
+    assert!(sc.reason);
+    assert_eq!(sc.max_tokens, 16 + 256, "room to reason");
+    assert_eq!(sc.models(), ["small", "big"]);
+    assert_eq!(c.candidates[1].answer_prefix, "Final:");
+    let Strategy::Cascade(cascade) = &c.candidates[5].strategy else {
+        panic!("a cascade")
+    };
+    assert_eq!(cascade.thresholds, [0.4]);
+    assert_eq!(cascade.confidence, ConfidenceSource::Model);
+    assert_eq!(c.candidates[5].model, "small", "the first stage's model");
+    // The similarity pool (default 64) is drawn, not just k.
+    assert_eq!(c.shots_wanted(), 64);
+}
+
+#[test]
+fn strategy_keys_are_checked_with_their_place() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "model = \"small\"\nsamples = 3",
+            "samples applies to strategy self-consistency",
+        ),
+        (
+            "model = \"small\"\nstrategy = \"self-consistency\"\nsamples = 1",
+            "samples ≥ 2",
+        ),
+        (
+            "model = \"small\"\nstrategy = \"self-consistency\"\ntemperature = 0.0",
+            "temperature > 0",
+        ),
+        (
+            "model = \"small\"\nstrategy = \"reflection\"\nrounds = 0",
+            "rounds ≥ 1",
+        ),
+        (
+            "model = \"small\"\nstrategy = \"reflection\"\ncritic = \"nope\"",
+            "no model 'nope'",
+        ),
+        ("model = \"small\"\nk = 2", "k applies to strategy"),
+        (
+            "model = \"small\"\nstrategy = \"few-shot\"\nselect = \"best\"",
+            "unknown select 'best'",
+        ),
+        (
+            "model = \"small\"\nstrategy = \"chain-of-thought\"\nconstrained = true",
+            "no room to reason",
+        ),
+        (
+            "strategy = \"cascade\"\nstages = [\"small/zero-shot\"]\nthreshold = 0.5",
+            "two or more",
+        ),
+        (
+            "strategy = \"cascade\"\nstages = [\"small/zero-shot\", \"ghost\"]\nthreshold = 0.5",
+            "no candidate 'ghost'",
+        ),
+        (
+            "strategy = \"cascade\"\nstages = [\"small/zero-shot\", \"big/zero-shot\"]",
+            "needs threshold",
+        ),
+        (
+            "strategy = \"cascade\"\nstages = [\"small/zero-shot\", \"big/zero-shot\"]\nthreshold = 1.5",
+            "within 0..=1",
+        ),
+        (
+            "strategy = \"cascade\"\nstages = [\"small/zero-shot\", \"big/zero-shot\"]\nthresholds = [0.1, 0.2]",
+            "need 1 thresholds",
+        ),
+        (
+            "strategy = \"cascade\"\nstages = [\"small/zero-shot\", \"big/zero-shot\"]\nthreshold = 0.5\nconfidence = \"verifier\"",
+            "go together",
+        ),
+        (
+            "model = \"small\"\nstrategy = \"cascade\"\nstages = [\"small/zero-shot\", \"big/zero-shot\"]\nthreshold = 0.5",
+            "no model of its own",
+        ),
+    ];
+    let base = "[[components.c.candidates]]\nmodel = \"small\"\n\n[[components.c.candidates]]\nmodel = \"big\"\n\n";
+    for (candidate, wanted) in cases {
+        let e = labels(&format!("{base}[[components.c.candidates]]\n{candidate}\n"))
+            .expect_err(candidate)
+            .to_string();
+        assert!(e.contains(wanted), "{candidate}: {e}");
+        assert!(e.contains("components.c.candidates[2]"), "{candidate}: {e}");
+        assert!(e.starts_with("proj/rightfit.toml:"), "{e}");
+    }
+    let e = parse(&format!(
+        "{}\nbaseline = \"nobody\"\n[[components.c.candidates]]\nmodel = \"small\"\n",
+        LABELS
+    ))
+    .expect_err("unknown baseline")
+    .to_string();
+    assert!(e.contains("no candidate 'nobody'"), "{e}");
+}
