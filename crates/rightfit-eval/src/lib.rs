@@ -3,9 +3,11 @@
 //! A component's dataset is read into [`dataset::Row`]s, each row is rendered into a request by a
 //! strategy, sent to a candidate's model through `rightfit-providers`' `Provider` trait, and the
 //! answer is scored by pure functions in [`scorers`]. [`stats`] turns per-example records into
-//! confidence intervals and paired comparisons. Records are stored by `rightfit-store` and shown
-//! by `rightfit-report`; this crate does no terminal output of its own.
+//! confidence intervals and paired comparisons; [`calibrate`] replays a small → large cascade at
+//! every confidence threshold from stored records. Records are stored by `rightfit-store` and
+//! shown by `rightfit-report`; this crate does no terminal output of its own.
 
+pub mod calibrate;
 pub mod clock;
 pub mod dataset;
 pub mod example;

@@ -1,6 +1,7 @@
-//! Reports of evaluation results: a terminal table, Markdown, JSON, and one self-contained HTML
-//! page ([`html()`]: charts drawn with `plotters`, the recommendation from `rightfit-decide`,
-//! and a filterable per-example table). Pure: data in, text out.
+//! Reports of evaluation results: a terminal table, Markdown, JSON, the lift table ([`lift()`]:
+//! what each strategy adds to a small model against the large baseline), and one self-contained
+//! HTML page ([`html()`]: charts drawn with `plotters`, the recommendation from
+//! `rightfit-decide`, and a filterable per-example table). Pure: data in, text out.
 //!
 //! The evaluator (`rightfit-eval`) computes summaries and comparisons from stored records; this
 //! crate only lays them out. The CLI prints or writes what it returns.
@@ -9,6 +10,8 @@ mod html;
 pub use html::{HtmlSection, html};
 mod decision;
 pub use decision::{recommendation_markdown, recommendation_terminal};
+mod lift;
+pub use lift::{Lift, LiftRow, lift, lift_markdown, lift_terminal};
 
 use std::collections::BTreeMap;
 
