@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod cascade;
 mod decide;
+pub use cascade::{CalibrateArgs, CascadeCommand};
 pub use decide::{ConstraintArgs, DevicesArgs, RecommendArgs, ReportArgs};
 
 const AFTER_HELP: &str = "\
@@ -87,6 +89,10 @@ pub enum Command {
     /// Device profiles (edge and cloud) with sourced figures; with --model, whether a local model
     /// fits on each, its estimated speed there, and when owning the hardware beats a hosted API.
     Devices(DevicesArgs),
+    /// Cascades (a cheap candidate first, the large one for what it is unsure of): choose the
+    /// escalation threshold from stored runs.
+    #[command(subcommand)]
+    Cascade(CascadeCommand),
 }
 
 #[derive(Debug, Args)]

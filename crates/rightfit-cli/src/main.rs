@@ -70,6 +70,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Recommend(args) => commands::decide::recommend(&settings, args).await,
             Command::Report(args) => commands::decide::report_command(&settings, args).await,
             Command::Devices(args) => commands::devices::run(&settings, args),
+            Command::Cascade(args::CascadeCommand::Calibrate(args)) => {
+                commands::cascade::calibrate(args).await
+            }
         }
     })
 }

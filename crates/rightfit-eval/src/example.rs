@@ -270,6 +270,23 @@ fn load_examples(
     Ok((examples, read))
 }
 
+/// Rows as examples without references (`Value::Null`), for a pool a model will label.
+fn load_unlabelled(d: &DatasetConfig) -> Result<(Vec<Example>, usize), PrepareError> {
+    let loaded = dataset::load(&spec(d)?)?;
+    let read = loaded.rows.len() + loaded.skipped.len();
+    let examples = loaded
+        .rows
+        .iter()
+        .map(|row| Example {
+            id: row.id.clone(),
+            line: row.line,
+            vars: row.fields.clone(),
+            reference: Value::Null,
+        })
+        .collect();
+    Ok((examples, read))
+}
+
 /// A stratification key of an example (its reference, as text).
 fn stratum(e: &Example) -> String {
     match &e.reference {
@@ -370,7 +387,12 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
                 .collect();
         } else if let Some(d) = &fs.dataset {
             let mut pool_skipped = Vec::new();
-            let (pool, _) = load_examples(d, &mapper, &mut pool_skipped)?;
+            let (pool, _) = if fs.labelled_by.is_some() {
+                // Labelled by a model before the run: rows need no reference.
+                load_unlabelled(d)?
+            } else {
+                load_examples(d, &mapper, &mut pool_skipped)?
+            };
             shots = pick_shots(&pool, k_max, fs.stratify, fs.seed);
         } else if let Some(pool) = &train {
             shots = pick_shots(pool, k_max, fs.stratify, fs.seed);
@@ -379,9 +401,17 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
             let held: HashSet<&str> = shots.iter().map(|s| s.id.as_str()).collect();
             examples.retain(|e| !held.contains(e.id.as_str()));
         }
-        if shots.len() < k_max {
+        // A pool (similarity choice, model labelling) takes up to its size; every candidate
+        // needs at least its own k.
+        let k_shown = c
+            .candidates
+            .iter()
+            .filter_map(|cand| cand.shots.as_ref().map(|s| s.k))
+            .max()
+            .unwrap_or(0);
+        if shots.len() < k_shown {
             return Err(PrepareError::Empty(format!(
-                "component '{}': a candidate wants {k_max} few-shot examples but only {} are available",
+                "component '{}': a candidate wants {k_shown} few-shot examples but only {} are available",
                 c.name,
                 shots.len()
             )));

@@ -195,6 +195,30 @@ pub fn print_report(r: &RunReport, format: ReportFormat) -> anyhow::Result<()> {
     }
 }
 
+/// Prints the lift table (every candidate against its model's zero-shot and the baseline, the
+/// component's `baseline` or else the best candidate that is not a cascade) after a report,
+/// in the table and Markdown formats; JSON readers compute it from the summaries.
+pub fn print_lift(
+    r: &RunReport,
+    baseline: Option<&str>,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    let Some(lift) = rightfit_report::lift(&r.candidates, baseline) else {
+        return Ok(());
+    };
+    match format {
+        ReportFormat::Table => {
+            line("")?;
+            line(rightfit_report::lift_terminal(&lift, &r.primary_metric).trim_end())
+        }
+        ReportFormat::Markdown => {
+            line("")?;
+            line(rightfit_report::lift_markdown(&lift, &r.primary_metric).trim_end())
+        }
+        ReportFormat::Json => Ok(()),
+    }
+}
+
 /// `rightfit eval`.
 pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     let project = super::project::load(&args.project.config)?;
@@ -311,6 +335,11 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             json_reports.push(report);
         } else {
             print_report(&report, args.format)?;
+            let baseline = project
+                .component(component)
+                .ok()
+                .and_then(|c| c.baseline.as_deref());
+            print_lift(&report, baseline, args.format)?;
         }
         if outcome.status == RunStatus::Interrupted {
             if !json_reports.is_empty() {

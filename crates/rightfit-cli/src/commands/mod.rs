@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_eval;
+pub mod cascade;
 pub mod decide;
 pub mod devices;
 pub mod eval;

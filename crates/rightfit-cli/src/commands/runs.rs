@@ -7,7 +7,7 @@ use rightfit_store::RunStore;
 use rightfit_types::ExampleRecord;
 use serde_json::json;
 
-use super::eval::{open_store, print_report, report};
+use super::eval::{open_store, print_lift, print_report, report};
 use super::output::{json as print_json, line, table};
 use crate::args::{ExportFormat, ProjectArgs, RunsCommand};
 use crate::errors::user;
@@ -69,7 +69,14 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
             let store = store_for(&project).await?;
             let info = store.resolve_run(&run).await.map_err(user)?;
             let r = report(&store, &info).await?;
-            print_report(&r, format)
+            print_report(&r, format)?;
+            // The project's baseline for this component, when the project file is readable.
+            let baseline = super::project::load(&project.config).ok().and_then(|p| {
+                p.components
+                    .get(&info.component)
+                    .and_then(|c| c.baseline.clone())
+            });
+            print_lift(&r, baseline.as_deref(), format)
         }
         RunsCommand::Compare {
             project,
@@ -195,6 +202,8 @@ fn write_csv(out: &mut dyn Write, records: &[ExampleRecord]) -> anyhow::Result<(
         "cached",
         "error",
         "input",
+        "confidence",
+        "steps",
     ])?;
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     for r in records {
@@ -218,6 +227,8 @@ fn write_csv(out: &mut dyn Write, records: &[ExampleRecord]) -> anyhow::Result<(
             r.cached.to_string(),
             r.error.clone().unwrap_or_default(),
             r.input.to_string(),
+            opt(r.confidence),
+            serde_json::to_string(&r.steps)?,
         ])?;
     }
     w.flush()?;

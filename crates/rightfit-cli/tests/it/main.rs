@@ -8,6 +8,7 @@ mod decide;
 mod devices;
 mod eval;
 mod hosted;
+mod strategies;
 
 fn model() -> PathBuf {
     let p = std::env::var("RIGHTFIT_TEST_MODEL")

@@ -220,6 +220,19 @@ pub(super) fn component(
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let labelled_by = match &fs.labelled_by {
+                Some(m) if !models.contains_key(m.get_ref()) => {
+                    return Err(unknown_model(at, &key("few_shot.labelled_by"), m, models));
+                }
+                Some(_) if ds.is_none() => {
+                    return Err(at.invalid(
+                        fs_span.clone(),
+                        key("few_shot.labelled_by"),
+                        "labelled_by labels a separate pool: give few_shot a dataset",
+                    ));
+                }
+                m => m.as_ref().map(|m| m.get_ref().clone()),
+            };
             Ok::<_, ConfigError>(FewShot {
                 k: fs.k.unwrap_or(4),
                 dataset: ds,
@@ -227,6 +240,7 @@ pub(super) fn component(
                 stratify: fs.stratify.unwrap_or(true),
                 examples,
                 pool: fs.pool.unwrap_or(64).max(1),
+                labelled_by,
             })
         })
         .transpose()?;

@@ -358,6 +358,9 @@ pub struct FewShot {
     pub examples: Vec<(serde_json::Value, String)>,
     /// How many examples similarity selection chooses from (`select = "similar"`).
     pub pool: usize,
+    /// A model that answers the pool's inputs (zero-shot) to serve as their reference: a pool
+    /// of unlabelled inputs (production traffic) labelled by the large model.
+    pub labelled_by: Option<String>,
 }
 
 /// A seeded split of the component's dataset.
@@ -428,9 +431,16 @@ impl Component {
     }
 
     /// How many few-shot examples a run must draw: the most any candidate shows, or the
-    /// similarity pool when a candidate chooses among examples.
+    /// pool when a candidate chooses among examples or a model labels them (so examples it
+    /// cannot label are replaced).
     pub fn shots_wanted(&self) -> usize {
-        self.candidates
+        let pool = self.few_shot.as_ref().map_or(0, |f| f.pool);
+        let labelled = self
+            .few_shot
+            .as_ref()
+            .is_some_and(|f| f.labelled_by.is_some());
+        let most = self
+            .candidates
             .iter()
             .filter_map(|c| c.shots.as_ref())
             .map(|s| match s.select {
@@ -438,7 +448,12 @@ impl Component {
                 ShotSelect::Similar { .. } => s.k.max(self.few_shot.as_ref().map_or(0, |f| f.pool)),
             })
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0);
+        if labelled && most > 0 {
+            most.max(pool)
+        } else {
+            most
+        }
     }
 }
 

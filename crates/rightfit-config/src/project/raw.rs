@@ -134,6 +134,7 @@ pub(crate) struct RawFewShot {
     pub stratify: Option<bool>,
     pub examples: Option<Vec<RawExample>>,
     pub pool: Option<usize>,
+    pub labelled_by: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,7 @@
 
 pub(crate) mod call;
 mod judge;
+mod label;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -209,7 +210,7 @@ pub async fn reopen(
 pub async fn execute(
     project: &Project,
     mut run: RunInfo,
-    prepared: Prepared,
+    mut prepared: Prepared,
     only: &[String],
     options: &EvalOptions,
     store: &dyn RunStore,
@@ -238,6 +239,52 @@ pub async fn execute(
         }
         _ => None,
     };
+    if let Some(labeller) = c.few_shot.as_ref().and_then(|f| f.labelled_by.as_ref())
+        && !prepared.shots.is_empty()
+    {
+        let model = project.models.get(labeller).ok_or_else(|| {
+            EvalError::Invalid(format!("labeller model '{labeller}' is not defined"))
+        })?;
+        let provider = providers
+            .provider(model)
+            .await
+            .map_err(EvalError::Invalid)?;
+        let drawn = prepared.shots.len();
+        let labelled = label::label_pool(
+            &c,
+            model,
+            &provider,
+            &templates,
+            &scorer,
+            store,
+            options.cache,
+            &mut prepared.shots,
+        )
+        .await;
+        drop(provider);
+        let wanted = c.shots_wanted().min(drawn);
+        let fixed_k = c
+            .candidates
+            .iter()
+            .filter_map(|k| k.shots.as_ref().map(|s| s.k))
+            .max()
+            .unwrap_or(0);
+        if prepared.shots.len() < fixed_k {
+            return Err(EvalError::Invalid(format!(
+                "few_shot.labelled_by = '{labeller}' labelled {} of {wanted} pool examples; a candidate shows {fixed_k} (first failure: {})",
+                prepared.shots.len(),
+                labelled
+                    .dropped
+                    .first()
+                    .map_or("none", |(_, why)| why.as_str())
+            )));
+        }
+        if let Some(meta) = run.meta.as_object_mut() {
+            meta.insert("few_shot_labelled_by".to_owned(), json!(labeller));
+            meta.insert("few_shot_labels".to_owned(), json!(labelled.labels));
+            meta.insert("few_shot_dropped".to_owned(), json!(labelled.dropped));
+        }
+    }
     // Only the models a candidate calls are loaded: the others are dropped (their memory
     // freed) before the next are built, so a local model's memory figures are its own (a
     // cascade's or a critic's include every model it calls).

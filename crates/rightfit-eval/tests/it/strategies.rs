@@ -630,3 +630,57 @@ async fn similar_examples_are_the_nearest_by_embedding_most_similar_last() {
     let embeds = calls.iter().filter(|c| c.kind == "embed").count();
     assert_eq!(embeds, 3);
 }
+
+#[tokio::test]
+async fn a_pool_without_labels_is_labelled_by_the_large_model() {
+    let dir = tempfile::tempdir().expect("dir");
+    // Production inputs: no label field at all.
+    std::fs::write(
+        dir.path().join("traffic.jsonl"),
+        "{\"id\": \"t1\", \"text\": \"banana\"}\n{\"id\": \"t2\", \"text\": \"plum\"}\n{\"id\": \"t3\", \"text\": \"???\"}\n",
+    )
+    .expect("traffic");
+    let p = project(
+        dir.path(),
+        &[("apple", "yes")],
+        "few_shot = { k = 2, dataset = { path = \"traffic.jsonl\", id = \"id\" }, labelled_by = \"large\", stratify = false }",
+        "[[components.c.candidates]]\nmodel = \"small\"\nstrategy = \"few-shot\"\nk = 2",
+    );
+    let models = Models::default()
+        .chat("small", |_| Ok("yes".into()))
+        // The labeller cannot label "???" (no label in its answer): that example is dropped.
+        .chat("large", |s| {
+            Ok(match s.text.as_str() {
+                "???" => "I do not know",
+                t if t.contains('a') => "yes",
+                _ => "no",
+            }
+            .into())
+        });
+    let records = run(&p, &models).await;
+    assert_eq!(get(&records, "small/few-shot-2", "e1").score, Some(1.0));
+    let calls = models.calls();
+    let labelled: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.model == "large")
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(labelled.len(), 3, "each pool input once: {labelled:?}");
+    let answer = calls
+        .iter()
+        .find(|c| c.model == "small")
+        .expect("the candidate's call");
+    let turns: Vec<(Role, &str)> = answer
+        .messages
+        .iter()
+        .skip(1) // the system prompt
+        .map(|(r, m)| (*r, m.as_str()))
+        .collect();
+    let mut shown: Vec<(&str, &str)> = turns
+        .chunks(2)
+        .filter(|t| t.len() == 2)
+        .map(|t| (t[0].1, t[1].1))
+        .collect();
+    shown.sort_unstable();
+    assert_eq!(shown, [("banana", "yes"), ("plum", "no")]);
+}
