@@ -31,7 +31,7 @@ samples = 3
 [[components.sentiment.candidates]]
 model = "smollm2"
 strategy = "chain-of-thought"
-max_tokens = 48
+max_tokens = 32
 
 [[components.sentiment.candidates]]
 model = "smollm2"
@@ -112,7 +112,7 @@ fn every_strategy_runs_on_a_real_model_and_a_cascade_is_calibrated_smollm2() {
     let dir = tempfile::tempdir().expect("dir");
     let config = project(dir.path());
     let config = config.to_str().expect("utf-8");
-    let o = rightfit(home.path(), &["eval", "-c", config, "--limit", "12"]);
+    let o = rightfit(home.path(), &["eval", "-c", config, "--limit", "8"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("lift against smollm2/zero-shot"), "{out}");
@@ -125,7 +125,7 @@ fn every_strategy_runs_on_a_real_model_and_a_cascade_is_calibrated_smollm2() {
     let all = records(home.path(), config, &run);
     assert_eq!(all.len(), 7, "{:?}", all.keys());
     for (candidate, rs) in &all {
-        assert_eq!(rs.len(), 12, "{candidate}");
+        assert_eq!(rs.len(), 8, "{candidate}");
         for r in rs.values() {
             assert!(r["error"].is_null(), "{candidate}: {r}");
         }
@@ -201,8 +201,8 @@ fn every_strategy_runs_on_a_real_model_and_a_cascade_is_calibrated_smollm2() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let cal: Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(cal["paired"], 12);
-    assert_eq!(cal["dev_n"], 6);
+    assert_eq!(cal["paired"], 8);
+    assert_eq!(cal["dev_n"], 4);
     let curve = cal["curve"].as_array().expect("curve");
     assert_eq!(curve[0]["threshold"], 0.0);
     assert_eq!(curve[0]["escalated"], 0.0);
