@@ -224,7 +224,7 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
             super::output::json(&value)
         }
         _ => {
-            line(&format!(
+            line(format!(
                 "runs: {} ({}), {} ({})",
                 args.small, small_run, args.large, large_run
             ))?;

@@ -82,9 +82,9 @@ pub(super) async fn run(env: &Env<'_>, cascade: &CascadeConfig, example: &Exampl
 /// 1 when the answer parses into the component's contract, else 0.
 fn validator(env: &Env<'_>, answer: &str) -> f64 {
     let scored = env.scorer.score(answer, &serde_json::Value::Null);
-    let parses = !scored.unparseable
-        && !(matches!(env.component.output, OutputContract::Text { .. })
-            && answer.trim().is_empty());
+    let empty_text =
+        matches!(env.component.output, OutputContract::Text { .. }) && answer.trim().is_empty();
+    let parses = !scored.unparseable && !empty_text;
     if parses { 1.0 } else { 0.0 }
 }
 

@@ -31,6 +31,8 @@ struct Seen {
 }
 
 type Reply = Box<dyn Fn(&Seen) -> Result<String, String> + Send + Sync>;
+/// The log-probability of a continuation given a context.
+type Scores = Box<dyn Fn(&str, &str) -> f64 + Send + Sync>;
 
 /// A model whose answers come from a function of the call; every call is logged.
 struct Model {
@@ -38,7 +40,7 @@ struct Model {
     reply: Reply,
     log: Arc<Mutex<Vec<Seen>>>,
     /// Log-likelihood: the log-probability of each continuation given the context.
-    ll: Option<Box<dyn Fn(&str, &str) -> f64 + Send + Sync>>,
+    ll: Option<Scores>,
 }
 
 impl std::fmt::Debug for Model {
@@ -49,7 +51,7 @@ impl std::fmt::Debug for Model {
 
 /// A toy embedding: letter counts of a..z (unit length).
 fn letters(text: &str) -> Vec<f32> {
-    let mut v = vec![0f32; 26];
+    let mut v = [0f32; 26];
     for c in text.to_lowercase().chars().filter(char::is_ascii_lowercase) {
         v[(c as u8 - b'a') as usize] += 1.0;
     }

@@ -301,9 +301,54 @@ fn candidate_cell(out: &mut String, e: Option<&ExampleRecord>) {
         if e.cached {
             meta.push("cached".to_owned());
         }
+        if e.calls > 1 {
+            meta.push(format!("{} calls", e.calls));
+        }
+        if let Some(c) = e.confidence {
+            meta.push(format!("confidence {c:.2}"));
+        }
         out.push_str(&format!("<div class=\"meta\">{}</div>", meta.join(" · ")));
+        steps(out, &e.steps);
     }
     out.push_str("</td>");
+}
+
+/// The calls of a multi-call strategy, folded: what each returned and what was read from it.
+fn steps(out: &mut String, steps: &[rightfit_types::Step]) {
+    if steps.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "<details class=\"steps\"><summary>{} step{}</summary><ol>",
+        steps.len(),
+        if steps.len() == 1 { "" } else { "s" }
+    ));
+    for s in steps {
+        let mut line = format!("<b>{}</b> {}: ", esc(&s.kind), esc(&s.by));
+        match &s.error {
+            Some(err) => line.push_str(&format!(
+                "<span class=\"err\">{}</span>",
+                esc_capped(err, 300)
+            )),
+            None => line.push_str(&esc_capped(&s.output, MAX_TEXT)),
+        }
+        if let Some(a) = &s.answer {
+            line.push_str(&format!(" → <i>{}</i>", esc_capped(a, 300)));
+        }
+        let mut meta = vec![format!("{} ms", ms(s.latency_ms))];
+        if let Some(c) = s.confidence {
+            meta.push(format!("confidence {c:.2}"));
+        }
+        if s.cached {
+            meta.push("cached".to_owned());
+        }
+        line.push_str(&format!(
+            " <span class=\"meta\">({})</span>",
+            meta.join(" · ")
+        ));
+        out.push_str(&format!("<li>{line}</li>"));
+    }
+    out.push_str("</ol></details>");
 }
 
 /// A score for a cell: whole numbers bare, others to 3 decimals.
@@ -492,5 +537,50 @@ mod tests {
                 .collect::<Vec<_>>(),
             [true, true]
         );
+    }
+
+    #[test]
+    fn a_multi_call_answer_shows_its_steps_escaped() {
+        let mut e = record("sc", "1", Some(1.0));
+        e.output = Some("yes".into());
+        e.calls = 2;
+        e.confidence = Some(0.5);
+        let step = |output: &str, answer: Option<&str>, error: Option<&str>| rightfit_types::Step {
+            kind: "sample".into(),
+            by: "small".into(),
+            output: output.into(),
+            answer: answer.map(str::to_owned),
+            confidence: None,
+            latency_ms: 12.0,
+            tokens_in: 1,
+            tokens_out: 1,
+            cost_usd: None,
+            cached: false,
+            error: error.map(str::to_owned),
+        };
+        e.steps = vec![
+            step("<script>alert(1)</script> yes", Some("yes"), None),
+            step("", None, Some("timeout <b>")),
+        ];
+        let mut out = String::new();
+        candidate_cell(&mut out, Some(&e));
+        assert!(out.contains("2 calls · confidence 0.50"), "{out}");
+        assert!(
+            out.contains("<details class=\"steps\"><summary>2 steps</summary><ol>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("&lt;script&gt;alert(1)&lt;/script&gt; yes → <i>yes</i>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<span class=\"err\">timeout &lt;b&gt;</span>"),
+            "{out}"
+        );
+        assert!(!out.contains("<script>"), "{out}");
+        // A single call shows no steps.
+        let mut out = String::new();
+        candidate_cell(&mut out, Some(&record("z", "1", Some(0.0))));
+        assert!(!out.contains("steps"), "{out}");
     }
 }
