@@ -13,8 +13,8 @@ use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderEr
 use rightfit_store::{RunStore, SqliteStore};
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, ContinuationScore, EmbeddingRequest, EmbeddingResponse,
-    ExampleRecord, FinishReason, LoglikelihoodRequest, LoglikelihoodResponse, Prompt, Role,
-    Timings, Usage,
+    ExampleRecord, FinishReason, LoglikelihoodRequest, LoglikelihoodResponse, Prompt,
+    ResponseFormat, Role, Timings, Usage,
 };
 
 /// One call a scripted model received.
@@ -28,6 +28,7 @@ struct Seen {
     seed: Option<u64>,
     temperature: Option<f32>,
     stop: Vec<String>,
+    format: Option<ResponseFormat>,
 }
 
 type Reply = Box<dyn Fn(&Seen) -> Result<String, String> + Send + Sync>;
@@ -85,6 +86,7 @@ impl Provider for Model {
             seed: r.sampling.seed,
             temperature: r.sampling.temperature,
             stop: r.stop.clone(),
+            format: Some(r.response_format.clone()),
         };
         self.log.lock().expect("log").push(seen.clone());
         let text = (self.reply)(&seen).map_err(|detail| ProviderError::InvalidRequest {
@@ -127,6 +129,7 @@ impl Provider for Model {
             seed: None,
             temperature: None,
             stop: Vec::new(),
+            format: None,
         });
         Ok(LoglikelihoodResponse {
             model: self.name.clone(),
@@ -151,6 +154,7 @@ impl Provider for Model {
             seed: None,
             temperature: None,
             stop: Vec::new(),
+            format: None,
         });
         Ok(EmbeddingResponse {
             model: self.name.clone(),
@@ -685,4 +689,39 @@ async fn a_pool_without_labels_is_labelled_by_the_large_model() {
         .collect();
     shown.sort_unstable();
     assert_eq!(shown, [("banana", "yes"), ("plum", "no")]);
+}
+
+#[tokio::test]
+async fn constrained_labels_on_an_api_are_a_json_schema_read_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = project(
+        dir.path(),
+        &[("sunny", "yes"), ("rain", "no")],
+        "",
+        "[[components.c.candidates]]\nmodel = \"small\"\nconstrained = true",
+    );
+    let models = Models::default().chat("small", |s| {
+        Ok(format!(
+            "{{\"label\": \"{}\"}}",
+            if s.text == "sunny" { "yes" } else { "no" }
+        ))
+    });
+    let records = run(&p, &models).await;
+    for e in ["e1", "e2"] {
+        let r = get(&records, "small/zero-shot", e);
+        assert_eq!(r.score, Some(1.0), "{r:?}");
+        assert!(!r.output.as_deref().unwrap_or("").contains('{'), "{r:?}");
+    }
+    let Some(ResponseFormat::JsonSchema { schema, strict, .. }) = &models.calls()[0].format else {
+        panic!(
+            "a JSON Schema response format: {:?}",
+            models.calls()[0].format
+        )
+    };
+    assert!(*strict);
+    assert_eq!(
+        schema["properties"]["label"]["enum"],
+        serde_json::json!(["yes", "no"])
+    );
+    assert_eq!(schema["required"], serde_json::json!(["label"]));
 }
