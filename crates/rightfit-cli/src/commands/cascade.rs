@@ -178,7 +178,17 @@ fn terminal(c: &Calibration, component: &str, target: f64, seed: u64) -> String 
                 h.difference.high * 100.0,
                 h.retained.map_or("—".to_owned(), pct)
             ));
-            if chosen.threshold < ESCALATE_ALL {
+            if chosen.threshold <= 0.0 {
+                out.push_str(&format!(
+                    "\n{} alone reaches the target on the dev split: no cascade is needed (check the held-out figures above)\n",
+                    c.small
+                ));
+            } else if chosen.threshold >= ESCALATE_ALL {
+                out.push_str(&format!(
+                    "\nonly escalating everything reaches the target: the cascade is {} alone, plus the small call\n",
+                    c.large
+                ));
+            } else {
                 out.push_str(&format!(
                     "\nadd to the project:\n\n[[components.{component}.candidates]]\nstrategy = \"cascade\"\nstages = [\"{}\", \"{}\"]\nthreshold = {}\n",
                     c.small, c.large, chosen.threshold
