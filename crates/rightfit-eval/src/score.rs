@@ -156,6 +156,12 @@ impl Scorer {
                 out.scores.insert(metric.clone(), v);
             }
         }
+        // An answer that does not parse into the contract is wrong on every metric: without
+        // this, a malformed extraction scored like an empty one, which is right whenever the
+        // reference has no slots.
+        if out.unparseable {
+            out.scores.values_mut().for_each(|v| *v = 0.0);
+        }
         out.score = self
             .metrics
             .first()
@@ -217,5 +223,41 @@ impl Scorer {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_unparseable_extraction_is_wrong_even_when_nothing_was_to_be_found() {
+        let scorer = Scorer::from_parts(
+            OutputContract::Spans {
+                slots: vec!["date".into(), "people".into()],
+            },
+            vec!["span_f1".into(), "span_exact".into(), "json_valid".into()],
+        )
+        .expect("scorer");
+        // The message has no slots: an empty object is right...
+        let right = scorer.score("{}", &json!({}));
+        assert!(!right.unparseable);
+        assert_eq!(right.score, 1.0);
+        assert_eq!(right.scores["span_exact"], 1.0);
+        // ...and prose is not, though it "extracts" nothing either.
+        let prose = scorer.score("I can help you book a table!", &json!({}));
+        assert!(prose.unparseable);
+        assert_eq!(prose.score, 0.0);
+        assert_eq!(prose.scores["span_f1"], 0.0);
+        assert_eq!(prose.scores["span_exact"], 0.0);
+        assert_eq!(prose.scores["json_valid"], 0.0);
+        // A parsed answer is scored as before.
+        let some = scorer.score(
+            "{\"date\": \"Friday\", \"people\": null}",
+            &json!({"date": "Friday"}),
+        );
+        assert_eq!(some.score, 1.0);
     }
 }
