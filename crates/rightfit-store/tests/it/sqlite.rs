@@ -73,7 +73,7 @@ async fn reopening_keeps_data_and_does_not_run_migrations_again() {
         .unwrap();
     store.close().await;
     let before = applied(&path).await;
-    assert_eq!(before.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(before.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3]);
 
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(
@@ -243,5 +243,35 @@ async fn a_hand_edited_bad_value_is_reported_with_its_row_and_column() {
         err.to_string().starts_with(&path.display().to_string()),
         "{err}"
     );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn records_written_without_confidence_and_steps_read_back_without_them() {
+    // What a rightfit from before migration 3 wrote: no confidence, no steps column values.
+    let (_dir, store, path) = file_store().await;
+    store
+        .create_run(&running("r1", "c", "2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    store.put_candidate(&candidate("r1", "m1")).await.unwrap();
+    store.close().await;
+    let mut conn = raw(&path).await;
+    sqlx::query(
+        "INSERT INTO records (run_id, candidate, example_id, position, input, output, reference, \
+         score, scores, parsed, unparseable, latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, \
+         calls, cached, error) VALUES ('r1', 'm1', 'e1', 0, 'null', 'yes', '\"yes\"', 1.0, '{}', \
+         NULL, 0, 5.0, NULL, 1, 1, NULL, 1, 0, NULL)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    let records = store.records("r1", None).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].confidence, None);
+    assert!(records[0].steps.is_empty());
+    assert_eq!(records[0].output.as_deref(), Some("yes"));
     store.close().await;
 }
