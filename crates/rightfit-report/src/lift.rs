@@ -16,6 +16,23 @@ const ZERO_SHOT: &str = "zero-shot";
 /// The strategy name of a cascade, which is never the baseline nor the "best small" answer.
 const CASCADE: &str = "cascade";
 
+/// A model's zero-shot reference: its candidate named `MODEL/zero-shot`, else its first
+/// zero-shot candidate (a constrained or renamed zero-shot is then compared with it).
+fn zero_shot_of<'a>(
+    candidates: &'a [CandidateSummary],
+    model: &str,
+) -> Option<&'a CandidateSummary> {
+    let plain = format!("{model}/{ZERO_SHOT}");
+    candidates
+        .iter()
+        .find(|z| z.model == model && z.strategy == ZERO_SHOT && z.candidate == plain)
+        .or_else(|| {
+            candidates
+                .iter()
+                .find(|z| z.model == model && z.strategy == ZERO_SHOT)
+        })
+}
+
 /// One candidate set against its model's zero-shot candidate and against the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiftRow {
@@ -77,10 +94,8 @@ pub fn lift(candidates: &[CandidateSummary], baseline: Option<&str>) -> Option<L
         .enumerate()
         .map(|(i, c)| {
             let quality = c.quality.as_ref().map(|q| q.mean);
-            let zero_shot = candidates
-                .iter()
-                .find(|z| z.model == c.model && z.strategy == ZERO_SHOT)
-                .filter(|_| c.strategy != ZERO_SHOT)
+            let zero_shot = zero_shot_of(candidates, &c.model)
+                .filter(|z| z.candidate != c.candidate)
                 .and_then(|z| z.quality.as_ref().map(|q| q.mean));
             let row = LiftRow {
                 candidate: c.candidate.clone(),
@@ -96,6 +111,9 @@ pub fn lift(candidates: &[CandidateSummary], baseline: Option<&str>) -> Option<L
             (i, row)
         })
         .collect();
+    let is_reference = |r: &LiftRow| {
+        zero_shot_of(candidates, &r.model).is_some_and(|z| z.candidate == r.candidate)
+    };
     let model_order = |model: &str| {
         let first = candidates
             .iter()
@@ -106,7 +124,7 @@ pub fn lift(candidates: &[CandidateSummary], baseline: Option<&str>) -> Option<L
     rows.sort_by(|(ia, a), (ib, b)| {
         model_order(&a.model)
             .cmp(&model_order(&b.model))
-            .then((a.strategy != ZERO_SHOT).cmp(&(b.strategy != ZERO_SHOT)))
+            .then(is_reference(a).cmp(&is_reference(b)).reverse())
             .then(quality_desc(a.quality.as_ref(), b.quality.as_ref()))
             .then(ia.cmp(ib))
     });

@@ -229,3 +229,22 @@ fn lift_markdown_table() {
     let l = lift(&candidates(), Some("qwen/zero-shot")).expect("lift");
     insta::assert_snapshot!(lift_markdown(&l, "accuracy"));
 }
+
+#[test]
+fn a_constrained_zero_shot_is_compared_with_the_plain_one() {
+    let mut constrained = summary("smollm2", "zero-shot", Some(0.3), None, 10.0);
+    constrained.candidate = "smollm2/constrained".into();
+    let list = vec![
+        constrained,
+        summary("smollm2", "zero-shot", Some(0.1), None, 10.0),
+        summary("qwen", "zero-shot", Some(0.6), None, 100.0),
+    ];
+    let l = lift(&list, Some("qwen/zero-shot")).expect("a lift");
+    let names: Vec<&str> = l.rows.iter().map(|r| r.candidate.as_str()).collect();
+    assert_eq!(
+        names,
+        ["smollm2/zero-shot", "smollm2/constrained", "qwen/zero-shot"]
+    );
+    assert_eq!(l.rows[0].vs_zero_shot, None);
+    assert!((l.rows[1].vs_zero_shot.expect("compared") - 0.2).abs() < TOL);
+}
