@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod cascade;
 mod component;
 mod constraints;
 mod raw;
