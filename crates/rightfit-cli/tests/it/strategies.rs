@@ -7,13 +7,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::eval::shared_data;
 use super::{home_with_model, rightfit, stderr, stdout};
-
-fn shared_data() -> std::path::PathBuf {
-    std::env::var_os("RIGHTFIT_SHARED_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
-}
 
 const CANDIDATES: &str = r#"
 [[components.sentiment.candidates]]
@@ -93,6 +88,24 @@ fn records(home: &Path, config: &str, run: &str) -> BTreeMap<String, BTreeMap<St
         out.entry(candidate).or_default().insert(id, r);
     }
     out
+}
+
+/// `rightfit cascade calibrate` of `small` against the zero-shot candidate.
+fn calibrate(home: &Path, config: &str, small: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "cascade",
+        "calibrate",
+        "-c",
+        config,
+        "--component",
+        "sentiment",
+        "--small",
+        small,
+        "--large",
+        "smollm2/zero-shot",
+    ];
+    args.extend_from_slice(extra);
+    rightfit(home, &args)
 }
 
 fn kinds(r: &Value) -> Vec<String> {
@@ -180,24 +193,11 @@ fn every_strategy_runs_on_a_real_model_and_a_cascade_is_calibrated_smollm2() {
     }
     // Calibration replays the same margins: at threshold 0 nothing is escalated and quality is
     // the log-likelihood candidate's; escalating all gives the zero-shot candidate's.
-    let o = rightfit(
+    let o = calibrate(
         home.path(),
-        &[
-            "cascade",
-            "calibrate",
-            "-c",
-            config,
-            "--component",
-            "sentiment",
-            "--small",
-            "smollm2/loglikelihood",
-            "--large",
-            "smollm2/zero-shot",
-            "--target",
-            "0.9",
-            "--format",
-            "json",
-        ],
+        config,
+        "smollm2/loglikelihood",
+        &["--target", "0.9", "--format", "json"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let cal: Value = serde_json::from_slice(&o.stdout).expect("json");
@@ -221,21 +221,7 @@ fn every_strategy_runs_on_a_real_model_and_a_cascade_is_calibrated_smollm2() {
             < 1e-12
     );
     // The table form says what to add to the project, or why nothing reaches the target.
-    let o = rightfit(
-        home.path(),
-        &[
-            "cascade",
-            "calibrate",
-            "-c",
-            config,
-            "--component",
-            "sentiment",
-            "--small",
-            "smollm2/loglikelihood",
-            "--large",
-            "smollm2/zero-shot",
-        ],
-    );
+    let o = calibrate(home.path(), config, "smollm2/loglikelihood", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     // Whichever way the model's margins fall, it ends with one of the four verdicts.
@@ -255,21 +241,7 @@ fn every_strategy_runs_on_a_real_model_and_a_cascade_is_calibrated_smollm2() {
         "{text}"
     );
     // A candidate with no records is a clear user error.
-    let o = rightfit(
-        home.path(),
-        &[
-            "cascade",
-            "calibrate",
-            "-c",
-            config,
-            "--component",
-            "sentiment",
-            "--small",
-            "nobody",
-            "--large",
-            "smollm2/zero-shot",
-        ],
-    );
+    let o = calibrate(home.path(), config, "nobody", &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("records of candidate 'nobody'"),

@@ -29,6 +29,7 @@ pub(super) async fn run(env: &Env<'_>, cascade: &CascadeConfig, example: &Exampl
         total.then(&answer);
         let mut step = answer.step("stage", name, &answer.text);
         step.answer = None;
+        let stage_step = total.steps.len();
         total.steps.push(step);
         total.steps.extend(answer.steps.iter().cloned());
         if i == last {
@@ -63,14 +64,7 @@ pub(super) async fn run(env: &Env<'_>, cascade: &CascadeConfig, example: &Exampl
         if i == 0 {
             total.confidence = Some(confidence);
         }
-        if let Some(s) = total
-            .steps
-            .iter_mut()
-            .rev()
-            .find(|s| s.kind == "stage" && s.by == *name)
-        {
-            s.confidence = Some(confidence);
-        }
+        total.steps[stage_step].confidence = Some(confidence);
         if confidence >= cascade.thresholds[i] {
             total.text = answer.text.clone();
             return total;

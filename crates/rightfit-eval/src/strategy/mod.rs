@@ -312,15 +312,8 @@ impl Env<'_> {
             }
         };
         if let Some(embedding) = chose {
-            // The embedding call came first.
-            let mut total = embedding.clone();
-            total.then(&outcome);
-            outcome.latency_ms = total.latency_ms;
-            outcome.tokens_in = total.tokens_in;
-            outcome.tokens_out = total.tokens_out;
-            outcome.cost_usd = total.cost_usd;
-            outcome.calls = total.calls;
-            outcome.cached = total.cached;
+            // The embedding call came first: its figures add to the answer's.
+            outcome.then(&embedding);
             let by = match &candidate.shots {
                 Some(Shots {
                     select: ShotSelect::Similar { embedder },
