@@ -1,0 +1,12 @@
+//! The gateway: an OpenAI- and Anthropic-compatible HTTP server in front of a project's models
+//! and components.
+//!
+//! A request names a model (served directly) or a component (served by its policy: pinned,
+//! weighted split, shadow, cascade, fallback chain). Requests are parsed into validated requests
+//! ([`wire`]), routed by a pure plan ([`plan`]), answered through the same `Provider` trait the
+//! evaluator uses, and recorded by a batched writer off the request path ([`traffic`]) into the
+//! store (`rightfit-store`). Talks to: `rightfit-config` (policies), `rightfit-providers`
+//! (models), `rightfit-eval` (strategies, scorers), `rightfit-store` (traffic, keys).
+
+pub mod error;
+pub mod wire;

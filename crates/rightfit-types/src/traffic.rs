@@ -1,0 +1,124 @@
+//! What the gateway records: one traffic record per answered (or failed) call, and gateway keys.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Step;
+
+/// One request served by the gateway, or one shadow call made for it.
+///
+/// A request that a component's policy sends to a shadow candidate too yields two records: the
+/// primary (what the client got) and the shadow (`role = "shadow"`, `parent` = the primary's
+/// id), so both can be compared later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficRecord {
+    /// Unique id (`req_...` for a primary, `req_...-shadow-N` for a shadow).
+    pub id: String,
+    /// When the request arrived, RFC 3339 UTC with milliseconds (text order is time order).
+    pub at: String,
+    /// The API the client spoke: `openai` or `anthropic`.
+    pub api: String,
+    /// The gateway key that made the request (its id, never the secret); `None` when the
+    /// gateway runs without keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The component the request named; `None` when it named a model directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// What the request's `model` field said.
+    pub requested: String,
+    /// How the target was chosen: `direct`, `pinned`, `split`, `fallback`, `shadow`.
+    pub route: String,
+    /// The candidate (or, for a direct request, the model) that answered this record.
+    pub candidate: String,
+    /// `primary` (the client's answer) or `shadow`.
+    pub role: String,
+    /// For a shadow record: the id of the primary it shadows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The input as the client sent it, after redaction: `{"messages": [...], "params": {...}}`.
+    pub input: serde_json::Value,
+    /// The answer's text (first choice), after redaction; `None` when the call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Why the answer ended (`stop`, `length`, `content_filter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// The HTTP status the client got (for a shadow: 200 when it answered, else the status its
+    /// error maps to).
+    pub status: u16,
+    /// What went wrong, as a person can read it (no secrets); `None` on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// From arrival to the last byte of the answer, milliseconds.
+    pub latency_ms: f64,
+    /// From arrival to the first streamed token, milliseconds (streams only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// Prompt tokens of every call made for this record.
+    pub tokens_in: u64,
+    /// Generated tokens of every call made for this record.
+    pub tokens_out: u64,
+    /// Cost in US dollars; `None` when a price is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// A cascade passed the request on past its first stage.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalated: bool,
+    /// How sure the answering strategy was, where it can say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// For a shadow record: its score against the primary's answer under the component's
+    /// primary metric (the primary answer taken as the reference), where a scorer applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Targets tried before this one answered (fallbacks), and a strategy's calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+}
+
+/// Which traffic records to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrafficFilter {
+    /// Only this component's.
+    pub component: Option<String>,
+    /// Only this candidate's (or model's).
+    pub candidate: Option<String>,
+    /// Only `primary` or only `shadow` records.
+    pub role: Option<String>,
+    /// Only records at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Only records without an error.
+    pub ok_only: bool,
+    /// At most this many (the newest when `newest_first`, else the oldest).
+    pub limit: Option<usize>,
+    /// Newest first (listing) instead of oldest first (export).
+    pub newest_first: bool,
+}
+
+/// A gateway key as stored: never the secret itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayKey {
+    /// Short public id (`key_...`), shown in listings and traffic records.
+    pub id: String,
+    /// A name a person gave it (unique among keys).
+    pub name: String,
+    /// SHA-256 of the secret, lowercase hex.
+    pub hash: String,
+    /// The secret's first characters (`rf-abc123`), so a person can tell keys apart.
+    pub prefix: String,
+    /// When it was made, RFC 3339 UTC.
+    pub created_at: String,
+    /// When it was revoked; a revoked key is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// Requests allowed per minute; `None`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Total US dollars this key may spend; `None`: no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
+    /// US dollars spent so far (priced requests only).
+    pub spent_usd: f64,
+}
