@@ -1,0 +1,1 @@
+//! Errors the gateway answers with.

@@ -1,0 +1,1 @@
+//! Request parsing and response rendering for the OpenAI and Anthropic APIs.
