@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod cascade;
 mod decide;
+mod serve;
+pub use serve::{AuthMode, ServeArgs};
 pub use cascade::{CalibrateArgs, CascadeCommand};
 pub use decide::{ConstraintArgs, DevicesArgs, RecommendArgs, ReportArgs};
 
@@ -93,6 +95,11 @@ pub enum Command {
     /// escalation threshold from stored runs.
     #[command(subcommand)]
     Cascade(CascadeCommand),
+    /// Serve components and models through an OpenAI- and Anthropic-compatible gateway
+    /// (/v1/chat/completions, /v1/messages, /v1/models, /health, /metrics): each component by
+    /// its policy (pinned, weighted canary, shadow, cascade, fallback chain), every request
+    /// logged to the store for 'rightfit traffic'.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Recommend(args) => commands::decide::recommend(&settings, args).await,
             Command::Report(args) => commands::decide::report_command(&settings, args).await,
             Command::Devices(args) => commands::devices::run(&settings, args),
+            Command::Serve(args) => commands::serve::run(&settings, args).await,
             Command::Cascade(args::CascadeCommand::Calibrate(args)) => {
                 commands::cascade::calibrate(args).await
             }

@@ -24,6 +24,26 @@ pub struct Example {
     pub vars: Value,
     /// The reference: a label name, text (or a list of texts), a JSON value, or a slot object.
     pub reference: Value,
+    /// A conversation the application already rendered (a request served by the gateway):
+    /// it is sent as is instead of the component's templates, with the component's few-shot
+    /// examples (rendered by the templates) before its first non-system message.
+    pub conversation: Option<Vec<rightfit_types::Message>>,
+}
+
+impl Example {
+    /// An example that is an application's own conversation (see [`Example::conversation`]).
+    pub fn from_conversation(
+        id: impl Into<String>,
+        messages: Vec<rightfit_types::Message>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            line: 0,
+            vars: Value::Object(Map::new()),
+            reference: Value::Null,
+            conversation: Some(messages),
+        }
+    }
 }
 
 /// A row that could not become an example.
@@ -259,6 +279,7 @@ fn load_examples(
                 line: row.line,
                 vars: row.fields.clone(),
                 reference,
+                conversation: None,
             }),
             Err(reason) => skipped.push(SkippedRow {
                 path: loaded.path.clone(),
@@ -282,6 +303,7 @@ fn load_unlabelled(d: &DatasetConfig) -> Result<(Vec<Example>, usize), PrepareEr
             line: row.line,
             vars: row.fields.clone(),
             reference: Value::Null,
+            conversation: None,
         })
         .collect();
     Ok((examples, read))
@@ -383,6 +405,7 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
                     line: 0,
                     vars: vars.clone(),
                     reference: Value::String(answer.clone()),
+                    conversation: None,
                 })
                 .collect();
         } else if let Some(d) = &fs.dataset {

@@ -69,23 +69,51 @@ impl Templates {
         })
     }
 
-    /// The messages for an example: system, the few-shot turns, the prompt.
+    /// The messages for an example: system, the few-shot turns, the prompt. An application's
+    /// own conversation keeps its system messages first, then the few-shot turns, then the rest
+    /// of it as sent.
     pub fn messages(&self, shots: &[Example], example: &Example) -> Result<Vec<Message>, String> {
         let mut messages = Vec::with_capacity(2 + 2 * shots.len());
-        if self.has_system {
-            messages.push(Message::system(self.render("system", &example.vars)?));
+        let conversation = example.conversation.as_deref();
+        let lead = conversation.map_or(0, |c| {
+            c.iter().take_while(|m| m.role == Role::System).count()
+        });
+        match conversation {
+            Some(c) => messages.extend_from_slice(&c[..lead]),
+            None if self.has_system => {
+                messages.push(Message::system(self.render("system", &example.vars)?));
+            }
+            None => {}
         }
         for shot in shots {
             messages.push(Message::user(self.render("prompt", &shot.vars)?));
             messages.push(Message::assistant(answer_text(&shot.reference)));
         }
-        messages.push(Message::user(self.render("prompt", &example.vars)?));
+        match conversation {
+            Some(c) => messages.extend_from_slice(&c[lead..]),
+            None => messages.push(Message::user(self.render("prompt", &example.vars)?)),
+        }
         Ok(messages)
     }
 
     /// The system prompt and the user prompt rendered for an example (what a critic or a
-    /// verifier is shown as the task).
+    /// verifier is shown as the task). For an application's conversation: its system messages
+    /// and its last user message.
     pub fn task(&self, example: &Example) -> Result<(Option<String>, String), String> {
+        if let Some(c) = &example.conversation {
+            let system: Vec<&str> = c
+                .iter()
+                .filter(|m| m.role == Role::System)
+                .map(|m| m.content.as_str())
+                .collect();
+            let prompt = c
+                .iter()
+                .rev()
+                .find(|m| m.role == Role::User)
+                .map(|m| m.content.clone())
+                .ok_or("the conversation has no user message")?;
+            return Ok(((!system.is_empty()).then(|| system.join("\n\n")), prompt));
+        }
         let system = if self.has_system {
             Some(self.render("system", &example.vars)?)
         } else {
@@ -109,9 +137,10 @@ impl Templates {
             let OutputContract::Label { labels, .. } = &c.output else {
                 return Err("loglikelihood needs a label contract".into());
             };
+            let (system, prompt) = self.task(example)?;
             let mut context = String::new();
-            if self.has_system {
-                context.push_str(&self.render("system", &example.vars)?);
+            if let Some(system) = system {
+                context.push_str(&system);
                 context.push_str("\n\n");
             }
             // Examples as completed prompts, the way a base model has seen text.
@@ -121,7 +150,7 @@ impl Templates {
                 context.push_str(&answer_text(&shot.reference));
                 context.push_str("\n\n");
             }
-            context.push_str(self.render("prompt", &example.vars)?.trim_end());
+            context.push_str(prompt.trim_end());
             return Ok(Call::Loglikelihood(LoglikelihoodRequest {
                 model: String::new(),
                 context,

@@ -13,3 +13,4 @@ pub mod output;
 pub mod project;
 pub mod runs;
 pub mod score;
+pub mod serve;

@@ -1,0 +1,536 @@
+//! One generation request from arrival to answer: key, body, validation, plan, shadows,
+//! fallback chain, the answer (whole or streamed), and its traffic record.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use http::{HeaderMap, HeaderValue, header};
+use rightfit_config::project::Sticky;
+use rightfit_types::{FinishReason, Message, StreamEvent, Step, TrafficRecord, Usage};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use crate::answer::{Answered, Ctx, Started, Target};
+use crate::auth::KeyState;
+use crate::error::GatewayError;
+use crate::plan::{Plan, RouteKind, plan};
+use crate::server::App;
+use crate::sse::Sse;
+use crate::state::{Served, State};
+use crate::wire::{Api, GatewayRequest, anthropic, openai};
+
+/// The status recorded when the client went away before its answer was complete (nginx's).
+pub const CLIENT_CLOSED: u16 = 499;
+
+/// Everything known about a request before it is answered.
+struct Request {
+    id: String,
+    at: String,
+    arrived: Instant,
+    api: Api,
+    key: Option<Arc<KeyState>>,
+    req: Arc<GatewayRequest>,
+    component: Option<String>,
+}
+
+/// `POST /v1/chat/completions` and `POST /v1/messages`.
+pub async fn generate(app: Arc<App>, api: Api, headers: HeaderMap, body: Body) -> Response {
+    let arrived = Instant::now();
+    let in_flight = app.metrics.in_flight_guard();
+    let key = match app.keys.check(&headers) {
+        Ok(k) => k,
+        Err(e) => return app.refuse(api, e),
+    };
+    let bytes = match read_body(&headers, body, app.body_limit).await {
+        Ok(b) => b,
+        Err(e) => return app.refuse(api, e),
+    };
+    let req = match api {
+        Api::OpenAi => openai::parse(&bytes),
+        Api::Anthropic => anthropic::parse(&bytes),
+    };
+    let req = match req {
+        Ok(r) => Arc::new(r),
+        Err(e) => return app.refuse(api, e),
+    };
+    let state = app.state();
+    let r = Request {
+        id: new_id(),
+        at: now_millis(),
+        arrived,
+        api,
+        key,
+        component: state.components.contains_key(&req.model).then(|| req.model.clone()),
+        req,
+    };
+    let response = route(&app, &state, r, &headers).await;
+    drop(in_flight);
+    response
+}
+
+async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderMap) -> Response {
+    let (plan, served) = if let Some(served) = state.components.get(&r.req.model) {
+        let key = match &served.policy.sticky {
+            Sticky::User => r.req.user.clone(),
+            Sticky::Header(h) => headers
+                .get(h.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            Sticky::None => None,
+        };
+        let mut draw = fastrand::f64;
+        (plan(&served.policy, key.as_deref(), &mut draw), Some(served))
+    } else if state.project.models.contains_key(&r.req.model) {
+        let p = Plan {
+            route: RouteKind::Direct,
+            chain: vec![r.req.model.clone()],
+            shadows: Vec::new(),
+        };
+        (p, None)
+    } else {
+        let mut names: Vec<&str> = state.components.keys().map(String::as_str).collect();
+        names.extend(state.project.models.keys().map(String::as_str));
+        let e = GatewayError::model_not_found(&r.req.model, &names);
+        return app.refuse(r.api, e);
+    };
+    // Shadows start now and wait for the primary's answer only to score themselves.
+    let (primary_tx, primary_rx) = watch::channel(None::<Option<String>>);
+    for (i, name) in plan.shadows.iter().enumerate() {
+        if let Some(served) = served {
+            shadow(app, state, served, &r, name, i, primary_rx.clone());
+        }
+    }
+    let timeout = served
+        .and_then(|s| s.policy.timeout_s)
+        .unwrap_or(state.project.gateway.request_timeout_s);
+    let timeout = Duration::from_secs_f64(timeout);
+    let ctx = Ctx {
+        state,
+        factory: &*app.factory,
+        store: &*app.store,
+    };
+    let mut tried: Vec<Step> = Vec::new();
+    let mut last_error = None;
+    for (i, name) in plan.chain.iter().enumerate() {
+        let Some(target) = target(state, served, name) else {
+            continue;
+        };
+        let started_at = Instant::now();
+        match ctx.start(target, &r.req, r.req.stream, timeout).await {
+            Ok(started) => {
+                let route = if i == 0 { plan.route.as_str() } else { "fallback" };
+                return respond(app, r, route, name, started, tried, primary_tx).await;
+            }
+            Err(e) => {
+                tried.push(Step {
+                    kind: "attempt".into(),
+                    by: name.clone(),
+                    output: String::new(),
+                    answer: None,
+                    confidence: None,
+                    latency_ms: started_at.elapsed().as_secs_f64() * 1000.0,
+                    tokens_in: 0,
+                    tokens_out: 0,
+                    cost_usd: None,
+                    cached: false,
+                    error: Some(e.to_string()),
+                });
+                let retryable = e.status() >= 500 || e.status() == 429;
+                last_error = Some(e);
+                if !retryable {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = primary_tx.send(Some(None));
+    let e = last_error.unwrap_or_else(|| GatewayError::internal("nothing to route to"));
+    let name = plan.chain.first().cloned().unwrap_or_default();
+    let route = if tried.len() > 1 { "fallback" } else { plan.route.as_str() };
+    let mut record = app.record(&r, route, &name, None);
+    record.status = e.status();
+    record.error = Some(e.to_string());
+    record.steps = tried;
+    app.finish(record, r.key.as_deref());
+    e.into_response(r.api)
+}
+
+fn target<'a>(state: &'a State, served: Option<&'a Served>, name: &str) -> Option<Target<'a>> {
+    match served {
+        Some(s) => s.component.candidate(name).map(|c| Target::Candidate(s, c)),
+        None => state.project.models.get(name).map(Target::Model),
+    }
+}
+
+/// Sends the answer to the client and records it.
+async fn respond(
+    app: &Arc<App>,
+    r: Request,
+    route: &str,
+    name: &str,
+    started: Started,
+    tried: Vec<Step>,
+    primary: watch::Sender<Option<Option<String>>>,
+) -> Response {
+    let mut record = app.record(&r, route, name, None);
+    record.steps = tried;
+    match started {
+        Started::Whole(answered) => {
+            let text = answered.response.text().to_owned();
+            fill(&mut record, &answered, &app.state().redactor);
+            record.latency_ms = r.arrived.elapsed().as_secs_f64() * 1000.0;
+            let _ = primary.send(Some(Some(text)));
+            let response = if r.req.stream {
+                whole_as_stream(&r, &answered)
+            } else {
+                let body = match r.api {
+                    Api::OpenAi => openai::response(&r.id, &r.req.model, unix_now(), &answered.response),
+                    Api::Anthropic => anthropic::response(&r.id, &r.req.model, &answered.response),
+                };
+                axum::Json(body).into_response()
+            };
+            app.finish(record, r.key.as_deref());
+            response
+        }
+        Started::Stream { first, rest, model } => {
+            let (tx, rx) = mpsc::channel::<Bytes>(64);
+            let sse = Sse::new(r.api, &r.id, &r.req.model, unix_now(), r.req.include_usage, r.req.chat.n);
+            let app = app.clone();
+            let tasks = app.tasks.clone();
+            tasks.spawn(async move {
+                pump(&app, &r, sse, first, rest, &model, tx, &mut record).await;
+                let text = record.output.clone();
+                let _ = primary.send(Some(text.filter(|_| record.error.is_none())));
+                app.finish(record, r.key.as_deref());
+            });
+            let body = futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+            });
+            sse_response(Body::from_stream(body))
+        }
+    }
+}
+
+/// Forwards a model's stream to the client, frame by frame, until it ends, fails, passes its
+/// deadline, or the client goes away (which drops the upstream stream: the work is cancelled).
+#[allow(clippy::too_many_arguments)]
+async fn pump(
+    app: &App,
+    r: &Request,
+    mut sse: Sse,
+    first: StreamEvent,
+    mut rest: rightfit_providers::EventStream,
+    model: &rightfit_config::project::ModelConfig,
+    tx: mpsc::Sender<Bytes>,
+    record: &mut TrafficRecord,
+) {
+    let mut text = String::new();
+    let mut finish: Option<FinishReason> = None;
+    let mut usage: Option<Usage> = None;
+    let mut error: Option<(u16, String)> = None;
+    let mut ttft: Option<f64> = None;
+    let mut next = Some(Ok(first));
+    'outer: loop {
+        let event = match next.take() {
+            Some(e) => Some(e),
+            None => tokio::select! {
+                e = rest.next() => e,
+                () = tx.closed() => {
+                    error = Some((CLIENT_CLOSED, "the client closed the connection".into()));
+                    break 'outer;
+                }
+            },
+        };
+        let event = match event {
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                let ge = GatewayError::from_provider(&e);
+                tracing::warn!("stream from {}: {e}", model.name);
+                let _ = tx.send(sse.error(&ge)).await;
+                error = Some((ge.status(), e.to_string()));
+                break;
+            }
+            None => {
+                let ge = GatewayError::upstream(format!("'{}' ended its stream early", model.name));
+                let _ = tx.send(sse.error(&ge)).await;
+                error = Some((ge.status(), ge.to_string()));
+                break;
+            }
+        };
+        if let StreamEvent::Delta { index: 0, text: t } = &event {
+            if ttft.is_none() && !t.is_empty() {
+                ttft = Some(r.arrived.elapsed().as_secs_f64() * 1000.0);
+            }
+            text.push_str(t);
+        }
+        if let StreamEvent::Finish { index: 0, reason } = &event {
+            finish = Some(*reason);
+        }
+        let done = matches!(event, StreamEvent::Done { .. });
+        if let StreamEvent::Done { usage: u, .. } = &event {
+            usage = Some(*u);
+        }
+        for frame in sse.frames(&event) {
+            if tx.send(frame).await.is_err() {
+                error = Some((CLIENT_CLOSED, "the client closed the connection".into()));
+                break 'outer;
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    drop(rest);
+    let redactor = &app.state().redactor;
+    let latency = r.arrived.elapsed().as_secs_f64() * 1000.0;
+    let usage = usage.unwrap_or_default();
+    record.output = Some(redactor.text(&text));
+    record.finish_reason = finish.map(|f| f.as_str().to_owned());
+    record.ttft_ms = ttft;
+    record.latency_ms = latency;
+    record.tokens_in = u64::from(usage.prompt_tokens);
+    record.tokens_out = u64::from(usage.completion_tokens);
+    record.cost_usd = model.request_cost(record.tokens_in, record.tokens_out, latency);
+    if let Some((status, e)) = error {
+        record.status = status;
+        record.error = Some(e);
+    }
+}
+
+/// A whole answer sent as the events of a stream.
+fn whole_as_stream(r: &Request, a: &Answered) -> Response {
+    let mut sse = Sse::new(r.api, &r.id, &r.req.model, unix_now(), r.req.include_usage, 1);
+    let mut frames: Vec<Bytes> = Vec::new();
+    let text = a.response.text().to_owned();
+    let events = [
+        StreamEvent::Delta { index: 0, text },
+        StreamEvent::Finish {
+            index: 0,
+            reason: a
+                .response
+                .choices
+                .first()
+                .map_or(FinishReason::Stop, |c| c.finish_reason),
+        },
+        StreamEvent::Done {
+            usage: a.response.usage,
+            timings: a.response.timings,
+        },
+    ];
+    for e in &events {
+        frames.extend(sse.frames(e));
+    }
+    let body = futures::stream::iter(frames.into_iter().map(Ok::<_, std::convert::Infallible>));
+    sse_response(Body::from_stream(body))
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Runs one shadow candidate on the request in the background and records it, scored against
+/// the primary's answer once that is known.
+fn shadow(
+    app: &Arc<App>,
+    state: &Arc<State>,
+    served: &Served,
+    r: &Request,
+    name: &str,
+    i: usize,
+    mut primary: watch::Receiver<Option<Option<String>>>,
+) {
+    let app = app.clone();
+    let state = state.clone();
+    let component = served.component.name.clone();
+    let name = name.to_owned();
+    let shadow_req = Request {
+        id: format!("{}-shadow-{}", r.id, i + 1),
+        at: r.at.clone(),
+        arrived: Instant::now(),
+        api: r.api,
+        key: None,
+        req: r.req.clone(),
+        component: r.component.clone(),
+    };
+    let parent = r.id.clone();
+    let key_id = r.key.as_ref().map(|k| k.id());
+    let tracker = app.tasks.clone();
+    tracker.spawn(async move {
+        let Some(served) = state.components.get(&component) else {
+            return;
+        };
+        let Some(candidate) = served.component.candidate(&name) else {
+            return;
+        };
+        let ctx = Ctx {
+            state: &state,
+            factory: &*app.factory,
+            store: &*app.store,
+        };
+        let timeout = Duration::from_secs_f64(
+            served
+                .policy
+                .timeout_s
+                .unwrap_or(state.project.gateway.request_timeout_s),
+        );
+        let result = ctx
+            .start(Target::Candidate(served, candidate), &shadow_req.req, false, timeout)
+            .await;
+        let mut record = app.record(&shadow_req, "shadow", &name, Some(parent));
+        record.role = "shadow".into();
+        record.key_id = key_id;
+        record.latency_ms = shadow_req.arrived.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(Started::Whole(answered)) => {
+                fill(&mut record, &answered, &state.redactor);
+                // The primary's answer is the reference; wait for it (bounded by the
+                // request timeout) and score.
+                let reference = tokio::time::timeout(timeout, primary.wait_for(Option::is_some))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .and_then(|v| v.clone().flatten());
+                if let Some(reference) = reference {
+                    record.score = score(served, answered.response.text(), &reference);
+                }
+            }
+            Ok(Started::Stream { .. }) => {
+                record.status = 500;
+                record.error = Some("a shadow was streamed".into());
+            }
+            Err(e) => {
+                record.status = e.status();
+                record.error = Some(e.to_string());
+            }
+        }
+        app.finish(record, None);
+    });
+}
+
+/// A shadow's answer scored with the component's primary metric against the primary's answer
+/// (read into the contract the way a reference is), when the primary's answer parses.
+fn score(served: &Served, answer: &str, primary: &str) -> Option<f64> {
+    let reference = served.scorer.score(primary, &Value::Null);
+    if reference.unparseable {
+        return None;
+    }
+    let reference = reference
+        .parsed
+        .unwrap_or_else(|| Value::String(primary.to_owned()));
+    Some(served.scorer.score(answer, &reference).score)
+}
+
+/// Copies a whole answer's figures into its record.
+fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &crate::redact::Redactor) {
+    record.output = Some(redactor.text(a.response.text()));
+    record.finish_reason = a.response.choices.first().map(|c| c.finish_reason.as_str().to_owned());
+    record.tokens_in = u64::from(a.response.usage.prompt_tokens);
+    record.tokens_out = u64::from(a.response.usage.completion_tokens);
+    record.cost_usd = a.cost_usd;
+    record.confidence = a.confidence;
+    record.escalated = a.escalated;
+    record.steps.extend(a.steps.iter().cloned());
+}
+
+impl App {
+    /// A record for a request, before its answer is known.
+    fn record(&self, r: &Request, route: &str, candidate: &str, parent: Option<String>) -> TrafficRecord {
+        let state = self.state();
+        let redactor = &state.redactor;
+        let messages: Vec<Value> = r
+            .req
+            .messages
+            .iter()
+            .map(|m: &Message| json!({"role": m.role.as_str(), "content": redactor.text(&m.content)}))
+            .collect();
+        TrafficRecord {
+            id: r.id.clone(),
+            at: r.at.clone(),
+            api: match r.api {
+                Api::OpenAi => "openai",
+                Api::Anthropic => "anthropic",
+            }
+            .into(),
+            key_id: r.key.as_ref().map(|k| k.id()),
+            component: r.component.clone(),
+            requested: r.req.model.clone(),
+            route: route.into(),
+            candidate: candidate.into(),
+            role: "primary".into(),
+            parent,
+            input: json!({"messages": messages, "params": redactor.params(&r.req.params)}),
+            output: None,
+            finish_reason: None,
+            stream: r.req.stream,
+            status: 200,
+            error: None,
+            latency_ms: r.arrived.elapsed().as_secs_f64() * 1000.0,
+            ttft_ms: None,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: None,
+            escalated: false,
+            confidence: None,
+            score: None,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Counts a finished record in the metrics and the key's spend, and queues it.
+    fn finish(&self, record: TrafficRecord, key: Option<&KeyState>) {
+        if let (Some(k), Some(cost)) = (key, record.cost_usd) {
+            k.spend(cost);
+        }
+        self.observe(&record);
+        self.log.record(record);
+    }
+
+    /// A request refused before routing: an error response, counted but not logged (there
+    /// is nothing to learn from it in the traffic log, and refusing must stay cheap).
+    fn refuse(&self, api: Api, e: GatewayError) -> Response {
+        self.observe_refusal(&e);
+        e.into_response(api)
+    }
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, GatewayError> {
+    let too_large = || GatewayError::too_large(limit);
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
+}
+
+/// A request id: `req_` and 24 random hex digits.
+pub fn new_id() -> String {
+    format!("req_{:024x}", fastrand::u128(..) >> 32)
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Now, RFC 3339 UTC with milliseconds.
+pub fn now_millis() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let base = rightfit_eval::clock::rfc3339(now.as_secs());
+    let stem = base.strip_suffix('Z').unwrap_or(&base);
+    format!("{stem}.{:03}Z", now.subsec_millis())
+}

@@ -1,0 +1,280 @@
+//! The HTTP server: routes, shared state, reloads and graceful shutdown.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State as Axum;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::{HeaderMap, StatusCode, header};
+use rightfit_config::project::{GatewayAuth, Project};
+use rightfit_eval::runner::ProviderFactory;
+use rightfit_store::SqliteStore;
+use rightfit_types::TrafficRecord;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{Keys, REFRESH};
+use crate::error::GatewayError;
+use crate::handler;
+use crate::metrics::{Metrics, Observation};
+use crate::state::State;
+use crate::traffic::{self, TrafficLog};
+use crate::wire::{Api, openai};
+
+/// What every request shares.
+pub struct App {
+    state: RwLock<Arc<State>>,
+    /// Builds providers.
+    pub factory: Arc<dyn ProviderFactory>,
+    /// Traffic, keys, and the strategies' store API.
+    pub store: Arc<SqliteStore>,
+    /// The traffic writer's queue.
+    pub log: TrafficLog,
+    /// Counters and histograms.
+    pub metrics: Metrics,
+    /// Gateway keys.
+    pub keys: Keys,
+    /// Largest request body, bytes.
+    pub body_limit: usize,
+    /// Streams and shadow calls still running (waited for at shutdown: each ends with a
+    /// traffic record).
+    pub tasks: TaskTracker,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// The state requests start on now.
+    pub fn state(&self) -> Arc<State> {
+        match self.state.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in a new state; requests in flight finish on the old one.
+    pub fn swap(&self, next: State) {
+        let next = Arc::new(next);
+        match self.state.write() {
+            Ok(mut s) => *s = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    pub(crate) fn observe(&self, r: &TrafficRecord) {
+        self.metrics.observe(&Observation::from_record(r));
+    }
+
+    pub(crate) fn observe_refusal(&self, e: &GatewayError) {
+        self.metrics.observe_refusal(e.status(), e.kind_str());
+    }
+}
+
+/// How to start a gateway.
+pub struct Options {
+    /// The project file (re-read on reload).
+    pub file: PathBuf,
+    /// The project as first loaded.
+    pub project: Project,
+    /// Builds providers.
+    pub factory: Arc<dyn ProviderFactory>,
+    /// The store for traffic and keys.
+    pub store: Arc<SqliteStore>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options").field("file", &self.file).finish_non_exhaustive()
+    }
+}
+
+/// A gateway ready to serve: its app and the traffic writer's task.
+pub struct Gateway {
+    /// Shared by every request.
+    pub app: Arc<App>,
+    file: PathBuf,
+    writer: traffic::Writer,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").field("file", &self.file).finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Builds the state (loading every model a policy can call) and starts the traffic
+    /// writer.
+    pub async fn start(o: Options) -> Result<Self, String> {
+        let g = o.project.gateway.clone();
+        let state = State::build(o.project, &*o.factory, None).await?;
+        let keys = Keys::load(&*o.store, g.auth == GatewayAuth::Keys).await?;
+        let (log, writer) = traffic::spawn(o.store.clone(), g.batch, Duration::from_millis(g.flush_ms));
+        let metrics = Metrics::new();
+        metrics.set_writer_stats(log.stats().clone());
+        let app = Arc::new(App {
+            state: RwLock::new(Arc::new(state)),
+            factory: o.factory,
+            store: o.store,
+            log,
+            metrics,
+            keys,
+            body_limit: g.body_limit_bytes,
+            tasks: TaskTracker::new(),
+        });
+        Ok(Self {
+            app,
+            file: o.file,
+            writer,
+        })
+    }
+
+    /// The routes.
+    pub fn router(&self) -> Router {
+        router(self.app.clone())
+    }
+
+    /// Re-reads the project file and swaps in what it now says; on any error the running
+    /// state stays and the error is returned. The listen address and the traffic writer
+    /// settings apply from the next start.
+    pub async fn reload(&self) -> Result<(), String> {
+        reload(&self.app, &self.file).await
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops taking connections,
+    /// finishes requests in flight (streams included), waits for shadow calls, and drains the
+    /// traffic writer. `reload` resolves each time the policies should be re-read.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        mut reloads: tokio::sync::mpsc::Receiver<()>,
+    ) -> Result<(), String> {
+        let app = self.app.clone();
+        let file = self.file.clone();
+        let reloader = tokio::spawn(async move {
+            while reloads.recv().await.is_some() {
+                match reload(&app, &file).await {
+                    Ok(()) => tracing::info!("reloaded {}", file.display()),
+                    Err(e) => tracing::error!("reload of {} refused, still serving the previous policies: {e}", file.display()),
+                }
+            }
+        });
+        let app = self.app.clone();
+        let refresher = tokio::spawn(async move {
+            if !app.keys.required() {
+                return;
+            }
+            let mut tick = tokio::time::interval(REFRESH);
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.keys.refresh(&*app.store).await {
+                    tracing::warn!("gateway keys not refreshed: {e}");
+                }
+            }
+        });
+        let served = axum::serve(listener, router(self.app.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        reloader.abort();
+        refresher.abort();
+        let _ = reloader.await;
+        let _ = refresher.await;
+        self.app.tasks.close();
+        self.app.tasks.wait().await;
+        self.writer.close().await?;
+        served.map_err(|e| format!("server: {e}"))
+    }
+}
+
+async fn reload(app: &App, file: &std::path::Path) -> Result<(), String> {
+    let project = Project::load(file).map_err(|e| e.to_string())?;
+    let old = app.state();
+    let next = State::build(project, &*app.factory, Some(&old)).await?;
+    app.swap(next);
+    Ok(())
+}
+
+/// The gateway's routes over `app`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/messages", post(messages))
+        .route("/v1/models", get(models))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+async fn chat(Axum(app): Axum<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    handler::generate(app, Api::OpenAi, headers, body).await
+}
+
+async fn messages(Axum(app): Axum<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    handler::generate(app, Api::Anthropic, headers, body).await
+}
+
+async fn models(Axum(app): Axum<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(e) = app.keys.check(&headers) {
+        return e.into_response(Api::OpenAi);
+    }
+    let state = app.state();
+    let mut list: Vec<(String, String)> = state
+        .components
+        .keys()
+        .map(|c| (c.clone(), "rightfit-component".to_owned()))
+        .collect();
+    list.extend(
+        state
+            .project
+            .models
+            .values()
+            .map(|m| (m.name.clone(), m.provider.kind().to_owned())),
+    );
+    axum::Json(openai::models(&list)).into_response()
+}
+
+/// Liveness and what the gateway serves; 503 while a model it has built says it is not ready.
+async fn health(Axum(app): Axum<Arc<App>>) -> Response {
+    let state = app.state();
+    let mut models = serde_json::Map::new();
+    let mut ready = true;
+    for (name, p) in state.providers.all().await {
+        let (ok, detail) = match tokio::time::timeout(Duration::from_secs(2), p.health()).await {
+            Ok(Ok(h)) => (h.ready, h.detail),
+            Ok(Err(e)) => (false, GatewayError::from_provider(&e).to_string()),
+            Err(_) => (false, "health check timed out".to_owned()),
+        };
+        ready &= ok;
+        models.insert(name, json!({"ready": ok, "detail": detail}));
+    }
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if ready { "ok" } else { "degraded" },
+        "components": state.components.keys().collect::<Vec<_>>(),
+        "models": models,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(Axum(app): Axum<Arc<App>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    GatewayError::not_found_path().into_response(Api::OpenAi)
+}

@@ -1,0 +1,151 @@
+//! The traffic writer: records go into a queue on the request path (never waiting on the
+//! database) and a background task writes them in batches, one transaction each.
+//! [`Writer::close`] stops taking records and writes every one already queued.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rightfit_store::TrafficStore;
+use rightfit_types::TrafficRecord;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Records waiting to be written before new ones are dropped (and counted) rather than let the
+/// queue grow without bound under a database that cannot keep up.
+pub const QUEUE: usize = 262_144;
+
+/// Counts the writer keeps (exported as metrics).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Records written.
+    pub written: AtomicU64,
+    /// Records dropped because the queue was full.
+    pub dropped: AtomicU64,
+    /// Batches that failed to write (their records are counted in `failed_records`).
+    pub failed_batches: AtomicU64,
+    /// Records lost to failed batches.
+    pub failed_records: AtomicU64,
+}
+
+/// Hands records to the writer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TrafficLog {
+    tx: mpsc::Sender<TrafficRecord>,
+    stats: Arc<WriterStats>,
+}
+
+impl TrafficLog {
+    /// Queues a record; never waits. A full queue drops the record and counts it.
+    pub fn record(&self, record: TrafficRecord) {
+        if self.tx.try_send(record).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The writer's counts.
+    pub fn stats(&self) -> &Arc<WriterStats> {
+        &self.stats
+    }
+}
+
+/// The writer's task.
+#[derive(Debug)]
+pub struct Writer {
+    task: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+}
+
+impl Writer {
+    /// Stops taking records (later ones are dropped and counted), writes every record already
+    /// queued, and returns once they are in the store.
+    pub async fn close(self) -> Result<(), String> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .map_err(|e| format!("traffic writer failed: {e}"))
+    }
+}
+
+/// Starts the writer: batches of at most `batch` records, written at least every `flush`.
+/// Each batch's priced requests are added to their keys' spend in the same pass.
+pub fn spawn(store: Arc<dyn TrafficStore>, batch: usize, flush: Duration) -> (TrafficLog, Writer) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let (stop, stopped) = oneshot::channel();
+    let stats = Arc::new(WriterStats::default());
+    let task = tokio::spawn(run(store, rx, stopped, batch.max(1), flush, stats.clone()));
+    (TrafficLog { tx, stats }, Writer { task, stop })
+}
+
+async fn run(
+    store: Arc<dyn TrafficStore>,
+    mut rx: mpsc::Receiver<TrafficRecord>,
+    mut stopped: oneshot::Receiver<()>,
+    batch: usize,
+    flush: Duration,
+    stats: Arc<WriterStats>,
+) {
+    let mut pending: Vec<TrafficRecord> = Vec::with_capacity(batch);
+    let mut stopping = false;
+    loop {
+        // Wait for the first record of a batch, then gather more until the batch is full or
+        // `flush` has passed since that first record. Once stopping, the queue is closed and
+        // whatever is in it is written in full batches.
+        let first = if stopping {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                r = rx.recv() => r,
+                _ = &mut stopped => {
+                    stopping = true;
+                    rx.close();
+                    continue;
+                }
+            }
+        };
+        let Some(first) = first else { break };
+        pending.push(first);
+        let deadline = tokio::time::Instant::now() + flush;
+        while pending.len() < batch {
+            // Take what is already queued without waiting.
+            let got = rx.recv_many(&mut pending, batch - pending.len());
+            match tokio::time::timeout_at(deadline, got).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        write(&*store, &mut pending, &stats).await;
+    }
+    if !pending.is_empty() {
+        write(&*store, &mut pending, &stats).await;
+    }
+}
+
+async fn write(store: &dyn TrafficStore, pending: &mut Vec<TrafficRecord>, stats: &WriterStats) {
+    let n = pending.len() as u64;
+    let mut spend: BTreeMap<&str, f64> = BTreeMap::new();
+    for r in pending.iter() {
+        if let (Some(key), Some(cost)) = (&r.key_id, r.cost_usd)
+            && cost > 0.0
+        {
+            *spend.entry(key.as_str()).or_default() += cost;
+        }
+    }
+    match store.put_traffic(pending).await {
+        Ok(()) => {
+            stats.written.fetch_add(n, Ordering::Relaxed);
+        }
+        Err(e) => {
+            stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+            stats.failed_records.fetch_add(n, Ordering::Relaxed);
+            tracing::error!("traffic log: {n} records could not be written: {e}");
+        }
+    }
+    for (key, usd) in spend {
+        if let Err(e) = store.add_spend(key, usd).await {
+            tracing::error!("traffic log: spend of key {key} not recorded: {e}");
+        }
+    }
+    pending.clear();
+}
