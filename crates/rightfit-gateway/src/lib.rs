@@ -9,4 +9,5 @@
 //! (models), `rightfit-eval` (strategies, scorers), `rightfit-store` (traffic, keys).
 
 pub mod error;
+pub mod metrics;
 pub mod wire;
