@@ -1,0 +1,180 @@
+//! Anthropic Messages: the request (`POST /v1/messages`), the answer (a `message`) and the
+//! stream (named events `message_start` … `message_stop`).
+//!
+//! Shapes follow api.anthropic.com as `rightfit-testkit`'s Anthropic server reproduces them (the
+//! official SDKs are tested against it). Anthropic has no `n`: one choice, index 0.
+
+use rightfit_types::{ChatRequest, Message, Sampling};
+use serde_json::{Map, Value};
+
+use super::{
+    Api, Fields, GatewayRequest, invalid_type, invalid_value, missing, object, text_content,
+    unsupported,
+};
+use crate::error::GatewayError;
+
+mod render;
+
+pub use render::{Stream, response, stop_reason};
+
+const NO_TOOLS: &str = "tool use is not supported: this gateway serves text generation; \
+                        describe the output you want in the messages.";
+
+/// Parses a Messages request body.
+///
+/// `system` (a string or text blocks) becomes one system message first. Unknown fields are
+/// accepted and kept in `params`; tools, images and extended thinking are refused with a 400
+/// naming the field.
+pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
+    let map = object(body)?;
+    let f = Fields::new(&map);
+    let model = f.required_string("model")?.to_owned();
+    let max_tokens = f
+        .integer("max_tokens", 1, u32::MAX)?
+        .ok_or_else(|| missing("max_tokens"))?;
+    let mut messages = Vec::new();
+    if let Some(value) = f.get("system") {
+        let system = text_content(value, "system")?;
+        if !system.is_empty() {
+            messages.push(Message::system(system));
+        }
+    }
+    turns(f.get("messages"), &mut messages)?;
+
+    f.refuse("tools", NO_TOOLS)?;
+    if let Some(choice) = f.get("tool_choice") {
+        let kind = choice.get("type").and_then(Value::as_str);
+        if !matches!(kind, Some("none" | "auto")) {
+            return Err(unsupported("tool_choice", NO_TOOLS));
+        }
+    }
+    if let Some(thinking) = f.get("thinking")
+        && thinking.get("type").and_then(Value::as_str) != Some("disabled")
+    {
+        return Err(unsupported(
+            "thinking",
+            "extended thinking is not supported by this gateway; leave 'thinking' out.",
+        ));
+    }
+
+    let sampling = Sampling {
+        temperature: f.number("temperature", 0.0, 1.0)?,
+        top_p: f.number("top_p", 0.0, 1.0)?,
+        top_k: f.integer("top_k", 0, u32::MAX)?.filter(|&k| k > 0),
+        seed: None,
+    };
+    let stop = stop_sequences(f.get("stop_sequences"))?;
+    let stream = f.bool("stream")?.unwrap_or(false);
+    let user = match f.get("metadata") {
+        None => None,
+        Some(Value::Object(metadata)) => match metadata.get("user_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(user)) => Some(user.clone()),
+            Some(other) => return Err(invalid_type("metadata.user_id", "a string", other)),
+        },
+        Some(other) => return Err(invalid_type("metadata", "an object", other)),
+    };
+
+    let mut chat = ChatRequest::chat(messages.clone())
+        .with_sampling(sampling)
+        .with_stop(stop)
+        .with_max_tokens(max_tokens);
+    chat.model.clone_from(&model);
+
+    let mut params = map;
+    params.remove("messages");
+    params.remove("system");
+    Ok(GatewayRequest {
+        api: Api::Anthropic,
+        model,
+        chat,
+        stream,
+        include_usage: true,
+        user,
+        params: Value::Object(params),
+        messages,
+    })
+}
+
+/// The `messages` list: user and assistant turns.
+fn turns(value: Option<&Value>, out: &mut Vec<Message>) -> Result<(), GatewayError> {
+    let list = match value {
+        None => return Err(missing("messages")),
+        Some(Value::Array(list)) if list.is_empty() => {
+            return Err(invalid_value(
+                "messages",
+                "'messages' must contain at least one message.",
+            ));
+        }
+        Some(Value::Array(list)) => list,
+        Some(other) => return Err(invalid_type("messages", "an array of objects", other)),
+    };
+    out.reserve(list.len());
+    for (i, message) in list.iter().enumerate() {
+        let param = format!("messages[{i}]");
+        let Value::Object(message) = message else {
+            return Err(invalid_type(&param, "an object", message));
+        };
+        let content = || content(message, &param);
+        match message.get("role") {
+            Some(Value::String(role)) => match role.as_str() {
+                "user" => out.push(Message::user(content()?)),
+                "assistant" => out.push(Message::assistant(content()?)),
+                other => {
+                    return Err(invalid_value(
+                        &format!("{param}.role"),
+                        &format!(
+                            "Invalid value for '{param}.role': '{other}'. Supported values are \
+                             'user' and 'assistant'; put a system prompt in the top-level \
+                             'system' field."
+                        ),
+                    ));
+                }
+            },
+            Some(other) => return Err(invalid_type(&format!("{param}.role"), "a string", other)),
+            None => return Err(missing(&format!("{param}.role"))),
+        }
+    }
+    Ok(())
+}
+
+fn content(message: &Map<String, Value>, param: &str) -> Result<String, GatewayError> {
+    let param = format!("{param}.content");
+    match message.get("content") {
+        None | Some(Value::Null) => Err(missing(&param)),
+        Some(value) => text_content(value, &param),
+    }
+}
+
+fn stop_sequences(value: Option<&Value>) -> Result<Vec<String>, GatewayError> {
+    let items = match value {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(invalid_type("stop_sequences", "an array of strings", other)),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Value::String(s) if !s.is_empty() => out.push(s.clone()),
+            Value::String(_) => {
+                let param = format!("stop_sequences[{i}]");
+                return Err(invalid_value(
+                    &param,
+                    &format!("Invalid value for '{param}': stop sequences must not be empty."),
+                ));
+            }
+            other => {
+                return Err(invalid_type(
+                    &format!("stop_sequences[{i}]"),
+                    "a string",
+                    other,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "anthropic/parse_tests.rs"]
+mod parse_tests;
