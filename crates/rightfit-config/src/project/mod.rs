@@ -585,3 +585,5 @@ impl Project {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_gateway;
