@@ -290,6 +290,10 @@ pub(super) fn component(
         }
         b => b.map(Spanned::into_inner),
     };
+    let serve = raw
+        .serve
+        .map(|s| super::serve::serve(at, name, s, &candidates))
+        .transpose()?;
     Ok(Component {
         name: name.to_owned(),
         description: raw.description,
@@ -308,6 +312,7 @@ pub(super) fn component(
         candidates,
         constraints,
         baseline,
+        serve,
     })
 }
 

@@ -11,12 +11,16 @@ use std::path::{Path, PathBuf};
 mod cascade;
 mod component;
 mod constraints;
+mod gateway;
 mod raw;
+mod serve;
 mod starter;
 mod strategy;
 mod validate;
 
 pub use constraints::{ConstraintsConfig, OBJECTIVES};
+pub use gateway::{DEFAULT_LISTEN, GatewayAuth, GatewayConfig};
+pub use serve::{Route, ServePolicy, Sticky};
 pub use starter::{STARTER, STARTER_DATA};
 pub use strategy::{
     Candidate, CascadeConfig, ConfidenceSource, DEFAULT_ANSWER_PREFIX, ShotSelect, Shots, Strategy,
@@ -41,6 +45,8 @@ pub struct Project {
     pub components: BTreeMap<String, Component>,
     /// Project-wide constraints (`[constraints]`); each component's are already merged in.
     pub constraints: ConstraintsConfig,
+    /// How `rightfit serve` runs (`[gateway]`; defaults when absent).
+    pub gateway: GatewayConfig,
 }
 
 /// Price in US dollars per million tokens.
@@ -423,6 +429,9 @@ pub struct Component {
     /// The candidate the lift table measures the others against (the large model); `None`:
     /// the best-quality candidate that is not a cascade.
     pub baseline: Option<String>,
+    /// How the gateway serves it (`[components.NAME.serve]`); [`Component::serving`] gives
+    /// the default when `None`.
+    pub serve: Option<ServePolicy>,
 }
 
 impl Component {
@@ -576,3 +585,5 @@ impl Project {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_gateway;

@@ -19,6 +19,7 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub components: BTreeMap<String, Spanned<RawComponent>>,
     pub constraints: Option<Spanned<ConstraintsConfig>>,
+    pub gateway: Option<Spanned<RawGateway>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +85,7 @@ pub(crate) struct RawComponent {
     pub candidates: Vec<Spanned<RawCandidate>>,
     pub constraints: Option<Spanned<ConstraintsConfig>>,
     pub baseline: Option<Spanned<String>>,
+    pub serve: Option<Spanned<RawServe>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,4 +185,33 @@ pub(crate) struct RawCandidate {
 pub(crate) struct RawSplit {
     pub test_fraction: f64,
     pub stratify: Option<String>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGateway {
+    pub listen: Option<Spanned<String>>,
+    pub auth: Option<Spanned<String>>,
+    pub body_limit_kb: Option<Spanned<i64>>,
+    pub request_timeout_s: Option<Spanned<f64>>,
+    pub log_inputs: Option<bool>,
+    pub redact_fields: Option<Vec<Spanned<String>>>,
+    pub redact_patterns: Option<Vec<Spanned<String>>>,
+    pub flush_ms: Option<Spanned<i64>>,
+    pub batch: Option<Spanned<i64>>,
+}
+
+/// `[components.NAME.serve]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServe {
+    pub candidate: Option<Spanned<String>>,
+    /// Candidate name -> weight; a `BTreeMap`, so the order is by name whatever the file's.
+    pub split: Option<Spanned<BTreeMap<String, Spanned<i64>>>>,
+    pub sticky: Option<Spanned<String>>,
+    pub shadow: Option<Vec<Spanned<String>>>,
+    pub shadow_rate: Option<Spanned<f64>>,
+    pub fallback: Option<Vec<Spanned<String>>>,
+    pub timeout_s: Option<Spanned<f64>>,
 }

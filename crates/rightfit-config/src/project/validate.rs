@@ -90,6 +90,7 @@ pub(super) fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
         }
         None => ConstraintsConfig::default(),
     };
+    let gateway = super::gateway::gateway(&at, raw.gateway)?;
     let mut components = BTreeMap::new();
     for (name, spanned) in raw.components {
         let span = spanned.span();
@@ -120,6 +121,7 @@ pub(super) fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
         models,
         components,
         constraints,
+        gateway,
     })
 }
 
