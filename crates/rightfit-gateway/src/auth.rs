@@ -77,7 +77,7 @@ impl KeyState {
         if let Some(budget) = key.budget_usd {
             let spent = self.spent_micro.load(Ordering::Relaxed) as f64 / MICRO;
             if spent >= budget {
-                return Err(GatewayError::budget(format!(
+                return Err(GatewayError::budget_exhausted(format!(
                     "gateway key '{}' has spent ${spent:.4} of its ${budget:.4} budget",
                     key.name
                 )));
@@ -218,7 +218,7 @@ mod tests {
             k.admit(t0).expect("within the burst");
         }
         let e = k.admit(t0).expect_err("61st in the same instant");
-        assert_eq!(e.status(), 429);
+        assert_eq!(e.status().as_u16(), 429);
         // One request per second refills.
         k.admit(t0 + Duration::from_millis(1_001))
             .expect("a second later");
@@ -233,8 +233,8 @@ mod tests {
         k.admit(Instant::now()).expect("0.004 of 0.01");
         k.spend(0.006);
         let e = k.admit(Instant::now()).expect_err("spent");
-        assert_eq!(e.status(), 429);
-        assert!(e.to_string().contains("budget"), "{e}");
+        assert_eq!(e.status().as_u16(), 429);
+        assert!(e.message().contains("budget"), "{e}");
     }
 
     #[test]
@@ -242,6 +242,6 @@ mod tests {
         let mut g = key(None, None);
         g.revoked_at = Some("2026-11-30T01:00:00Z".into());
         let e = KeyState::new(g).admit(Instant::now()).expect_err("revoked");
-        assert_eq!(e.status(), 401);
+        assert_eq!(e.status().as_u16(), 401);
     }
 }

@@ -136,9 +136,10 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
                     tokens_out: 0,
                     cost_usd: None,
                     cached: false,
-                    error: Some(e.to_string()),
+                    error: Some(e.message().to_owned()),
                 });
-                let retryable = e.status() >= 500 || e.status() == 429;
+                let status = e.status().as_u16();
+                let retryable = status >= 500 || status == 429;
                 last_error = Some(e);
                 if !retryable {
                     break;
@@ -151,8 +152,8 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
     let name = plan.chain.first().cloned().unwrap_or_default();
     let route = if tried.len() > 1 { "fallback" } else { plan.route.as_str() };
     let mut record = app.record(&r, route, &name, None);
-    record.status = e.status();
-    record.error = Some(e.to_string());
+    record.status = e.status().as_u16();
+    record.error = Some(e.message().to_owned());
     record.steps = tried;
     app.finish(record, r.key.as_deref());
     e.into_response(r.api)
@@ -250,13 +251,13 @@ async fn pump(
                 let ge = GatewayError::from_provider(&e);
                 tracing::warn!("stream from {}: {e}", model.name);
                 let _ = tx.send(sse.error(&ge)).await;
-                error = Some((ge.status(), e.to_string()));
+                error = Some((ge.status().as_u16(), e.to_string()));
                 break;
             }
             None => {
                 let ge = GatewayError::upstream(format!("'{}' ended its stream early", model.name));
                 let _ = tx.send(sse.error(&ge)).await;
-                error = Some((ge.status(), ge.to_string()));
+                error = Some((ge.status().as_u16(), ge.message().to_owned()));
                 break;
             }
         };
@@ -406,8 +407,8 @@ fn shadow(
                 record.error = Some("a shadow was streamed".into());
             }
             Err(e) => {
-                record.status = e.status();
-                record.error = Some(e.to_string());
+                record.status = e.status().as_u16();
+                record.error = Some(e.message().to_owned());
             }
         }
         app.finish(record, None);
@@ -501,7 +502,7 @@ impl App {
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, GatewayError> {
-    let too_large = || GatewayError::too_large(limit);
+    let too_large = || GatewayError::body_too_large(limit);
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -71,11 +71,32 @@ impl App {
     }
 
     pub(crate) fn observe(&self, r: &TrafficRecord) {
-        self.metrics.observe(&Observation::from_record(r));
+        let error_kind = r.error.as_ref().map(|_| error_kind(r.status));
+        self.metrics.observe_request(&Observation {
+            component: r.component.as_deref().unwrap_or(&r.requested),
+            candidate: &r.candidate,
+            route: &r.route,
+            status: r.status,
+            error: error_kind,
+            tokens_in: r.tokens_in,
+            tokens_out: r.tokens_out,
+            cost_usd: r.cost_usd.unwrap_or(0.0),
+            escalations: u32::from(r.escalated),
+            shadow: r.role == "shadow",
+            duration: Duration::from_secs_f64(r.latency_ms.max(0.0) / 1000.0),
+            upstream: None,
+        });
     }
 
     pub(crate) fn observe_refusal(&self, e: &GatewayError) {
-        self.metrics.observe_refusal(e.status(), e.kind_str());
+        self.metrics.observe_request(&Observation {
+            component: "-",
+            candidate: "-",
+            route: "refused",
+            status: e.status().as_u16(),
+            error: Some(e.kind().as_str()),
+            ..Observation::default()
+        });
     }
 }
 
@@ -118,9 +139,13 @@ impl Gateway {
         let g = o.project.gateway.clone();
         let state = State::build(o.project, &*o.factory, None).await?;
         let keys = Keys::load(&*o.store, g.auth == GatewayAuth::Keys).await?;
-        let (log, writer) = traffic::spawn(o.store.clone(), g.batch, Duration::from_millis(g.flush_ms));
         let metrics = Metrics::new();
-        metrics.set_writer_stats(log.stats().clone());
+        let (log, writer) = traffic::spawn(
+            o.store.clone(),
+            metrics.clone(),
+            g.batch,
+            Duration::from_millis(g.flush_ms),
+        );
         let app = Arc::new(App {
             state: RwLock::new(Arc::new(state)),
             factory: o.factory,
@@ -252,7 +277,7 @@ async fn health(Axum(app): Axum<Arc<App>>) -> Response {
     for (name, p) in state.providers.all().await {
         let (ok, detail) = match tokio::time::timeout(Duration::from_secs(2), p.health()).await {
             Ok(Ok(h)) => (h.ready, h.detail),
-            Ok(Err(e)) => (false, GatewayError::from_provider(&e).to_string()),
+            Ok(Err(e)) => (false, GatewayError::from_provider(&e).message().to_owned()),
             Err(_) => (false, "health check timed out".to_owned()),
         };
         ready &= ok;
@@ -276,5 +301,24 @@ async fn metrics(Axum(app): Axum<Arc<App>>) -> Response {
 }
 
 async fn not_found() -> Response {
-    GatewayError::not_found_path().into_response(Api::OpenAi)
+    GatewayError::new(
+        crate::error::ErrorKind::NotFound,
+        "no such route: the gateway serves POST /v1/chat/completions, POST /v1/messages, GET /v1/models, GET /health and GET /metrics",
+    )
+    .into_response(Api::OpenAi)
+}
+
+/// The error kind a recorded status stands for (metrics labels).
+fn error_kind(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request",
+        401 => "authentication",
+        404 => "not_found",
+        429 => "rate_limit",
+        499 => "client_closed",
+        504 => "upstream_timeout",
+        503 => "unavailable",
+        500 => "internal",
+        _ => "upstream",
+    }
 }

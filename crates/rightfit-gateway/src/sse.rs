@@ -71,7 +71,7 @@ impl Sse {
                         out.push(stream.finish(*index, *reason));
                     }
                     StreamEvent::Done { usage, .. } => {
-                        if let Some(u) = stream.usage(*usage) {
+                        if let Some(u) = stream.usage(usage) {
                             out.push(u);
                         }
                         out.push(stream.done());
@@ -85,7 +85,7 @@ impl Sse {
             } => {
                 if !*started {
                     *started = true;
-                    out.extend(stream.start(0));
+                    out.push(stream.start(0));
                 }
                 match event {
                     StreamEvent::Delta { index: 0, text } if !text.is_empty() => {
@@ -93,7 +93,7 @@ impl Sse {
                     }
                     StreamEvent::Finish { index: 0, reason } => *finish = Some(*reason),
                     StreamEvent::Done { usage, .. } => {
-                        out.extend(stream.finish(finish.unwrap_or(FinishReason::Stop), *usage));
+                        out.push(stream.finish(finish.unwrap_or(FinishReason::Stop), usage));
                     }
                     _ => {}
                 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use rightfit_store::TrafficStore;
 use rightfit_types::TrafficRecord;
+
+use crate::metrics::Metrics;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -34,6 +36,7 @@ pub struct WriterStats {
 pub struct TrafficLog {
     tx: mpsc::Sender<TrafficRecord>,
     stats: Arc<WriterStats>,
+    metrics: Metrics,
 }
 
 impl TrafficLog {
@@ -41,6 +44,7 @@ impl TrafficLog {
     pub fn record(&self, record: TrafficRecord) {
         if self.tx.try_send(record).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.traffic_dropped(1);
         }
     }
 
@@ -70,12 +74,24 @@ impl Writer {
 
 /// Starts the writer: batches of at most `batch` records, written at least every `flush`.
 /// Each batch's priced requests are added to their keys' spend in the same pass.
-pub fn spawn(store: Arc<dyn TrafficStore>, batch: usize, flush: Duration) -> (TrafficLog, Writer) {
+pub fn spawn(
+    store: Arc<dyn TrafficStore>,
+    metrics: Metrics,
+    batch: usize,
+    flush: Duration,
+) -> (TrafficLog, Writer) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (stop, stopped) = oneshot::channel();
     let stats = Arc::new(WriterStats::default());
-    let task = tokio::spawn(run(store, rx, stopped, batch.max(1), flush, stats.clone()));
-    (TrafficLog { tx, stats }, Writer { task, stop })
+    let task = tokio::spawn(run(
+        store,
+        rx,
+        stopped,
+        batch.max(1),
+        flush,
+        (stats.clone(), metrics.clone()),
+    ));
+    (TrafficLog { tx, stats, metrics }, Writer { task, stop })
 }
 
 async fn run(
@@ -84,7 +100,7 @@ async fn run(
     mut stopped: oneshot::Receiver<()>,
     batch: usize,
     flush: Duration,
-    stats: Arc<WriterStats>,
+    (stats, metrics): (Arc<WriterStats>, Metrics),
 ) {
     let mut pending: Vec<TrafficRecord> = Vec::with_capacity(batch);
     let mut stopping = false;
@@ -115,14 +131,19 @@ async fn run(
                 Ok(_) => {}
             }
         }
-        write(&*store, &mut pending, &stats).await;
+        write(&*store, &mut pending, &stats, &metrics).await;
     }
     if !pending.is_empty() {
-        write(&*store, &mut pending, &stats).await;
+        write(&*store, &mut pending, &stats, &metrics).await;
     }
 }
 
-async fn write(store: &dyn TrafficStore, pending: &mut Vec<TrafficRecord>, stats: &WriterStats) {
+async fn write(
+    store: &dyn TrafficStore,
+    pending: &mut Vec<TrafficRecord>,
+    stats: &WriterStats,
+    metrics: &Metrics,
+) {
     let n = pending.len() as u64;
     let mut spend: BTreeMap<&str, f64> = BTreeMap::new();
     for r in pending.iter() {
@@ -135,10 +156,12 @@ async fn write(store: &dyn TrafficStore, pending: &mut Vec<TrafficRecord>, stats
     match store.put_traffic(pending).await {
         Ok(()) => {
             stats.written.fetch_add(n, Ordering::Relaxed);
+            metrics.traffic_written(n);
         }
         Err(e) => {
             stats.failed_batches.fetch_add(1, Ordering::Relaxed);
             stats.failed_records.fetch_add(n, Ordering::Relaxed);
+            metrics.traffic_dropped(n);
             tracing::error!("traffic log: {n} records could not be written: {e}");
         }
     }
