@@ -430,7 +430,9 @@ pub struct Component {
     /// the best-quality candidate that is not a cascade.
     pub baseline: Option<String>,
     /// How the gateway serves it (`[components.NAME.serve]`); [`Component::serving`] gives
-    /// the default when `None`.
+    /// the default when `None`. Not serialized: it changes nothing an evaluation measures, so it
+    /// stays out of a run's configuration hash (editing it leaves runs resumable).
+    #[serde(skip)]
     pub serve: Option<ServePolicy>,
 }
 

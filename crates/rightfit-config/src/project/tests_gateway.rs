@@ -168,6 +168,17 @@ timeout_s = 30
 }
 
 #[test]
+fn the_serve_table_stays_out_of_the_serialized_component() {
+    // Runs hash the serialized component to refuse resuming a changed configuration; serving
+    // changes nothing evaluated, so it must not change that hash.
+    let plain = parse(APP).expect("valid");
+    let served = parse(&with_serve("candidate = \"big/zero-shot\"")).expect("valid");
+    assert!(served.components["c"].serve.is_some());
+    let json = |p: &Project| serde_json::to_value(&p.components["c"]).expect("serializes");
+    assert_eq!(json(&plain), json(&served));
+}
+
+#[test]
 fn serve_routes_are_refused_with_key_and_line() {
     let key = |k: &str| format!("components.c.serve.{k}");
     let text = with_serve("candidate = \"big/zero-shot\"\nsplit = { \"big/zero-shot\" = 1 }");
