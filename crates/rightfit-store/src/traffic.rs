@@ -33,6 +33,9 @@ fn where_clause(filter: &TrafficFilter) -> (String, Vec<&str>) {
     if filter.ok_only {
         conditions.push("error IS NULL");
     }
+    if filter.errors_only {
+        conditions.push("error IS NOT NULL");
+    }
     if conditions.is_empty() {
         (String::new(), binds)
     } else {

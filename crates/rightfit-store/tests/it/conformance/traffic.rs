@@ -194,6 +194,20 @@ pub async fn traffic_filters_select_and_order(store: &dyn TrafficStore) {
     assert_eq!(list, ["req_1", "req_1-shadow-1", "req_2"]);
     assert_eq!(n, 3);
 
+    let (list, n) = get(TrafficFilter {
+        errors_only: true,
+        ..all()
+    })
+    .await;
+    assert_eq!((list, n), (vec!["req_3".to_owned()], 1));
+    let (list, n) = get(TrafficFilter {
+        errors_only: true,
+        ok_only: true,
+        ..all()
+    })
+    .await;
+    assert_eq!((list.len(), n), (0, 0));
+
     // `limit` takes the first in the order asked for; the count ignores it.
     let (list, n) = get(TrafficFilter {
         limit: Some(2),
