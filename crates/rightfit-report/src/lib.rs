@@ -1,7 +1,8 @@
 //! Reports of evaluation results: a terminal table, Markdown, JSON, the lift table ([`lift()`]:
 //! what each strategy adds to a small model against the large baseline), and one self-contained
 //! HTML page ([`html()`]: charts drawn with `plotters`, the recommendation from
-//! `rightfit-decide`, and a filterable per-example table). Pure: data in, text out.
+//! `rightfit-decide`, and a filterable per-example table), and what the gateway served
+//! ([`traffic_stats`] and its tables). Pure: data in, text out.
 //!
 //! The evaluator (`rightfit-eval`) computes summaries and comparisons from stored records; this
 //! crate only lays them out. The CLI prints or writes what it returns.
@@ -12,6 +13,11 @@ mod decision;
 pub use decision::{recommendation_markdown, recommendation_terminal};
 mod lift;
 pub use lift::{Lift, LiftRow, lift, lift_markdown, lift_terminal};
+mod traffic;
+pub use traffic::{
+    TrafficStatsRow, preview, traffic_list_terminal, traffic_stats, traffic_stats_markdown,
+    traffic_stats_terminal,
+};
 
 use std::collections::BTreeMap;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-/// An error from a [`crate::RunStore`].
+/// An error from a [`crate::RunStore`] or a [`crate::TrafficStore`].
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -152,6 +152,39 @@ pub enum StoreError {
         run_id: String,
         /// The candidate it refers to, for records.
         candidate: Option<String>,
+    },
+
+    /// A traffic record with this id is already stored (or appears twice in one batch).
+    #[error(
+        "{path} already has a traffic record '{id}'; record ids are unique (nothing of this batch \
+         was written: drop the duplicate and write the rest again)"
+    )]
+    DuplicateTraffic {
+        /// The database file.
+        path: PathBuf,
+        /// The id.
+        id: String,
+    },
+
+    /// A gateway key with this name is already stored.
+    #[error(
+        "{path} already has a gateway key named '{name}'; choose another name, or revoke the old \
+         key with 'rightfit keys revoke {name}' (see 'rightfit keys list')"
+    )]
+    DuplicateKey {
+        /// The database file.
+        path: PathBuf,
+        /// The name.
+        name: String,
+    },
+
+    /// No gateway key has this id.
+    #[error("no gateway key '{key}' in {path} — see 'rightfit keys list'")]
+    KeyNotFound {
+        /// The database file.
+        path: PathBuf,
+        /// The id asked for.
+        key: String,
     },
 
     /// A number cannot be stored as given: a non-finite float, or an integer past `i64::MAX`.

@@ -1,4 +1,5 @@
-//! The store: runs, their candidates, one record per (candidate, example), and the response cache.
+//! The store: runs, their candidates, one record per (candidate, example), the response cache,
+//! and the gateway's traffic log and keys.
 //!
 //! This crate owns how evaluation results are kept on disk. The evaluator (`rightfit-eval`)
 //! writes: it creates a run, puts its candidates, saves records in batches as examples finish,
@@ -6,6 +7,11 @@
 //! commands of the CLI, the reports (`rightfit-report`) and the decision engine read runs,
 //! candidates and records back. All of them talk to the [`RunStore`] trait, not to SQLite, so
 //! another backend (Postgres) can come later; [`SqliteStore`] is the one there is now.
+//!
+//! The gateway (`rightfit-gateway`) writes what it serves through [`TrafficStore`]: traffic
+//! records in batches, keys looked up by the hash of the secret a client presents
+//! ([`hash_secret`]), and what each key spends. The `traffic` and `keys` commands of the CLI read
+//! and manage them; [`new_key`] makes a key the same way for both.
 //!
 //! Types come from `rightfit-types` ([`RunInfo`], [`CandidateInfo`], [`ExampleRecord`],
 //! [`CachedResponse`]). Numbers must be storable: floats finite (scores, latencies and costs are
@@ -19,15 +25,20 @@
 //! [`CachedResponse`]: rightfit_types::CachedResponse
 
 mod error;
+mod keys;
 mod rows;
 mod sqlite;
+mod traffic;
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo};
+use rightfit_types::{
+    CachedResponse, CandidateInfo, ExampleRecord, GatewayKey, RunInfo, TrafficFilter, TrafficRecord,
+};
 
 pub use error::StoreError;
+pub use keys::{KeyError, NewKey, Secret, hash_secret, new_key};
 pub use sqlite::SqliteStore;
 
 /// How many matching ids [`StoreError::AmbiguousRun`] lists before saying how many more there are.
@@ -98,4 +109,52 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
 
     /// Stores a response under its key, replacing any entry already there.
     async fn cache_put(&self, entry: &CachedResponse) -> Result<(), StoreError>;
+}
+
+/// Where the gateway's traffic records and keys are kept.
+///
+/// Traffic is read in time order: by `at` (RFC 3339 UTC with milliseconds, so text order is time
+/// order), then by id. [`TrafficFilter::since`] is compared as text with `at`, so it must be
+/// written the same way (`2026-11-30T03:42:07.000Z`; without the milliseconds, records in that
+/// very second compare wrongly).
+#[async_trait]
+pub trait TrafficStore: Send + Sync + std::fmt::Debug {
+    /// Stores traffic records in one transaction: all or none. Every number is checked before
+    /// anything is written (floats finite, counts at most `i64::MAX`, `role` `primary` or
+    /// `shadow`).
+    ///
+    /// Ids are unique: the gateway makes them so, and a record is never replaced. A record whose
+    /// id is already stored (or repeated in the batch) fails the whole batch with
+    /// [`StoreError::DuplicateTraffic`], which names the id, so that a writer can drop that one
+    /// record and write the rest again rather than lose them.
+    async fn put_traffic(&self, records: &[TrafficRecord]) -> Result<(), StoreError>;
+
+    /// The records the filter selects: oldest first, or newest first with
+    /// [`TrafficFilter::newest_first`]; at most [`TrafficFilter::limit`] of them (the first ones in
+    /// that order).
+    async fn traffic(&self, filter: &TrafficFilter) -> Result<Vec<TrafficRecord>, StoreError>;
+
+    /// How many records the filter selects, ignoring its `limit` (so a listing can say "20 of
+    /// 1,234").
+    async fn count_traffic(&self, filter: &TrafficFilter) -> Result<u64, StoreError>;
+
+    /// Stores a new key. Fails with [`StoreError::DuplicateKey`] if its name is taken (an id or
+    /// hash that is taken fails too: they come from 8 and 32 random bytes, so that is a bug).
+    async fn put_key(&self, key: &GatewayKey) -> Result<(), StoreError>;
+
+    /// Every key, revoked ones included, oldest first.
+    async fn keys(&self) -> Result<Vec<GatewayKey>, StoreError>;
+
+    /// The key whose secret hashes to `hash` ([`hash_secret`]), revoked or not: the caller
+    /// refuses a key with `revoked_at` set.
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<GatewayKey>, StoreError>;
+
+    /// Revokes the key with this id, else the one with this name: sets `revoked_at` to now,
+    /// unless it was revoked already (the first time is kept). `false` if no key has that id or
+    /// name.
+    async fn revoke_key(&self, id_or_name: &str) -> Result<bool, StoreError>;
+
+    /// Adds `usd` (finite, 0 or more) to what the key has spent. Fails with
+    /// [`StoreError::KeyNotFound`] if no key has this id.
+    async fn add_spend(&self, key_id: &str, usd: f64) -> Result<(), StoreError>;
 }

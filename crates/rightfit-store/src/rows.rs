@@ -306,7 +306,7 @@ impl CacheRow {
     }
 }
 
-fn to_i64(what: &str, field: &str, value: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_i64(what: &str, field: &str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::InvalidValue {
         what: what.to_owned(),
         field: field.to_owned(),
@@ -315,7 +315,7 @@ fn to_i64(what: &str, field: &str, value: u64) -> Result<i64, StoreError> {
     })
 }
 
-fn finite(what: &str, field: &str, value: f64) -> Result<f64, StoreError> {
+pub(crate) fn finite(what: &str, field: &str, value: f64) -> Result<f64, StoreError> {
     if value.is_finite() {
         Ok(value)
     } else {
@@ -323,7 +323,7 @@ fn finite(what: &str, field: &str, value: f64) -> Result<f64, StoreError> {
     }
 }
 
-fn not_finite(what: &str, field: &str, value: f64) -> StoreError {
+pub(crate) fn not_finite(what: &str, field: &str, value: f64) -> StoreError {
     StoreError::InvalidValue {
         what: what.to_owned(),
         field: field.to_owned(),
@@ -333,17 +333,17 @@ fn not_finite(what: &str, field: &str, value: f64) -> StoreError {
 }
 
 /// Builds [`StoreError::Corrupt`] for one stored row.
-struct Bad<'a> {
+pub(crate) struct Bad<'a> {
     path: &'a Path,
     what: String,
 }
 
 impl<'a> Bad<'a> {
-    fn new(path: &'a Path, what: String) -> Self {
+    pub(crate) fn new(path: &'a Path, what: String) -> Self {
         Self { path, what }
     }
 
-    fn field(&self, field: &str, problem: String) -> StoreError {
+    pub(crate) fn field(&self, field: &str, problem: String) -> StoreError {
         StoreError::Corrupt {
             path: self.path.to_path_buf(),
             what: self.what.clone(),
@@ -352,11 +352,15 @@ impl<'a> Bad<'a> {
         }
     }
 
-    fn u64(&self, field: &str, value: i64) -> Result<u64, StoreError> {
+    pub(crate) fn u64(&self, field: &str, value: i64) -> Result<u64, StoreError> {
         u64::try_from(value).map_err(|_| self.field(field, format!("{value} is negative")))
     }
 
-    fn json<T: DeserializeOwned>(&self, field: &str, text: &str) -> Result<T, StoreError> {
+    pub(crate) fn json<T: DeserializeOwned>(
+        &self,
+        field: &str,
+        text: &str,
+    ) -> Result<T, StoreError> {
         serde_json::from_str(text)
             .map_err(|e| self.field(field, format!("not the JSON expected: {e}")))
     }

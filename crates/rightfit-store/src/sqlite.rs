@@ -1,4 +1,5 @@
-//! [`SqliteStore`]: the [`RunStore`] kept in one SQLite file (or in memory, for tests).
+//! [`SqliteStore`]: the [`RunStore`] (and the [`crate::TrafficStore`], in `traffic.rs`) kept in
+//! one SQLite file (or in memory, for tests).
 //!
 //! Opening sets the connection up (WAL journal, `synchronous=NORMAL`, foreign keys, a busy
 //! timeout) and brings the schema up to date with the migrations embedded from `migrations/`.
@@ -40,9 +41,9 @@ const NEWEST_FIRST: &str = "ORDER BY started_at DESC, id DESC";
 /// A [`RunStore`] in SQLite.
 #[derive(Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     /// The database file, or `:memory:`; every error names it.
-    path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl SqliteStore {
@@ -139,7 +140,10 @@ impl SqliteStore {
     }
 
     /// Wraps a sqlx error with what the store was doing.
-    fn query_error(&self, action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+    pub(crate) fn query_error(
+        &self,
+        action: impl Into<String>,
+    ) -> impl FnOnce(sqlx::Error) -> StoreError {
         let path = self.path.clone();
         let action = action.into();
         move |source| StoreError::Query {
@@ -500,7 +504,7 @@ impl RunStore for SqliteStore {
 }
 
 /// The kind of a database error, if it is one.
-fn kind(err: &sqlx::Error) -> Option<ErrorKind> {
+pub(crate) fn kind(err: &sqlx::Error) -> Option<ErrorKind> {
     err.as_database_error().map(|db| db.kind())
 }
 

@@ -91,6 +91,8 @@ pub struct TrafficFilter {
     pub since: Option<String>,
     /// Only records without an error.
     pub ok_only: bool,
+    /// Only records with an error (with `ok_only` too: none).
+    pub errors_only: bool,
     /// At most this many (the newest when `newest_first`, else the oldest).
     pub limit: Option<usize>,
     /// Newest first (listing) instead of oldest first (export).

@@ -1,6 +1,7 @@
 //! Integration tests of `rightfit-store`: one binary (see STYLE.md).
 //!
-//! `conformance` holds behaviour every [`rightfit_store::RunStore`] must have, run here against
+//! `conformance` holds behaviour every [`rightfit_store::RunStore`] (and
+//! [`rightfit_store::TrafficStore`]) must have, run here against
 //! the SQLite store on a file and in memory; `sqlite` holds what is particular to SQLite files
 //! (opening, reopening, refusing foreign files, error messages that name the path).
 

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use rightfit_store::{RunStore, SqliteStore, StoreError};
+use rightfit_store::{RunStore, SqliteStore, StoreError, TrafficStore};
+use rightfit_types::TrafficFilter;
 use sqlx::{Connection, SqliteConnection};
 
-use crate::support::{candidate, file_store, record, running};
+use crate::support::{candidate, file_store, key, record, running, traffic};
 
 /// A plain connection beside the store, to look at (or tamper with) the file directly.
 async fn raw(path: &Path) -> SqliteConnection {
@@ -52,9 +53,11 @@ async fn open_creates_the_file_and_its_directories_in_wal_mode() {
         [
             "_sqlx_migrations",
             "candidates",
+            "gateway_keys",
             "records",
             "response_cache",
-            "runs"
+            "runs",
+            "traffic"
         ]
     );
 }
@@ -73,7 +76,7 @@ async fn reopening_keeps_data_and_does_not_run_migrations_again() {
         .unwrap();
     store.close().await;
     let before = applied(&path).await;
-    assert_eq!(before.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(before.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
 
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(
@@ -273,5 +276,71 @@ async fn records_written_without_confidence_and_steps_read_back_without_them() {
     assert_eq!(records[0].confidence, None);
     assert!(records[0].steps.is_empty());
     assert_eq!(records[0].output.as_deref(), Some("yes"));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_gateway_upgrades_and_keeps_its_runs() {
+    // A database as a rightfit of migrations 1 to 3 left it: those migrations applied by sqlx
+    // from a copy of the files, and a run written with plain SQL.
+    let dir = tempfile::tempdir().unwrap();
+    let old_migrations = dir.path().join("migrations");
+    std::fs::create_dir(&old_migrations).unwrap();
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for name in [
+        "0001_runs.sql",
+        "0002_response_cache.sql",
+        "0003_record_steps.sql",
+    ] {
+        std::fs::copy(ours.join(name), old_migrations.join(name)).unwrap();
+    }
+    let path = dir.path().join("runs.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::migrate::Migrator::new(old_migrations.as_path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO runs (id, component, started_at, finished_at, status, config_hash, dataset, \
+         rows_used, rows_skipped, row_limit, seed, meta) VALUES ('r1', 'c', \
+         '2026-01-01T00:00:00Z', NULL, 'running', 'h', 'd', 1, 0, NULL, 7, 'null')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name = 'traffic'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert!(tables.is_empty(), "the old database has no traffic table");
+    conn.close().await.unwrap();
+    assert_eq!(
+        applied(&path).await.iter().map(|m| m.0).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+
+    // Opening it applies migration 4 only; the run is still there and traffic can be written.
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.run("r1").await.unwrap().unwrap().seed, 7);
+    let r = traffic("req_1", "2026-11-30T00:00:00.000Z", "intent", "qwen");
+    store.put_traffic(std::slice::from_ref(&r)).await.unwrap();
+    store.put_key(&key("key_a", "alpha")).await.unwrap();
+    store.close().await;
+    assert_eq!(
+        applied(&path).await.iter().map(|m| m.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.traffic(&TrafficFilter::default()).await.unwrap(),
+        vec![r]
+    );
+    assert_eq!(store.keys().await.unwrap().len(), 1);
     store.close().await;
 }

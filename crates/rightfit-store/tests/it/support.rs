@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rightfit_store::SqliteStore;
-use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo, RunStatus, Step};
+use rightfit_types::{
+    CachedResponse, CandidateInfo, ExampleRecord, GatewayKey, RunInfo, RunStatus, Step,
+    TrafficRecord,
+};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -146,5 +149,88 @@ pub fn cached(key: &str) -> CachedResponse {
         provider: "openai".to_owned(),
         response: json!({"choices": [{"text": "hi", "logprobs": null}], "usage": {"prompt_tokens": 3}}),
         created_at: "2026-11-30T03:42:07Z".to_owned(),
+    }
+}
+
+/// A successful primary traffic record with every optional field set and nested JSON.
+pub fn traffic(id: &str, at: &str, component: &str, candidate: &str) -> TrafficRecord {
+    TrafficRecord {
+        id: id.to_owned(),
+        at: at.to_owned(),
+        api: "openai".to_owned(),
+        key_id: Some("key_0123456789abcdef".to_owned()),
+        component: Some(component.to_owned()),
+        requested: component.to_owned(),
+        route: "split".to_owned(),
+        candidate: candidate.to_owned(),
+        role: "primary".to_owned(),
+        parent: None,
+        input: json!({
+            "messages": [{"role": "system", "content": "Classify the intent."},
+                         {"role": "user", "content": "wake me at 7 ☺"}],
+            "params": {"temperature": 0.0, "max_tokens": 16, "stop": ["\n"], "user": "[redacted]"},
+        }),
+        output: Some("set_alarm".to_owned()),
+        finish_reason: Some("stop".to_owned()),
+        stream: true,
+        status: 200,
+        error: None,
+        latency_ms: 123.456,
+        ttft_ms: Some(17.25),
+        tokens_in: 45,
+        tokens_out: 2,
+        cost_usd: Some(0.000_012_5),
+        escalated: true,
+        confidence: Some(2.0 / 3.0),
+        score: Some(0.1 + 0.2),
+        steps: record("r", "c", "e", 0).steps,
+    }
+}
+
+/// A shadow record of `parent`, answered by `candidate`.
+pub fn shadow(parent: &TrafficRecord, n: u32, candidate: &str) -> TrafficRecord {
+    TrafficRecord {
+        id: format!("{}-shadow-{n}", parent.id),
+        route: "shadow".to_owned(),
+        candidate: candidate.to_owned(),
+        role: "shadow".to_owned(),
+        parent: Some(parent.id.clone()),
+        ..parent.clone()
+    }
+}
+
+/// A failed traffic record: every optional field empty, an error set.
+pub fn failed_traffic(id: &str, at: &str, component: &str, candidate: &str) -> TrafficRecord {
+    TrafficRecord {
+        key_id: None,
+        component: None,
+        parent: None,
+        output: None,
+        finish_reason: None,
+        stream: false,
+        status: 502,
+        error: Some("upstream answered HTTP 500".to_owned()),
+        ttft_ms: None,
+        cost_usd: None,
+        escalated: false,
+        confidence: None,
+        score: None,
+        steps: Vec::new(),
+        ..traffic(id, at, component, candidate)
+    }
+}
+
+/// A gateway key with every optional field set.
+pub fn key(id: &str, name: &str) -> GatewayKey {
+    GatewayKey {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        hash: rightfit_store::hash_secret(&format!("rf-secret-of-{id}")),
+        prefix: "rf-0123abcd".to_owned(),
+        created_at: "2026-11-30T03:42:07Z".to_owned(),
+        revoked_at: None,
+        requests_per_minute: Some(600),
+        budget_usd: Some(25.5),
+        spent_usd: 0.0,
     }
 }

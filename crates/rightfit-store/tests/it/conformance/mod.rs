@@ -1,10 +1,13 @@
-//! Behaviour every [`rightfit_store::RunStore`] must have, run against each backend by `backends!`.
+//! Behaviour every [`rightfit_store::RunStore`] and [`rightfit_store::TrafficStore`] must have,
+//! run against each backend by `backends!`.
 
 mod records;
 mod runs;
+mod traffic;
 
 use records::*;
 use runs::*;
+use traffic::*;
 
 /// Makes one `#[tokio::test]` per behaviour for each backend.
 macro_rules! backends {
@@ -53,4 +56,12 @@ backends!(
     a_batch_with_a_non_finite_number_writes_nothing,
     a_batch_of_2000_records_is_written,
     cache_round_trips_and_replaces,
+    traffic_round_trips_every_field,
+    a_duplicate_id_fails_the_batch_and_names_the_id,
+    a_batch_with_a_bad_value_writes_nothing,
+    traffic_filters_select_and_order,
+    a_batch_of_1000_traffic_records_is_written_in_one_call,
+    keys_are_made_found_by_hash_and_listed,
+    revoking_by_id_or_name_keeps_the_first_time,
+    spend_adds_up_per_key,
 );

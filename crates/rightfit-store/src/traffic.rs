@@ -1,0 +1,275 @@
+//! The [`TrafficStore`] of [`SqliteStore`]: the gateway's traffic log (table `traffic`) and its
+//! keys (table `gateway_keys`), both from migration 4.
+
+mod rows;
+
+use async_trait::async_trait;
+use rightfit_types::{GatewayKey, TrafficFilter, TrafficRecord};
+use sqlx::error::ErrorKind;
+
+use self::rows::{KEY_COLUMNS, KeyRow, TRAFFIC_COLUMNS, TrafficRow};
+use crate::sqlite::kind;
+use crate::{SqliteStore, StoreError, TrafficStore};
+
+/// Now as SQLite writes it: RFC 3339 UTC with milliseconds, like a traffic record's `at`.
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// The `WHERE` clause of a filter and the text values it binds, in order (its `limit` and order
+/// are left to the caller).
+fn where_clause(filter: &TrafficFilter) -> (String, Vec<&str>) {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    for (condition, value) in [
+        ("component = ?", &filter.component),
+        ("candidate = ?", &filter.candidate),
+        ("role = ?", &filter.role),
+        ("at >= ?", &filter.since),
+    ] {
+        if let Some(value) = value {
+            conditions.push(condition);
+            binds.push(value.as_str());
+        }
+    }
+    if filter.ok_only {
+        conditions.push("error IS NULL");
+    }
+    if filter.errors_only {
+        conditions.push("error IS NOT NULL");
+    }
+    if conditions.is_empty() {
+        (String::new(), binds)
+    } else {
+        (format!("WHERE {}", conditions.join(" AND ")), binds)
+    }
+}
+
+#[async_trait]
+impl TrafficStore for SqliteStore {
+    async fn put_traffic(&self, records: &[TrafficRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        // Check every value before taking the write lock.
+        let rows = records
+            .iter()
+            .map(TrafficRow::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let action = || format!("save {} traffic records", rows.len());
+        // IMMEDIATE takes the write lock up front, so the busy timeout applies to it.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.query_error(action()))?;
+        let sql = format!(
+            "INSERT INTO traffic ({}) VALUES ({})",
+            TRAFFIC_COLUMNS.join(", "),
+            vec!["?"; TRAFFIC_COLUMNS.len()].join(", ")
+        );
+        for row in &rows {
+            let result = sqlx::query(&sql)
+                .bind(&row.id)
+                .bind(&row.at)
+                .bind(&row.api)
+                .bind(&row.key_id)
+                .bind(&row.component)
+                .bind(&row.requested)
+                .bind(&row.route)
+                .bind(&row.candidate)
+                .bind(&row.role)
+                .bind(&row.parent)
+                .bind(&row.input)
+                .bind(&row.output)
+                .bind(&row.finish_reason)
+                .bind(row.stream)
+                .bind(row.status)
+                .bind(&row.error)
+                .bind(row.latency_ms)
+                .bind(row.ttft_ms)
+                .bind(row.tokens_in)
+                .bind(row.tokens_out)
+                .bind(row.cost_usd)
+                .bind(row.escalated)
+                .bind(row.confidence)
+                .bind(row.score)
+                .bind(&row.steps)
+                .execute(&mut *tx)
+                .await;
+            // Returning drops `tx`, which rolls the batch back.
+            match result {
+                Ok(_) => {}
+                Err(err) if kind(&err) == Some(ErrorKind::UniqueViolation) => {
+                    return Err(StoreError::DuplicateTraffic {
+                        path: self.path.clone(),
+                        id: row.id.clone(),
+                    });
+                }
+                Err(err) => return Err(self.query_error(action())(err)),
+            }
+        }
+        tx.commit().await.map_err(self.query_error(action()))
+    }
+
+    async fn traffic(&self, filter: &TrafficFilter) -> Result<Vec<TrafficRecord>, StoreError> {
+        let (conditions, binds) = where_clause(filter);
+        let order = if filter.newest_first {
+            "ORDER BY at DESC, id DESC"
+        } else {
+            "ORDER BY at, id"
+        };
+        let sql = format!(
+            "SELECT {} FROM traffic {conditions} {order} LIMIT ?",
+            TRAFFIC_COLUMNS.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, TrafficRow>(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        // LIMIT -1 is SQLite's "no limit".
+        let limit = filter
+            .limit
+            .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let rows = query
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error("read traffic records"))?;
+        rows.into_iter().map(|row| row.decode(&self.path)).collect()
+    }
+
+    async fn count_traffic(&self, filter: &TrafficFilter) -> Result<u64, StoreError> {
+        let (conditions, binds) = where_clause(filter);
+        let sql = format!("SELECT COUNT(*) FROM traffic {conditions}");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let n = query
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.query_error("count traffic records"))?;
+        // COUNT(*) is never negative.
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn put_key(&self, key: &GatewayKey) -> Result<(), StoreError> {
+        let row = KeyRow::encode(key)?;
+        let result = sqlx::query(&format!(
+            "INSERT INTO gateway_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.hash)
+        .bind(&row.prefix)
+        .bind(&row.created_at)
+        .bind(&row.revoked_at)
+        .bind(row.requests_per_minute)
+        .bind(row.budget_usd)
+        .bind(row.spent_usd)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            // SQLite names the constraint: "UNIQUE constraint failed: gateway_keys.name".
+            Err(err)
+                if kind(&err) == Some(ErrorKind::UniqueViolation)
+                    && err
+                        .as_database_error()
+                        .is_some_and(|db| db.message().ends_with("gateway_keys.name")) =>
+            {
+                Err(StoreError::DuplicateKey {
+                    path: self.path.clone(),
+                    name: key.name.clone(),
+                })
+            }
+            Err(err) => Err(self.query_error(format!("save gateway key '{}'", key.name))(err)),
+        }
+    }
+
+    async fn keys(&self) -> Result<Vec<GatewayKey>, StoreError> {
+        let rows = sqlx::query_as::<_, KeyRow>(&format!(
+            "SELECT {KEY_COLUMNS} FROM gateway_keys ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error("list gateway keys"))?;
+        rows.into_iter().map(|row| row.decode(&self.path)).collect()
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<GatewayKey>, StoreError> {
+        let row = sqlx::query_as::<_, KeyRow>(&format!(
+            "SELECT {KEY_COLUMNS} FROM gateway_keys WHERE hash = ?"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        // Never the hash in a message: it is as good as a name for the secret.
+        .map_err(self.query_error("look up a gateway key by its hash"))?;
+        row.map(|row| row.decode(&self.path)).transpose()
+    }
+
+    async fn revoke_key(&self, id_or_name: &str) -> Result<bool, StoreError> {
+        // The key with this id, else the one with this name: one statement, so no other writer
+        // comes between the look-up and the update.
+        let result = sqlx::query(&format!(
+            "UPDATE gateway_keys SET revoked_at = COALESCE(revoked_at, {NOW}) \
+             WHERE id = (SELECT id FROM gateway_keys WHERE id = ?1 OR name = ?1 \
+             ORDER BY id = ?1 DESC LIMIT 1)"
+        ))
+        .bind(id_or_name)
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error(format!("revoke gateway key '{id_or_name}'")))?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn add_spend(&self, key_id: &str, usd: f64) -> Result<(), StoreError> {
+        if !usd.is_finite() || usd < 0.0 {
+            return Err(StoreError::InvalidValue {
+                what: format!("spend of gateway key '{key_id}'"),
+                field: "usd".to_owned(),
+                value: usd.to_string(),
+                rule: "a spend is a finite number of US dollars, 0 or more",
+            });
+        }
+        let result = sqlx::query("UPDATE gateway_keys SET spent_usd = spent_usd + ? WHERE id = ?")
+            .bind(usd)
+            .bind(key_id)
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error(format!("add to the spend of gateway key '{key_id}'")))?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::KeyNotFound {
+                path: self.path.clone(),
+                key: key_id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_where_clause_binds_what_the_filter_sets_in_order() {
+        let none = TrafficFilter::default();
+        let (sql, binds) = where_clause(&none);
+        assert_eq!(sql, "");
+        assert!(binds.is_empty());
+        let filter = TrafficFilter {
+            component: Some("intent".into()),
+            role: Some("shadow".into()),
+            since: Some("2026-01-01T00:00:00.000Z".into()),
+            ok_only: true,
+            ..TrafficFilter::default()
+        };
+        let (sql, binds) = where_clause(&filter);
+        assert_eq!(
+            sql,
+            "WHERE component = ? AND role = ? AND at >= ? AND error IS NULL"
+        );
+        assert_eq!(binds, ["intent", "shadow", "2026-01-01T00:00:00.000Z"]);
+    }
+}
