@@ -19,7 +19,7 @@ use rightfit_eval::runner::ProviderFactory;
 use rightfit_eval::strategy::Env;
 use rightfit_providers::{EventStream, Provider, ProviderError};
 use rightfit_store::RunStore;
-use rightfit_types::{ChatResponse, Choice, FinishReason, StreamEvent, Step, Timings, Usage};
+use rightfit_types::{ChatResponse, Choice, FinishReason, Step, StreamEvent, Timings, Usage};
 
 use crate::error::GatewayError;
 use crate::state::{Served, State};
@@ -116,7 +116,10 @@ impl std::fmt::Debug for Ctx<'_> {
 }
 
 impl Ctx<'_> {
-    async fn provider(&self, model: &str) -> Result<(&ModelConfig, Arc<dyn Provider>), GatewayError> {
+    async fn provider(
+        &self,
+        model: &str,
+    ) -> Result<(&ModelConfig, Arc<dyn Provider>), GatewayError> {
         let config = self
             .state
             .project
@@ -184,9 +187,13 @@ impl Ctx<'_> {
                 }));
             }
             let Target::Candidate(served, candidate) = target else {
-                return Err(GatewayError::internal("a direct model is always passed through"));
+                return Err(GatewayError::internal(
+                    "a direct model is always passed through",
+                ));
             };
-            self.strategy(served, candidate, request).await.map(Started::Whole)
+            self.strategy(served, candidate, request)
+                .await
+                .map(Started::Whole)
         };
         match tokio::time::timeout(timeout, work).await {
             Ok(r) => r,

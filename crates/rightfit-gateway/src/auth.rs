@@ -72,7 +72,9 @@ impl KeyState {
             .read()
             .map_err(|_| GatewayError::internal("key table poisoned"))?;
         if key.revoked_at.is_some() {
-            return Err(GatewayError::authentication("this gateway key has been revoked"));
+            return Err(GatewayError::authentication(
+                "this gateway key has been revoked",
+            ));
         }
         if let Some(budget) = key.budget_usd {
             let spent = self.spent_micro.load(Ordering::Relaxed) as f64 / MICRO;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use rightfit_config::project::Sticky;
-use rightfit_types::{FinishReason, Message, StreamEvent, Step, TrafficRecord, Usage};
+use rightfit_types::{FinishReason, Message, Step, StreamEvent, TrafficRecord, Usage};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
@@ -63,7 +63,10 @@ pub async fn generate(app: Arc<App>, api: Api, headers: HeaderMap, body: Body) -
         arrived,
         api,
         key,
-        component: state.components.contains_key(&req.model).then(|| req.model.clone()),
+        component: state
+            .components
+            .contains_key(&req.model)
+            .then(|| req.model.clone()),
         req,
     };
     let response = route(&app, &state, r, &headers).await;
@@ -82,7 +85,10 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
             Sticky::None => None,
         };
         let mut draw = fastrand::f64;
-        (plan(&served.policy, key.as_deref(), &mut draw), Some(served))
+        (
+            plan(&served.policy, key.as_deref(), &mut draw),
+            Some(served),
+        )
     } else if state.project.models.contains_key(&r.req.model) {
         let p = Plan {
             route: RouteKind::Direct,
@@ -121,7 +127,11 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
         let started_at = Instant::now();
         match ctx.start(target, &r.req, r.req.stream, timeout).await {
             Ok(started) => {
-                let route = if i == 0 { plan.route.as_str() } else { "fallback" };
+                let route = if i == 0 {
+                    plan.route.as_str()
+                } else {
+                    "fallback"
+                };
                 return respond(app, r, route, name, started, tried, primary_tx).await;
             }
             Err(e) => {
@@ -150,7 +160,11 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
     let _ = primary_tx.send(Some(None));
     let e = last_error.unwrap_or_else(|| GatewayError::internal("nothing to route to"));
     let name = plan.chain.first().cloned().unwrap_or_default();
-    let route = if tried.len() > 1 { "fallback" } else { plan.route.as_str() };
+    let route = if tried.len() > 1 {
+        "fallback"
+    } else {
+        plan.route.as_str()
+    };
     let mut record = app.record(&r, route, &name, None);
     record.status = e.status().as_u16();
     record.error = Some(e.message().to_owned());
@@ -188,7 +202,9 @@ async fn respond(
                 whole_as_stream(&r, &answered)
             } else {
                 let body = match r.api {
-                    Api::OpenAi => openai::response(&r.id, &r.req.model, unix_now(), &answered.response),
+                    Api::OpenAi => {
+                        openai::response(&r.id, &r.req.model, unix_now(), &answered.response)
+                    }
                     Api::Anthropic => anthropic::response(&r.id, &r.req.model, &answered.response),
                 };
                 axum::Json(body).into_response()
@@ -198,7 +214,14 @@ async fn respond(
         }
         Started::Stream { first, rest, model } => {
             let (tx, rx) = mpsc::channel::<Bytes>(64);
-            let sse = Sse::new(r.api, &r.id, &r.req.model, unix_now(), r.req.include_usage, r.req.chat.n);
+            let sse = Sse::new(
+                r.api,
+                &r.id,
+                &r.req.model,
+                unix_now(),
+                r.req.include_usage,
+                r.req.chat.n,
+            );
             let app = app.clone();
             let tasks = app.tasks.clone();
             tasks.spawn(async move {
@@ -208,7 +231,9 @@ async fn respond(
                 app.finish(record, r.key.as_deref());
             });
             let body = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+                rx.recv()
+                    .await
+                    .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
             });
             sse_response(Body::from_stream(body))
         }
@@ -303,7 +328,14 @@ async fn pump(
 
 /// A whole answer sent as the events of a stream.
 fn whole_as_stream(r: &Request, a: &Answered) -> Response {
-    let mut sse = Sse::new(r.api, &r.id, &r.req.model, unix_now(), r.req.include_usage, 1);
+    let mut sse = Sse::new(
+        r.api,
+        &r.id,
+        &r.req.model,
+        unix_now(),
+        r.req.include_usage,
+        1,
+    );
     let mut frames: Vec<Bytes> = Vec::new();
     let text = a.response.text().to_owned();
     let events = [
@@ -331,7 +363,10 @@ fn whole_as_stream(r: &Request, a: &Answered) -> Response {
 fn sse_response(body: Body) -> Response {
     let mut response = Response::new(body);
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
@@ -382,7 +417,12 @@ fn shadow(
                 .unwrap_or(state.project.gateway.request_timeout_s),
         );
         let result = ctx
-            .start(Target::Candidate(served, candidate), &shadow_req.req, false, timeout)
+            .start(
+                Target::Candidate(served, candidate),
+                &shadow_req.req,
+                false,
+                timeout,
+            )
             .await;
         let mut record = app.record(&shadow_req, "shadow", &name, Some(parent));
         record.role = "shadow".into();
@@ -431,7 +471,11 @@ fn score(served: &Served, answer: &str, primary: &str) -> Option<f64> {
 /// Copies a whole answer's figures into its record.
 fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &crate::redact::Redactor) {
     record.output = Some(redactor.text(a.response.text()));
-    record.finish_reason = a.response.choices.first().map(|c| c.finish_reason.as_str().to_owned());
+    record.finish_reason = a
+        .response
+        .choices
+        .first()
+        .map(|c| c.finish_reason.as_str().to_owned());
     record.tokens_in = u64::from(a.response.usage.prompt_tokens);
     record.tokens_out = u64::from(a.response.usage.completion_tokens);
     record.cost_usd = a.cost_usd;
@@ -442,7 +486,13 @@ fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &crate::redact::Reda
 
 impl App {
     /// A record for a request, before its answer is known.
-    fn record(&self, r: &Request, route: &str, candidate: &str, parent: Option<String>) -> TrafficRecord {
+    fn record(
+        &self,
+        r: &Request,
+        route: &str,
+        candidate: &str,
+        parent: Option<String>,
+    ) -> TrafficRecord {
         let state = self.state();
         let redactor = &state.redactor;
         let messages: Vec<Value> = r
@@ -511,7 +561,9 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
 }
 
 /// A request id: `req_` and 24 random hex digits.

@@ -114,7 +114,9 @@ pub struct Options {
 
 impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options").field("file", &self.file).finish_non_exhaustive()
+        f.debug_struct("Options")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,7 +130,9 @@ pub struct Gateway {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("file", &self.file).finish_non_exhaustive()
+        f.debug_struct("Gateway")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -190,7 +194,10 @@ impl Gateway {
             while reloads.recv().await.is_some() {
                 match reload(&app, &file).await {
                     Ok(()) => tracing::info!("reloaded {}", file.display()),
-                    Err(e) => tracing::error!("reload of {} refused, still serving the previous policies: {e}", file.display()),
+                    Err(e) => tracing::error!(
+                        "reload of {} refused, still serving the previous policies: {e}",
+                        file.display()
+                    ),
                 }
             }
         });
@@ -283,7 +290,11 @@ async fn health(Axum(app): Axum<Arc<App>>) -> Response {
         ready &= ok;
         models.insert(name, json!({"ready": ok, "detail": detail}));
     }
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if ready { "ok" } else { "degraded" },
         "components": state.components.keys().collect::<Vec<_>>(),
@@ -294,7 +305,10 @@ async fn health(Axum(app): Axum<Arc<App>>) -> Response {
 
 async fn metrics(Axum(app): Axum<Arc<App>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         app.metrics.render(),
     )
         .into_response()

@@ -54,10 +54,13 @@ impl Served {
     }
 }
 
+/// A built provider with the configuration it was built from.
+type Built = (ModelConfig, Arc<dyn Provider>);
+
 /// Providers by model name, built on first use and kept.
 #[derive(Debug, Default)]
 pub struct Providers {
-    built: Mutex<BTreeMap<String, (ModelConfig, Arc<dyn Provider>)>>,
+    built: Mutex<BTreeMap<String, Built>>,
 }
 
 impl Providers {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rightfit_store::TrafficStore;
+use rightfit_store::{StoreError, TrafficStore};
 use rightfit_types::TrafficRecord;
 
 use crate::metrics::Metrics;
@@ -125,7 +125,8 @@ async fn run(
         let deadline = tokio::time::Instant::now() + flush;
         while pending.len() < batch {
             // Take what is already queued without waiting.
-            let got = rx.recv_many(&mut pending, batch - pending.len());
+            let room = batch - pending.len();
+            let got = rx.recv_many(&mut pending, room);
             match tokio::time::timeout_at(deadline, got).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
@@ -144,30 +145,43 @@ async fn write(
     stats: &WriterStats,
     metrics: &Metrics,
 ) {
-    let n = pending.len() as u64;
-    let mut spend: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in pending.iter() {
-        if let (Some(key), Some(cost)) = (&r.key_id, r.cost_usd)
-            && cost > 0.0
-        {
-            *spend.entry(key.as_str()).or_default() += cost;
+    // A record whose id is taken fails its batch: drop that one (counted) and write the rest.
+    let mut result = store.put_traffic(pending).await;
+    while let Err(StoreError::DuplicateTraffic { id, .. }) = &result {
+        let before = pending.len();
+        pending.retain(|r| r.id != *id);
+        if pending.len() == before {
+            break;
         }
+        tracing::error!("traffic log: record {id} was already stored; dropped");
+        stats.failed_records.fetch_add(1, Ordering::Relaxed);
+        metrics.traffic_dropped(1);
+        result = store.put_traffic(pending).await;
     }
-    match store.put_traffic(pending).await {
+    let n = pending.len() as u64;
+    match result {
         Ok(()) => {
             stats.written.fetch_add(n, Ordering::Relaxed);
             metrics.traffic_written(n);
+            let mut spend: BTreeMap<String, f64> = BTreeMap::new();
+            for r in pending.iter() {
+                if let (Some(key), Some(cost)) = (&r.key_id, r.cost_usd)
+                    && cost > 0.0
+                {
+                    *spend.entry(key.clone()).or_default() += cost;
+                }
+            }
+            for (key, usd) in spend {
+                if let Err(e) = store.add_spend(&key, usd).await {
+                    tracing::error!("traffic log: spend of key {key} not recorded: {e}");
+                }
+            }
         }
         Err(e) => {
             stats.failed_batches.fetch_add(1, Ordering::Relaxed);
             stats.failed_records.fetch_add(n, Ordering::Relaxed);
             metrics.traffic_dropped(n);
             tracing::error!("traffic log: {n} records could not be written: {e}");
-        }
-    }
-    for (key, usd) in spend {
-        if let Err(e) = store.add_spend(key, usd).await {
-            tracing::error!("traffic log: spend of key {key} not recorded: {e}");
         }
     }
     pending.clear();

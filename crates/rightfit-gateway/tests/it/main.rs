@@ -1,1 +1,9 @@
-//! Gateway integration tests.
+//! Gateway integration tests: the router in-process (no sockets) and a served gateway over real
+//! sockets, with the testkit's protocol-faithful servers as upstream models; the official SDKs
+//! as clients.
+
+mod faults;
+mod routes;
+mod routing;
+mod sdk;
+mod support;
