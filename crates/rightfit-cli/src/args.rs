@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod cascade;
 mod decide;
+mod traffic;
 pub use cascade::{CalibrateArgs, CascadeCommand};
 pub use decide::{ConstraintArgs, DevicesArgs, RecommendArgs, ReportArgs};
+pub use traffic::{KeysCommand, ListFormat, TrafficCommand, TrafficSelect};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -93,6 +95,13 @@ pub enum Command {
     /// escalation threshold from stored runs.
     #[command(subcommand)]
     Cascade(CascadeCommand),
+    /// What the gateway served: list requests, statistics per candidate, and export a
+    /// component's traffic as a dataset to evaluate candidates on.
+    #[command(subcommand)]
+    Traffic(TrafficCommand),
+    /// Gateway keys: create (the secret is shown once), list, revoke.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +136,8 @@ pub struct ProjectArgs {
         default_value = "rightfit.toml"
     )]
     pub config: PathBuf,
-    /// The runs database (default: the project's `store`, `.rightfit/runs.db` beside it).
+    /// The runs database, which also holds the gateway's traffic and keys (default: the
+    /// project's `store`, `.rightfit/runs.db` beside it).
     #[arg(long, value_name = "FILE")]
     pub store: Option<PathBuf>,
 }
