@@ -9,8 +9,10 @@ mod cascade;
 mod decide;
 mod serve;
 pub use serve::{AuthMode, ServeArgs};
+mod traffic;
 pub use cascade::{CalibrateArgs, CascadeCommand};
 pub use decide::{ConstraintArgs, DevicesArgs, RecommendArgs, ReportArgs};
+pub use traffic::{KeysCommand, ListFormat, TrafficCommand, TrafficSelect};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -100,6 +102,13 @@ pub enum Command {
     /// its policy (pinned, weighted canary, shadow, cascade, fallback chain), every request
     /// logged to the store for 'rightfit traffic'.
     Serve(ServeArgs),
+    /// What the gateway served: list requests, statistics per candidate, and export a
+    /// component's traffic as a dataset to evaluate candidates on.
+    #[command(subcommand)]
+    Traffic(TrafficCommand),
+    /// Gateway keys: create (the secret is shown once), list, revoke.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Debug, Args)]
@@ -134,7 +143,8 @@ pub struct ProjectArgs {
         default_value = "rightfit.toml"
     )]
     pub config: PathBuf,
-    /// The runs database (default: the project's `store`, `.rightfit/runs.db` beside it).
+    /// The runs database, which also holds the gateway's traffic and keys (default: the
+    /// project's `store`, `.rightfit/runs.db` beside it).
     #[arg(long, value_name = "FILE")]
     pub store: Option<PathBuf>,
 }

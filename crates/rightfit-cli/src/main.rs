@@ -74,6 +74,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Cascade(args::CascadeCommand::Calibrate(args)) => {
                 commands::cascade::calibrate(args).await
             }
+            Command::Traffic(cmd) => commands::traffic::run(cmd).await,
+            Command::Keys(cmd) => commands::keys::run(cmd).await,
         }
     })
 }

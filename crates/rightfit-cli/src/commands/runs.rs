@@ -12,7 +12,8 @@ use super::output::{json as print_json, line, table};
 use crate::args::{ExportFormat, ProjectArgs, RunsCommand};
 use crate::errors::user;
 
-async fn store_for(args: &ProjectArgs) -> anyhow::Result<rightfit_store::SqliteStore> {
+/// The store `--store` names, else the project's.
+pub async fn store_for(args: &ProjectArgs) -> anyhow::Result<rightfit_store::SqliteStore> {
     match &args.store {
         Some(path) => rightfit_store::SqliteStore::open(path).await.map_err(user),
         None => {

@@ -9,6 +9,7 @@ mod devices;
 mod eval;
 mod hosted;
 mod strategies;
+mod traffic;
 
 fn model() -> PathBuf {
     let p = std::env::var("RIGHTFIT_TEST_MODEL")

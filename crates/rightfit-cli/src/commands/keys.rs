@@ -1,0 +1,88 @@
+//! `rightfit keys create | list | revoke`: the gateway's keys, in the project's store.
+
+use rightfit_store::TrafficStore;
+
+use super::output::{json as print_json, line, table};
+use super::runs::store_for;
+use crate::args::{KeysCommand, ListFormat};
+use crate::errors::user;
+
+/// Dispatches a `keys` subcommand.
+pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Create {
+            project,
+            name,
+            requests_per_minute,
+            budget_usd,
+        } => {
+            let made = rightfit_store::new_key(
+                &name,
+                requests_per_minute,
+                budget_usd,
+                rightfit_eval::clock::now_rfc3339(),
+            )
+            .map_err(user)?;
+            let store = store_for(&project).await?;
+            store.put_key(&made.key).await.map_err(user)?;
+            line(format!(
+                "created gateway key '{}' ({}) in {}",
+                made.key.name,
+                made.key.id,
+                store.path().display()
+            ))?;
+            line(made.secret.expose())?;
+            line("Keep this secret now: it cannot be shown again (only its hash is stored).")
+        }
+        KeysCommand::List { project, format } => {
+            let store = store_for(&project).await?;
+            let keys = store.keys().await?;
+            if format == ListFormat::Json {
+                return print_json(&serde_json::to_value(&keys)?);
+            }
+            if keys.is_empty() {
+                return line(
+                    "no gateway keys yet — make one with 'rightfit keys create --name NAME'",
+                );
+            }
+            let mut t = table(&[
+                "id", "name", "prefix", "created", "revoked", "req/min", "budget", "spent",
+            ]);
+            let dash = || "—".to_owned();
+            for k in keys {
+                t.add_row(vec![
+                    k.id,
+                    k.name,
+                    format!("{}…", k.prefix),
+                    k.created_at,
+                    k.revoked_at.unwrap_or_else(dash),
+                    k.requests_per_minute.map_or_else(dash, |n| n.to_string()),
+                    k.budget_usd.map_or_else(dash, rightfit_report::usd),
+                    rightfit_report::usd(k.spent_usd),
+                ]);
+            }
+            line(t)
+        }
+        KeysCommand::Revoke { project, key } => {
+            let store = store_for(&project).await?;
+            // An id first, then a name: as the store resolves it.
+            let keys = store.keys().await?;
+            let before = keys
+                .iter()
+                .find(|k| k.id == key)
+                .or_else(|| keys.iter().find(|k| k.name == key));
+            if let Some(revoked_at) = before.and_then(|k| k.revoked_at.as_deref()) {
+                return line(format!(
+                    "gateway key '{key}' was already revoked at {revoked_at}"
+                ));
+            }
+            if !store.revoke_key(&key).await? {
+                return Err(user(anyhow::anyhow!(
+                    "no gateway key '{key}' in {} — see 'rightfit keys list'",
+                    store.path().display()
+                )));
+            }
+            line(format!("revoked gateway key '{key}'"))
+        }
+    }
+}

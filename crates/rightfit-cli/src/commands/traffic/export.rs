@@ -1,0 +1,296 @@
+//! Turning a component's traffic into a dataset `rightfit eval` reads: one row per answered
+//! primary request, with the reference taken from the answer of a chosen candidate.
+
+use std::collections::HashMap;
+
+use rightfit_types::TrafficRecord;
+use serde::Serialize;
+use serde_json::Value;
+
+/// One row of the exported dataset.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportRow {
+    /// The primary record's id.
+    pub id: String,
+    /// When the request arrived.
+    pub at: String,
+    /// The component.
+    pub component: String,
+    /// The candidate that answered the client.
+    pub candidate: String,
+    /// The system messages' text, joined by a blank line; `""` when there were none (so that
+    /// `system = "{{ system }}"` renders under strict undefined).
+    pub system: String,
+    /// The last user message's text.
+    pub input: String,
+    /// The conversation as sent: `[{"role", "content"}, ...]`.
+    pub messages: Value,
+    /// The answer the client got.
+    pub output: String,
+    /// The reference candidate's answer to the same request.
+    pub reference: String,
+}
+
+/// Why primary requests were left out of an export.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// No answer by the reference candidate (neither it served the request nor a shadow of it
+    /// answered).
+    pub no_reference: u64,
+    /// No user message with text in the logged input (or inputs were not logged).
+    pub no_input: u64,
+    /// Answered without an error but with no text logged.
+    pub no_output: u64,
+}
+
+impl Skipped {
+    /// How many in all.
+    pub fn total(&self) -> u64 {
+        self.no_reference + self.no_input + self.no_output
+    }
+}
+
+/// The rows for `primaries` (answered primary records, in the order to write them), with each
+/// reference from `reference_from`'s answer (the primary's own when it is `None` or it served
+/// the request, else one of `shadows` with the primary as parent; the first one that answered).
+pub fn export_rows(
+    primaries: &[TrafficRecord],
+    shadows: &[TrafficRecord],
+    reference_from: Option<&str>,
+) -> (Vec<ExportRow>, Skipped) {
+    let mut by_parent: HashMap<&str, &str> = HashMap::new();
+    for s in shadows {
+        let answered = s.error.is_none() && s.role == "shadow";
+        if let (true, Some(parent), Some(output)) = (answered, &s.parent, &s.output)
+            && reference_from.is_none_or(|c| c == s.candidate)
+        {
+            by_parent.entry(parent.as_str()).or_insert(output.as_str());
+        }
+    }
+    let mut rows = Vec::new();
+    let mut skipped = Skipped::default();
+    for p in primaries {
+        let Some(output) = p.output.clone() else {
+            skipped.no_output += 1;
+            continue;
+        };
+        let reference = match reference_from {
+            Some(c) if c != p.candidate => match by_parent.get(p.id.as_str()) {
+                Some(answer) => (*answer).to_owned(),
+                None => {
+                    skipped.no_reference += 1;
+                    continue;
+                }
+            },
+            _ => output.clone(),
+        };
+        let messages = p.input.get("messages").cloned().unwrap_or(Value::Null);
+        let list = messages.as_array().map(Vec::as_slice).unwrap_or_default();
+        let Some(input) = list
+            .iter()
+            .rev()
+            .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+            .and_then(|m| text_of(m.get("content")?))
+        else {
+            skipped.no_input += 1;
+            continue;
+        };
+        let system = list
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.get("role").and_then(Value::as_str),
+                    Some("system" | "developer")
+                )
+            })
+            .filter_map(|m| text_of(m.get("content")?))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        rows.push(ExportRow {
+            id: p.id.clone(),
+            at: p.at.clone(),
+            component: p.component.clone().unwrap_or_default(),
+            candidate: p.candidate.clone(),
+            system,
+            input,
+            messages,
+            output,
+            reference,
+        });
+    }
+    (rows, skipped)
+}
+
+/// A message's text: a string, or the text parts of a list of parts (OpenAI's and Anthropic's
+/// `[{"type": "text", "text": ...}]`) joined by newlines; `None` when it has no text.
+fn text_of(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect();
+            (!texts.is_empty()).then(|| texts.join("\n"))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn primary(id: &str, candidate: &str, messages: Value, output: &str) -> TrafficRecord {
+        TrafficRecord {
+            id: id.to_owned(),
+            at: "2026-11-30T03:42:07.123Z".to_owned(),
+            api: "openai".to_owned(),
+            key_id: None,
+            component: Some("intent".to_owned()),
+            requested: "intent".to_owned(),
+            route: "split".to_owned(),
+            candidate: candidate.to_owned(),
+            role: "primary".to_owned(),
+            parent: None,
+            input: json!({"messages": messages, "params": {"temperature": 0}}),
+            output: Some(output.to_owned()),
+            finish_reason: Some("stop".to_owned()),
+            stream: false,
+            status: 200,
+            error: None,
+            latency_ms: 10.0,
+            ttft_ms: None,
+            tokens_in: 1,
+            tokens_out: 1,
+            cost_usd: None,
+            escalated: false,
+            confidence: None,
+            score: None,
+            steps: Vec::new(),
+        }
+    }
+
+    fn shadow_of(p: &TrafficRecord, candidate: &str, output: &str) -> TrafficRecord {
+        TrafficRecord {
+            id: format!("{}-shadow-1", p.id),
+            role: "shadow".to_owned(),
+            route: "shadow".to_owned(),
+            parent: Some(p.id.clone()),
+            candidate: candidate.to_owned(),
+            output: Some(output.to_owned()),
+            ..p.clone()
+        }
+    }
+
+    fn chat() -> Value {
+        json!([
+            {"role": "system", "content": "Classify."},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "x"},
+            {"role": "user", "content": [{"type": "text", "text": "wake me"}, {"type": "text", "text": "at 7"}]},
+        ])
+    }
+
+    #[test]
+    fn a_row_has_the_system_the_last_user_text_and_the_whole_conversation() {
+        let p = primary("req_1", "big", chat(), "set_alarm");
+        let (rows, skipped) = export_rows(std::slice::from_ref(&p), &[], None);
+        assert_eq!(skipped, Skipped::default());
+        assert_eq!(
+            rows,
+            [ExportRow {
+                id: "req_1".into(),
+                at: "2026-11-30T03:42:07.123Z".into(),
+                component: "intent".into(),
+                candidate: "big".into(),
+                system: "Classify.".into(),
+                input: "wake me\nat 7".into(),
+                messages: chat(),
+                output: "set_alarm".into(),
+                reference: "set_alarm".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn without_a_system_message_the_system_is_empty_text() {
+        let p = primary(
+            "req_1",
+            "big",
+            json!([{"role": "user", "content": "hi"}]),
+            "yo",
+        );
+        let (rows, _) = export_rows(&[p], &[], None);
+        assert_eq!(rows[0].system, "");
+        assert_eq!(rows[0].input, "hi");
+    }
+
+    #[test]
+    fn references_come_from_the_chosen_candidate_or_the_row_is_skipped() {
+        let served_by_big = primary("req_1", "big", chat(), "set_alarm");
+        let served_by_small = primary("req_2", "small", chat(), "set_timer");
+        let not_shadowed = primary("req_3", "small", chat(), "play_music");
+        let shadow_failed = primary("req_4", "small", chat(), "weather");
+        let mut failed = shadow_of(&shadow_failed, "big", "ignored");
+        failed.error = Some("timeout".into());
+        failed.output = None;
+        let shadows = [
+            shadow_of(&served_by_small, "other", "not this one"),
+            shadow_of(&served_by_small, "big", "set_alarm"),
+            failed,
+        ];
+        let primaries = [served_by_big, served_by_small, not_shadowed, shadow_failed];
+        let (rows, skipped) = export_rows(&primaries, &shadows, Some("big"));
+        let got: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), r.output.as_str(), r.reference.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("req_1", "set_alarm", "set_alarm"),
+                ("req_2", "set_timer", "set_alarm")
+            ]
+        );
+        assert_eq!(
+            skipped,
+            Skipped {
+                no_reference: 2,
+                ..Skipped::default()
+            }
+        );
+        assert_eq!(skipped.total(), 2);
+    }
+
+    #[test]
+    fn inputs_without_user_text_or_answers_without_text_are_skipped() {
+        let no_user = primary("a", "big", json!([{"role": "system", "content": "s"}]), "x");
+        let not_logged = TrafficRecord {
+            input: Value::Null,
+            ..primary("b", "big", chat(), "x")
+        };
+        let image_only = primary(
+            "c",
+            "big",
+            json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]}]),
+            "x",
+        );
+        let no_output = TrafficRecord {
+            output: None,
+            ..primary("d", "big", chat(), "x")
+        };
+        let (rows, skipped) = export_rows(&[no_user, not_logged, image_only, no_output], &[], None);
+        assert!(rows.is_empty());
+        assert_eq!(
+            skipped,
+            Skipped {
+                no_reference: 0,
+                no_input: 3,
+                no_output: 1
+            }
+        );
+    }
+}
