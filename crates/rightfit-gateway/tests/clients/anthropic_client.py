@@ -1,0 +1,112 @@
+"""Calls an Anthropic-compatible server (the gateway) with the official `anthropic` Python SDK.
+
+usage: anthropic_client.py BASE_URL API_KEY MODEL [BAD_KEY]
+
+BASE_URL is the server's root (http://127.0.0.1:8787); the SDK adds /v1/messages itself and sends
+the key as `x-api-key`. Calls, in this order, one JSON line each on stdout:
+  plain      messages.create, whole answer
+  stream     client.messages.stream(...): text_stream read to the end, then get_final_message()
+  not_found  model "no-such-model": must fail with anthropic.NotFoundError (404)
+  bad_key    only when BAD_KEY is given: a client with that key must fail with
+             anthropic.AuthenticationError (401)
+Fields: call, text, usage ({input_tokens, output_tokens}), finish_reason (Anthropic's stop_reason:
+end_turn, max_tokens, ...), chunks (text_stream pieces), id, model, headers (lowercased, whole
+answers and errors), and on an SDK error error_status, error_type (the SDK's exception class, e.g.
+NotFoundError), error_body (the whole error JSON the server sent: {"type": "error", "error":
+{...}}) and message. A call whose outcome is not the one listed above gets an "unexpected" field
+saying why; the test asserts that no line has one. The script never stops early and exits 0
+unless its arguments are wrong (2). No retries (max_retries=0), 30 s timeout per call.
+"""
+
+import json
+import sys
+
+import anthropic
+from anthropic import Anthropic
+
+SYSTEM = "Be brief."
+MESSAGES = [{"role": "user", "content": "Say hello."}]
+
+
+def emit(call, fields):
+    print(json.dumps({"call": call, **fields}, default=str), flush=True)
+
+
+def headers_of(response):
+    return {k.lower(): v for k, v in response.headers.items()} if response is not None else {}
+
+
+def run(call, fn, expect=None):
+    """Runs fn() and prints what it returned, or the error. `expect` names the anthropic exception
+    class the call must raise; None means it must succeed."""
+    try:
+        fields = fn()
+        if expect is not None:
+            fields["unexpected"] = f"succeeded, expected {expect}"
+    except anthropic.APIError as e:  # every SDK error: status errors, connection errors, timeouts
+        response = getattr(e, "response", None)
+        fields = {
+            "error_status": getattr(e, "status_code", None),
+            "error_type": type(e).__name__,
+            "error_body": getattr(e, "body", None),
+            "message": str(e),
+            "headers": headers_of(response),
+        }
+        if type(e).__name__ != expect:
+            fields["unexpected"] = f"{type(e).__name__}: {e} (expected {expect or 'success'})"
+    except Exception as e:  # a broken answer the SDK could not read, or a bug here
+        fields = {"unexpected": f"{type(e).__name__}: {e}"}
+    emit(call, fields)
+
+
+def message_fields(m):
+    return {
+        "text": "".join(b.text for b in m.content if b.type == "text"),
+        "usage": {"input_tokens": m.usage.input_tokens, "output_tokens": m.usage.output_tokens},
+        "finish_reason": m.stop_reason,
+        "id": m.id,
+        "model": m.model,
+    }
+
+
+def whole(client, model):
+    def call():
+        raw = client.messages.with_raw_response.create(
+            model=model, max_tokens=100, system=SYSTEM, messages=MESSAGES
+        )
+        return {**message_fields(raw.parse()), "headers": headers_of(raw)}
+
+    return call
+
+
+def streamed(client, model):
+    def call():
+        pieces = []
+        with client.messages.stream(model=model, max_tokens=100, system=SYSTEM, messages=MESSAGES) as stream:
+            for text in stream.text_stream:
+                pieces.append(text)
+            final = stream.get_final_message()
+        fields = message_fields(final)
+        if "".join(pieces) != fields["text"]:
+            fields["unexpected"] = f"text_stream gave {''.join(pieces)!r}, the final message {fields['text']!r}"
+        return {**fields, "chunks": len(pieces)}
+
+    return call
+
+
+def main():
+    if len(sys.argv) not in (4, 5):
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    base, key, model = sys.argv[1:4]
+    client = Anthropic(api_key=key, base_url=base, max_retries=0, timeout=30)
+    run("plain", whole(client, model))
+    run("stream", streamed(client, model))
+    run("not_found", whole(client, "no-such-model"), expect="NotFoundError")
+    if len(sys.argv) == 5:
+        bad = Anthropic(api_key=sys.argv[4], base_url=base, max_retries=0, timeout=30)
+        run("bad_key", whole(bad, model), expect="AuthenticationError")
+
+
+if __name__ == "__main__":
+    main()

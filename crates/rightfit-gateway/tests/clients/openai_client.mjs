@@ -1,0 +1,152 @@
+// Calls an OpenAI-compatible server (the gateway) with the official `openai` npm package.
+//
+// usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs BASE_URL API_KEY MODEL [BAD_KEY]
+//
+// Where `openai` comes from: RIGHTFIT_TEST_NODE_MODULES names a node_modules holding it
+// (scripts/test-tools installs the version pinned in package-lock.json beside this file and prints
+// the variable). ES modules ignore NODE_PATH, and this file does not live next to that node_modules,
+// so it imports the package's ES entry by absolute path: DIR/openai/index.mjs. The working
+// directory does not matter.
+//
+// BASE_URL is the server's root, without /v1 (http://127.0.0.1:8787); the script adds /v1. Calls,
+// in this order, one JSON line each on stdout:
+//   plain      chat.completions.create, whole answer
+//   stream     the same streamed, stream_options: {include_usage: true}
+//   models     models.list(); "ids" lists the model ids
+//   not_found  model "no-such-model": must fail with OpenAI.NotFoundError (404)
+//   bad_key    only when BAD_KEY is given: a client with that key must fail with
+//              OpenAI.AuthenticationError (401)
+// Fields as openai_client.py prints them: call, text, usage ({prompt_tokens, completion_tokens,
+// total_tokens} or null), finish_reason, chunks, ids, id, model, headers (whole answers and
+// errors), and on an SDK error error_status, error_type (the SDK's class, e.g. NotFoundError),
+// error_body (the `error` object of the server's JSON, as the SDK keeps it) and message. A call
+// whose outcome is not the one listed gets an "unexpected" field; the test asserts that no line
+// has one. The script never stops early and exits 0 unless its arguments or the package are
+// wrong (2). No retries (maxRetries: 0), 30 s timeout per call.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const MESSAGES = [
+  { role: 'system', content: 'Be brief.' },
+  { role: 'user', content: 'Say hello.' },
+];
+
+function usage(args) {
+  process.stderr.write(`usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs BASE_URL API_KEY MODEL [BAD_KEY]\n${args}\n`);
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+if (args.length !== 3 && args.length !== 4) usage(`got ${args.length} arguments`);
+const modules = process.env.RIGHTFIT_TEST_NODE_MODULES;
+const entry = modules && join(modules, 'openai', 'index.mjs');
+if (!entry || !existsSync(entry)) {
+  usage(`RIGHTFIT_TEST_NODE_MODULES must name a node_modules with the openai package (${entry ?? 'unset'}): run scripts/test-tools`);
+}
+const { default: OpenAI } = await import(pathToFileURL(entry).href);
+
+const [base, key, model, badKey] = args;
+const baseURL = base.replace(/\/+$/, '') + '/v1';
+
+function emit(call, fields) {
+  process.stdout.write(JSON.stringify({ call, ...fields }) + '\n');
+}
+
+function usageOf(u) {
+  if (!u) return null;
+  return { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, total_tokens: u.total_tokens };
+}
+
+function headersOf(headers) {
+  const out = {};
+  if (headers && typeof headers.forEach === 'function') headers.forEach((v, k) => { out[k.toLowerCase()] = v; });
+  return out;
+}
+
+// Runs fn() and prints what it returned, or the error. `expect` names the OpenAI error class the
+// call must throw; undefined means it must succeed.
+async function run(call, fn, expect) {
+  let fields;
+  try {
+    fields = await fn();
+    if (expect) fields.unexpected = `succeeded, expected ${expect}`;
+  } catch (e) {
+    if (e instanceof OpenAI.APIError) {
+      // Every SDK error: status errors, connection errors, timeouts.
+      const type = e.constructor.name;
+      fields = {
+        error_status: e.status ?? null,
+        error_type: type,
+        error_body: e.error ?? null,
+        message: e.message,
+        headers: headersOf(e.headers),
+      };
+      if (type !== expect) fields.unexpected = `${type}: ${e.message} (expected ${expect ?? 'success'})`;
+    } else {
+      // A broken answer the SDK could not read, or a bug here.
+      fields = { unexpected: `${e?.constructor?.name}: ${e?.message ?? e}` };
+    }
+  }
+  emit(call, fields);
+}
+
+function whole(client, model) {
+  return async () => {
+    const { data: r, response } = await client.chat.completions
+      .create({ model, messages: MESSAGES })
+      .withResponse();
+    const choice = r.choices[0];
+    return {
+      text: choice.message.content,
+      usage: usageOf(r.usage),
+      finish_reason: choice.finish_reason,
+      id: r.id,
+      model: r.model,
+      headers: headersOf(response.headers),
+    };
+  };
+}
+
+function streamed(client, model) {
+  return async () => {
+    const stream = await client.chat.completions.create({
+      model,
+      messages: MESSAGES,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const text = [];
+    const ids = new Set();
+    let u = null;
+    let finish = null;
+    let seen = null;
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      seen = chunk.model;
+      if (chunk.usage) u = usageOf(chunk.usage);
+      for (const choice of chunk.choices) {
+        if (choice.delta?.content) text.push(choice.delta.content);
+        if (choice.finish_reason) finish = choice.finish_reason;
+      }
+    }
+    return { text: text.join(''), usage: u, finish_reason: finish, chunks: text.length, ids: ids.size, model: seen };
+  };
+}
+
+async function models(client) {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  return { ids };
+}
+
+const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0, timeout: 30_000 });
+await run('plain', whole(client, model));
+await run('stream', streamed(client, model));
+await run('models', () => models(client));
+await run('not_found', whole(client, 'no-such-model'), 'NotFoundError');
+if (badKey !== undefined) {
+  const bad = new OpenAI({ apiKey: badKey, baseURL, maxRetries: 0, timeout: 30_000 });
+  await run('bad_key', whole(bad, model), 'AuthenticationError');
+}

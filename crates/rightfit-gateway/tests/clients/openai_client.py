@@ -1,0 +1,149 @@
+"""Calls an OpenAI-compatible server (the gateway) with the official `openai` Python SDK.
+
+usage: openai_client.py BASE_URL API_KEY MODEL [BAD_KEY]
+
+BASE_URL is the server's root, without /v1 (http://127.0.0.1:8787); the script adds /v1 as the
+SDK expects. Calls, in this order, one JSON line each on stdout:
+  plain        chat.completions.create, whole answer
+  stream       the same streamed, stream_options={"include_usage": True}
+  json_object  response_format={"type": "json_object"}, whole answer; "json" is the text parsed,
+               or null when it is not JSON (what the model wrote is not the gateway's business)
+  models       models.list(); "ids" lists the model ids
+  not_found    model "no-such-model": must fail with openai.NotFoundError (404)
+  bad_key      only when BAD_KEY is given: a client with that key must fail with
+               openai.AuthenticationError (401)
+Fields: call, text, usage ({prompt_tokens, completion_tokens, total_tokens} or null),
+finish_reason, chunks (streamed content pieces), ids (distinct chunk ids), id, model, headers
+(lowercased, whole answers and errors), and on an SDK error error_status, error_type (the SDK's
+exception class, e.g. NotFoundError), error_body (the error JSON the server sent) and message.
+A call whose outcome is not the one listed above gets an "unexpected" field saying why; the test
+asserts that no line has one. The script never stops early and exits 0 unless its arguments are
+wrong (2). No retries (max_retries=0), 30 s timeout per call.
+"""
+
+import json
+import sys
+
+import openai
+from openai import OpenAI
+
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
+
+
+def emit(call, fields):
+    print(json.dumps({"call": call, **fields}, default=str), flush=True)
+
+
+def usage_of(usage):
+    if usage is None:
+        return None
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def headers_of(response):
+    return {k.lower(): v for k, v in response.headers.items()} if response is not None else {}
+
+
+def run(call, fn, expect=None):
+    """Runs fn() and prints what it returned, or the error. `expect` names the openai exception
+    class the call must raise; None means it must succeed."""
+    try:
+        fields = fn()
+        if expect is not None:
+            fields["unexpected"] = f"succeeded, expected {expect}"
+    except openai.APIError as e:  # every SDK error: status errors, connection errors, timeouts
+        response = getattr(e, "response", None)
+        fields = {
+            "error_status": getattr(e, "status_code", None),
+            "error_type": type(e).__name__,
+            "error_body": getattr(e, "body", None),
+            "message": str(e),
+            "headers": headers_of(response),
+        }
+        if type(e).__name__ != expect:
+            fields["unexpected"] = f"{type(e).__name__}: {e} (expected {expect or 'success'})"
+    except Exception as e:  # a broken answer the SDK could not read, or a bug here
+        fields = {"unexpected": f"{type(e).__name__}: {e}"}
+    emit(call, fields)
+
+
+def whole(client, model, **extra):
+    def call():
+        raw = client.chat.completions.with_raw_response.create(model=model, messages=MESSAGES, **extra)
+        r = raw.parse()
+        choice = r.choices[0]
+        return {
+            "text": choice.message.content,
+            "usage": usage_of(r.usage),
+            "finish_reason": choice.finish_reason,
+            "id": r.id,
+            "model": r.model,
+            "headers": headers_of(raw),
+        }
+
+    return call
+
+
+def streamed(client, model):
+    def call():
+        stream = client.chat.completions.create(
+            model=model, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        text, usage, finish, chunks, ids, model_seen = [], None, None, 0, set(), None
+        for chunk in stream:
+            ids.add(chunk.id)
+            model_seen = chunk.model
+            if chunk.usage is not None:
+                usage = usage_of(chunk.usage)
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    text.append(choice.delta.content)
+                    chunks += 1
+                if choice.finish_reason is not None:
+                    finish = choice.finish_reason
+        return {
+            "text": "".join(text),
+            "usage": usage,
+            "finish_reason": finish,
+            "chunks": chunks,
+            "ids": len(ids),
+            "model": model_seen,
+        }
+
+    return call
+
+
+def json_mode(client, model):
+    def call():
+        fields = whole(client, model, response_format={"type": "json_object"})()
+        try:
+            fields["json"] = json.loads(fields["text"] or "")
+        except ValueError:
+            fields["json"] = None
+        return fields
+
+    return call
+
+
+def main():
+    if len(sys.argv) not in (4, 5):
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    base, key, model = sys.argv[1:4]
+    client = OpenAI(api_key=key, base_url=base.rstrip("/") + "/v1", max_retries=0, timeout=30)
+    run("plain", whole(client, model))
+    run("stream", streamed(client, model))
+    run("json_object", json_mode(client, model))
+    run("models", lambda: {"ids": [m.id for m in client.models.list()]})
+    run("not_found", whole(client, "no-such-model"), expect="NotFoundError")
+    if len(sys.argv) == 5:
+        bad = OpenAI(api_key=sys.argv[4], base_url=base.rstrip("/") + "/v1", max_retries=0, timeout=30)
+        run("bad_key", whole(bad, model), expect="AuthenticationError")
+
+
+if __name__ == "__main__":
+    main()
