@@ -19,6 +19,7 @@
 
 mod anthropic;
 pub mod chromium;
+pub mod clients;
 mod embeddings;
 mod gemini;
 pub mod llama_server;

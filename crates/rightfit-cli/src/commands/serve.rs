@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 
 use super::eval::{Factory, open_store};
 use super::project::load;
-use rightfit_config::Settings;
 use crate::args::{AuthMode, ServeArgs};
 use crate::errors::user;
+use rightfit_config::Settings;
 
 /// Runs the gateway.
 pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
@@ -36,7 +36,11 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         )));
     }
     let store = Arc::new(open_store(&project, &args.project).await?);
-    let store_path = args.project.store.clone().unwrap_or_else(|| project.store.clone());
+    let store_path = args
+        .project
+        .store
+        .clone()
+        .unwrap_or_else(|| project.store.clone());
     let keys = store.keys().await.map_err(user)?;
     let live_keys = keys.iter().filter(|k| k.revoked_at.is_none()).count();
     let components: Vec<String> = project.components.keys().cloned().collect();
@@ -64,14 +68,17 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
             "  keys:       {}",
             match auth {
                 GatewayAuth::Keys if live_keys == 0 =>
-                    "required, and none exist yet: make one with 'rightfit keys create --name NAME'".to_owned(),
+                    "required, and none exist yet: make one with 'rightfit keys create --name NAME'"
+                        .to_owned(),
                 GatewayAuth::Keys => format!("required ({live_keys} active)"),
                 GatewayAuth::None => "not required (auth = \"none\")".to_owned(),
             }
         );
         eprintln!("  traffic:    {}", store_path.display());
         eprintln!("  metrics:    http://{bound}/metrics   health: http://{bound}/health");
-        eprintln!("Ctrl-C stops (answers in flight finish, the traffic log is drained); SIGHUP reloads.");
+        eprintln!(
+            "Ctrl-C stops (answers in flight finish, the traffic log is drained); SIGHUP reloads."
+        );
     }
     let (reload_tx, reload_rx) = mpsc::channel(4);
     spawn_sighup(reload_tx.clone())?;

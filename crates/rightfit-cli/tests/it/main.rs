@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 mod decide;
 mod devices;
 mod eval;
+mod gateway;
 mod hosted;
 mod strategies;
 mod traffic;

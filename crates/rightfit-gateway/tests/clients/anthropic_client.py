@@ -72,7 +72,7 @@ def message_fields(m):
 def whole(client, model):
     def call():
         raw = client.messages.with_raw_response.create(
-            model=model, max_tokens=100, system=SYSTEM, messages=MESSAGES
+            model=model, max_tokens=48, system=SYSTEM, messages=MESSAGES
         )
         return {**message_fields(raw.parse()), "headers": headers_of(raw)}
 
@@ -82,7 +82,7 @@ def whole(client, model):
 def streamed(client, model):
     def call():
         pieces = []
-        with client.messages.stream(model=model, max_tokens=100, system=SYSTEM, messages=MESSAGES) as stream:
+        with client.messages.stream(model=model, max_tokens=48, system=SYSTEM, messages=MESSAGES) as stream:
             for text in stream.text_stream:
                 pieces.append(text)
             final = stream.get_final_message()

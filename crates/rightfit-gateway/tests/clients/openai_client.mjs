@@ -32,6 +32,8 @@ const MESSAGES = [
   { role: 'system', content: 'Be brief.' },
   { role: 'user', content: 'Say hello.' },
 ];
+// Bounds a real model's answer (the tests run SmolLM2 on 2 cores).
+const MAX_TOKENS = 48;
 
 function usage(args) {
   process.stderr.write(`usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs BASE_URL API_KEY MODEL [BAD_KEY]\n${args}\n`);
@@ -95,7 +97,7 @@ async function run(call, fn, expect) {
 function whole(client, model) {
   return async () => {
     const { data: r, response } = await client.chat.completions
-      .create({ model, messages: MESSAGES })
+      .create({ model, messages: MESSAGES, max_tokens: MAX_TOKENS })
       .withResponse();
     const choice = r.choices[0];
     return {
@@ -114,6 +116,7 @@ function streamed(client, model) {
     const stream = await client.chat.completions.create({
       model,
       messages: MESSAGES,
+      max_tokens: MAX_TOKENS,
       stream: true,
       stream_options: { include_usage: true },
     });

@@ -75,7 +75,7 @@ max_tokens = 8
 /// A gateway serving `toml` (a `[gateway]` table with `auth = "none"` and a short flush is
 /// added unless the text has one).
 pub struct Running {
-    pub dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
     pub file: PathBuf,
     pub addr: SocketAddr,
     pub store: Arc<SqliteStore>,
@@ -186,7 +186,7 @@ pub async fn start_with(
         reloads,
     ));
     Running {
-        dir,
+        _dir: dir,
         file,
         addr,
         store,

@@ -1,0 +1,191 @@
+//! `rightfit serve` as a process, with a real local model (SmolLM2-135M): the official SDKs get
+//! the same greedy answer as `rightfit chat` gives for the same conversation, through both APIs,
+//! whole and streamed; SIGTERM drains the traffic log, which `rightfit traffic` then reads.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rightfit_testkit::clients::{self, Client};
+use serde_json::Value;
+
+use crate::{home_with_model, rightfit, stderr, stdout};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn project(dir: &Path, port: u16) -> String {
+    std::fs::create_dir_all(dir.join("data")).expect("data dir");
+    std::fs::write(
+        dir.join("data/tickets.jsonl"),
+        rightfit_config::project::STARTER_DATA,
+    )
+    .expect("data");
+    let toml = format!(
+        r#"
+[models.smollm2]
+provider = "local"
+model = "smollm2-135m"
+context_size = 2048
+parallel = 2
+
+[components.greeter]
+prompt = "{{{{ text }}}}"
+dataset = {{ path = "data/tickets.jsonl", id = "id" }}
+reference = "team"
+output = {{ type = "text" }}
+metrics = ["exact_match"]
+
+[[components.greeter.candidates]]
+model = "smollm2"
+
+[gateway]
+listen = "127.0.0.1:{port}"
+auth = "keys"
+flush_ms = 50
+"#
+    );
+    let file = dir.join("rightfit.toml");
+    std::fs::write(&file, toml).expect("config");
+    file.to_string_lossy().into_owned()
+}
+
+/// Waits until the gateway answers /health.
+fn wait_ready(server: &mut Child, port: u16) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!("rightfit serve exited early: {status}");
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /health HTTP/1.0\r\n\r\n");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("rightfit serve was not ready within 120 s");
+}
+
+#[test]
+fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
+    let home = home_with_model();
+    let dir = tempfile::tempdir().expect("project");
+    let port = free_port();
+    let config = project(dir.path(), port);
+    let o = rightfit(
+        home.path(),
+        &["keys", "create", "--name", "sdk", "-c", &config],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let secret = out
+        .split_whitespace()
+        .find(|w| w.starts_with("rf-"))
+        .expect("the secret")
+        .to_owned();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_rightfit"))
+        .args(["serve", "-c", &config])
+        .env("RIGHTFIT_HOME", home.path())
+        .env("RIGHTFIT_THREADS", "2")
+        .env_remove("RIGHTFIT_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rightfit serve");
+    wait_ready(&mut server, port);
+    let base = format!("http://127.0.0.1:{port}");
+    let mut runs: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();
+    for (name, client) in [
+        ("openai-python", Client::OpenAiPython),
+        ("anthropic-python", Client::AnthropicPython),
+        ("openai-node", Client::OpenAiNode),
+    ] {
+        let calls = clients::run_skipping(
+            client,
+            &base,
+            &secret,
+            "greeter",
+            Some("rf-wrong"),
+            &["json_object"],
+        );
+        match calls {
+            Ok(c) => {
+                runs.insert(name, c);
+            }
+            Err(e) => {
+                let _ = server.kill();
+                panic!("{e}");
+            }
+        }
+    }
+    // SIGTERM: answers finish, the traffic log is drained, the process exits 0.
+    let pid = server.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let output = server.wait_with_output().expect("serve exits");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    // Answered: plain and stream by each of the three clients; refused calls
+    // (unknown model, bad key) are counted in the metrics, not logged.
+    assert!(log.contains("stopped: 6 traffic records written"), "{log}");
+    // The reference: the same conversation through `rightfit chat`, greedy, same limit.
+    let o = rightfit(
+        home.path(),
+        &[
+            "chat",
+            "--system",
+            "Be brief.",
+            "--max-tokens",
+            "48",
+            "Say hello.",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let direct = stdout(&o).trim().to_owned();
+    assert!(!direct.is_empty());
+    for (name, calls) in &runs {
+        for call in ["plain", "stream"] {
+            let text = calls[call]["text"].as_str().expect("text").trim();
+            assert_eq!(text, direct, "{name} {call}: {}", calls[call]);
+        }
+        assert_eq!(calls["not_found"]["error_status"], 404, "{name}");
+        assert_eq!(calls["bad_key"]["error_status"], 401, "{name}");
+    }
+    let usage = &runs["openai-python"]["plain"]["usage"];
+    assert!(
+        usage["completion_tokens"].as_u64().expect("tokens") > 0,
+        "{usage}"
+    );
+    // The log as `rightfit traffic` shows it.
+    let o = rightfit(
+        home.path(),
+        &["traffic", "list", "-c", &config, "--format", "json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records: Vec<Value> = serde_json::from_str(&stdout(&o)).expect("json");
+    let answered: Vec<&Value> = records.iter().filter(|r| r["status"] == 200).collect();
+    assert_eq!(answered.len(), 6, "{}", stdout(&o));
+    assert!(
+        answered
+            .iter()
+            .all(|r| r["candidate"] == "smollm2/zero-shot")
+    );
+    let same = answered
+        .iter()
+        .filter(|r| r["output"].as_str().map(str::trim) == Some(direct.as_str()))
+        .count();
+    assert_eq!(same, 6, "{}", stdout(&o));
+}

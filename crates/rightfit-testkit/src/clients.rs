@@ -1,0 +1,100 @@
+//! The official SDK clients of the gateway tests (`crates/rightfit-gateway/tests/clients`), run
+//! as child processes: the `openai` and `anthropic` Python SDKs and the `openai` npm package.
+//! `RIGHTFIT_TEST_PYTHON`, `RIGHTFIT_TEST_NODE` and `RIGHTFIT_TEST_NODE_MODULES` name them
+//! (`scripts/test-tools` prints the exports).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Which client script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// `openai_client.py`.
+    OpenAiPython,
+    /// `anthropic_client.py`.
+    AnthropicPython,
+    /// `openai_client.mjs`.
+    OpenAiNode,
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| {
+        format!("{name} is not set: run scripts/test (scripts/test-tools prepares the SDKs)")
+    })
+}
+
+/// Runs a client against `base` (the gateway's root URL, without `/v1`) with `key` and `model`
+/// (and `bad_key`, which must be refused), and returns its JSON lines by call name. Fails when
+/// the script fails or any line says something unexpected happened. Blocks: call it from
+/// `spawn_blocking` in async tests.
+pub fn run(
+    client: Client,
+    base: &str,
+    key: &str,
+    model: &str,
+    bad_key: Option<&str>,
+) -> Result<BTreeMap<String, Value>, String> {
+    run_skipping(client, base, key, model, bad_key, &[])
+}
+
+/// [`run`], leaving out the named calls (`json_object`: grammar-constrained decoding of a real
+/// local model is too slow for the clients' 30 s timeout on 2 cores).
+pub fn run_skipping(
+    client: Client,
+    base: &str,
+    key: &str,
+    model: &str,
+    bad_key: Option<&str>,
+    skip: &[&str],
+) -> Result<BTreeMap<String, Value>, String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rightfit-gateway/tests/clients");
+    let mut cmd = match client {
+        Client::OpenAiPython | Client::AnthropicPython => {
+            let mut c = Command::new(env("RIGHTFIT_TEST_PYTHON")?);
+            // Keep the source tree free of __pycache__.
+            c.env("PYTHONDONTWRITEBYTECODE", "1");
+            c.arg(dir.join(if client == Client::OpenAiPython {
+                "openai_client.py"
+            } else {
+                "anthropic_client.py"
+            }));
+            c
+        }
+        Client::OpenAiNode => {
+            let mut c = Command::new(env("RIGHTFIT_TEST_NODE")?);
+            c.env(
+                "RIGHTFIT_TEST_NODE_MODULES",
+                env("RIGHTFIT_TEST_NODE_MODULES")?,
+            );
+            c.arg(dir.join("openai_client.mjs"));
+            c
+        }
+    };
+    cmd.env("RIGHTFIT_CLIENT_SKIP", skip.join(","));
+    cmd.args([base, key, model]);
+    if let Some(bad) = bad_key {
+        cmd.arg(bad);
+    }
+    let output = cmd
+        .output()
+        .map_err(|e| format!("{client:?}: cannot run: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!("{client:?} failed:\n{stdout}\n{stderr}"));
+    }
+    let mut calls = BTreeMap::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let value: Value =
+            serde_json::from_str(line).map_err(|e| format!("{client:?}: {e}: {line}"))?;
+        if let Some(why) = value.get("unexpected") {
+            return Err(format!("{client:?}: {why}\n{value}\n{stderr}"));
+        }
+        let name = value["call"].as_str().unwrap_or_default().to_owned();
+        calls.insert(name, value);
+    }
+    Ok(calls)
+}
