@@ -81,7 +81,12 @@ impl Templates {
         match conversation {
             Some(c) => messages.extend_from_slice(&c[..lead]),
             None if self.has_system => {
-                messages.push(Message::system(self.render("system", &example.vars)?));
+                // A system template that renders empty (`{{ system }}` over a row without
+                // one, as exported traffic has) sends no system message.
+                let system = self.render("system", &example.vars)?;
+                if !system.trim().is_empty() {
+                    messages.push(Message::system(system));
+                }
             }
             None => {}
         }
@@ -115,7 +120,7 @@ impl Templates {
             return Ok(((!system.is_empty()).then(|| system.join("\n\n")), prompt));
         }
         let system = if self.has_system {
-            Some(self.render("system", &example.vars)?)
+            Some(self.render("system", &example.vars)?).filter(|s| !s.trim().is_empty())
         } else {
             None
         };
@@ -234,4 +239,99 @@ pub fn reasoning_instruction(answer_prefix: &str) -> String {
         "\n\nThink step by step. Then give the final answer alone on a last line that starts \
          with \"{answer_prefix}\"."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use rightfit_config::project::Project;
+    use serde_json::json;
+
+    use super::*;
+
+    fn component(system: &str) -> (Component, Candidate) {
+        let text = format!(
+            r#"
+[models.m]
+provider = "openai-compatible"
+base_url = "http://127.0.0.1:1/v1"
+model = "m"
+
+[components.c]
+system = "{system}"
+prompt = "Q: {{{{ q }}}}"
+dataset = {{ path = "d.jsonl" }}
+reference = "a"
+output = {{ type = "text" }}
+metrics = ["exact_match"]
+few_shot = {{ k = 1 }}
+
+[[components.c.candidates]]
+model = "m"
+strategy = "few-shot"
+k = 1
+"#
+        );
+        let p = Project::parse(Path::new("/nowhere/rightfit.toml"), &text).expect("valid");
+        let c = p.components["c"].clone();
+        let cand = c.candidates[0].clone();
+        (c, cand)
+    }
+
+    fn shot() -> Example {
+        Example {
+            id: "s".into(),
+            line: 1,
+            vars: json!({"q": "1+1"}),
+            reference: json!("2"),
+            conversation: None,
+        }
+    }
+
+    #[test]
+    fn a_conversation_is_sent_as_is_with_the_shots_after_its_system_messages() {
+        let (c, cand) = component("Be exact.");
+        let t = Templates::new(&c).expect("templates");
+        let conversation = vec![
+            Message::system("Client system."),
+            Message::user("Hello"),
+            Message::assistant("Hi"),
+            Message::user("Q: 2+2"),
+        ];
+        let e = Example::from_conversation("r", conversation);
+        let m = t.messages(&[shot()], &e).expect("messages");
+        let pairs: Vec<(Role, &str)> = m.iter().map(|m| (m.role, m.content.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                (Role::System, "Client system."),
+                (Role::User, "Q: 1+1"),
+                (Role::Assistant, "2"),
+                (Role::User, "Hello"),
+                (Role::Assistant, "Hi"),
+                (Role::User, "Q: 2+2"),
+            ]
+        );
+        let (system, prompt) = t.task(&e).expect("task");
+        assert_eq!(system.as_deref(), Some("Client system."));
+        assert_eq!(prompt, "Q: 2+2");
+        let Call::Chat(r) = t.call(&c, &cand, &[], &e, false).expect("call") else {
+            panic!("a chat call");
+        };
+        assert_eq!(r.prompt, Prompt::Messages(e.conversation.clone().expect("conversation")));
+    }
+
+    #[test]
+    fn a_system_template_that_renders_empty_sends_no_system_message() {
+        let (c, _) = component("{{ system }}");
+        let t = Templates::new(&c).expect("templates");
+        let mut e = shot();
+        e.vars = json!({"q": "3+3", "system": ""});
+        let m = t.messages(&[], &e).expect("messages");
+        assert_eq!(m, [Message::user("Q: 3+3")]);
+        e.vars = json!({"q": "3+3", "system": "S"});
+        assert_eq!(t.messages(&[], &e).expect("messages")[0], Message::system("S"));
+        assert_eq!(t.task(&e).expect("task").0.as_deref(), Some("S"));
+    }
 }

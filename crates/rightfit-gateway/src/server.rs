@@ -281,7 +281,7 @@ async fn health(Axum(app): Axum<Arc<App>>) -> Response {
     let state = app.state();
     let mut models = serde_json::Map::new();
     let mut ready = true;
-    for (name, p) in state.providers.all().await {
+    for (name, p) in state.providers.all() {
         let (ok, detail) = match tokio::time::timeout(Duration::from_secs(2), p.health()).await {
             Ok(Ok(h)) => (h.ready, h.detail),
             Ok(Err(e)) => (false, GatewayError::from_provider(&e).message().to_owned()),

@@ -4,7 +4,7 @@
 //! twice) and swaps it in; requests in flight finish on the one they started with.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rightfit_config::project::{Candidate, Component, ModelConfig, Project, ServePolicy, Strategy};
 use rightfit_eval::example::{Example, prepare};
@@ -57,46 +57,62 @@ impl Served {
 /// A built provider with the configuration it was built from.
 type Built = (ModelConfig, Arc<dyn Provider>);
 
-/// Providers by model name, built on first use and kept.
+/// Providers by model name, built on first use and kept. Looking one up takes a read lock
+/// (every request does); building one takes a second lock so that two requests do not load the
+/// same model twice.
 #[derive(Debug, Default)]
 pub struct Providers {
-    built: Mutex<BTreeMap<String, Built>>,
+    built: RwLock<BTreeMap<String, Built>>,
+    building: Mutex<()>,
 }
 
 impl Providers {
+    fn lookup(&self, model: &ModelConfig) -> Option<Arc<dyn Provider>> {
+        let built = self.built.read().unwrap_or_else(PoisonError::into_inner);
+        built
+            .get(&model.name)
+            .filter(|(config, _)| config == model)
+            .map(|(_, p)| p.clone())
+    }
+
     /// The provider of `model`, built now if it was not yet.
     pub async fn get(
         &self,
         model: &ModelConfig,
         factory: &dyn ProviderFactory,
     ) -> Result<Arc<dyn Provider>, String> {
-        let mut built = self.built.lock().await;
-        if let Some((config, p)) = built.get(&model.name)
-            && config == model
-        {
-            return Ok(p.clone());
+        if let Some(p) = self.lookup(model) {
+            return Ok(p);
+        }
+        let _one_at_a_time = self.building.lock().await;
+        if let Some(p) = self.lookup(model) {
+            return Ok(p);
         }
         let p = factory.provider(model).await?;
-        built.insert(model.name.clone(), (model.clone(), p.clone()));
+        self.built
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(model.name.clone(), (model.clone(), p.clone()));
         Ok(p)
     }
 
     /// Providers built so far whose model is still configured the same way.
-    pub async fn keep_unchanged(&self, models: &BTreeMap<String, ModelConfig>) -> Self {
-        let built = self.built.lock().await;
+    pub fn keep_unchanged(&self, models: &BTreeMap<String, ModelConfig>) -> Self {
+        let built = self.built.read().unwrap_or_else(PoisonError::into_inner);
         let kept = built
             .iter()
             .filter(|(name, (config, _))| models.get(*name) == Some(config))
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
         Self {
-            built: Mutex::new(kept),
+            built: RwLock::new(kept),
+            building: Mutex::new(()),
         }
     }
 
     /// Every provider built, for health checks.
-    pub async fn all(&self) -> Vec<(String, Arc<dyn Provider>)> {
-        let built = self.built.lock().await;
+    pub fn all(&self) -> Vec<(String, Arc<dyn Provider>)> {
+        let built = self.built.read().unwrap_or_else(PoisonError::into_inner);
         built
             .iter()
             .map(|(n, (_, p))| (n.clone(), p.clone()))
@@ -130,7 +146,7 @@ impl State {
         let g = &project.gateway;
         let redactor = Redactor::new(&g.redact_fields, &g.redact_patterns, g.log_inputs)?;
         let providers = match previous {
-            Some(p) => p.providers.keep_unchanged(&project.models).await,
+            Some(p) => p.providers.keep_unchanged(&project.models),
             None => Providers::default(),
         };
         let mut components = BTreeMap::new();
