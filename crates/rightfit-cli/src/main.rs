@@ -48,8 +48,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         threads: cli.global.threads,
     })
     .map_err(errors::user)?;
+    // The gateway gets one worker per CPU it may run on (sched affinity counts: a gateway pinned
+    // to one CPU with two workers spends its time switching between them); the other commands'
+    // heavy work is on the engine's own threads, and two workers keep their I/O moving.
+    let workers = match cli.command {
+        Command::Serve(_) => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        _ => 2,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
