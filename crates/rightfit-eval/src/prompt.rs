@@ -319,7 +319,10 @@ k = 1
         let Call::Chat(r) = t.call(&c, &cand, &[], &e, false).expect("call") else {
             panic!("a chat call");
         };
-        assert_eq!(r.prompt, Prompt::Messages(e.conversation.clone().expect("conversation")));
+        assert_eq!(
+            r.prompt,
+            Prompt::Messages(e.conversation.clone().expect("conversation"))
+        );
     }
 
     #[test]
@@ -331,7 +334,10 @@ k = 1
         let m = t.messages(&[], &e).expect("messages");
         assert_eq!(m, [Message::user("Q: 3+3")]);
         e.vars = json!({"q": "3+3", "system": "S"});
-        assert_eq!(t.messages(&[], &e).expect("messages")[0], Message::system("S"));
+        assert_eq!(
+            t.messages(&[], &e).expect("messages")[0],
+            Message::system("S")
+        );
         assert_eq!(t.task(&e).expect("task").0.as_deref(), Some("S"));
     }
 }
