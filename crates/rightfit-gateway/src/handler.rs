@@ -26,14 +26,14 @@ use crate::wire::{Api, GatewayRequest, anthropic, openai};
 pub const CLIENT_CLOSED: u16 = 499;
 
 /// Everything known about a request before it is answered.
-struct Request {
-    id: String,
-    at: String,
-    arrived: Instant,
-    api: Api,
-    key: Option<Arc<KeyState>>,
-    req: Arc<GatewayRequest>,
-    component: Option<String>,
+pub(crate) struct Request {
+    pub(crate) id: String,
+    pub(crate) at: String,
+    pub(crate) arrived: Instant,
+    pub(crate) api: Api,
+    pub(crate) key: Option<Arc<KeyState>>,
+    pub(crate) req: Arc<GatewayRequest>,
+    pub(crate) component: Option<String>,
 }
 
 /// `POST /v1/chat/completions` and `POST /v1/messages`.
@@ -106,7 +106,7 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
     let (primary_tx, primary_rx) = watch::channel(None::<Option<String>>);
     for (i, name) in plan.shadows.iter().enumerate() {
         if let Some(served) = served {
-            shadow(app, state, served, &r, name, i, primary_rx.clone());
+            crate::shadow::spawn(app, state, served, &r, name, i, primary_rx.clone());
         }
     }
     let timeout = served
@@ -371,105 +371,8 @@ fn sse_response(body: Body) -> Response {
     response
 }
 
-/// Runs one shadow candidate on the request in the background and records it, scored against
-/// the primary's answer once that is known.
-fn shadow(
-    app: &Arc<App>,
-    state: &Arc<State>,
-    served: &Served,
-    r: &Request,
-    name: &str,
-    i: usize,
-    mut primary: watch::Receiver<Option<Option<String>>>,
-) {
-    let app = app.clone();
-    let state = state.clone();
-    let component = served.component.name.clone();
-    let name = name.to_owned();
-    let shadow_req = Request {
-        id: format!("{}-shadow-{}", r.id, i + 1),
-        at: r.at.clone(),
-        arrived: Instant::now(),
-        api: r.api,
-        key: None,
-        req: r.req.clone(),
-        component: r.component.clone(),
-    };
-    let parent = r.id.clone();
-    let key_id = r.key.as_ref().map(|k| k.id());
-    let tracker = app.tasks.clone();
-    tracker.spawn(async move {
-        let Some(served) = state.components.get(&component) else {
-            return;
-        };
-        let Some(candidate) = served.component.candidate(&name) else {
-            return;
-        };
-        let ctx = Ctx {
-            state: &state,
-            factory: &*app.factory,
-            store: &*app.store,
-        };
-        let timeout = Duration::from_secs_f64(
-            served
-                .policy
-                .timeout_s
-                .unwrap_or(state.project.gateway.request_timeout_s),
-        );
-        let result = ctx
-            .start(
-                Target::Candidate(served, candidate),
-                &shadow_req.req,
-                false,
-                timeout,
-            )
-            .await;
-        let mut record = app.record(&shadow_req, "shadow", &name, Some(parent));
-        record.role = "shadow".into();
-        record.key_id = key_id;
-        record.latency_ms = shadow_req.arrived.elapsed().as_secs_f64() * 1000.0;
-        match result {
-            Ok(Started::Whole(answered)) => {
-                fill(&mut record, &answered, &state.redactor);
-                // The primary's answer is the reference; wait for it (bounded by the
-                // request timeout) and score.
-                let reference = tokio::time::timeout(timeout, primary.wait_for(Option::is_some))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .and_then(|v| v.clone().flatten());
-                if let Some(reference) = reference {
-                    record.score = score(served, answered.response.text(), &reference);
-                }
-            }
-            Ok(Started::Stream { .. }) => {
-                record.status = 500;
-                record.error = Some("a shadow was streamed".into());
-            }
-            Err(e) => {
-                record.status = e.status().as_u16();
-                record.error = Some(e.message().to_owned());
-            }
-        }
-        app.finish(record, None);
-    });
-}
-
-/// A shadow's answer scored with the component's primary metric against the primary's answer
-/// (read into the contract the way a reference is), when the primary's answer parses.
-fn score(served: &Served, answer: &str, primary: &str) -> Option<f64> {
-    let reference = served.scorer.score(primary, &Value::Null);
-    if reference.unparseable {
-        return None;
-    }
-    let reference = reference
-        .parsed
-        .unwrap_or_else(|| Value::String(primary.to_owned()));
-    Some(served.scorer.score(answer, &reference).score)
-}
-
 /// Copies a whole answer's figures into its record.
-fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &crate::redact::Redactor) {
+pub(crate) fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &crate::redact::Redactor) {
     record.output = Some(redactor.text(a.response.text()));
     record.finish_reason = a
         .response
@@ -486,7 +389,7 @@ fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &crate::redact::Reda
 
 impl App {
     /// A record for a request, before its answer is known.
-    fn record(
+    pub(crate) fn record(
         &self,
         r: &Request,
         route: &str,
@@ -535,7 +438,7 @@ impl App {
     }
 
     /// Counts a finished record in the metrics and the key's spend, and queues it.
-    fn finish(&self, record: TrafficRecord, key: Option<&KeyState>) {
+    pub(crate) fn finish(&self, record: TrafficRecord, key: Option<&KeyState>) {
         if let (Some(k), Some(cost)) = (key, record.cost_usd) {
             k.spend(cost);
         }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod plan;
 pub mod redact;
 pub mod server;
+mod shadow;
 mod sse;
 pub mod state;
 pub mod traffic;
