@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use crate::answer::{Answered, Ctx, Started, Target};
 use crate::auth::KeyState;
 use crate::error::GatewayError;
+use crate::metrics::InFlightGuard;
 use crate::plan::{Plan, RouteKind, plan};
 use crate::server::App;
 use crate::sse::Sse;
@@ -34,6 +35,8 @@ pub(crate) struct Request {
     pub(crate) key: Option<Arc<KeyState>>,
     pub(crate) req: Arc<GatewayRequest>,
     pub(crate) component: Option<String>,
+    /// Counts the request in flight until its answer is complete (a stream's last frame).
+    pub(crate) _in_flight: Option<InFlightGuard>,
 }
 
 /// `POST /v1/chat/completions` and `POST /v1/messages`.
@@ -68,10 +71,9 @@ pub async fn generate(app: Arc<App>, api: Api, headers: HeaderMap, body: Body) -
             .contains_key(&req.model)
             .then(|| req.model.clone()),
         req,
+        _in_flight: Some(in_flight),
     };
-    let response = route(&app, &state, r, &headers).await;
-    drop(in_flight);
-    response
+    route(&app, &state, r, &headers).await
 }
 
 async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderMap) -> Response {

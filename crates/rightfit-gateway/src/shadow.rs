@@ -35,6 +35,7 @@ pub(crate) fn spawn(
         key: None,
         req: r.req.clone(),
         component: r.component.clone(),
+        _in_flight: None,
     };
     let parent = r.id.clone();
     let key_id = r.key.as_ref().map(|k| k.id());

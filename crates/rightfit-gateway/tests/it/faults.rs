@@ -283,6 +283,15 @@ timeout_s = 60
         let chunk = stream.next().await.expect("more").expect("bytes");
         got += String::from_utf8_lossy(&chunk).matches("tok ").count();
     }
+    // A stream counts as in flight until it ends, not until its headers are sent.
+    assert!(
+        g.app
+            .metrics
+            .render()
+            .contains("rightfit_requests_in_flight 1"),
+        "{}",
+        g.app.metrics.render()
+    );
     drop(stream);
     let mut cancelled = false;
     for _ in 0..100 {
