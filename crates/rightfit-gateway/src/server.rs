@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::State as Axum;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use http::{HeaderMap, StatusCode, header};
 use rightfit_config::project::{GatewayAuth, Project};
 use rightfit_eval::runner::ProviderFactory;
@@ -212,6 +213,12 @@ impl Gateway {
                 if let Err(e) = app.keys.refresh(&*app.store).await {
                     tracing::warn!("gateway keys not refreshed: {e}");
                 }
+            }
+        });
+        // Answers are small writes: send them at once rather than wait for Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY not set: {e}");
             }
         });
         let served = axum::serve(listener, router(self.app.clone()))
