@@ -90,7 +90,7 @@ pub fn traffic_stats(records: &[TrafficRecord]) -> Vec<TrafficStatsRow> {
                 requests,
                 errors,
                 error_rate: share(errors, requests),
-                latency_ms: percentiles(latencies),
+                latency_ms: Percentiles::of(&latencies),
                 tokens_in: group.iter().map(|r| r.tokens_in).sum(),
                 tokens_out: group.iter().map(|r| r.tokens_out).sum(),
                 cost_usd: (!costs.is_empty()).then(|| costs.iter().sum()),
@@ -111,29 +111,6 @@ fn share(part: u64, whole: u64) -> f64 {
     } else {
         part as f64 / whole as f64
     }
-}
-
-/// Median, 95th and 99th percentiles with linear interpolation between order statistics (numpy's
-/// default, the method of `rightfit-eval`'s summaries, which this crate does not depend on);
-/// `None` for no values. NaN sorts last (the store keeps finite latencies only).
-fn percentiles(mut values: Vec<f64>) -> Option<Percentiles> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        let position = (values.len() - 1) as f64 * q;
-        // `position` lies within 0..=len-1, so its floor indexes the slice.
-        let below = position.floor() as usize;
-        let above = (below + 1).min(values.len() - 1);
-        let t = position - below as f64;
-        values[below] + (values[above] - values[below]) * t
-    };
-    Some(Percentiles {
-        p50: at(0.50),
-        p95: at(0.95),
-        p99: at(0.99),
-    })
 }
 
 const STATS_HEADERS: [&str; 13] = [

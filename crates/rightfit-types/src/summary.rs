@@ -41,6 +41,49 @@ pub struct Percentiles {
     pub p99: f64,
 }
 
+impl Percentiles {
+    /// The median, 95th and 99th percentiles of `values` (which need not be sorted); `None`
+    /// when there are none or any is NaN (infinities sort to the ends and are allowed).
+    pub fn of(values: &[f64]) -> Option<Self> {
+        if values.is_empty() || values.iter().any(|v| v.is_nan()) {
+            return None;
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Some(Self {
+            p50: quantile_of_sorted(&sorted, 0.50),
+            p95: quantile_of_sorted(&sorted, 0.95),
+            p99: quantile_of_sorted(&sorted, 0.99),
+        })
+    }
+}
+
+/// The `q`-quantile (`q` in 0..=1) of non-empty, ascending, NaN-free `sorted`, interpolated
+/// linearly between the two nearest order statistics (numpy's default method).
+pub fn quantile_of_sorted(sorted: &[f64], q: f64) -> f64 {
+    let last = sorted.len().saturating_sub(1);
+    let position = last as f64 * q;
+    // `position` is within 0..=last, so the floor fits and indexes the slice.
+    let below = (position.floor() as usize).min(last);
+    let above = (below + 1).min(last);
+    let fraction = position - below as f64;
+    lerp(sorted[below], sorted[above], fraction)
+}
+
+/// Interpolates from `a` (t = 0) to `b` (t = 1), exact at both ends: from the nearer end, so
+/// that the result never overshoots `b` through rounding.
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    if a == b {
+        return a;
+    }
+    let span = b - a;
+    if t < 0.5 {
+        a + span * t
+    } else {
+        b - span * (1.0 - t)
+    }
+}
+
 /// One candidate's figures over the examples of a run.
 ///
 /// Terms used below: a *failed* example has an error (the request or the scorer failed); a

@@ -20,42 +20,11 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
 /// The median, 95th and 99th percentiles of `values` (see [`percentile`]); `None` when empty or
 /// any value is NaN.
 pub fn percentiles(values: &[f64]) -> Option<Percentiles> {
-    if values.is_empty() || values.iter().any(|v| v.is_nan()) {
-        return None;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    Some(Percentiles {
-        p50: percentile_of_sorted(&sorted, 0.50),
-        p95: percentile_of_sorted(&sorted, 0.95),
-        p99: percentile_of_sorted(&sorted, 0.99),
-    })
+    Percentiles::of(values)
 }
 
 /// The `q`-quantile (`q` in 0..=1) of non-empty, ascending, NaN-free `sorted`.
-pub(crate) fn percentile_of_sorted(sorted: &[f64], q: f64) -> f64 {
-    let last = sorted.len().saturating_sub(1);
-    let position = last as f64 * q;
-    // `position` is within 0..=last, so the floor fits and indexes the slice.
-    let below = (position.floor() as usize).min(last);
-    let above = (below + 1).min(last);
-    let fraction = position - below as f64;
-    lerp(sorted[below], sorted[above], fraction)
-}
-
-/// Interpolates from `a` (t = 0) to `b` (t = 1), exact at both ends: from the nearer end, so
-/// that the result never overshoots `b` through rounding.
-fn lerp(a: f64, b: f64, t: f64) -> f64 {
-    if a == b {
-        return a;
-    }
-    let span = b - a;
-    if t < 0.5 {
-        a + span * t
-    } else {
-        b - span * (1.0 - t)
-    }
-}
+pub(crate) use rightfit_types::quantile_of_sorted as percentile_of_sorted;
 
 #[cfg(test)]
 mod tests {
