@@ -229,7 +229,37 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// A reference to a loaded engine that does not keep it loaded: it upgrades to the [`Engine`]
+/// while some clone of it is alive. The model registry keeps these, so that models configured
+/// alike share one loaded engine and an unused one is freed.
+#[derive(Clone)]
+pub struct WeakEngine {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl std::fmt::Debug for WeakEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakEngine")
+            .field("alive", &(self.inner.strong_count() > 0))
+            .finish()
+    }
+}
+
+impl WeakEngine {
+    /// The engine, if it is still loaded.
+    pub fn upgrade(&self) -> Option<Engine> {
+        self.inner.upgrade().map(|inner| Engine { inner })
+    }
+}
+
 impl Engine {
+    /// A reference that does not keep the engine loaded.
+    pub fn downgrade(&self) -> WeakEngine {
+        WeakEngine {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
     /// Loads a GGUF model and starts its worker thread. Blocks until the model is loaded.
     pub fn load(path: &Path, options: EngineOptions) -> Result<Engine, EngineError> {
         // Check the file ourselves first: llama.cpp's own errors for a bad file are terse, and
