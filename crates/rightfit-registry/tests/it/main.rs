@@ -9,7 +9,7 @@ use rightfit_registry::{BuildError, ModelRegistry, ProviderFactory};
 
 fn smollm2() -> PathBuf {
     PathBuf::from(
-        std::env::var("RIGHTFIT_TEST_MODEL")
+        std::env::var(rightfit_config::env::TEST_MODEL)
             .expect("RIGHTFIT_TEST_MODEL: the path of SmolLM2-135M-Instruct.Q4_1.gguf"),
     )
 }
