@@ -22,6 +22,7 @@ pub mod scorers;
 pub mod stats;
 pub mod strategy;
 pub mod summary;
+pub mod teacher;
 
 #[cfg(test)]
 pub(crate) mod testdata;

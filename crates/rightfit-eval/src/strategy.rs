@@ -13,7 +13,9 @@ mod multi;
 mod plain;
 mod similar;
 
-use rightfit_config::project::{Candidate, Strategy};
+use std::collections::BTreeSet;
+
+use rightfit_config::project::{Candidate, Component, Strategy};
 
 pub use crate::outcome::Outcome;
 pub use answerer::Answerer;
@@ -29,4 +31,17 @@ impl Answerer<'_> {
         }
         self.plain(candidate, example).await
     }
+}
+
+/// Every model a candidate calls, a cascade's stages' (and their stages') included.
+pub fn models_called(c: &Component, candidate: &Candidate) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![candidate];
+    while let Some(k) = todo.pop() {
+        out.extend(k.models().into_iter().map(str::to_owned));
+        if let Strategy::Cascade(cascade) = &k.strategy {
+            todo.extend(cascade.stages.iter().filter_map(|s| c.candidate(s)));
+        }
+    }
+    out
 }

@@ -2,11 +2,11 @@
 //! the model's concurrency at once), score them, and write the records in batches while the
 //! answers keep coming.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use rightfit_config::project::{Candidate, Component, Project, Strategy};
+use rightfit_config::project::{Candidate, Component, Project};
 use rightfit_providers::Provider;
 use rightfit_registry::ProviderFactory;
 use rightfit_store::RunStore;
@@ -19,7 +19,7 @@ use super::options::{EvalError, Progress};
 use crate::example::Example;
 use crate::prompt::Templates;
 use crate::score::Scorer;
-use crate::strategy::{Answerer, SimilarShots};
+use crate::strategy::{Answerer, SimilarShots, models_called};
 
 /// How a candidate's turn ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +171,7 @@ impl CandidateRun<'_> {
     /// model's memory figures are its own (a cascade's or a critic's include every model it
     /// calls).
     async fn build(&mut self, candidate: &Candidate) -> Result<Arc<dyn Provider>, EvalError> {
-        let needed = models_needed(self.component, candidate);
+        let needed = models_called(self.component, candidate);
         self.built.retain(|name, _| needed.contains(name));
         for name in &needed {
             if self.built.contains_key(name) {
@@ -197,17 +197,6 @@ struct OneExample<'a> {
     candidate: &'a Candidate,
     run_id: &'a str,
     judge: Option<&'a Judge>,
-}
-
-/// Every model a candidate calls, a cascade's stages' included.
-fn models_needed(c: &Component, candidate: &Candidate) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = candidate.models().into_iter().map(str::to_owned).collect();
-    if let Strategy::Cascade(cascade) = &candidate.strategy {
-        for stage in cascade.stages.iter().filter_map(|s| c.candidate(s)) {
-            out.extend(stage.models().into_iter().map(str::to_owned));
-        }
-    }
-    out
 }
 
 impl OneExample<'_> {
