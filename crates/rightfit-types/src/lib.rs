@@ -10,11 +10,13 @@
 mod chat;
 mod eval;
 mod score;
+mod student;
 mod summary;
 mod traffic;
 
 pub use chat::*;
 pub use eval::*;
 pub use score::*;
+pub use student::*;
 pub use summary::*;
 pub use traffic::*;

@@ -116,6 +116,7 @@ pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<(
                 Ok(r) => (r.path.display().to_string(), None),
                 Err(e) => (model.clone(), Some(format!("models.{}: {e}", m.name))),
             },
+            ProviderConfig::Classifier { artefact, .. } => (artefact.display().to_string(), None),
             ProviderConfig::Openai { model, api_key, .. }
             | ProviderConfig::Anthropic { model, api_key, .. }
             | ProviderConfig::Gemini { model, api_key, .. } => (

@@ -2,26 +2,12 @@
 //! answer's contract, metrics, few-shot examples, judge, candidates and constraints.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use super::constraints::ConstraintsConfig;
+use super::dataset::DatasetConfig;
 use super::serve::ServePolicy;
 use super::strategy::{Candidate, ShotSelect};
-
-/// A dataset as the config names it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DatasetConfig {
-    /// The file, resolved against the project file's directory.
-    pub path: PathBuf,
-    /// `jsonl`, `csv`, `tsv`, `json`, `squad`; `None` to infer from the extension.
-    pub format: Option<String>,
-    /// JSON: field path to the array of records.
-    pub records: Option<String>,
-    /// CSV/TSV without a header row: the column names.
-    pub columns: Option<Vec<String>>,
-    /// Field path of the row id.
-    pub id: Option<String>,
-}
+use super::student::Student;
 
 /// Where the reference answer comes from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -157,9 +143,18 @@ pub struct Component {
     /// stays out of a run's configuration hash (editing it leaves runs resumable).
     #[serde(skip)]
     pub serve: Option<ServePolicy>,
+    /// Small models `rightfit distill` trains for it. Left out of the serialisation when there
+    /// are none, so that runs of components without students keep their hash.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub students: Vec<Student>,
 }
 
 impl Component {
+    /// A student by name.
+    pub fn student(&self, name: &str) -> Option<&Student> {
+        self.students.iter().find(|s| s.name == name)
+    }
+
     /// A candidate by name.
     pub fn candidate(&self, name: &str) -> Option<&Candidate> {
         self.candidates.iter().find(|c| c.name == name)

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 mod component;
 mod constraints;
 mod convert;
+mod dataset;
 mod error;
 mod gateway;
 mod model;
@@ -24,12 +25,13 @@ mod raw;
 mod serve;
 mod starter;
 mod strategy;
+mod student;
 
 pub use crate::prices::Price;
-pub use component::{
-    Component, DatasetConfig, FewShot, Judge, METRICS, OutputContract, Reference, Split,
-};
+pub use component::{Component, FewShot, Judge, METRICS, OutputContract, Reference, Split};
 pub use constraints::{ConstraintsConfig, OBJECTIVES};
+pub use convert::ADAPTER_FILE;
+pub use dataset::DatasetConfig;
 pub use error::ConfigError;
 pub use gateway::{DEFAULT_LISTEN, GatewayAuth, GatewayConfig};
 pub use model::{ModelConfig, PriceSource, ProviderConfig, SecretRef};
@@ -38,6 +40,7 @@ pub use starter::{STARTER, STARTER_DATA};
 pub use strategy::{
     Candidate, CascadeConfig, ConfidenceSource, DEFAULT_ANSWER_PREFIX, ShotSelect, Shots, Strategy,
 };
+pub use student::{Student, StudentKind, TrainingData};
 
 /// A validated project: what [`Project::load`] returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +53,9 @@ pub struct Project {
     pub name: String,
     /// The SQLite database that keeps runs (default `.rightfit/runs.db` beside the file).
     pub store: PathBuf,
+    /// Where `rightfit distill` keeps trained students (default `.rightfit/students` beside the
+    /// file), one directory per component and student.
+    pub students: PathBuf,
     /// Seed for sampling, few-shot selection and bootstrap (default 42).
     pub seed: u64,
     /// Models by name.

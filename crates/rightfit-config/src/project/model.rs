@@ -1,6 +1,8 @@
 //! A validated `[models.NAME]` table: how the model is reached, what it costs, and the limits a
 //! client keeps to.
 
+use std::path::PathBuf;
+
 use crate::prices::Price;
 
 /// Where a secret comes from.
@@ -41,6 +43,20 @@ pub enum ProviderConfig {
         batch_invariant: bool,
         /// Reuse the KV cache of shared prompt prefixes (default on).
         prefix_cache: bool,
+        /// A GGUF LoRA adapter applied on the model (trained by `rightfit distill`, or
+        /// elsewhere and added with `rightfit models add --adapter`). Left out of the
+        /// serialisation when absent, so runs of models without one keep their hash.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        adapter: Option<PathBuf>,
+    },
+    /// A classifier student (`rightfit distill`): a model's embeddings, then a trained
+    /// classifier over them. Only label components use one.
+    Classifier {
+        /// The student's directory: its manifest and weights.
+        artefact: PathBuf,
+        /// The model whose embeddings it was trained on (a local model, the sentence
+        /// embedder, or a hosted embedding model).
+        embedder: Box<ModelConfig>,
     },
     /// OpenAI's API.
     Openai {
@@ -89,6 +105,7 @@ impl ProviderConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderConfig::Local { .. } => "local",
+            ProviderConfig::Classifier { .. } => "classifier",
             ProviderConfig::Openai { .. } => "openai",
             ProviderConfig::Anthropic { .. } => "anthropic",
             ProviderConfig::Gemini { .. } => "gemini",
@@ -156,6 +173,10 @@ impl ModelConfig {
     /// busy — its latency divided by the requests the engine decodes together (`parallel`, or
     /// `concurrency` when lower), so that cost follows measured throughput.
     pub fn request_cost(&self, tokens_in: u64, tokens_out: u64, latency_ms: f64) -> Option<f64> {
+        if let ProviderConfig::Classifier { embedder, .. } = &self.provider {
+            // One embedding call; the matrix product after it costs nothing measurable.
+            return embedder.request_cost(tokens_in, 0, latency_ms);
+        }
         if let (Some(per_hour), ProviderConfig::Local { parallel, .. }) =
             (self.cost_per_hour, &self.provider)
         {
@@ -166,5 +187,17 @@ impl ModelConfig {
             return Some(per_hour * latency_ms / 3_600_000.0 / together as f64);
         }
         self.price.map(|p| p.cost(tokens_in, tokens_out))
+    }
+}
+
+impl ProviderConfig {
+    /// Whether the model runs in this process (the embedded engine, or a classifier student
+    /// over it): no network, its memory is the process's.
+    pub fn is_in_process(&self) -> bool {
+        match self {
+            ProviderConfig::Local { .. } => true,
+            ProviderConfig::Classifier { embedder, .. } => embedder.provider.is_in_process(),
+            _ => false,
+        }
     }
 }

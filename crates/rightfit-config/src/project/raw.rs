@@ -29,6 +29,7 @@ pub(crate) struct RawProject {
     pub store: Option<String>,
     pub seed: Option<u64>,
     pub concurrency: Option<usize>,
+    pub students: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +57,7 @@ pub(crate) struct RawModel {
     pub tokens_per_minute: Option<u32>,
     pub cost_per_hour: Option<f64>,
     pub stream: Option<bool>,
+    pub adapter: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +88,44 @@ pub(crate) struct RawComponent {
     pub constraints: Option<Spanned<RawConstraints>>,
     pub baseline: Option<Spanned<String>>,
     pub serve: Option<Spanned<RawServe>>,
+    #[serde(default)]
+    pub students: Vec<Spanned<RawStudent>>,
+}
+
+/// `[[components.NAME.students]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStudent {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    pub data: Spanned<RawTrainingData>,
+    pub embedder: Option<Spanned<String>>,
+    pub hidden: Option<usize>,
+    pub l2: Option<f64>,
+    pub base: Option<Spanned<String>>,
+    pub rank: Option<usize>,
+    pub alpha: Option<f64>,
+    pub layers: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub max_tokens: Option<usize>,
+    pub limit: Option<usize>,
+    pub validation: Option<f64>,
+    pub epochs: Option<u32>,
+    pub patience: Option<u32>,
+    pub learning_rate: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+/// A student's `data = { from = "...", ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrainingData {
+    pub from: Spanned<String>,
+    pub dataset: Option<RawDataset>,
+    pub teacher: Option<Spanned<String>>,
+    pub inputs: Option<RawDataset>,
+    pub reference_from: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +218,7 @@ pub(crate) struct RawCandidate {
     pub seed: Option<u64>,
     pub max_tokens: Option<u32>,
     pub constrained: Option<bool>,
+    pub student: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

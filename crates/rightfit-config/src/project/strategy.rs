@@ -147,9 +147,24 @@ pub struct Candidate {
     pub reason: bool,
     /// The final answer of a reasoning candidate is what follows the last line starting with this.
     pub answer_prefix: String,
+    /// The student it answers with (`strategy = "distilled"`, or `student = "NAME"` with
+    /// another strategy): `model` is then the student's model. Left out of the serialisation
+    /// when absent, so that runs of other candidates keep their hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub student: Option<String>,
 }
 
 impl Candidate {
+    /// The strategy as reports name it: a student's candidate is `distilled` (with the
+    /// strategy on top when it is not zero-shot: `distilled+few-shot`).
+    pub fn strategy_name(&self) -> String {
+        match (&self.student, &self.strategy) {
+            (Some(_), Strategy::ZeroShot) => "distilled".to_owned(),
+            (Some(_), s) => format!("distilled+{}", s.name()),
+            (None, s) => s.name().to_owned(),
+        }
+    }
+
     /// Every model this candidate calls itself (its model, critic, embedder, verifier); a
     /// cascade's stages are other candidates and are not included.
     pub fn models(&self) -> Vec<&str> {

@@ -15,12 +15,13 @@ use crate::project::raw::RawCandidate;
 use crate::project::strategy::{
     Candidate, CascadeConfig, ConfidenceSource, DEFAULT_ANSWER_PREFIX, ShotSelect, Shots, Strategy,
 };
+use crate::project::student::Student;
 
 /// Tokens added to a reasoning candidate's default answer limit.
 const REASONING_TOKENS: u32 = 256;
 
 const STRATEGIES: &str = "zero-shot, few-shot, chain-of-thought, self-consistency, reflection, \
-                          loglikelihood or cascade";
+                          loglikelihood, cascade or distilled";
 
 /// What the candidate checks need from the component.
 pub(super) struct Context<'a> {
@@ -30,6 +31,7 @@ pub(super) struct Context<'a> {
     pub output: &'a OutputContract,
     pub few_shot: Option<&'a FewShot>,
     pub max_tokens: u32,
+    pub students: &'a [Student],
 }
 
 impl Context<'_> {
@@ -125,7 +127,56 @@ fn candidate(
         .map(|s| s.get_ref().as_str())
         .unwrap_or("zero-shot");
     let cascade = kind == "cascade";
+    let student = match (&c.student, kind) {
+        (Some(_), "cascade") => {
+            return Err(bad(
+                "student",
+                "a cascade has no model of its own: make the student a candidate and name it in stages",
+            ));
+        }
+        (Some(s), _) => {
+            if c.model.is_some() {
+                return Err(bad(
+                    "model",
+                    "a student's candidate answers with the student: drop model (or student)",
+                ));
+            }
+            match cx.students.iter().find(|t| &t.name == s.get_ref()) {
+                Some(t) => Some(t),
+                None => {
+                    let names: Vec<&str> = cx.students.iter().map(|t| t.name.as_str()).collect();
+                    return Err(cx.at.invalid(
+                        s.span(),
+                        ckey("student"),
+                        format!(
+                            "no student '{}' in [[components.{}.students]] (students: {})",
+                            s.get_ref(),
+                            cx.component,
+                            if names.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+        }
+        (None, "distilled") => {
+            return Err(bad(
+                "student",
+                "strategy = \"distilled\" answers with a trained student: add student = \"NAME\"",
+            ));
+        }
+        (None, _) => None,
+    };
+    let kind = if kind == "distilled" {
+        "zero-shot"
+    } else {
+        kind
+    };
     let model = match (&c.model, cascade) {
+        _ if student.is_some() => student.map(|t| t.model.clone()).unwrap_or_default(),
         (Some(m), false) => cx.model(&ckey("model"), m)?,
         (None, false) => return Err(bad("model", "a candidate needs model = \"...\"")),
         (Some(_), true) => {
@@ -273,10 +324,16 @@ fn candidate(
     if temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
         return Err(bad("temperature", "temperature must be within 0..=2"));
     }
-    let name = c
-        .name
-        .clone()
-        .unwrap_or_else(|| default_name(&model, &strategy, shots.as_ref(), reason));
+    let name = c.name.clone().unwrap_or_else(|| match student {
+        Some(t) => default_name(
+            &format!("{}/distilled", t.name),
+            &strategy,
+            shots.as_ref(),
+            reason,
+        )
+        .replacen("/distilled/zero-shot", "/distilled", 1),
+        None => default_name(&model, &strategy, shots.as_ref(), reason),
+    });
     Ok(Candidate {
         name,
         model,
@@ -295,6 +352,7 @@ fn candidate(
             .answer_prefix
             .clone()
             .unwrap_or_else(|| DEFAULT_ANSWER_PREFIX.to_owned()),
+        student: student.map(|t| t.name.clone()),
     })
 }
 

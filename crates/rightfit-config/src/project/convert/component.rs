@@ -11,12 +11,14 @@ use super::candidate::{self, Context};
 use super::locate::Locator;
 use super::paths::clean;
 use crate::project::component::{
-    Component, DatasetConfig, FewShot, Judge, METRICS, OutputContract, Reference, Split,
+    Component, FewShot, Judge, METRICS, OutputContract, Reference, Split,
 };
 use crate::project::constraints::ConstraintsConfig;
+use crate::project::dataset::DatasetConfig;
 use crate::project::error::ConfigError;
 use crate::project::model::ModelConfig;
 use crate::project::raw::{RawComponent, RawDataset, RawOutput, RawReference};
+use crate::project::student::Student;
 
 fn check_template(source: &str) -> Result<(), String> {
     let env = minijinja::Environment::new();
@@ -109,7 +111,7 @@ pub(super) fn component(
     name: &str,
     span: Range<usize>,
     raw: RawComponent,
-    models: &BTreeMap<String, ModelConfig>,
+    (models, students): (&BTreeMap<String, ModelConfig>, &[Student]),
     (project_seed, project_constraints): (u64, &ConstraintsConfig),
 ) -> Result<Component, ConfigError> {
     let key = |k: &str| format!("components.{name}.{k}");
@@ -273,6 +275,7 @@ pub(super) fn component(
         output: &output,
         few_shot: few_shot.as_ref(),
         max_tokens,
+        students,
     };
     let candidates = candidate::candidates(&cx, span.clone(), raw.candidates)?;
     let baseline = match baseline {
@@ -313,11 +316,12 @@ pub(super) fn component(
         constraints,
         baseline,
         serve,
+        students: Vec::new(),
     })
 }
 
 /// A `dataset = { ... }` table; its path is relative to the project file's directory.
-fn dataset_config(root: &Path, raw: RawDataset) -> Result<DatasetConfig, String> {
+pub(super) fn dataset_config(root: &Path, raw: RawDataset) -> Result<DatasetConfig, String> {
     if let Some(f) = &raw.format
         && !["jsonl", "csv", "tsv", "json", "squad"].contains(&f.as_str())
     {

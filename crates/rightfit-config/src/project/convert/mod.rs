@@ -21,6 +21,9 @@ mod locate;
 mod model;
 mod paths;
 mod serve;
+mod student;
+
+pub use student::ADAPTER_FILE;
 
 use locate::Locator;
 use paths::clean;
@@ -73,7 +76,14 @@ fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
     let mut models = BTreeMap::new();
     for (name, spanned) in raw.models {
         let span = spanned.span();
-        let model = model::model(&at, &name, span, spanned.into_inner(), default_concurrency)?;
+        let model = model::model(
+            &at,
+            &root,
+            &name,
+            span,
+            spanned.into_inner(),
+            default_concurrency,
+        )?;
         models.insert(name, model);
     }
 
@@ -82,18 +92,54 @@ fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
         None => ConstraintsConfig::default(),
     };
     let gateway = gateway::gateway(&at, raw.gateway)?;
-    let mut components = BTreeMap::new();
-    for (name, spanned) in raw.components {
+    let students_dir = clean(
+        &root.join(
+            raw.project
+                .students
+                .as_deref()
+                .unwrap_or(".rightfit/students"),
+        ),
+    );
+    // Students first: candidates that answer with one name its model.
+    let mut raw_components = raw.components;
+    let mut students = BTreeMap::new();
+    for (name, spanned) in &mut raw_components {
         let span = spanned.span();
-        let c = component::component(
+        let raw_students = std::mem::take(&mut spanned.get_mut().students);
+        let converted =
+            student::students(&at, (&root, &students_dir), name, raw_students, &models)?;
+        let mut these = Vec::new();
+        for (s, model) in converted {
+            if models.contains_key(&model.name) {
+                return Err(at.invalid(
+                    span.clone(),
+                    format!("components.{name}.students"),
+                    format!(
+                        "student '{}' answers as model '{}', which [models] defines too: rename one",
+                        s.name, model.name
+                    ),
+                ));
+            }
+            models.insert(model.name.clone(), model);
+            these.push(s);
+        }
+        students.insert(name.clone(), (span, these));
+    }
+    let mut components = BTreeMap::new();
+    for (name, spanned) in raw_components {
+        let span = spanned.span();
+        let (_, these) = students.remove(&name).unwrap_or_default();
+        let mut c = component::component(
             &at,
             &root,
             &name,
-            span,
+            span.clone(),
             spanned.into_inner(),
-            &models,
+            (&models, &these),
             (seed, &constraints),
         )?;
+        student::check(&at, span, &c, &these)?;
+        c.students = these;
         components.insert(name, c);
     }
     if components.is_empty() {
@@ -108,6 +154,7 @@ fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
         root,
         name,
         store,
+        students: students_dir,
         seed,
         models,
         components,

@@ -6,6 +6,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::locate::Locator;
+use super::paths::clean;
 use crate::env;
 use crate::prices::{self, Price};
 use crate::project::error::ConfigError;
@@ -83,6 +84,7 @@ fn secret(at: &Locator<'_>, key: &str, value: &Spanned<String>) -> Result<Secret
 /// One `[models.NAME]` table; `default_concurrency` is `[project] concurrency` (hosted models).
 pub(super) fn model(
     at: &Locator<'_>,
+    root: &Path,
     name: &str,
     span: Range<usize>,
     raw: RawModel,
@@ -118,6 +120,7 @@ pub(super) fn model(
             chat_template: raw.chat_template.clone(),
             batch_invariant: raw.batch_invariant.unwrap_or(false),
             prefix_cache: raw.prefix_cache.unwrap_or(true),
+            adapter: raw.adapter.as_ref().map(|a| clean(&root.join(a))),
         },
         "openai" => ProviderConfig::Openai {
             model: need_model()?,
@@ -202,6 +205,7 @@ pub(super) fn model(
         ("batch_invariant", raw.batch_invariant.is_some()),
         ("prefix_cache", raw.prefix_cache.is_some()),
         ("cost_per_hour", raw.cost_per_hour.is_some()),
+        ("adapter", raw.adapter.is_some()),
     ] {
         if set && !is_local {
             return Err(at.invalid(span, key(k), format!("only local models take {k}")));
@@ -291,6 +295,10 @@ pub(super) fn model(
             None => (None, PriceSource::Unknown),
         },
         (ProviderConfig::OpenaiCompatible { .. }, None) => (None, PriceSource::Unknown),
+        // Built by the conversion of students, never from a [models] table.
+        (ProviderConfig::Classifier { embedder, .. }, None) => {
+            (embedder.price, embedder.price_source.clone())
+        }
     };
     Ok(ModelConfig {
         name: name.to_owned(),
@@ -320,5 +328,5 @@ fn lone_model(path: &Path, text: &str, name: &str) -> Result<ModelConfig, Config
         column: 1,
         message: e.message().trim().to_owned(),
     })?;
-    model(&at, name, 0..text.len(), raw, 4)
+    model(&at, Path::new("."), name, 0..text.len(), raw, 4)
 }

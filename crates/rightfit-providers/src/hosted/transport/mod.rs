@@ -57,7 +57,7 @@ impl HostedProvider {
             | ProviderConfig::Anthropic { api_key, .. }
             | ProviderConfig::Gemini { api_key, .. } => Some(api_key),
             ProviderConfig::OpenaiCompatible { api_key, .. } => api_key.as_ref(),
-            ProviderConfig::Local { .. } => None,
+            ProviderConfig::Local { .. } | ProviderConfig::Classifier { .. } => None,
         };
         let key = key_ref
             .map(|k| k.resolve())
@@ -123,7 +123,7 @@ impl HostedProvider {
                 },
                 Some(api_key),
             ),
-            ProviderConfig::Local { .. } => {
+            ProviderConfig::Local { .. } | ProviderConfig::Classifier { .. } => {
                 return Err(format!(
                     "models.{}: a local model is run by the embedded engine, not over HTTP",
                     model.name
