@@ -9,7 +9,7 @@ use rightfit_config::project::{ModelConfig, Project};
 use rightfit_eval::runner::ProviderFactory;
 use rightfit_gateway::{Gateway, Options};
 use rightfit_providers::{HostedProvider, Provider};
-use rightfit_store::{SqliteStore, TrafficStore};
+use rightfit_store::{SqliteStore, Store};
 use rightfit_testkit::{Protocol, ServerConfig, TestServer};
 use rightfit_types::{TrafficFilter, TrafficRecord};
 use tokio::sync::{mpsc, oneshot};
@@ -78,7 +78,7 @@ pub struct Running {
     pub _dir: tempfile::TempDir,
     pub file: PathBuf,
     pub addr: SocketAddr,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     pub app: Arc<rightfit_gateway::App>,
     pub gateway_router: axum::Router,
     pub reload: mpsc::Sender<()>,
@@ -160,7 +160,7 @@ pub async fn start_with(
     dir: tempfile::TempDir,
     file: PathBuf,
     project: Project,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
 ) -> Running {
     let gateway = Gateway::start(Options {
         file: file.clone(),
