@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::ProviderError;
+use crate::error::ProviderError;
 
 /// Exponential backoff with jitter, bounded in count and in total time, honouring `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq)]
