@@ -198,6 +198,23 @@ pub async fn start_with(
     }
 }
 
+/// How long [`eventually`] polls before it calls the test stuck: a guard against hanging, far
+/// longer than anything it waits for should take.
+pub const STUCK: Duration = Duration::from_secs(60);
+
+/// Polls `check` until it holds; panics with `what` only if it never does (after [`STUCK`]).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let stuck = tokio::time::Instant::now() + STUCK;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < stuck, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A plain HTTP client (no connection reuse surprises between tests).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
