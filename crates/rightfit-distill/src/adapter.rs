@@ -81,7 +81,10 @@ pub fn write_adapter(
             Value::String(arch.as_str().into()),
         ),
         ("adapter.type".to_owned(), Value::String("lora".into())),
-        ("adapter.lora.alpha".to_owned(), Value::F32(lora.config.alpha)),
+        (
+            "adapter.lora.alpha".to_owned(),
+            Value::F32(lora.config.alpha),
+        ),
     ];
     for (k, v) in extra {
         md.push((k.clone(), Value::String(v.clone())));
@@ -155,9 +158,7 @@ pub fn read_adapter(path: &Path) -> Result<AdapterInfo> {
                 b_dims: bd.clone(),
             }),
             _ => {
-                return Err(bad(format!(
-                    "'{name}' has only one of lora_a and lora_b"
-                )));
+                return Err(bad(format!("'{name}' has only one of lora_a and lora_b")));
             }
         }
     }

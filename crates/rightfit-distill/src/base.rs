@@ -254,7 +254,9 @@ fn hparams(path: &Path, content: &Content) -> Result<Hparams> {
         return Err(unsupported("mixture-of-experts layers".to_owned()));
     }
     if content.tensor_infos.contains_key("rope_freqs.weight") {
-        return Err(unsupported("rope frequency factors (llama 3 rope scaling)".to_owned()));
+        return Err(unsupported(
+            "rope frequency factors (llama 3 rope scaling)".to_owned(),
+        ));
     }
     if content.tensor_infos.contains_key("blk.0.attn_qkv.weight") {
         return Err(unsupported("a fused attn_qkv tensor".to_owned()));
@@ -327,7 +329,11 @@ impl Loader<'_> {
             ));
         }
         let q = info
-            .read(&mut self.reader, self.content.tensor_data_offset, &Device::Cpu)
+            .read(
+                &mut self.reader,
+                self.content.tensor_data_offset,
+                &Device::Cpu,
+            )
             .map_err(|e| gguf_err(self.path, format!("tensor {name}: {e}")))?;
         let t = q
             .dequantize(&Device::Cpu)

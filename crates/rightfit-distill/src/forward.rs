@@ -96,9 +96,10 @@ impl Batch {
             ids.extend_from_slice(&e.tokens);
             ids.extend(std::iter::repeat_n(0u32, len - e.tokens.len()));
             for (t, _) in e.answer.iter().enumerate().filter(|(_, a)| **a) {
-                rows.push(u32::try_from(b * len + t - 1).map_err(|_| {
-                    DistillError::Example("batch too large to index".into())
-                })?);
+                rows.push(
+                    u32::try_from(b * len + t - 1)
+                        .map_err(|_| DistillError::Example("batch too large to index".into()))?,
+                );
                 targets.push(e.tokens[t]);
             }
         }
@@ -287,6 +288,9 @@ impl Model {
     pub fn token_log_probs(&self, batch: &Batch) -> Result<Vec<f32>> {
         let lp = self.answer_log_probs(batch)?.detach();
         let picked = lp.gather(&batch.targets.unsqueeze(1)?, 1)?;
-        Ok(picked.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+        Ok(picked
+            .flatten_all()?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()?)
     }
 }

@@ -137,7 +137,9 @@ impl LoraConfig {
     /// Checks the settings against a model shape.
     pub fn validate(&self, hp: &Hparams) -> Result<()> {
         if self.rank == 0 {
-            return Err(DistillError::Settings("LoRA rank must be at least 1".into()));
+            return Err(DistillError::Settings(
+                "LoRA rank must be at least 1".into(),
+            ));
         }
         // llama.cpp treats alpha = 0 as "no scaling" rather than a zero update.
         if !(self.alpha.is_finite() && self.alpha > 0.0) {

@@ -72,7 +72,9 @@ impl OptimConfig {
         if ok {
             Ok(())
         } else {
-            Err(DistillError::Settings(format!("optimiser settings {self:?}")))
+            Err(DistillError::Settings(format!(
+                "optimiser settings {self:?}"
+            )))
         }
     }
 }

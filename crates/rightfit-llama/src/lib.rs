@@ -16,5 +16,7 @@ pub mod gguf;
 mod provider;
 pub mod store;
 
-pub use engine::{Engine, EngineError, EngineOptions, EngineStats, Generation, ModelInfo};
+pub use engine::{
+    Engine, EngineError, EngineOptions, EngineStats, Generation, LoraAdapter, ModelInfo,
+};
 pub use provider::LocalProvider;

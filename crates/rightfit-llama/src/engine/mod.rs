@@ -28,6 +28,7 @@ mod decode;
 
 mod embed;
 mod loglik;
+mod lora;
 mod memory;
 mod sampling;
 mod slots;
@@ -37,6 +38,7 @@ mod text;
 mod worker;
 
 pub use backend::builtin_templates;
+pub use lora::{LoraAdapter, check_adapter};
 pub use memory::{ProcessMemory, proc_kb_field};
 
 /// How to run a model.
@@ -59,6 +61,9 @@ pub struct EngineOptions {
     /// Make each sequence's output independent of what else is decoded with it, at a cost in
     /// prompt speed (see `docs/engine.md`). Off by default.
     pub batch_invariant: bool,
+    /// LoRA adapters applied to every context (at most one for now). An engine with an adapter
+    /// is a different model: its KV cache and prefix cache are its own.
+    pub adapters: Vec<LoraAdapter>,
 }
 
 impl Default for EngineOptions {
@@ -72,6 +77,7 @@ impl Default for EngineOptions {
             prefix_cache: true,
             embedding_context: 2048,
             batch_invariant: false,
+            adapters: Vec::new(),
         }
     }
 }
@@ -88,6 +94,14 @@ pub enum EngineError {
         /// The file.
         path: PathBuf,
         /// What failed.
+        detail: String,
+    },
+    /// A LoRA adapter file cannot be applied to this model.
+    #[error("{path}: LoRA adapter: {detail}")]
+    Adapter {
+        /// The adapter file.
+        path: PathBuf,
+        /// Why.
         detail: String,
     },
     /// The request cannot be served as asked.
@@ -192,7 +206,7 @@ pub(crate) enum Job {
     },
     Tokenize {
         text: String,
-        reply: oneshot::Sender<usize>,
+        reply: oneshot::Sender<Vec<u32>>,
     },
     Stats {
         reply: oneshot::Sender<EngineStats>,
@@ -325,6 +339,12 @@ impl Engine {
 
     /// How many tokens `text` takes as a prompt (with BOS when the model adds one).
     pub async fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
+        Ok(self.tokenize(text).await?.len())
+    }
+
+    /// The token ids of `text` as a prompt, exactly as generation and scoring tokenise it
+    /// (special tokens parsed, BOS added when the model wants one).
+    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, EngineError> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Tokenize {
             text: text.to_owned(),
