@@ -24,6 +24,10 @@ pub fn smollm2() -> PathBuf {
 }
 
 pub fn engine(adapter: Option<&Path>) -> Engine {
+    engine_for(&smollm2(), adapter)
+}
+
+pub fn engine_for(model: &Path, adapter: Option<&Path>) -> Engine {
     let options = EngineOptions {
         context_size: 1024,
         parallel: 4,
@@ -37,7 +41,7 @@ pub fn engine(adapter: Option<&Path>) -> Engine {
             .collect(),
         ..EngineOptions::default()
     };
-    Engine::load(&smollm2(), options).expect("SmolLM2 loads")
+    Engine::load(model, options).expect("the model loads in llama.cpp")
 }
 
 pub fn tokenize(engine: &Engine, text: &str) -> Vec<u32> {
