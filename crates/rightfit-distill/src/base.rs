@@ -105,32 +105,23 @@ impl Frozen {
     }
 }
 
-/// One transformer block's frozen weights.
+/// One transformer block's frozen weights. Q, K and V are stacked into one matrix, and so are
+/// gate and up: one larger product runs faster than three or two small ones.
 #[derive(Debug, Clone)]
 pub struct Layer {
     /// `attn_norm`.
     pub attn_norm: Tensor,
-    /// Q, K, V, output projections.
-    pub q: Frozen,
-    /// K projection.
-    pub k: Frozen,
-    /// V projection.
-    pub v: Frozen,
-    /// Attention output projection.
+    /// `attn_q`, `attn_k`, `attn_v` stacked: rows `[q | k | v]`.
+    pub qkv: Frozen,
+    /// Their biases stacked the same way (qwen2), when the file has them.
+    pub qkv_bias: Option<Tensor>,
+    /// `attn_output`.
     pub o: Frozen,
-    /// Q/K/V biases (qwen2).
-    pub q_bias: Option<Tensor>,
-    /// K bias.
-    pub k_bias: Option<Tensor>,
-    /// V bias.
-    pub v_bias: Option<Tensor>,
     /// `ffn_norm`.
     pub ffn_norm: Tensor,
-    /// Feed-forward gate, up and down.
-    pub gate: Frozen,
-    /// Up projection.
-    pub up: Frozen,
-    /// Down projection.
+    /// `ffn_gate` and `ffn_up` stacked: rows `[gate | up]`.
+    pub gate_up: Frozen,
+    /// `ffn_down`.
     pub down: Frozen,
 }
 
@@ -346,6 +337,17 @@ impl Loader<'_> {
             w: self.get(name, &[out, inp])?,
         })
     }
+
+    /// Reads matrices `[out_i, inp]` and stacks their rows.
+    fn stacked(&mut self, parts: &[(&str, usize)], inp: usize) -> Result<Frozen> {
+        let mut ts = Vec::with_capacity(parts.len());
+        for (name, out) in parts {
+            ts.push(self.get(name, &[*out, inp])?);
+        }
+        Ok(Frozen {
+            w: Tensor::cat(&ts, 0)?.contiguous()?,
+        })
+    }
 }
 
 impl BaseModel {
@@ -376,18 +378,31 @@ impl BaseModel {
         let mut layers = Vec::with_capacity(hp.n_layer);
         for i in 0..hp.n_layer {
             let n = |s: &str| format!("blk.{i}.{s}");
+            let biases = [
+                l.optional(&n("attn_q.bias"), &[q_out])?,
+                l.optional(&n("attn_k.bias"), &[kv_out])?,
+                l.optional(&n("attn_v.bias"), &[kv_out])?,
+            ];
+            let qkv_bias = match biases {
+                [None, None, None] => None,
+                [q, k, v] => {
+                    let zeros =
+                        |len: usize| Tensor::zeros(len, candle_core::DType::F32, &Device::Cpu);
+                    let q = q.map_or_else(|| zeros(q_out), Ok)?;
+                    let k = k.map_or_else(|| zeros(kv_out), Ok)?;
+                    let v = v.map_or_else(|| zeros(kv_out), Ok)?;
+                    Some(Tensor::cat(&[q, k, v], 0)?)
+                }
+            };
+            let (q, k, v) = (n("attn_q.weight"), n("attn_k.weight"), n("attn_v.weight"));
+            let (gate, up) = (n("ffn_gate.weight"), n("ffn_up.weight"));
             layers.push(Layer {
                 attn_norm: l.get(&n("attn_norm.weight"), &[d])?,
-                q: l.frozen(&n("attn_q.weight"), q_out, d)?,
-                k: l.frozen(&n("attn_k.weight"), kv_out, d)?,
-                v: l.frozen(&n("attn_v.weight"), kv_out, d)?,
+                qkv: l.stacked(&[(&q, q_out), (&k, kv_out), (&v, kv_out)], d)?,
+                qkv_bias,
                 o: l.frozen(&n("attn_output.weight"), d, q_out)?,
-                q_bias: l.optional(&n("attn_q.bias"), &[q_out])?,
-                k_bias: l.optional(&n("attn_k.bias"), &[kv_out])?,
-                v_bias: l.optional(&n("attn_v.bias"), &[kv_out])?,
                 ffn_norm: l.get(&n("ffn_norm.weight"), &[d])?,
-                gate: l.frozen(&n("ffn_gate.weight"), ff, d)?,
-                up: l.frozen(&n("ffn_up.weight"), ff, d)?,
+                gate_up: l.stacked(&[(&gate, ff), (&up, ff)], d)?,
                 down: l.frozen(&n("ffn_down.weight"), d, ff)?,
             });
         }

@@ -2,20 +2,20 @@
 //! (`src/models/llama.cpp`, `src/models/qwen2.cpp`): RMSNorm, Q/K/V (+ biases), rope, causal
 //! grouped-query attention, output projection, SwiGLU feed-forward, final norm, output head.
 //!
-//! Every op used has a backward pass (`rope_slow`/`rope_i_slow`, composed softmax and RMSNorm).
+//! Every op has a backward pass: candle's own, or the fused ones in `ops` (RMSNorm, rope, causal
+//! softmax, products with frozen weights).
 //! Sequences of unequal length are right-padded: positions count from 0 in every row, and the
 //! causal mask already keeps every real token from seeing the padding after it. Logits are
 //! computed only at the positions that predict an answer token: the hidden states are gathered
 //! before the output head, whose vocabulary-wide product dominates otherwise.
 
 use candle_core::{D, DType, Device, Tensor};
-use candle_nn::ops::{log_softmax, rms_norm_slow, softmax};
-use candle_nn::rotary_emb::{rope_i_slow, rope_slow};
+use candle_nn::ops::log_softmax;
 
-use crate::base::{BaseModel, Frozen, Layer, RopeStyle};
+use crate::base::{BaseModel, Frozen, Layer};
 use crate::error::{DistillError, Result};
 use crate::lora::{LoraWeights, Projection};
-use crate::ops::frozen_linear;
+use crate::ops::{RopeTables, causal_softmax, frozen_linear, rms_norm, rope};
 
 /// One training example: tokens, and which of them are answer tokens (scored by the loss).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,37 +130,10 @@ pub struct Model {
     pub lora: LoraWeights,
 }
 
-fn rope_tables(len: usize, head_dim: usize, base: f32) -> Result<(Tensor, Tensor)> {
-    let half = head_dim / 2;
-    let mut cos = Vec::with_capacity(len * half);
-    let mut sin = Vec::with_capacity(len * half);
-    for p in 0..len {
-        for i in 0..half {
-            let theta = f64::from(base).powf(-2.0 * i as f64 / head_dim as f64);
-            let angle = p as f64 * theta;
-            cos.push(angle.cos() as f32);
-            sin.push(angle.sin() as f32);
-        }
-    }
-    Ok((
-        Tensor::from_vec(cos, (len, half), &Device::Cpu)?,
-        Tensor::from_vec(sin, (len, half), &Device::Cpu)?,
-    ))
-}
-
-fn causal_mask(len: usize) -> Result<Tensor> {
-    let m: Vec<f32> = (0..len)
-        .flat_map(|i| (0..len).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
-        .collect();
-    Ok(Tensor::from_vec(m, (len, len), &Device::Cpu)?)
-}
-
 struct Ctx {
     b: usize,
     t: usize,
-    cos: Tensor,
-    sin: Tensor,
-    mask: Tensor,
+    rope: RopeTables,
 }
 
 impl Model {
@@ -182,23 +155,36 @@ impl Model {
         Ok(Model { base, lora })
     }
 
-    fn linear(&self, x: &Tensor, w: &Frozen, layer: usize, proj: Projection) -> Result<Tensor> {
+    /// `x·Wᵀ` for a stack of projections (`parts` in row order), plus each one's LoRA update.
+    fn project(
+        &self,
+        x: &Tensor,
+        w: &Frozen,
+        layer: usize,
+        parts: &[Projection],
+    ) -> Result<Vec<Tensor>> {
         let y = frozen_linear(x, w)?;
-        match self.lora.get(layer, proj) {
-            None => Ok(y),
-            Some(p) => {
-                let down = x.matmul(&p.a.as_tensor().t()?)?;
-                let up = down.matmul(&p.b.as_tensor().t()?)?;
-                Ok((y + (up * self.lora.config.scale())?)?)
-            }
+        let hp = &self.base.hparams;
+        let mut out = Vec::with_capacity(parts.len());
+        let mut at = 0;
+        for &proj in parts {
+            let width = proj.dims(hp).0;
+            let part = if parts.len() == 1 {
+                y.clone()
+            } else {
+                y.narrow(1, at, width)?
+            };
+            at += width;
+            out.push(match self.lora.get(layer, proj) {
+                None => part,
+                Some(p) => {
+                    let down = x.matmul(&p.a.as_tensor().t()?)?;
+                    let up = down.matmul(&p.b.as_tensor().t()?)?;
+                    (part + (up * self.lora.config.scale())?)?
+                }
+            });
         }
-    }
-
-    fn rope(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-        Ok(match self.base.hparams.arch.rope_style() {
-            RopeStyle::Pairs => rope_i_slow(x, &ctx.cos, &ctx.sin)?,
-            RopeStyle::Halves => rope_slow(x, &ctx.cos, &ctx.sin)?,
-        })
+        Ok(out)
     }
 
     fn attention(&self, x: &Tensor, i: usize, l: &Layer, ctx: &Ctx) -> Result<Tensor> {
@@ -206,65 +192,68 @@ impl Model {
         let (b, t, hd) = (ctx.b, ctx.t, hp.head_dim);
         let (h, hkv) = (hp.n_head, hp.n_head_kv);
         let rep = h / hkv;
-        let bias = |y: Tensor, bias: &Option<Tensor>| -> Result<Tensor> {
-            Ok(match bias {
-                Some(bias) => y.broadcast_add(bias)?,
-                None => y,
-            })
-        };
-        let q = bias(self.linear(x, &l.q, i, Projection::Q)?, &l.q_bias)?;
-        let k = bias(self.linear(x, &l.k, i, Projection::K)?, &l.k_bias)?;
-        let v = bias(self.linear(x, &l.v, i, Projection::V)?, &l.v_bias)?;
+        let mut qkv = self.project(x, &l.qkv, i, &[Projection::Q, Projection::K, Projection::V])?;
+        if let Some(bias) = &l.qkv_bias {
+            let widths = [h * hd, hkv * hd, hkv * hd];
+            let mut at = 0;
+            for (y, w) in qkv.iter_mut().zip(widths) {
+                *y = y.broadcast_add(&bias.narrow(0, at, w)?)?;
+                at += w;
+            }
+        }
+        let [q, k, v] = <[Tensor; 3]>::try_from(qkv)
+            .map_err(|_| DistillError::Settings("q, k and v".into()))?;
         // [b, heads, t, hd]
         let q = q.reshape((b, t, h, hd))?.transpose(1, 2)?.contiguous()?;
         let k = k.reshape((b, t, hkv, hd))?.transpose(1, 2)?.contiguous()?;
         let v = v.reshape((b, t, hkv, hd))?.transpose(1, 2)?.contiguous()?;
-        let q = self.rope(&q, ctx)?;
-        let k = self.rope(&k, ctx)?;
+        let style = hp.arch.rope_style();
+        let q = rope(&q, &ctx.rope, style)?;
+        let k = rope(&k, &ctx.rope, style)?;
         // Query head j reads key/value head j / rep (ggml's broadcast rule): group the query
         // heads of one kv head into one matrix instead of repeating K and V.
         let q = q.reshape((b, hkv, rep * t, hd))?;
-        let scores = (q.matmul(&k.t()?)? * f64::from(hp.attn_scale))?;
-        let scores = scores
-            .reshape((b, hkv, rep, t, t))?
-            .broadcast_add(&ctx.mask)?;
-        let probs = softmax(&scores, D::Minus1)?.reshape((b, hkv, rep * t, t))?;
+        let probs = causal_softmax(&q.matmul(&k.t()?)?, hp.attn_scale)?;
         let out = probs
             .matmul(&v)?
             .reshape((b, h, t, hd))?
             .transpose(1, 2)?
             .reshape((b * t, h * hd))?;
-        self.linear(&out, &l.o, i, Projection::O)
+        Ok(self.project(&out, &l.o, i, &[Projection::O])?.remove(0))
     }
 
     fn feed_forward(&self, x: &Tensor, i: usize, l: &Layer) -> Result<Tensor> {
-        let gate = self.linear(x, &l.gate, i, Projection::Gate)?;
-        let up = self.linear(x, &l.up, i, Projection::Up)?;
+        let mut gu = self.project(x, &l.gate_up, i, &[Projection::Gate, Projection::Up])?;
+        let up = gu
+            .pop()
+            .ok_or_else(|| DistillError::Settings("up".into()))?;
+        let gate = gu
+            .pop()
+            .ok_or_else(|| DistillError::Settings("gate".into()))?;
         let act = (candle_nn::ops::silu(&gate)? * up)?;
-        self.linear(&act, &l.down, i, Projection::Down)
+        Ok(self
+            .project(&act, &l.down, i, &[Projection::Down])?
+            .remove(0))
     }
 
     /// Final hidden states `[b·t, n_embd]` after the output norm.
     fn hidden(&self, batch: &Batch) -> Result<Tensor> {
         let hp = &self.base.hparams;
         let (b, t) = (batch.size, batch.len);
-        let (cos, sin) = rope_tables(t, hp.head_dim, hp.rope_base)?;
         let ctx = Ctx {
             b,
             t,
-            cos,
-            sin,
-            mask: causal_mask(t)?,
+            rope: RopeTables::new(t, hp.head_dim, hp.rope_base),
         };
         let ids = batch.ids.flatten_all()?;
         let mut x = self.base.tok_embd.index_select(&ids, 0)?;
         for (i, l) in self.base.layers.iter().enumerate() {
-            let n = rms_norm_slow(&x, &l.attn_norm, hp.rms_eps)?;
+            let n = rms_norm(&x, &l.attn_norm, hp.rms_eps)?;
             x = (self.attention(&n, i, l, &ctx)? + x)?;
-            let n = rms_norm_slow(&x, &l.ffn_norm, hp.rms_eps)?;
+            let n = rms_norm(&x, &l.ffn_norm, hp.rms_eps)?;
             x = (self.feed_forward(&n, i, l)? + x)?;
         }
-        Ok(rms_norm_slow(&x, &self.base.output_norm, hp.rms_eps)?)
+        Ok(rms_norm(&x, &self.base.output_norm, hp.rms_eps)?)
     }
 
     /// Log-softmax over the vocabulary at the rows that predict answer tokens `[n, vocab]`.
