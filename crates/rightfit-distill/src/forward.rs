@@ -15,7 +15,7 @@ use candle_nn::ops::log_softmax;
 use crate::base::{BaseModel, Frozen, Layer};
 use crate::error::{DistillError, Result};
 use crate::lora::{LoraWeights, Projection};
-use crate::ops::{RopeTables, causal_softmax, frozen_linear, rms_norm, rope};
+use crate::ops::{Part, RopeTables, causal_softmax, frozen_linear, lora_linear, rms_norm, rope};
 
 /// One training example: tokens, and which of them are answer tokens (scored by the loss).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +155,8 @@ impl Model {
         Ok(Model { base, lora })
     }
 
-    /// `x·Wᵀ` for a stack of projections (`parts` in row order), plus each one's LoRA update.
+    /// `x·Wᵀ` for a stack of projections (`parts` in row order) plus each one's LoRA update,
+    /// split back into the parts.
     fn project(
         &self,
         x: &Tensor,
@@ -163,26 +164,33 @@ impl Model {
         layer: usize,
         parts: &[Projection],
     ) -> Result<Vec<Tensor>> {
-        let y = frozen_linear(x, w)?;
         let hp = &self.base.hparams;
+        let pairs: Vec<_> = parts.iter().map(|&p| self.lora.get(layer, p)).collect();
+        let y = if pairs.iter().all(Option::is_none) {
+            frozen_linear(x, w)?
+        } else {
+            let layout: Vec<Part> = parts
+                .iter()
+                .zip(&pairs)
+                .map(|(p, pair)| Part {
+                    out: p.dims(hp).0,
+                    lora: pair.is_some(),
+                })
+                .collect();
+            let a: Vec<&Tensor> = pairs.iter().flatten().map(|p| p.a.as_tensor()).collect();
+            let b: Vec<&Tensor> = pairs.iter().flatten().map(|p| p.b.as_tensor()).collect();
+            let (a, b) = (Tensor::cat(&a, 0)?, Tensor::cat(&b, 0)?);
+            lora_linear(x, w, &layout, &a, &b, self.lora.config.scale())?
+        };
+        if parts.len() == 1 {
+            return Ok(vec![y]);
+        }
         let mut out = Vec::with_capacity(parts.len());
         let mut at = 0;
-        for &proj in parts {
-            let width = proj.dims(hp).0;
-            let part = if parts.len() == 1 {
-                y.clone()
-            } else {
-                y.narrow(1, at, width)?
-            };
+        for p in parts {
+            let width = p.dims(hp).0;
+            out.push(y.narrow(1, at, width)?);
             at += width;
-            out.push(match self.lora.get(layer, proj) {
-                None => part,
-                Some(p) => {
-                    let down = x.matmul(&p.a.as_tensor().t()?)?;
-                    let up = down.matmul(&p.b.as_tensor().t()?)?;
-                    (part + (up * self.lora.config.scale())?)?
-                }
-            });
         }
         Ok(out)
     }

@@ -9,6 +9,12 @@
 //! - [`adapter`]: the adapter GGUF writer in llama.cpp's layout, and the reader that checks an
 //!   adapter against a base.
 //!
+//! Threads: candle multiplies matrices on `RAYON_NUM_THREADS` threads, and runs element-wise ops
+//! on a pool of `CANDLE_NUM_THREADS` (default: the same) whose workers spin while they wait. On a
+//! small shared machine the spinning steals the cores the products need (1.75× slower measured
+//! on 2 busy cores): a program that trains should set `CANDLE_NUM_THREADS=1` before its first
+//! tensor operation. Both are read once, from the environment.
+//!
 //! Talks to no other rightfit crate: callers tokenise with the engine (so that training and
 //! serving tokens match) and hand over token ids; the engine loads the adapters written here.
 

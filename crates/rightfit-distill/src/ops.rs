@@ -3,13 +3,16 @@
 //!
 //! - [`frozen_linear`]: `x · Wᵀ` whose backward computes only the input's gradient (candle's
 //!   `matmul` backward also computes the frozen weight's, an `in × out` product per projection).
+//! - [`lora_linear`]: a stack of frozen projections plus their LoRA updates as one graph node
+//!   (`x·Wᵀ + s·(x·Aᵢᵀ)·Bᵢᵀ` per part); composed, each update is four nodes whose gradients
+//!   candle allocates, zeroes and accumulates one by one.
 //! - [`rms_norm`], [`rope`], [`causal_softmax`]: one output tensor each instead of the five to
 //!   twelve that the composed `rms_norm_slow`, `rope_i_slow`/`rope_slow` and masked `softmax`
 //!   keep alive for backward; the activations of a 30-layer model shrink accordingly.
 //!
 //! Each backward is checked against finite differences in the crate's tests.
 
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Device, Layout, Shape, Tensor};
 
 use crate::base::{Frozen, RopeStyle};
 
@@ -56,6 +59,133 @@ impl CustomOp1 for FrozenLinear {
 /// `x · Wᵀ` for `x [n, in]`; gradients flow to `x` only.
 pub fn frozen_linear(x: &Tensor, w: &Frozen) -> candle_core::Result<Tensor> {
     x.contiguous()?.apply_op1(FrozenLinear { w: w.w.clone() })
+}
+
+/// One part of a stacked projection: its output width, and whether it has a LoRA pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Part {
+    /// Output width.
+    pub out: usize,
+    /// Whether `A`/`B` hold a pair for it.
+    pub lora: bool,
+}
+
+struct LoraLinear {
+    /// `[Σ out, in]`.
+    w: Tensor,
+    parts: Vec<Part>,
+    rank: usize,
+    scale: f64,
+}
+
+impl LoraLinear {
+    /// `x·Wᵀ`, then each LoRA part's `s·(x·Aᵢᵀ)·Bᵢᵀ` added to its columns.
+    fn forward(&self, x: &Tensor, a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+        let y = x.matmul(&self.w.t()?)?;
+        let down = x.matmul(&a.t()?)?;
+        let mut pieces = Vec::with_capacity(self.parts.len());
+        let (mut col, mut li, mut brow) = (0, 0, 0);
+        for p in &self.parts {
+            let base = y.narrow(1, col, p.out)?;
+            pieces.push(if p.lora {
+                let d = down.narrow(1, li * self.rank, self.rank)?;
+                let up = d.matmul(&b.narrow(0, brow, p.out)?.t()?)?;
+                li += 1;
+                brow += p.out;
+                (base + (up * self.scale)?)?
+            } else {
+                base
+            });
+            col += p.out;
+        }
+        Tensor::cat(&pieces, 1)
+    }
+}
+
+impl CustomOp3 for LoraLinear {
+    fn name(&self) -> &'static str {
+        "lora-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sa: &CpuStorage,
+        la: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let cpu = &Device::Cpu;
+        let x = Tensor::from_slice(slice(sx, lx, self.name())?, lx.shape(), cpu)?;
+        let a = Tensor::from_slice(slice(sa, la, self.name())?, la.shape(), cpu)?;
+        let b = Tensor::from_slice(slice(sb, lb, self.name())?, lb.shape(), cpu)?;
+        let y = self.forward(&x, &a, &b)?;
+        let shape = y.shape().clone();
+        Ok((CpuStorage::F32(values(&y)?), shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        a: &Tensor,
+        b: &Tensor,
+        _: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (x, a, b) = (x.detach(), a.detach(), b.detach());
+        let down = x.matmul(&a.t()?)?;
+        let mut gx = g.matmul(&self.w)?;
+        let (mut gdown, mut gb) = (Vec::new(), Vec::new());
+        let (mut col, mut li, mut brow) = (0, 0, 0);
+        for p in &self.parts {
+            if p.lora {
+                let gi = g.narrow(1, col, p.out)?.contiguous()?;
+                let bi = b.narrow(0, brow, p.out)?;
+                let di = down.narrow(1, li * self.rank, self.rank)?.contiguous()?;
+                gdown.push((gi.matmul(&bi)? * self.scale)?);
+                gb.push((gi.t()?.matmul(&di)? * self.scale)?);
+                li += 1;
+                brow += p.out;
+            }
+            col += p.out;
+        }
+        let gdown = Tensor::cat(&gdown, 1)?;
+        gx = (gx + gdown.matmul(&a)?)?;
+        let ga = gdown.t()?.matmul(&x)?;
+        Ok((Some(gx), Some(ga), Some(Tensor::cat(&gb, 0)?)))
+    }
+}
+
+/// `x [n, in]` through stacked frozen projections `w` (rows in `parts` order), with the LoRA
+/// pairs of the parts that have one stacked in `a` (`[pairs·r, in]`) and `b` (`[Σ out, r]`).
+pub fn lora_linear(
+    x: &Tensor,
+    w: &Frozen,
+    parts: &[Part],
+    a: &Tensor,
+    b: &Tensor,
+    scale: f64,
+) -> candle_core::Result<Tensor> {
+    let pairs = parts.iter().filter(|p| p.lora).count();
+    let rank = a.dim(0)? / pairs.max(1);
+    if pairs == 0 || a.dim(0)? != pairs * rank || b.dim(1)? != rank {
+        candle_core::bail!(
+            "lora-linear: {pairs} pairs, A {:?}, B {:?}",
+            a.dims(),
+            b.dims()
+        )
+    }
+    x.contiguous()?.apply_op3(
+        &a.contiguous()?,
+        &b.contiguous()?,
+        LoraLinear {
+            w: w.w.clone(),
+            parts: parts.to_vec(),
+            rank,
+            scale,
+        },
+    )
 }
 
 struct RmsNorm {
