@@ -1,9 +1,11 @@
 //! Progress bars on stderr, drawn only when stderr is a terminal.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rightfit_eval::runner::Progress as EvalProgress;
 use rightfit_llama::fetch::Progress;
 
 /// Byte progress for downloads, copies and hashing.
@@ -76,4 +78,71 @@ pub fn spinner(message: &str) -> ProgressBar {
     s.set_message(message.to_owned());
     s.enable_steady_tick(Duration::from_millis(120));
     s
+}
+
+/// Progress bars, one per candidate, on stderr.
+pub struct CandidateBars {
+    bar: Mutex<Option<(ProgressBar, Instant, String)>>,
+    draw: bool,
+}
+
+impl CandidateBars {
+    pub fn new() -> Self {
+        Self {
+            bar: Mutex::new(None),
+            draw: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+impl EvalProgress for CandidateBars {
+    fn candidate(&self, name: &str, total: u64, done: u64) {
+        let target = if self.draw {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(total), target);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:<28} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {prefix}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(name.to_owned());
+        bar.set_position(done);
+        bar.enable_steady_tick(Duration::from_millis(250));
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some((bar, Instant::now(), name.to_owned()));
+        }
+    }
+
+    fn advance(&self, failed: bool) {
+        if let Ok(slot) = self.bar.lock()
+            && let Some((bar, _, _)) = slot.as_ref()
+        {
+            bar.inc(1);
+            if failed {
+                bar.set_prefix("(failures: see the report)");
+            }
+        }
+    }
+
+    fn finish_candidate(&self) {
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some((bar, started, name)) = slot.take()
+        {
+            let n = bar.position();
+            let secs = started.elapsed().as_secs_f64();
+            bar.finish_and_clear();
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "{name}: {n}/{} examples done ({secs:.1} s)",
+                    bar.length().unwrap_or(0)
+                );
+            }
+        }
+    }
 }

@@ -24,6 +24,17 @@ pub const TEST_PYTHON: &str = "RIGHTFIT_TEST_PYTHON";
 pub const TEST_LLAMA_SERVER: &str = "RIGHTFIT_TEST_LLAMA_SERVER";
 /// A headless-capable Chromium (Debian's `chromium`), for the HTML report's browser test.
 pub const TEST_CHROMIUM: &str = "RIGHTFIT_TEST_CHROMIUM";
+/// node (v20 or newer), for the gateway's JavaScript SDK test.
+pub const TEST_NODE: &str = "RIGHTFIT_TEST_NODE";
+/// A `node_modules` with the official `openai` npm package, for the gateway's JavaScript SDK test.
+pub const TEST_NODE_MODULES: &str = "RIGHTFIT_TEST_NODE_MODULES";
+/// Checks an SDK client script leaves out (comma-separated), set by the tests for clients of a
+/// real local model.
+pub const CLIENT_SKIP: &str = "RIGHTFIT_CLIENT_SKIP";
+/// The public datasets tests and examples read; default `../shared/data` beside the checkout.
+pub const SHARED_DATA: &str = "RIGHTFIT_SHARED_DATA";
+/// Cargo's build directory, where tests leave artefacts (screenshots) in `test-artefacts/`.
+pub const CARGO_TARGET_DIR: &str = "CARGO_TARGET_DIR";
 /// Standard XDG cache directory; rightfit's default home is `$XDG_CACHE_HOME/rightfit`.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home directory.
@@ -78,5 +89,34 @@ pub const ALL: &[(&str, &str)] = &[
     (
         TEST_CHROMIUM,
         "Chromium binary, for the HTML report's headless-browser test",
+    ),
+];
+
+/// Variables only the tests and test scripts read (not shown in `--help`): the tools
+/// `scripts/test-tools` prepares, the shared data, and Cargo's build directory.
+pub const TESTS: &[(&str, &str)] = &[
+    (TEST_MODEL, "SmolLM2-135M GGUF the tests use"),
+    (TEST_PYTHON, "Python with the SDKs the protocol tests use"),
+    (TEST_LLAMA_SERVER, "llama.cpp's llama-server binary"),
+    (TEST_CHROMIUM, "Chromium binary, for the browser test"),
+    (
+        TEST_NODE,
+        "node binary, for the gateway's JavaScript SDK test",
+    ),
+    (
+        TEST_NODE_MODULES,
+        "node_modules with the openai package, for that test",
+    ),
+    (
+        CLIENT_SKIP,
+        "checks the SDK client scripts leave out (set by tests)",
+    ),
+    (
+        SHARED_DATA,
+        "public datasets for tests and examples; default ../shared/data",
+    ),
+    (
+        CARGO_TARGET_DIR,
+        "Cargo's build directory; tests write artefacts there",
     ),
 ];

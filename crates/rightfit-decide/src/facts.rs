@@ -3,6 +3,8 @@
 use rightfit_types::CandidateSummary;
 use serde::{Deserialize, Serialize};
 
+use crate::device::profile::Calibration;
+
 /// The shape of a local model, read from its GGUF header: enough to size its memory and to
 /// estimate the bytes and operations each token costs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,7 +51,7 @@ pub enum Deployment {
         cost_per_hour: Option<f64>,
         /// Efficiencies measured on this machine with this model (or one of its quantisation),
         /// for device estimates; `None`: the recommendation's default calibration.
-        calibration: Option<crate::device::Calibration>,
+        calibration: Option<Calibration>,
     },
 }
 

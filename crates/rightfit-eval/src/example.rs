@@ -476,6 +476,47 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
     })
 }
 
+/// Rows of a dataset other than the component's own (a training file), as examples whose
+/// references are read the component's way (its `reference` field or spans, its label map);
+/// rows without a usable reference are skipped with where and why.
+pub fn load_labelled(
+    c: &Component,
+    d: &DatasetConfig,
+) -> Result<(Vec<Example>, Vec<SkippedRow>, usize), PrepareError> {
+    let mapper = ReferenceMapper::new(c)?;
+    let mut skipped = Vec::new();
+    let (examples, read) = load_examples(d, &mapper, &mut skipped)?;
+    Ok((examples, skipped, read))
+}
+
+/// Rows of a dataset as inputs without references, for a teacher to answer.
+pub fn load_inputs(d: &DatasetConfig) -> Result<(Vec<Example>, usize), PrepareError> {
+    load_unlabelled(d)
+}
+
+/// The component's own data split in two with `seed` as a run with that seed splits it: the
+/// test part (what `rightfit eval` may evaluate: every usable row when the component has no
+/// `split`) and the train part (empty without a `split`).
+pub fn split_parts(
+    c: &Component,
+    seed: u64,
+) -> Result<(Vec<Example>, Vec<Example>), PrepareError> {
+    let mapper = ReferenceMapper::new(c)?;
+    let mut skipped = Vec::new();
+    let (examples, _) = load_examples(&c.dataset, &mapper, &mut skipped)?;
+    let Some(sp) = &c.split else {
+        return Ok((examples, Vec::new()));
+    };
+    let by = sp
+        .stratify
+        .as_deref()
+        .map(|f| path("split.stratify", f))
+        .transpose()?;
+    let parts = dataset::split(&as_rows(&examples), sp.test_fraction, by.as_ref(), seed);
+    let test: HashSet<String> = parts.test.into_iter().map(|r| r.id).collect();
+    Ok(examples.into_iter().partition(|e| test.contains(&e.id)))
+}
+
 /// The few-shot answer for an example: what the model should have said.
 pub fn answer_text(reference: &Value) -> String {
     match reference {

@@ -8,10 +8,13 @@
 //! shown by `rightfit-report`; this crate does no terminal output of its own.
 
 pub mod calibrate;
+pub mod call;
 pub mod clock;
 pub mod dataset;
 pub mod example;
+pub mod extract;
 pub mod offline;
+pub mod outcome;
 pub mod prompt;
 pub mod runner;
 pub mod score;
@@ -19,6 +22,7 @@ pub mod scorers;
 pub mod stats;
 pub mod strategy;
 pub mod summary;
+pub mod teacher;
 
 #[cfg(test)]
 pub(crate) mod testdata;

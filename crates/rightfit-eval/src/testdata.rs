@@ -6,7 +6,7 @@ use std::path::PathBuf;
 ///
 /// Tests that need these files fail (never skip) when they are missing.
 pub(crate) fn shared_data() -> PathBuf {
-    if let Some(dir) = std::env::var_os("RIGHTFIT_SHARED_DATA") {
+    if let Some(dir) = std::env::var_os(rightfit_config::env::SHARED_DATA) {
         return PathBuf::from(dir);
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")

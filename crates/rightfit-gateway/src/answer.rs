@@ -15,9 +15,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use rightfit_config::project::{Candidate, ModelConfig, Strategy};
 use rightfit_eval::example::Example;
-use rightfit_eval::runner::ProviderFactory;
-use rightfit_eval::strategy::Env;
+use rightfit_eval::strategy::Answerer;
 use rightfit_providers::{EventStream, Provider, ProviderError};
+use rightfit_registry::ProviderFactory;
 use rightfit_store::RunStore;
 use rightfit_types::{ChatResponse, Choice, FinishReason, Step, StreamEvent, Timings, Usage};
 
@@ -216,7 +216,7 @@ impl Ctx<'_> {
             let (_, p) = self.provider(&model).await?;
             providers.insert(model, p);
         }
-        let env = Env {
+        let env = Answerer {
             component: &served.component,
             models: &self.state.project.models,
             providers: &providers,

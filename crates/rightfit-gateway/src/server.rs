@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use http::{HeaderMap, StatusCode, header};
 use rightfit_config::project::{GatewayAuth, Project};
-use rightfit_eval::runner::ProviderFactory;
+use rightfit_registry::ProviderFactory;
 use rightfit_store::SqliteStore;
 use rightfit_types::TrafficRecord;
 use serde_json::json;

@@ -9,10 +9,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 use rightfit_config::project::{Candidate, Component, ModelConfig, Project, ServePolicy, Strategy};
 use rightfit_eval::example::{Example, prepare};
 use rightfit_eval::prompt::Templates;
-use rightfit_eval::runner::ProviderFactory;
 use rightfit_eval::score::Scorer;
 use rightfit_eval::strategy::SimilarShots;
 use rightfit_providers::Provider;
+use rightfit_registry::ProviderFactory;
 use tokio::sync::Mutex;
 
 use crate::redact::Redactor;
@@ -88,7 +88,7 @@ impl Providers {
         if let Some(p) = self.lookup(model) {
             return Ok(p);
         }
-        let p = factory.provider(model).await?;
+        let p = factory.provider(model).await.map_err(|e| e.to_string())?;
         self.built
             .write()
             .unwrap_or_else(PoisonError::into_inner)

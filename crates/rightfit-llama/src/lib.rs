@@ -18,5 +18,6 @@ pub mod store;
 
 pub use engine::{
     Engine, EngineError, EngineOptions, EngineStats, Generation, LoraAdapter, ModelInfo,
+    WeakEngine,
 };
 pub use provider::LocalProvider;

@@ -18,188 +18,15 @@ pub use traffic::{
     TrafficStatsRow, preview, traffic_list_terminal, traffic_stats, traffic_stats_markdown,
     traffic_stats_terminal,
 };
-
-use std::collections::BTreeMap;
+mod fmt;
+pub use fmt::{bytes, usd};
+mod table;
+pub use table::RunReport;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
-use rightfit_types::{CandidateSummary, PairedComparison, RunInfo};
-use serde::Serialize;
 
-/// Everything a report shows about one run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunReport {
-    /// The run.
-    pub run: RunInfo,
-    /// The primary metric's name.
-    pub primary_metric: String,
-    /// One summary per candidate, in config order.
-    pub candidates: Vec<CandidateSummary>,
-    /// Corpus-level metrics per candidate (macro-F1, corpus BLEU/chrF), 0..1.
-    pub corpus: BTreeMap<String, BTreeMap<String, f64>>,
-    /// Each candidate compared with the baseline (the first candidate).
-    pub comparisons: Vec<PairedComparison>,
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1}", x * 100.0)
-}
-
-fn ms(x: f64) -> String {
-    if x >= 10_000.0 {
-        format!("{:.1}s", x / 1000.0)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-/// Bytes as MiB or GiB.
-pub fn bytes(b: u64) -> String {
-    let mib = b as f64 / (1024.0 * 1024.0);
-    if mib >= 1024.0 {
-        format!("{:.2} GiB", mib / 1024.0)
-    } else {
-        format!("{mib:.1} MiB")
-    }
-}
-
-/// US dollars, with enough digits for small amounts.
-pub fn usd(x: f64) -> String {
-    if x == 0.0 {
-        "$0".to_owned()
-    } else if x < 0.01 {
-        format!("${x:.5}")
-    } else {
-        format!("${x:.2}")
-    }
-}
-
-fn quality(s: &CandidateSummary) -> String {
-    match &s.quality {
-        Some(q) => format!("{} [{}, {}]", pct(q.mean), pct(q.low), pct(q.high)),
-        None => "—".to_owned(),
-    }
-}
-
-struct Row {
-    cells: Vec<String>,
-}
-
-fn headers(r: &RunReport, extra: &[String]) -> Vec<String> {
-    let mut h = vec![
-        "candidate".to_owned(),
-        format!("{} % (95% CI)", r.primary_metric),
-    ];
-    h.extend(extra.iter().cloned());
-    h.extend(
-        [
-            "p50 ms",
-            "p95 ms",
-            "TTFT p50",
-            "out tok/s",
-            "cost/1k",
-            "memory",
-            "n",
-            "failed",
-            "unparsed",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned()),
-    );
-    h
-}
-
-/// The extra metric columns: other per-example metrics, then corpus metrics.
-fn extra_columns(r: &RunReport) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for s in &r.candidates {
-        for m in s.metrics.keys() {
-            if *m != r.primary_metric && !names.contains(m) {
-                names.push(m.clone());
-            }
-        }
-    }
-    for c in r.corpus.values() {
-        for m in c.keys() {
-            if !names.contains(m) {
-                names.push(m.clone());
-            }
-        }
-    }
-    // Where a corpus metric and a per-example metric share a name (macro_f1), the row shows the
-    // corpus value.
-    names
-}
-
-fn rows(r: &RunReport, extra: &[String]) -> Vec<Row> {
-    r.candidates
-        .iter()
-        .map(|s| {
-            let mut cells = vec![s.candidate.clone(), quality(s)];
-            for m in extra {
-                let v = r
-                    .corpus
-                    .get(&s.candidate)
-                    .and_then(|c| c.get(m).copied())
-                    .or_else(|| s.metrics.get(m).map(|e| e.mean));
-                cells.push(v.map_or("—".to_owned(), pct));
-            }
-            cells.push(s.latency_ms.as_ref().map_or("—".into(), |p| ms(p.p50)));
-            cells.push(s.latency_ms.as_ref().map_or("—".into(), |p| ms(p.p95)));
-            cells.push(s.ttft_ms.as_ref().map_or("—".into(), |p| ms(p.p50)));
-            cells.push(
-                s.output_tokens_per_s
-                    .map_or("—".into(), |t| format!("{t:.1}")),
-            );
-            cells.push(s.cost_per_1k_usd.map_or("—".into(), usd));
-            cells.push(s.peak_memory_bytes.map_or("—".into(), bytes));
-            cells.push(s.examples.to_string());
-            cells.push(s.failures.to_string());
-            cells.push(s.unparseable.to_string());
-            Row { cells }
-        })
-        .collect()
-}
-
-fn comparison_line(c: &PairedComparison) -> String {
-    let mut line = format!(
-        "{} vs {}: {:+.1} points [{:+.1}, {:+.1}] on {} paired examples; P({} worse) = {:.2}",
-        c.b,
-        c.a,
-        c.diff.mean * 100.0,
-        c.diff.low * 100.0,
-        c.diff.high * 100.0,
-        c.n,
-        c.b,
-        c.p_b_worse
-    );
-    if let Some(m) = &c.mcnemar {
-        line.push_str(&format!(
-            "; McNemar p = {:.3} ({} only {} right, {} only {} right)",
-            m.p_value, m.a_only, c.a, m.b_only, c.b
-        ));
-    }
-    let verdict = if c.diff.high < 0.0 {
-        "worse"
-    } else if c.diff.low > 0.0 {
-        "better"
-    } else {
-        "no clear difference"
-    };
-    line.push_str(&format!(" → {verdict}"));
-    line
-}
-
-fn title(r: &RunReport) -> String {
-    format!(
-        "run {} · component {} · {} examples ({} rows skipped) · {}",
-        r.run.id,
-        r.run.component,
-        r.run.rows_used,
-        r.run.rows_skipped,
-        r.run.status.as_str()
-    )
-}
+use table::{comparison_line, extra_columns, headers, rows, title};
 
 /// The terminal table, `width` columns wide (0: no limit).
 pub fn terminal(r: &RunReport, width: u16) -> String {
@@ -263,7 +90,9 @@ pub fn json(r: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rightfit_types::{Estimate, McNemar, Percentiles, RunStatus};
+    use rightfit_types::{
+        CandidateSummary, Estimate, McNemar, PairedComparison, Percentiles, RunInfo, RunStatus,
+    };
 
     fn est(mean: f64, low: f64, high: f64, n: u64) -> Estimate {
         Estimate {

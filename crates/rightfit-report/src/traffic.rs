@@ -11,7 +11,7 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use rightfit_types::{Percentiles, TrafficRecord};
 use serde::Serialize;
 
-use crate::{ms, pct, usd};
+use crate::fmt::{ms, pct, usd};
 
 /// What the component column shows for a request that named a model directly.
 const DIRECT: &str = "(direct)";

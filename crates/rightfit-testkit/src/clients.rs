@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+use rightfit_config::env as vars;
 use serde_json::Value;
 
 /// Which client script.
@@ -53,7 +54,7 @@ pub fn run_skipping(
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rightfit-gateway/tests/clients");
     let mut cmd = match client {
         Client::OpenAiPython | Client::AnthropicPython => {
-            let mut c = Command::new(env("RIGHTFIT_TEST_PYTHON")?);
+            let mut c = Command::new(env(vars::TEST_PYTHON)?);
             // Keep the source tree free of __pycache__.
             c.env("PYTHONDONTWRITEBYTECODE", "1");
             c.arg(dir.join(if client == Client::OpenAiPython {
@@ -64,16 +65,13 @@ pub fn run_skipping(
             c
         }
         Client::OpenAiNode => {
-            let mut c = Command::new(env("RIGHTFIT_TEST_NODE")?);
-            c.env(
-                "RIGHTFIT_TEST_NODE_MODULES",
-                env("RIGHTFIT_TEST_NODE_MODULES")?,
-            );
+            let mut c = Command::new(env(vars::TEST_NODE)?);
+            c.env(vars::TEST_NODE_MODULES, env(vars::TEST_NODE_MODULES)?);
             c.arg(dir.join("openai_client.mjs"));
             c
         }
     };
-    cmd.env("RIGHTFIT_CLIENT_SKIP", skip.join(","));
+    cmd.env(vars::CLIENT_SKIP, skip.join(","));
     cmd.args([base, key, model]);
     if let Some(bad) = bad_key {
         cmd.arg(bad);

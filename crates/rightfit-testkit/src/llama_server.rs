@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The `llama-server` binary `scripts/test-tools` built.
-const BINARY_VAR: &str = "RIGHTFIT_TEST_LLAMA_SERVER";
+const BINARY_VAR: &str = rightfit_config::env::TEST_LLAMA_SERVER;
 /// The GGUF model the tests serve (SmolLM2-135M-Instruct Q4_1).
-const MODEL_VAR: &str = "RIGHTFIT_TEST_MODEL";
+const MODEL_VAR: &str = rightfit_config::env::TEST_MODEL;
 /// Loading SmolLM2-135M takes about a second; the margin is for a loaded CI machine.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// What the server prints once its socket is bound (`--port 0` lets it pick a free port itself).

@@ -8,31 +8,19 @@
 //! examples; the report gives examples per second, the ratio, and how often the two agree.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use rightfit_config::Settings;
-use rightfit_config::project::{ModelConfig, Project, Strategy};
-use rightfit_eval::runner::{self, EvalOptions, NoProgress, ProviderFactory};
-use rightfit_providers::Provider;
+use rightfit_config::project::{Project, Strategy};
+use rightfit_eval::runner::{self, EvalOptions, NoProgress};
+use rightfit_registry::{ModelRegistry, ProviderFactory};
 use rightfit_store::{RunStore, SqliteStore};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::eval::Factory;
 use super::output::{json as print_json, line, table};
 use crate::args::BenchEvalArgs;
 use crate::errors::user;
-
-/// Hands out a model loaded before the measurement.
-struct Preloaded(Arc<dyn Provider>);
-
-#[async_trait::async_trait]
-impl ProviderFactory for Preloaded {
-    async fn provider(&self, _: &ModelConfig) -> Result<Arc<dyn Provider>, String> {
-        Ok(self.0.clone())
-    }
-}
 
 struct Measured {
     seconds: f64,
@@ -75,9 +63,9 @@ async fn measure(
         only: vec![candidate.to_owned()],
         cache: false,
     };
-    let mut factory = Factory::new(settings);
+    let mut registry = ModelRegistry::new(settings);
     if !prefix_cache {
-        factory = factory.without_prefix_cache();
+        registry = registry.without_prefix_cache();
     }
     let (run, prepared) = runner::start(&project, component, &options, &store)
         .await
@@ -88,11 +76,8 @@ async fn measure(
         .models
         .get(&model_name)
         .ok_or_else(|| user(anyhow::anyhow!("no model '{model_name}'")))?;
-    let provider = factory
-        .provider(model)
-        .await
-        .map_err(|e| user(anyhow::anyhow!(e)))?;
-    let factory = Preloaded(provider);
+    // The registry shares this engine with the run for as long as `_loaded` holds it.
+    let _loaded = registry.provider(model).await.map_err(user)?;
     let started = Instant::now();
     let outcome = runner::execute(
         &project,
@@ -101,7 +86,7 @@ async fn measure(
         &options.only,
         &options,
         &store,
-        &factory,
+        &registry,
         &NoProgress,
         rx,
     )

@@ -3,16 +3,11 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rightfit_config::Settings;
-use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
-use rightfit_eval::runner::{self, EvalOptions, Progress, ProviderFactory};
-use rightfit_llama::store::ModelStore;
-use rightfit_llama::{Engine, EngineOptions, LocalProvider};
-use rightfit_providers::{HostedProvider, Provider};
+use rightfit_config::project::Project;
+use rightfit_eval::runner::{self, EvalOptions};
+use rightfit_registry::ModelRegistry;
 use rightfit_report::RunReport;
 use rightfit_store::{RunStore, SqliteStore};
 use rightfit_types::{RunInfo, RunStatus};
@@ -21,143 +16,12 @@ use tokio::sync::watch;
 use super::output::line;
 use crate::args::{EvalArgs, ProjectArgs, ReportFormat};
 use crate::errors::user;
-
-/// Builds providers for models named in the project.
-pub struct Factory {
-    settings: Settings,
-    prefix_cache: bool,
-}
-
-impl Factory {
-    pub fn new(settings: &Settings) -> Self {
-        Self {
-            settings: settings.clone(),
-            prefix_cache: true,
-        }
-    }
-
-    /// Turns the engine's prompt-prefix reuse off (the benchmark's baseline).
-    pub fn without_prefix_cache(mut self) -> Self {
-        self.prefix_cache = false;
-        self
-    }
-}
-
-#[async_trait::async_trait]
-impl ProviderFactory for Factory {
-    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, String> {
-        match &model.provider {
-            ProviderConfig::Local {
-                model: file,
-                context_size,
-                parallel,
-                chat_template,
-                batch_invariant,
-                prefix_cache,
-            } => {
-                let store = ModelStore::new(self.settings.models_dir());
-                let resolved = store
-                    .resolve(file)
-                    .map_err(|e| format!("models.{}: {e}", model.name))?;
-                let options = EngineOptions {
-                    context_size: context_size.unwrap_or(0),
-                    parallel: parallel.unwrap_or(model.concurrency) as u32,
-                    threads: self.settings.threads,
-                    prefix_cache: self.prefix_cache && *prefix_cache,
-                    batch_invariant: *batch_invariant,
-                    chat_template: chat_template.clone().or_else(|| {
-                        resolved
-                            .entry
-                            .and_then(|e| e.chat_template)
-                            .map(str::to_owned)
-                    }),
-                    ..EngineOptions::default()
-                };
-                // Start the peak-RSS counter afresh so this model's peak is its own (Linux).
-                let _ = std::fs::write("/proc/self/clear_refs", "5");
-                let path = resolved.path.clone();
-                let engine = tokio::task::spawn_blocking(move || Engine::load(&path, options))
-                    .await
-                    .map_err(|e| format!("loading task failed: {e}"))?
-                    .map_err(|e| format!("models.{}: {e}", model.name))?;
-                Ok(Arc::new(LocalProvider::new(model.name.clone(), engine)))
-            }
-            _ => Ok(Arc::new(HostedProvider::from_config(model)?)),
-        }
-    }
-}
+use crate::progress::CandidateBars;
 
 /// Opens the project's store (or the one given).
 pub async fn open_store(project: &Project, args: &ProjectArgs) -> anyhow::Result<SqliteStore> {
     let path: PathBuf = args.store.clone().unwrap_or_else(|| project.store.clone());
     SqliteStore::open(&path).await.map_err(user)
-}
-
-/// Progress bars, one per candidate, on stderr.
-struct Bars {
-    bar: Mutex<Option<(ProgressBar, Instant, String)>>,
-    draw: bool,
-}
-
-impl Bars {
-    fn new() -> Self {
-        Self {
-            bar: Mutex::new(None),
-            draw: std::io::stderr().is_terminal(),
-        }
-    }
-}
-
-impl Progress for Bars {
-    fn candidate(&self, name: &str, total: u64, done: u64) {
-        let target = if self.draw {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let bar = ProgressBar::with_draw_target(Some(total), target);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:<28} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {prefix}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_message(name.to_owned());
-        bar.set_position(done);
-        bar.enable_steady_tick(Duration::from_millis(250));
-        if let Ok(mut slot) = self.bar.lock() {
-            *slot = Some((bar, Instant::now(), name.to_owned()));
-        }
-    }
-
-    fn advance(&self, failed: bool) {
-        if let Ok(slot) = self.bar.lock()
-            && let Some((bar, _, _)) = slot.as_ref()
-        {
-            bar.inc(1);
-            if failed {
-                bar.set_prefix("(failures: see the report)");
-            }
-        }
-    }
-
-    fn finish_candidate(&self) {
-        if let Ok(mut slot) = self.bar.lock()
-            && let Some((bar, started, name)) = slot.take()
-        {
-            let n = bar.position();
-            let secs = started.elapsed().as_secs_f64();
-            bar.finish_and_clear();
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!(
-                    "{name}: {n}/{} examples done ({secs:.1} s)",
-                    bar.length().unwrap_or(0)
-                );
-            }
-        }
-    }
 }
 
 /// Builds a run's report from the store.
@@ -250,8 +114,8 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             }
         }
     });
-    let factory = Factory::new(settings);
-    let bars = Bars::new();
+    let registry = ModelRegistry::new(settings);
+    let bars = CandidateBars::new();
     let mut json_reports: Vec<RunReport> = Vec::new();
     let mut html_sections = Vec::new();
     for component in &components {
@@ -314,7 +178,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             &only,
             &options,
             &store,
-            &factory,
+            &registry,
             &bars,
             stop_rx.clone(),
         )

@@ -7,9 +7,9 @@ use anyhow::Context;
 use futures::StreamExt;
 use rightfit_config::Settings;
 use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
-use rightfit_llama::store::ModelStore;
 use rightfit_llama::{Engine, EngineOptions, LocalProvider};
-use rightfit_providers::{HostedProvider, Provider};
+use rightfit_providers::Provider;
+use rightfit_registry::ModelRegistry;
 use rightfit_types::{
     ChatRequest, EmbeddingRequest, LoglikelihoodRequest, Message, ResponseFormat, Sampling,
     StreamEvent, Timings, Usage,
@@ -23,34 +23,28 @@ use crate::args::{
 use crate::errors::user;
 use crate::progress::spinner;
 
-/// Resolves the model and loads it, with a spinner.
+/// Resolves the model and loads it through the registry, with a spinner.
 pub async fn load_engine(
     settings: &Settings,
     args: &EngineArgs,
-    tune: impl FnOnce(&mut EngineOptions),
+    tune: impl Fn(&mut EngineOptions) + Send + Sync,
 ) -> anyhow::Result<(String, Engine)> {
-    let store = ModelStore::new(settings.models_dir());
-    let resolved = store.resolve(&args.model).map_err(user)?;
-    let mut options = EngineOptions {
-        context_size: args.ctx.unwrap_or(0),
-        threads: settings.threads,
-        chat_template: resolved
-            .entry
-            .and_then(|e| e.chat_template)
-            .map(str::to_owned),
-        batch_invariant: args.batch_invariant,
-
-        ..EngineOptions::default()
+    let registry = ModelRegistry::new(settings);
+    let ctx = args.ctx;
+    let batch_invariant = args.batch_invariant;
+    let tune = move |o: &mut EngineOptions| {
+        o.context_size = ctx.unwrap_or(0);
+        o.batch_invariant = batch_invariant;
+        tune(o);
     };
-    tune(&mut options);
-    let bar = spinner(&format!("loading {}", resolved.name));
-    let path = resolved.path.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::load(&path, options))
-        .await
-        .context("the loading task failed")?
-        .map_err(user)?;
+    let name = registry
+        .files()
+        .resolve(&args.model)
+        .map_or_else(|_| args.model.clone(), |r| r.name);
+    let bar = spinner(&format!("loading {name}"));
+    let loaded = registry.load(&args.model, &tune).await.map_err(user)?;
     bar.finish_and_clear();
-    Ok((resolved.name, engine))
+    Ok((loaded.name, loaded.engine))
 }
 
 fn read_stdin() -> anyhow::Result<String> {
@@ -189,11 +183,7 @@ async fn model_provider(
             let (name, engine) = load_engine(settings, &engine_args, |_| {}).await?;
             Ok(Box::new(LocalProvider::new(name, engine)))
         }
-        _ => {
-            let provider =
-                HostedProvider::from_config(&model).map_err(|e| user(anyhow::anyhow!(e)))?;
-            Ok(Box::new(provider))
-        }
+        _ => Ok(Box::new(ModelRegistry::hosted(&model).map_err(user)?)),
     }
 }
 

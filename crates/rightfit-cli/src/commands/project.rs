@@ -8,7 +8,8 @@ use rightfit_config::project::{
     OutputContract, PriceSource, Project, ProviderConfig, STARTER, STARTER_DATA,
 };
 use rightfit_llama::store::ModelStore;
-use rightfit_providers::{HostedProvider, Provider};
+use rightfit_providers::Provider;
+use rightfit_registry::ModelRegistry;
 
 use super::output::{line, table};
 use crate::args::{ConfigCommand, InitArgs};
@@ -54,7 +55,7 @@ async fn ping(p: &Project) -> anyhow::Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let checks = hosted.iter().map(|m| async move {
-        let result = match HostedProvider::from_config(m) {
+        let result = match ModelRegistry::hosted(m) {
             // A missing key is already reported above.
             Err(_) => return None,
             Ok(provider) => provider.health().await,

@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, anyhow};
 use rightfit_config::project::GatewayAuth;
 use rightfit_gateway::{Gateway, Options};
+use rightfit_registry::ModelRegistry;
 use rightfit_store::TrafficStore;
 use tokio::sync::mpsc;
 
-use super::eval::{Factory, open_store};
+use super::eval::open_store;
 use super::project::load;
 use crate::args::{AuthMode, ServeArgs};
 use crate::errors::user;
@@ -50,7 +51,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let gateway = Gateway::start(Options {
         file: file.clone(),
         project,
-        factory: Arc::new(Factory::new(settings)),
+        factory: Arc::new(ModelRegistry::new(settings)),
         store,
     })
     .await

@@ -281,7 +281,7 @@ async fn the_html_report_of_a_stored_run_loads_offline_in_chromium_smollm2() {
         "{} bytes",
         png.len()
     );
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    let target = std::env::var_os(rightfit_config::env::CARGO_TARGET_DIR)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let artefacts = target.join("test-artefacts");

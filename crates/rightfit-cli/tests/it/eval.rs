@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::{home_with_model, rightfit, stderr, stdout};
 
 pub(crate) fn shared_data() -> std::path::PathBuf {
-    std::env::var_os("RIGHTFIT_SHARED_DATA")
+    std::env::var_os(rightfit_config::env::SHARED_DATA)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
 }

@@ -13,7 +13,7 @@ mod strategies;
 mod traffic;
 
 fn model() -> PathBuf {
-    let p = std::env::var("RIGHTFIT_TEST_MODEL")
+    let p = std::env::var(rightfit_config::env::TEST_MODEL)
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
             PathBuf::from(std::env::var("HOME").expect("HOME"))

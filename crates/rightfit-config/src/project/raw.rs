@@ -1,13 +1,13 @@
 //! `rightfit.toml` exactly as written: serde structs that refuse unknown keys.
 //!
-//! Nothing here is checked beyond its shape; [`super::validate`] turns these into a [`super::Project`].
+//! Nothing here is checked beyond its shape, and nothing here knows the validated types: the
+//! `convert` module turns these into a `Project`. `Spanned` keeps a value's place in the file, so
+//! that errors can name its line.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::Spanned;
-
-use super::ConstraintsConfig;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,7 +18,7 @@ pub(crate) struct RawFile {
     pub models: BTreeMap<String, Spanned<RawModel>>,
     #[serde(default)]
     pub components: BTreeMap<String, Spanned<RawComponent>>,
-    pub constraints: Option<Spanned<ConstraintsConfig>>,
+    pub constraints: Option<Spanned<RawConstraints>>,
     pub gateway: Option<Spanned<RawGateway>>,
 }
 
@@ -83,7 +83,7 @@ pub(crate) struct RawComponent {
     pub judge: Option<Spanned<RawJudge>>,
     #[serde(default)]
     pub candidates: Vec<Spanned<RawCandidate>>,
-    pub constraints: Option<Spanned<ConstraintsConfig>>,
+    pub constraints: Option<Spanned<RawConstraints>>,
     pub baseline: Option<Spanned<String>>,
     pub serve: Option<Spanned<RawServe>>,
 }
@@ -214,4 +214,25 @@ pub(crate) struct RawServe {
     pub shadow_rate: Option<Spanned<f64>>,
     pub fallback: Option<Vec<Spanned<String>>>,
     pub timeout_s: Option<Spanned<f64>>,
+}
+
+/// `[constraints]` and `[components.NAME.constraints]`.
+///
+/// Named like the validated type in serde's messages ("expected struct ConstraintsConfig"),
+/// which the file's author sees.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "ConstraintsConfig")]
+pub(crate) struct RawConstraints {
+    pub min_quality: Option<f64>,
+    pub min_quality_of_best: Option<f64>,
+    pub max_p95_latency_ms: Option<f64>,
+    pub max_p95_ttft_ms: Option<f64>,
+    pub max_cost_per_1k_usd: Option<f64>,
+    pub max_monthly_usd: Option<f64>,
+    pub requests_per_month: Option<f64>,
+    pub max_memory_gb: Option<f64>,
+    pub device: Option<String>,
+    pub offline: Option<bool>,
+    pub prefer: Option<String>,
+    pub context_tokens: Option<u32>,
 }

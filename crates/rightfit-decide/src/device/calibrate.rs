@@ -17,8 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::profile::{Calibration, DeviceKind, DeviceProfile};
 use super::roofline::{decode_bytes_per_token, prefill_flops_per_token};
-use super::{Calibration, DeviceKind, DeviceProfile};
 use crate::facts::ModelShape;
 
 /// Default generation efficiency: the share of measured memory bandwidth that generation

@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Calibration, DeviceProfile};
+use super::profile::{Calibration, DeviceProfile};
 use crate::facts::{ModelShape, Workload};
 
 /// Bytes of one KV-cache element: llama.cpp stores keys and values as f16 by default.

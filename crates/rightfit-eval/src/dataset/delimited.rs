@@ -11,7 +11,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::text::LineIndex;
-use super::{DatasetError, Record};
+use super::records::{DatasetError, Record};
 
 /// Reads `text` as delimited records. Without `columns` the first record is the header.
 pub(super) fn read(

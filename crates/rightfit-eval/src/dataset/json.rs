@@ -12,7 +12,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::text::{LineIndex, offset_in};
-use super::{DatasetError, FieldPath, Record, kind};
+use super::path::FieldPath;
+use super::records::{DatasetError, Record, kind};
 
 /// Reads the array of records at `records` (the top level when `None`).
 pub(super) fn read(

@@ -7,14 +7,18 @@
 
 use std::sync::Arc;
 
-use rightfit_config::project::{Judge as JudgeConfig, ModelConfig, ProviderConfig};
+use rightfit_config::project::{
+    Component, Judge as JudgeConfig, ModelConfig, Project, ProviderConfig,
+};
 use rightfit_providers::Provider;
+use rightfit_registry::ProviderFactory;
 use rightfit_store::RunStore;
 use rightfit_types::{ChatRequest, Message, ResponseFormat};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::call::{AnswerBody, call};
+use super::options::EvalError;
+use crate::call::{AnswerBody, call};
 use crate::example::answer_text;
 use crate::prompt::Call;
 use crate::scorers::label::LabelParser;
@@ -35,6 +39,24 @@ pub(crate) struct Verdict {
     pub score: f64,
     /// What the judge's calls cost.
     pub cost_usd: Option<f64>,
+}
+
+/// The component's judge, built, when one of its metrics is `judge`.
+pub(crate) async fn for_component(
+    project: &Project,
+    c: &Component,
+    providers: &dyn ProviderFactory,
+) -> Result<Option<Judge>, EvalError> {
+    match &c.judge {
+        Some(j) if c.metrics.iter().any(|m| m == "judge") => {
+            let model = project.models.get(&j.model).ok_or_else(|| {
+                EvalError::Invalid(format!("judge model '{}' is not defined", j.model))
+            })?;
+            let provider = providers.provider(model).await?;
+            Ok(Some(Judge::new(j.clone(), model.clone(), provider)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Whether the candidate's answer is shown first, drawn from the example id.

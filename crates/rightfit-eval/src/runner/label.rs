@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rightfit_config::project::{Candidate, Component, ModelConfig, Strategy};
+use rightfit_config::project::{Candidate, Component, ModelConfig, Project, Strategy};
 use rightfit_providers::Provider;
+use rightfit_registry::ProviderFactory;
 use rightfit_store::RunStore;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::call;
+use super::options::EvalError;
+use crate::call;
 use crate::example::Example;
 use crate::prompt::Templates;
 use crate::score::Scorer;
@@ -22,6 +24,57 @@ pub(crate) struct Labelled {
     pub labels: BTreeMap<String, Value>,
     /// Pool examples dropped: the call failed or its answer did not parse.
     pub dropped: Vec<(String, String)>,
+}
+
+/// Labels a run's few-shot pool with `few_shot.labelled_by`, when the component names a
+/// labeller; records what it labelled and dropped in the run's `meta`. Fails when fewer
+/// examples survive than a fixed few-shot candidate shows.
+pub(crate) async fn label_run_pool(
+    project: &Project,
+    c: &Component,
+    (templates, scorer): (&Templates, &Scorer),
+    (store, cache): (&dyn RunStore, bool),
+    providers: &dyn ProviderFactory,
+    shots: &mut Vec<Example>,
+    meta: &mut Value,
+) -> Result<(), EvalError> {
+    let Some(labeller) = c.few_shot.as_ref().and_then(|f| f.labelled_by.as_ref()) else {
+        return Ok(());
+    };
+    if shots.is_empty() {
+        return Ok(());
+    }
+    let model = project
+        .models
+        .get(labeller)
+        .ok_or_else(|| EvalError::Invalid(format!("labeller model '{labeller}' is not defined")))?;
+    let provider = providers.provider(model).await?;
+    let drawn = shots.len();
+    let labelled = label_pool(c, model, &provider, templates, scorer, store, cache, shots).await;
+    drop(provider);
+    let wanted = c.shots_wanted().min(drawn);
+    let fixed_k = c
+        .candidates
+        .iter()
+        .filter_map(|k| k.shots.as_ref().map(|s| s.k))
+        .max()
+        .unwrap_or(0);
+    if shots.len() < fixed_k {
+        return Err(EvalError::Invalid(format!(
+            "few_shot.labelled_by = '{labeller}' labelled {} of {wanted} pool examples; a candidate shows {fixed_k} (first failure: {})",
+            shots.len(),
+            labelled
+                .dropped
+                .first()
+                .map_or("none", |(_, why)| why.as_str())
+        )));
+    }
+    if let Some(meta) = meta.as_object_mut() {
+        meta.insert("few_shot_labelled_by".to_owned(), json!(labeller));
+        meta.insert("few_shot_labels".to_owned(), json!(labelled.labels));
+        meta.insert("few_shot_dropped".to_owned(), json!(labelled.dropped));
+    }
+    Ok(())
 }
 
 /// Replaces each shot's reference by `model`'s zero-shot answer; drops shots it could not label.

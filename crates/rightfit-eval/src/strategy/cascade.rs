@@ -4,13 +4,18 @@
 use rightfit_config::project::{CascadeConfig, ConfidenceSource, OutputContract};
 use rightfit_types::{ChatRequest, LoglikelihoodRequest, Message};
 
-use super::extract::yes_no;
-use super::{Env, Outcome};
+use super::answerer::Answerer;
 use crate::example::Example;
+use crate::extract::yes_no;
+use crate::outcome::Outcome;
 use crate::prompt::Call;
 
 /// Runs the cascade on one example.
-pub(super) async fn run(env: &Env<'_>, cascade: &CascadeConfig, example: &Example) -> Outcome {
+pub(super) async fn run(
+    answerer: &Answerer<'_>,
+    cascade: &CascadeConfig,
+    example: &Example,
+) -> Outcome {
     let mut total = Outcome {
         cached: true,
         cost_usd: Some(0.0),
@@ -18,11 +23,11 @@ pub(super) async fn run(env: &Env<'_>, cascade: &CascadeConfig, example: &Exampl
     };
     let last = cascade.stages.len().saturating_sub(1);
     for (i, name) in cascade.stages.iter().enumerate() {
-        let Some(stage) = env.component.candidate(name) else {
+        let Some(stage) = answerer.component.candidate(name) else {
             total.error = Some(format!("cascade stage '{name}' is not a candidate"));
             return total;
         };
-        let answer = env.plain(stage, example).await;
+        let answer = answerer.plain(stage, example).await;
         if i == 0 {
             total.input = answer.input.clone();
         }
@@ -48,11 +53,11 @@ pub(super) async fn run(env: &Env<'_>, cascade: &CascadeConfig, example: &Exampl
             match cascade.confidence {
                 ConfidenceSource::Model => answer
                     .confidence
-                    .unwrap_or_else(|| validator(env, &answer.text)),
-                ConfidenceSource::Validator => validator(env, &answer.text),
+                    .unwrap_or_else(|| validator(answerer, &answer.text)),
+                ConfidenceSource::Validator => validator(answerer, &answer.text),
                 ConfidenceSource::Verifier => {
                     let verifier = cascade.verifier.as_deref().unwrap_or(&stage.model);
-                    let (verdict, c) = verify(env, verifier, example, &answer.text).await;
+                    let (verdict, c) = verify(answerer, verifier, example, &answer.text).await;
                     total.then(&verdict);
                     let mut v = verdict.step("verify", verifier, &verdict.text);
                     v.confidence = Some(c);
@@ -74,10 +79,10 @@ pub(super) async fn run(env: &Env<'_>, cascade: &CascadeConfig, example: &Exampl
 }
 
 /// 1 when the answer parses into the component's contract, else 0.
-fn validator(env: &Env<'_>, answer: &str) -> f64 {
-    let scored = env.scorer.score(answer, &serde_json::Value::Null);
-    let empty_text =
-        matches!(env.component.output, OutputContract::Text { .. }) && answer.trim().is_empty();
+fn validator(answerer: &Answerer<'_>, answer: &str) -> f64 {
+    let scored = answerer.scorer.score(answer, &serde_json::Value::Null);
+    let empty_text = matches!(answerer.component.output, OutputContract::Text { .. })
+        && answer.trim().is_empty();
     let parses = !scored.unparseable && !empty_text;
     if parses { 1.0 } else { 0.0 }
 }
@@ -87,8 +92,13 @@ const VERIFY_QUESTION: &str = "Is the answer correct? Reply yes or no.";
 
 /// The verifier's judgement of an answer: P(yes) from log-likelihoods on a local model, else
 /// its chat reply (yes → 1, anything else → 0). A failed verification is 0 (escalate).
-async fn verify(env: &Env<'_>, verifier: &str, example: &Example, answer: &str) -> (Outcome, f64) {
-    let (system, prompt) = match env.templates.task(example) {
+async fn verify(
+    answerer: &Answerer<'_>,
+    verifier: &str,
+    example: &Example,
+    answer: &str,
+) -> (Outcome, f64) {
+    let (system, prompt) = match answerer.templates.task(example) {
         Ok(t) => t,
         Err(e) => return (Outcome::failed(e), 0.0),
     };
@@ -99,13 +109,13 @@ async fn verify(env: &Env<'_>, verifier: &str, example: &Example, answer: &str) 
     shown.push_str(&format!(
         "Task:\n{prompt}\n\nAnswer:\n{answer}\n\n{VERIFY_QUESTION}"
     ));
-    if env.is_local(verifier) {
+    if answerer.is_local(verifier) {
         let request = Call::Loglikelihood(LoglikelihoodRequest {
             model: String::new(),
             context: format!("{shown}\nVerdict:"),
             continuations: vec![" yes".to_owned(), " no".to_owned()],
         });
-        let (o, _) = env.call(verifier, &request).await;
+        let (o, _) = answerer.call(verifier, &request).await;
         if o.error.is_some() {
             return (o, 0.0);
         }
@@ -114,13 +124,13 @@ async fn verify(env: &Env<'_>, verifier: &str, example: &Example, answer: &str) 
     } else {
         let mut r = ChatRequest::chat(vec![Message::user(shown)]);
         r.max_tokens = Some(3);
-        let (o, raw) = env.call(verifier, &Call::Chat(r)).await;
+        let (o, raw) = answerer.call(verifier, &Call::Chat(r)).await;
         let c = if o.error.is_some() { 0.0 } else { yes_no(&raw) };
         (o, c)
     }
 }
 
-/// P(yes) of a verifier's log-likelihood call. `Env::call` keeps the label margin as the
+/// P(yes) of a verifier's log-likelihood call. `Answerer::call` keeps the label margin as the
 /// outcome's confidence and the more likely continuation as its text; with two continuations
 /// the two give P(yes) back exactly: p_winner − p_loser = margin and p_winner + p_loser = 1.
 fn p_yes(o: &Outcome) -> Option<f64> {

@@ -3,9 +3,10 @@
 use rightfit_config::project::Candidate;
 use rightfit_types::{ChatRequest, Message, Role};
 
-use super::extract::{self, vote, vote_key};
-use super::{Env, Outcome};
+use super::answerer::Answerer;
 use crate::example::Example;
+use crate::extract::{self, vote, vote_key};
+use crate::outcome::Outcome;
 use crate::prompt::{Call, reasoning_instruction};
 
 /// `samples` calls with distinct seeds at the candidate's temperature, sent together; the most
@@ -13,13 +14,13 @@ use crate::prompt::{Call, reasoning_instruction};
 /// A sample that failed or does not parse does not vote but counts in the share. Latency is the
 /// slowest sample's (they run side by side); tokens and cost add up.
 pub(super) async fn self_consistency(
-    env: &Env<'_>,
+    answerer: &Answerer<'_>,
     candidate: &Candidate,
     shots: &[Example],
     example: &Example,
     samples: u32,
 ) -> Outcome {
-    let runs = (0..u64::from(samples)).map(|i| env.once(candidate, shots, example, Some(i)));
+    let runs = (0..u64::from(samples)).map(|i| answerer.once(candidate, shots, example, Some(i)));
     let results: Vec<(Outcome, String)> = futures::future::join_all(runs).await;
     let keys: Vec<Option<String>> = results
         .iter()
@@ -27,7 +28,7 @@ pub(super) async fn self_consistency(
             if o.error.is_some() {
                 None
             } else {
-                vote_key(env.scorer, &o.text)
+                vote_key(answerer.scorer, &o.text)
             }
         })
         .collect();
@@ -94,32 +95,32 @@ fn critique_request(task: &(Option<String>, String), answer: &str) -> ChatReques
 /// in turn, so latencies add up. Confidence: 1 when the critic accepted the final answer, 0
 /// when the rounds ran out (the last revision was not reviewed).
 pub(super) async fn reflection(
-    env: &Env<'_>,
+    answerer: &Answerer<'_>,
     candidate: &Candidate,
     shots: &[Example],
     example: &Example,
     rounds: u32,
     critic: &str,
 ) -> Outcome {
-    let (draft, raw) = env.once(candidate, shots, example, None).await;
+    let (draft, raw) = answerer.once(candidate, shots, example, None).await;
     let mut total = draft.clone();
     total.steps = vec![draft.step("draft", &candidate.model, &raw)];
     if draft.error.is_some() {
         return total;
     }
-    let task = match env.templates.task(example) {
+    let task = match answerer.templates.task(example) {
         Ok(t) => t,
         Err(e) => {
             total.error = Some(e);
             return total;
         }
     };
-    let Call::Chat(first) = (match env.templates.call(
-        env.component,
+    let Call::Chat(first) = (match answerer.templates.call(
+        answerer.component,
         candidate,
         shots,
         example,
-        env.is_local(&candidate.model),
+        answerer.is_local(&candidate.model),
     ) {
         Ok(c) => c,
         Err(e) => {
@@ -133,7 +134,7 @@ pub(super) async fn reflection(
     let mut latest_raw = raw;
     total.confidence = Some(0.0);
     for _ in 0..rounds {
-        let (review, review_raw) = env
+        let (review, review_raw) = answerer
             .call(critic, &Call::Chat(critique_request(&task, &total.text)))
             .await;
         total.then(&review);
@@ -164,14 +165,15 @@ pub(super) async fn reflection(
             });
             m.push(Message::user(ask));
         }
-        let (revised, revised_raw) = env.call(&candidate.model, &Call::Chat(revise)).await;
+        let (revised, revised_raw) = answerer.call(&candidate.model, &Call::Chat(revise)).await;
         total.then(&revised);
         let mut step = revised.step("revision", &candidate.model, &revised_raw);
         if revised.error.is_some() {
             total.steps.push(step);
             return total; // keep the last good answer
         }
-        let text = env.read_answer(candidate, &revised_raw, env.is_local(&candidate.model));
+        let text =
+            answerer.read_answer(candidate, &revised_raw, answerer.is_local(&candidate.model));
         step.answer = (text != revised_raw).then(|| text.clone());
         total.steps.push(step);
         total.text = text;

@@ -14,8 +14,9 @@ use rightfit_providers::Provider;
 use rightfit_types::EmbeddingRequest;
 use tokio::sync::Mutex;
 
-use super::{Env, Outcome};
 use crate::example::Example;
+use crate::outcome::Outcome;
+use crate::prompt::Templates;
 
 /// Inputs per embedding request when embedding the pool.
 const BATCH: usize = 32;
@@ -72,7 +73,7 @@ async fn embed(
 impl SimilarShots {
     async fn pool(
         &self,
-        env: &Env<'_>,
+        (templates, shots): (&Templates, &[Example]),
         embedder: &str,
         provider: &Arc<dyn Provider>,
     ) -> Result<Arc<Vec<Vec<f32>>>, String> {
@@ -80,10 +81,9 @@ impl SimilarShots {
         if let Some(p) = pools.get(embedder) {
             return Ok(p.clone());
         }
-        let texts = env
-            .shots
+        let texts = shots
             .iter()
-            .map(|s| env.templates.task(s).map(|(_, prompt)| prompt))
+            .map(|s| templates.task(s).map(|(_, prompt)| prompt))
             .collect::<Result<Vec<_>, _>>()?;
         let mut vectors = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(BATCH) {
@@ -99,20 +99,20 @@ impl SimilarShots {
     /// (its text lists the chosen examples' ids).
     pub(super) async fn choose(
         &self,
-        env: &Env<'_>,
+        (templates, shots): (&Templates, &[Example]),
         (embedder, model, provider): (&str, &ModelConfig, &Arc<dyn Provider>),
         k: usize,
         example: &Example,
     ) -> Result<(Vec<Example>, Option<Outcome>), String> {
-        let pool = self.pool(env, embedder, provider).await?;
-        let (_, prompt) = env.templates.task(example)?;
+        let pool = self.pool((templates, shots), embedder, provider).await?;
+        let (_, prompt) = templates.task(example)?;
         let started = Instant::now();
         let (mut query, tokens) = embed(provider, vec![prompt]).await?;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let query = query.pop().unwrap_or_default();
         let chosen: Vec<Example> = nearest(&pool, &query, k)
             .into_iter()
-            .map(|i| env.shots[i].clone())
+            .map(|i| shots[i].clone())
             .collect();
         let ids: Vec<&str> = chosen.iter().map(|s| s.id.as_str()).collect();
         let outcome = Outcome {

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rightfit_config::project::{ModelConfig, Project};
-use rightfit_eval::runner::{self, EvalOptions, NoProgress, ProviderFactory};
+use rightfit_eval::runner::{self, EvalOptions, NoProgress};
 use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderError};
+use rightfit_registry::{BuildError, ProviderFactory};
 use rightfit_store::{RunStore, SqliteStore};
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, FinishReason, Prompt, RunStatus, Timings, Usage,
@@ -138,7 +139,7 @@ struct Factory {
 
 #[async_trait]
 impl ProviderFactory for Factory {
-    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, String> {
+    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, BuildError> {
         match (&self.judge, model.name.as_str()) {
             (Some(j), "judge") => Ok(j.clone()),
             _ => Ok(self.candidate.clone()),

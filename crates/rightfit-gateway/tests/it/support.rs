@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rightfit_config::project::{ModelConfig, Project};
-use rightfit_eval::runner::ProviderFactory;
 use rightfit_gateway::{Gateway, Options};
-use rightfit_providers::{HostedProvider, Provider};
+use rightfit_providers::Provider;
+use rightfit_registry::{BuildError, ModelRegistry, ProviderFactory};
 use rightfit_store::{SqliteStore, TrafficStore};
 use rightfit_testkit::{Protocol, ServerConfig, TestServer};
 use rightfit_types::{TrafficFilter, TrafficRecord};
@@ -19,8 +19,8 @@ pub struct Hosted;
 
 #[async_trait::async_trait]
 impl ProviderFactory for Hosted {
-    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, String> {
-        Ok(Arc::new(HostedProvider::from_config(model)?))
+    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, BuildError> {
+        Ok(Arc::new(ModelRegistry::hosted(model)?))
     }
 }
 

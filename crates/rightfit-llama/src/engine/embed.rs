@@ -11,8 +11,8 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{EmbeddingRequest, EmbeddingResponse};
 
-use super::EngineError;
 use super::backend::backend;
+use super::error::EngineError;
 use super::memory::ProcessMemory;
 use super::worker::Worker;
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
 
-use super::EngineError;
+use super::error::EngineError;
 use crate::gguf::{self, GgufHeader};
 
 /// A LoRA adapter file and the scale to apply it with (1.0: as trained).

@@ -22,12 +22,15 @@ use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{ChatRequest, Prompt, Usage};
 
 use super::backend::backend;
-use super::loglik::LoglikJob;
+use super::error::EngineError;
+use super::info::{EngineStats, ModelInfo};
+use super::job::{EventSender, Job};
 use super::memory::ProcessMemory;
+use super::options::EngineOptions;
+use super::queue::{Prepared, Waiting};
 use super::sampling::{Constraint, TokenPicker};
 use super::template::ChatFormat;
 use super::text::TextAssembler;
-use super::{EngineError, EngineOptions, EngineStats, EventSender, Job, ModelInfo};
 use crate::gguf::GgufHeader;
 
 /// Largest default context: enough for few-shot prompts, small enough for small machines.
@@ -195,21 +198,6 @@ pub(super) struct Seq {
     pub(super) ignore_eos: bool,
     /// Batch position of this sequence's logits in the step being decoded.
     pub(super) logits_at: Option<i32>,
-}
-
-/// A generation request whose prompt is tokenised, waiting for free slots.
-pub(super) struct Prepared {
-    tokens: Arc<Vec<LlamaToken>>,
-    request: Box<ChatRequest>,
-    constraint: Constraint,
-    events: EventSender,
-    enqueued: Instant,
-    stream: bool,
-}
-
-pub(super) enum Waiting {
-    Generate(Prepared),
-    Loglik(LoglikJob),
 }
 
 /// Book-keeping for a request across its choices.

@@ -10,10 +10,10 @@ use rightfit_types::{ChatRequest, ChatResponse};
 /// The SmolLM2-135M file. Fails (does not skip) when it is missing: these tests are the proof
 /// that the engine works, and silently skipping them would hide that.
 pub fn smollm2() -> PathBuf {
-    if let Ok(p) = std::env::var("RIGHTFIT_TEST_MODEL") {
+    if let Ok(p) = std::env::var(rightfit_config::env::TEST_MODEL) {
         return PathBuf::from(p);
     }
-    let home = std::env::var("RIGHTFIT_HOME")
+    let home = std::env::var(rightfit_config::env::HOME)
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
             PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/rightfit")

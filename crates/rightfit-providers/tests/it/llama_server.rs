@@ -118,8 +118,8 @@ async fn smollm2_embeddings_on_llama_server_through_the_openai_compatible_provid
             .unwrap_or_else(|| panic!("{var} is not set: run the tests with scripts/test"))
     };
     let (binary, gguf) = (
-        env("RIGHTFIT_TEST_LLAMA_SERVER"),
-        env("RIGHTFIT_TEST_MODEL"),
+        env(rightfit_config::env::TEST_LLAMA_SERVER),
+        env(rightfit_config::env::TEST_MODEL),
     );
     // Mean pooling: SmolLM2 is a chat model and names no pooling of its own.
     let server = tokio::task::spawn_blocking(move || {

@@ -3,8 +3,8 @@
 
 use rightfit_decide::{ConstraintKind, Objective, Ranked, Recommendation};
 
-use super::esc;
-use crate::{bytes, ms, pct, usd};
+use super::escape::esc;
+use crate::fmt::{bytes, ms, pct, usd};
 
 /// The recommendation for one component.
 pub(super) fn recommendation(out: &mut String, rec: &Recommendation) {

@@ -23,7 +23,7 @@ use fixture::{CANDIDATES, EXAMPLES};
 
 /// Where test artefacts go: `<target dir>/test-artefacts`.
 fn artefacts() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    let target = std::env::var_os(rightfit_config::env::CARGO_TARGET_DIR)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let dir = target.join("test-artefacts");

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use pipe::Browser;
 
 /// The Chromium binary `scripts/test-tools` found or installed.
-pub const BINARY_VAR: &str = "RIGHTFIT_TEST_CHROMIUM";
+pub const BINARY_VAR: &str = rightfit_config::env::TEST_CHROMIUM;
 /// How long one load may take, browser start and exit included (a load takes about a second).
 const TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::server;
 
 fn python() -> String {
-    std::env::var("RIGHTFIT_TEST_PYTHON").unwrap_or_else(|_| {
+    std::env::var(rightfit_config::env::TEST_PYTHON).unwrap_or_else(|_| {
         panic!(
             "RIGHTFIT_TEST_PYTHON is not set: run scripts/test (it creates a venv with the openai and anthropic SDKs)"
         )

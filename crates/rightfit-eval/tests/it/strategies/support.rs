@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rightfit_config::project::{ModelConfig, Project};
-use rightfit_eval::runner::{self, EvalOptions, NoProgress, ProviderFactory};
+use rightfit_eval::runner::{self, EvalOptions, NoProgress};
 use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderError};
+use rightfit_registry::{BuildError, ProviderFactory};
 use rightfit_store::{RunStore, SqliteStore};
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, ContinuationScore, EmbeddingRequest, EmbeddingResponse,
@@ -216,11 +217,14 @@ impl Models {
 
 #[async_trait]
 impl ProviderFactory for Models {
-    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, String> {
+    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, BuildError> {
         self.models
             .get(&model.name)
             .map(|m| m.clone() as Arc<dyn Provider>)
-            .ok_or_else(|| format!("no scripted model {}", model.name))
+            .ok_or_else(|| BuildError::Model {
+                model: model.name.clone(),
+                detail: "no scripted model".to_owned(),
+            })
     }
 }
 

@@ -1,4 +1,6 @@
-//! One model call: the response cache, a timeout, and retries of transient errors.
+//! One model call, the layer every strategy, the judge and the labeller stand on: the response
+//! cache, a timeout, retries of transient errors, and reading the answer into an [`Outcome`]
+//! (tokens, cost, confidence).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
+use crate::extract;
+use crate::outcome::Outcome;
 use crate::prompt::Call;
 
 /// What a call returned, with how long it took.
@@ -140,4 +144,60 @@ fn measured(body: AnswerBody, wall_ms: f64) -> Answer {
         latency_ms,
         ttft_ms,
     }
+}
+
+/// One call to a model, read into an outcome: the raw text (for a log-likelihood call, the most
+/// likely continuation, trimmed: the label), and confidence where the response carries it. A
+/// failed call is an outcome with its error, counted as one call.
+pub async fn call_read(
+    provider: &Arc<dyn Provider>,
+    config: &ModelConfig,
+    store: &dyn RunStore,
+    request: &Call,
+    use_cache: bool,
+) -> (Outcome, String) {
+    let (answer, cached) = match call(provider, config, store, request, use_cache).await {
+        Ok(a) => a,
+        Err(e) => {
+            let mut o = Outcome::failed(e);
+            o.calls = 1;
+            o.input = request.input();
+            return (o, String::new());
+        }
+    };
+    let mut o = Outcome {
+        input: request.input(),
+        latency_ms: answer.latency_ms,
+        ttft_ms: answer.ttft_ms,
+        calls: 1,
+        cached,
+        ..Outcome::default()
+    };
+    let raw = match (&answer.response, request) {
+        (AnswerBody::Chat(r), _) => {
+            o.tokens_in = u64::from(r.usage.prompt_tokens);
+            o.tokens_out = u64::from(r.usage.completion_tokens);
+            let choice = r.choices.first();
+            // Where the provider returned token log-probabilities: the geometric mean
+            // probability of the answer's tokens.
+            o.confidence = choice
+                .and_then(|c| c.logprobs.as_ref())
+                .filter(|l| !l.is_empty())
+                .map(|l| (l.iter().map(|t| t.logprob).sum::<f64>() / l.len() as f64).exp());
+            choice.map(|c| c.text.clone()).unwrap_or_default()
+        }
+        (AnswerBody::Loglikelihood(r), Call::Loglikelihood(req)) => {
+            o.tokens_in = u64::from(r.context_tokens)
+                + r.scores.iter().map(|s| u64::from(s.tokens)).sum::<u64>();
+            o.confidence = extract::label_margin(r);
+            r.best()
+                .and_then(|i| req.continuations.get(i))
+                .map(|c| c.trim().to_owned())
+                .unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    o.cost_usd = config.request_cost(o.tokens_in, o.tokens_out, o.latency_ms);
+    o.text = raw.clone();
+    (o, raw)
 }

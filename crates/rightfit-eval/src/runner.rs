@@ -1,0 +1,241 @@
+//! The runner: every candidate on every example, concurrently per model, into the store.
+//!
+//! Candidates run one after another (on a small machine two local models would only fight over
+//! the cores); within a candidate, up to the model's `concurrency` requests are in flight, which
+//! the embedded engine decodes together in one batch and whose shared few-shot prefix it computes
+//! once. Identical calls are answered from the response cache. Records are written in batches as
+//! they finish, so a run stopped by Ctrl-C (or killed) keeps what finished and `--resume` does
+//! only the rest. Transient provider errors are retried; permanent ones are recorded per example.
+//!
+//! A run goes through phases: [`start`] (or [`reopen`]) prepares the data and stores the run;
+//! [`execute`] builds the run's helpers (a judge, a few-shot pool labelled by a model), runs each
+//! candidate ([`candidate`]), then finishes the run (status and corpus-level metrics).
+
+mod candidate;
+mod judge;
+mod label;
+mod options;
+
+use std::collections::BTreeMap;
+
+use rightfit_config::project::{Component, ModelConfig, Project};
+use rightfit_registry::ProviderFactory;
+use rightfit_store::RunStore;
+use rightfit_types::{ExampleRecord, RunInfo, RunStatus};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+pub use crate::call::{Answer, AnswerBody, cache_key};
+pub use options::{EvalError, EvalOptions, NoProgress, Progress};
+
+use crate::clock;
+use crate::example::{Prepared, prepare};
+use crate::prompt::Templates;
+use crate::score::Scorer;
+use crate::strategy::SimilarShots;
+use candidate::{CandidateRun, Finished};
+
+fn config_hash(c: &Component, project: &Project, limit: Option<u64>, seed: u64) -> String {
+    let models: BTreeMap<&String, &ModelConfig> = c
+        .candidates
+        .iter()
+        .filter_map(|cand| project.models.get_key_value(&cand.model))
+        .collect();
+    let value = json!({ "component": c, "models": models, "limit": limit, "seed": seed });
+    let mut h = Sha256::new();
+    h.update(value.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn run_id(component: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(
+        format!(
+            "{component}{:?}{}",
+            std::time::SystemTime::now(),
+            std::process::id()
+        )
+        .as_bytes(),
+    );
+    let tag = hex::encode(&h.finalize()[..2]);
+    format!("{}-{component}-{tag}", clock::now_compact())
+}
+
+/// Starts a new run of a component.
+pub async fn start(
+    project: &Project,
+    component: &str,
+    options: &EvalOptions,
+    store: &dyn RunStore,
+) -> Result<(RunInfo, Prepared), EvalError> {
+    let c = project.component(component).map_err(EvalError::Invalid)?;
+    for name in &options.only {
+        if !c.candidates.iter().any(|cand| &cand.name == name) {
+            let names: Vec<&str> = c.candidates.iter().map(|c| c.name.as_str()).collect();
+            return Err(EvalError::Invalid(format!(
+                "no candidate '{name}' in component '{component}' (candidates: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    let seed = options.seed.unwrap_or(project.seed);
+    let limit = options.limit.or(c.limit);
+    let prepared = prepare(c, limit, seed)?;
+    let run = RunInfo {
+        id: run_id(component),
+        component: component.to_owned(),
+        started_at: clock::now_rfc3339(),
+        finished_at: None,
+        status: RunStatus::Running,
+        config_hash: config_hash(c, project, limit, seed),
+        dataset: prepared.dataset.clone(),
+        rows_used: prepared.examples.len() as u64,
+        rows_skipped: prepared.skipped.len() as u64,
+        limit,
+        seed,
+        meta: json!({
+            "rightfit": env!("CARGO_PKG_VERSION"),
+            "project": project.file.display().to_string(),
+            "only": options.only,
+            "rows_read": prepared.rows_read,
+            "primary_metric": c.metrics.first(),
+            "few_shot_ids": prepared.shots.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        }),
+    };
+    store.create_run(&run).await?;
+    Ok((run, prepared))
+}
+
+/// Reopens an unfinished run to continue it; refuses if the config changed since.
+pub async fn reopen(
+    project: &Project,
+    run: RunInfo,
+    store: &dyn RunStore,
+) -> Result<(RunInfo, Prepared, Vec<String>), EvalError> {
+    let c = project
+        .component(&run.component)
+        .map_err(EvalError::Invalid)?;
+    if run.status == RunStatus::Finished {
+        return Err(EvalError::Invalid(format!(
+            "run {} has already finished",
+            run.id
+        )));
+    }
+    let hash = config_hash(c, project, run.limit, run.seed);
+    if hash != run.config_hash {
+        return Err(EvalError::Invalid(format!(
+            "run {} was made with a different configuration of component '{}'; start a new run (without --resume)",
+            run.id, run.component
+        )));
+    }
+    let prepared = prepare(c, run.limit, run.seed)?;
+    let only: Vec<String> = run.meta["only"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut run = run;
+    run.status = RunStatus::Running;
+    store.update_run(&run).await?;
+    Ok((run, prepared, only))
+}
+
+/// Runs (or continues) a run until it finishes or `stop` turns true; returns the run as stored.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute(
+    project: &Project,
+    mut run: RunInfo,
+    mut prepared: Prepared,
+    only: &[String],
+    options: &EvalOptions,
+    store: &dyn RunStore,
+    providers: &dyn ProviderFactory,
+    progress: &dyn Progress,
+    stop: watch::Receiver<bool>,
+) -> Result<RunInfo, EvalError> {
+    let c = project
+        .component(&run.component)
+        .map_err(EvalError::Invalid)?
+        .clone();
+    let templates = Templates::new(&c).map_err(EvalError::Invalid)?;
+    let scorer = Scorer::new(&c).map_err(EvalError::Invalid)?;
+    let done = store.done(&run.id).await?;
+    let judge = judge::for_component(project, &c, providers).await?;
+    label::label_run_pool(
+        project,
+        &c,
+        (&templates, &scorer),
+        (store, options.cache),
+        providers,
+        &mut prepared.shots,
+        &mut run.meta,
+    )
+    .await?;
+    let similar = SimilarShots::default();
+    let mut each = CandidateRun {
+        project,
+        component: &c,
+        run_id: &run.id,
+        examples: &prepared.examples,
+        shots: &prepared.shots,
+        done: &done,
+        templates: &templates,
+        scorer: &scorer,
+        similar: &similar,
+        judge: judge.as_ref(),
+        store,
+        cache: options.cache,
+        providers,
+        progress,
+        stop,
+        built: BTreeMap::new(),
+    };
+    let mut interrupted = false;
+    for candidate in &c.candidates {
+        if !only.is_empty() && !only.contains(&candidate.name) {
+            continue;
+        }
+        if each.run(candidate).await? == Finished::Interrupted {
+            interrupted = true;
+            break;
+        }
+    }
+    drop(each);
+    finish(&mut run, interrupted, &scorer, store).await?;
+    Ok(run)
+}
+
+/// Marks the run finished or interrupted and stores its corpus-level metrics (those computed
+/// over all of a candidate's records, such as BLEU).
+async fn finish(
+    run: &mut RunInfo,
+    interrupted: bool,
+    scorer: &Scorer,
+    store: &dyn RunStore,
+) -> Result<(), EvalError> {
+    run.status = if interrupted {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Finished
+    };
+    run.finished_at = (!interrupted).then(clock::now_rfc3339);
+    let records = store.records(&run.id, None).await?;
+    let mut by_candidate: BTreeMap<String, Vec<ExampleRecord>> = BTreeMap::new();
+    for r in records {
+        by_candidate.entry(r.candidate.clone()).or_default().push(r);
+    }
+    let corpus: BTreeMap<String, BTreeMap<String, f64>> = by_candidate
+        .iter()
+        .map(|(name, rs)| (name.clone(), scorer.corpus(rs)))
+        .filter(|(_, m)| !m.is_empty())
+        .collect();
+    if let Some(meta) = run.meta.as_object_mut() {
+        meta.insert("corpus".to_owned(), json!(corpus));
+    }
+    store.update_run(run).await?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! What a caller gives the runner and hears back: options, progress, errors.
+
+/// Hears about progress (the CLI draws a bar).
+pub trait Progress: Send + Sync {
+    /// A candidate starts: `total` examples, `done` already finished by an earlier attempt.
+    fn candidate(&self, name: &str, total: u64, done: u64);
+    /// One example finished.
+    fn advance(&self, failed: bool);
+    /// The candidate finished.
+    fn finish_candidate(&self);
+}
+
+/// A progress sink that ignores everything.
+#[derive(Debug)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn candidate(&self, _: &str, _: u64, _: u64) {}
+    fn advance(&self, _: bool) {}
+    fn finish_candidate(&self) {}
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Sample size (overrides the component's `limit`).
+    pub limit: Option<u64>,
+    /// Sampling and bootstrap seed (default: the project's).
+    pub seed: Option<u64>,
+    /// Only these candidates (by name); all when empty.
+    pub only: Vec<String>,
+    /// Use and fill the response cache.
+    pub cache: bool,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            limit: None,
+            seed: None,
+            only: Vec::new(),
+            cache: true,
+        }
+    }
+}
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The data could not be prepared.
+    #[error(transparent)]
+    Prepare(#[from] crate::example::PrepareError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] rightfit_store::StoreError),
+    /// A model could not be built.
+    #[error(transparent)]
+    Build(#[from] rightfit_registry::BuildError),
+    /// Something about the request is wrong (unknown candidate, changed config on resume...).
+    #[error("{0}")]
+    Invalid(String),
+}

@@ -1,0 +1,233 @@
+//! The one place models are built: a model's configuration in, an `Arc<dyn Provider>` out.
+//!
+//! Every caller that needs a model — the evaluator (`rightfit-eval`), the gateway
+//! (`rightfit-gateway`) and the CLI's `chat`, `embed`, `bench-model` and `config check` — asks a
+//! [`ModelRegistry`], through the [`ProviderFactory`] trait where it only needs providers. A new
+//! kind of model (a trained student, a LoRA adapter on a base) is taught here once.
+//!
+//! Local models are shared: one loaded engine per file and engine settings, however many model
+//! entries or callers name it. The registry keeps only weak references, so an engine is freed
+//! when its last provider is dropped (the evaluator relies on that to measure each candidate's
+//! memory on its own).
+//!
+//! Talks to: `rightfit-config` (model configuration, settings), `rightfit-llama` (the engine and
+//! the models directory) and `rightfit-providers` (hosted APIs and the trait).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rightfit_config::Settings;
+use rightfit_config::project::{ModelConfig, ProviderConfig};
+use rightfit_llama::store::{ModelStore, ResolvedModel};
+use rightfit_llama::{Engine, EngineOptions, LocalProvider, WeakEngine};
+use rightfit_providers::{HostedProvider, Provider};
+
+/// Builds the provider for a model on demand (loading a local model is slow, so callers build
+/// only the models they call).
+#[async_trait::async_trait]
+pub trait ProviderFactory: Send + Sync {
+    /// The provider for `model`.
+    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, BuildError>;
+}
+
+/// Why a model could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A model entry of a project could not be built: `models.NAME: why`.
+    #[error("models.{model}: {detail}")]
+    Model {
+        /// The entry's name.
+        model: String,
+        /// Why, as the layer below said it.
+        detail: String,
+    },
+    /// A local model file named directly could not be found or loaded.
+    #[error("{0}")]
+    Local(String),
+    /// A hosted model's settings cannot make a client (a missing key, a bad URL).
+    #[error("{0}")]
+    Hosted(String),
+    /// The thread that loads a model died (a bug).
+    #[error("loading task failed: {0}")]
+    Task(String),
+}
+
+/// What a local model is loaded with, beyond the registry's defaults (its thread count, the
+/// catalogue's chat template).
+pub type Tune<'a> = &'a (dyn Fn(&mut EngineOptions) + Send + Sync);
+
+/// A local model as loaded: the name it resolved to, and the (possibly shared) engine.
+#[derive(Debug, Clone)]
+pub struct LoadedEngine {
+    /// The catalogue name, the added name, or a file's stem.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The engine; clones share it.
+    pub engine: Engine,
+}
+
+/// Builds every kind of model; shares loaded engines.
+#[derive(Debug)]
+pub struct ModelRegistry {
+    files: ModelStore,
+    threads: usize,
+    prefix_cache: bool,
+    engines: Mutex<HashMap<String, WeakEngine>>,
+}
+
+impl ModelRegistry {
+    /// A registry that finds models in the settings' models directory and runs them on the
+    /// settings' threads.
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            files: ModelStore::new(settings.models_dir()),
+            threads: settings.threads,
+            prefix_cache: true,
+            engines: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Turns the engine's prompt-prefix reuse off for every local model it loads (the
+    /// evaluation benchmark's baseline).
+    pub fn without_prefix_cache(mut self) -> Self {
+        self.prefix_cache = false;
+        self
+    }
+
+    /// The models directory it reads.
+    pub fn files(&self) -> &ModelStore {
+        &self.files
+    }
+
+    /// A local model named by catalogue name, added name or path, with the engine options
+    /// `tune` sets on top of the defaults; an engine already loaded with the same file and
+    /// options is shared.
+    pub async fn load(&self, spec: &str, tune: Tune<'_>) -> Result<LoadedEngine, BuildError> {
+        let resolved = self
+            .files
+            .resolve(spec)
+            .map_err(|e| BuildError::Local(e.to_string()))?;
+        let options = self.options(&resolved, tune);
+        let engine = self.engine(&resolved, options).await?;
+        Ok(LoadedEngine {
+            name: resolved.name,
+            path: resolved.path,
+            engine,
+        })
+    }
+
+    /// A hosted or OpenAI-compatible model's client (no connection is made).
+    pub fn hosted(model: &ModelConfig) -> Result<HostedProvider, BuildError> {
+        HostedProvider::from_config(model).map_err(BuildError::Hosted)
+    }
+
+    /// How many loaded engines are alive (shared ones count once).
+    pub fn engines_alive(&self) -> usize {
+        let engines = self.engines.lock().unwrap_or_else(PoisonError::into_inner);
+        engines.values().filter(|w| w.upgrade().is_some()).count()
+    }
+
+    fn options(&self, resolved: &ResolvedModel, tune: Tune<'_>) -> EngineOptions {
+        let mut options = EngineOptions {
+            threads: self.threads,
+            prefix_cache: self.prefix_cache,
+            chat_template: resolved
+                .entry
+                .and_then(|e| e.chat_template)
+                .map(str::to_owned),
+            ..EngineOptions::default()
+        };
+        tune(&mut options);
+        if !self.prefix_cache {
+            options.prefix_cache = false;
+        }
+        options
+    }
+
+    /// The shared engine for a file and options, loaded now if none is alive. A load failure
+    /// is [`BuildError::Local`] with the engine's message.
+    async fn engine(
+        &self,
+        resolved: &ResolvedModel,
+        options: EngineOptions,
+    ) -> Result<Engine, BuildError> {
+        let path = std::fs::canonicalize(&resolved.path).unwrap_or_else(|_| resolved.path.clone());
+        let key = format!("{}\u{0}{options:?}", path.display());
+        if let Some(engine) = self.alive(&key) {
+            return Ok(engine);
+        }
+        // Start the peak-RSS counter afresh so this model's peak is its own (Linux).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let engine = tokio::task::spawn_blocking(move || Engine::load(&path, options))
+            .await
+            .map_err(|e| BuildError::Task(e.to_string()))?
+            .map_err(|e| BuildError::Local(e.to_string()))?;
+        let mut engines = self.engines.lock().unwrap_or_else(PoisonError::into_inner);
+        // Two callers may have loaded the same engine at once: keep the first, drop the other.
+        if let Some(first) = engines.get(&key).and_then(WeakEngine::upgrade) {
+            return Ok(first);
+        }
+        engines.retain(|_, w| w.upgrade().is_some());
+        engines.insert(key, engine.downgrade());
+        Ok(engine)
+    }
+
+    fn alive(&self, key: &str) -> Option<Engine> {
+        let engines = self.engines.lock().unwrap_or_else(PoisonError::into_inner);
+        engines.get(key).and_then(WeakEngine::upgrade)
+    }
+
+    /// A project's local model entry.
+    async fn local(
+        &self,
+        model: &ModelConfig,
+        file: &str,
+        tune: Tune<'_>,
+    ) -> Result<Arc<dyn Provider>, BuildError> {
+        let in_entry = |detail: String| BuildError::Model {
+            model: model.name.clone(),
+            detail,
+        };
+        let resolved = self
+            .files
+            .resolve(file)
+            .map_err(|e| in_entry(e.to_string()))?;
+        let options = self.options(&resolved, tune);
+        let engine = self.engine(&resolved, options).await.map_err(|e| match e {
+            BuildError::Local(detail) => in_entry(detail),
+            other => other,
+        })?;
+        Ok(Arc::new(LocalProvider::new(model.name.clone(), engine)))
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderFactory for ModelRegistry {
+    async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, BuildError> {
+        match &model.provider {
+            ProviderConfig::Local {
+                model: file,
+                context_size,
+                parallel,
+                chat_template,
+                batch_invariant,
+                prefix_cache,
+            } => {
+                let parallel = parallel.unwrap_or(model.concurrency) as u32;
+                let tune = |o: &mut EngineOptions| {
+                    o.context_size = context_size.unwrap_or(0);
+                    o.parallel = parallel;
+                    o.prefix_cache = o.prefix_cache && *prefix_cache;
+                    o.batch_invariant = *batch_invariant;
+                    if let Some(t) = chat_template {
+                        o.chat_template = Some(t.clone());
+                    }
+                };
+                self.local(model, file, &tune).await
+            }
+            _ => Ok(Arc::new(Self::hosted(model)?)),
+        }
+    }
+}
