@@ -10,6 +10,9 @@
 //!     MODEL.gguf full|attention|top-half [batch=8] [steps=6]
 //! ```
 
+// A benchmark's report is its output.
+#![allow(clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::time::Instant;
 

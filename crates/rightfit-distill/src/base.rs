@@ -223,7 +223,11 @@ fn hparams(path: &Path, content: &Content) -> Result<Hparams> {
     let n_ff = need("feed_forward_length")?;
     let n_head = need("attention.head_count")?;
     let n_head_kv = meta_usize(md, &format!("{a}.attention.head_count_kv")).unwrap_or(n_head);
-    if n_head == 0 || n_head_kv == 0 || n_head % n_head_kv != 0 || n_embd % n_head != 0 {
+    if n_head == 0
+        || n_head_kv == 0
+        || !n_head.is_multiple_of(n_head_kv)
+        || !n_embd.is_multiple_of(n_head)
+    {
         return Err(unsupported(format!(
             "{n_head} query heads, {n_head_kv} key/value heads, width {n_embd}"
         )));
@@ -231,7 +235,7 @@ fn hparams(path: &Path, content: &Content) -> Result<Hparams> {
     let head_dim = meta_usize(md, &format!("{a}.attention.key_length")).unwrap_or(n_embd / n_head);
     let v_dim = meta_usize(md, &format!("{a}.attention.value_length")).unwrap_or(head_dim);
     let rot = meta_usize(md, &format!("{a}.rope.dimension_count")).unwrap_or(head_dim);
-    if v_dim != head_dim || rot != head_dim || head_dim % 2 != 0 {
+    if v_dim != head_dim || rot != head_dim || !head_dim.is_multiple_of(2) {
         return Err(unsupported(format!(
             "key width {head_dim}, value width {v_dim}, rope over {rot} dimensions (the trainer needs them equal and even)"
         )));

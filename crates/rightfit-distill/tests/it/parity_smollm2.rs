@@ -65,11 +65,11 @@ fn unpermuted(w: &LoraWeights, n_head: usize, n_head_kv: usize) -> LoraWeights {
         .map(|p| {
             let b = p.b.as_tensor();
             let heads = match p.proj {
-                Projection::Q => n_head,
-                Projection::K => n_head_kv,
-                _ => 0,
+                Projection::Q => Some(n_head),
+                Projection::K => Some(n_head_kv),
+                _ => None,
             };
-            let b = if heads > 0 {
+            let b = if let Some(heads) = heads {
                 let (rows, r) = b.dims2().expect("2d");
                 let hd = rows / heads;
                 b.reshape((heads, 2, hd / 2, r))

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::text::{LineIndex, offset_in};
 use super::path::FieldPath;
 use super::records::{DatasetError, Record, kind};
+use super::text::{LineIndex, offset_in};
 
 /// Reads the array of records at `records` (the top level when `None`).
 pub(super) fn read(

@@ -31,6 +31,9 @@ fn refuse(path: &Path, detail: impl Into<String>) -> EngineError {
     }
 }
 
+/// The ggml dims of a tensor's `lora_a` and `lora_b`, as far as seen.
+type Pair<'a> = (Option<&'a [u64]>, Option<&'a [u64]>);
+
 /// Checks an adapter file against the base model's header, as llama.cpp's loader would.
 pub fn check_adapter(path: &Path, base: &GgufHeader) -> Result<(), EngineError> {
     let header = gguf::read_header(path).map_err(|e| refuse(path, e.to_string()))?;
@@ -61,7 +64,7 @@ pub fn check_adapter(path: &Path, base: &GgufHeader) -> Result<(), EngineError> 
         .iter()
         .map(|t| (t.name.as_str(), t.dims.as_slice()))
         .collect();
-    let mut pairs: BTreeMap<&str, (Option<&[u64]>, Option<&[u64]>)> = BTreeMap::new();
+    let mut pairs: BTreeMap<&str, Pair<'_>> = BTreeMap::new();
     for t in &header.tensors {
         if let Some(w) = t.name.strip_suffix(".lora_a") {
             pairs.entry(w).or_default().0 = Some(&t.dims);
