@@ -18,6 +18,14 @@ pub enum EngineError {
         /// What failed.
         detail: String,
     },
+    /// A LoRA adapter file cannot be applied to this model.
+    #[error("{path}: LoRA adapter: {detail}")]
+    Adapter {
+        /// The adapter file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
     /// The request cannot be served as asked.
     #[error("invalid request: {0}")]
     InvalidRequest(String),

@@ -33,7 +33,7 @@ pub(crate) enum Job {
     },
     Tokenize {
         text: String,
-        reply: oneshot::Sender<usize>,
+        reply: oneshot::Sender<Vec<u32>>,
     },
     Stats {
         reply: oneshot::Sender<EngineStats>,

@@ -30,6 +30,7 @@ mod error;
 mod info;
 mod job;
 mod loglik;
+mod lora;
 mod memory;
 mod options;
 mod queue;
@@ -42,6 +43,7 @@ mod worker;
 pub use backend::builtin_templates;
 pub use error::EngineError;
 pub use info::{EngineStats, ModelInfo};
+pub use lora::{LoraAdapter, check_adapter};
 pub use memory::{ProcessMemory, proc_kb_field};
 pub use options::EngineOptions;
 
@@ -203,6 +205,12 @@ impl Engine {
 
     /// How many tokens `text` takes as a prompt (with BOS when the model adds one).
     pub async fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
+        Ok(self.tokenize(text).await?.len())
+    }
+
+    /// The token ids of `text` as a prompt, exactly as generation and scoring tokenise it
+    /// (special tokens parsed, BOS added when the model wants one).
+    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, EngineError> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Tokenize {
             text: text.to_owned(),

@@ -1,5 +1,7 @@
 //! How to run a model: what [`super::Engine::load`] takes.
 
+use super::lora::LoraAdapter;
+
 /// How to run a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineOptions {
@@ -20,6 +22,9 @@ pub struct EngineOptions {
     /// Make each sequence's output independent of what else is decoded with it, at a cost in
     /// prompt speed (see `docs/engine.md`). Off by default.
     pub batch_invariant: bool,
+    /// LoRA adapters applied to every context (at most one for now). An engine with an adapter
+    /// is a different model: its KV cache and prefix cache are its own.
+    pub adapters: Vec<LoraAdapter>,
 }
 
 impl Default for EngineOptions {
@@ -33,6 +38,7 @@ impl Default for EngineOptions {
             prefix_cache: true,
             embedding_context: 2048,
             batch_invariant: false,
+            adapters: Vec::new(),
         }
     }
 }
