@@ -42,7 +42,7 @@ pub fn run(
 }
 
 /// [`run`], leaving out the named calls (`json_object`: grammar-constrained decoding of a real
-/// local model is too slow for the clients' 30 s timeout on 2 cores).
+/// local model is too slow for a client call on a loaded 2-core machine).
 pub fn run_skipping(
     client: Client,
     base: &str,

@@ -22,7 +22,7 @@
 // error_body (the `error` object of the server's JSON, as the SDK keeps it) and message. A call
 // whose outcome is not the one listed gets an "unexpected" field; the test asserts that no line
 // has one. The script never stops early and exits 0 unless its arguments or the package are
-// wrong (2). No retries (maxRetries: 0), 30 s timeout per call.
+// wrong (2). No retries (maxRetries: 0), 300 s timeout per call (a guard against hangs, not a speed bound).
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,12 +144,12 @@ async function models(client) {
   return { ids };
 }
 
-const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0, timeout: 30_000 });
+const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0, timeout: 300_000 });
 await run('plain', whole(client, model));
 await run('stream', streamed(client, model));
 await run('models', () => models(client));
 await run('not_found', whole(client, 'no-such-model'), 'NotFoundError');
 if (badKey !== undefined) {
-  const bad = new OpenAI({ apiKey: badKey, baseURL, maxRetries: 0, timeout: 30_000 });
+  const bad = new OpenAI({ apiKey: badKey, baseURL, maxRetries: 0, timeout: 300_000 });
   await run('bad_key', whole(bad, model), 'AuthenticationError');
 }
