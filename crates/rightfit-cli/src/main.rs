@@ -74,8 +74,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Score(args) => commands::score::run(args),
             Command::Runs(cmd) => commands::runs::run(cmd).await,
             Command::BenchEval(args) => commands::bench_eval::run(&settings, args).await,
-            Command::Recommend(args) => commands::decide::recommend(&settings, args).await,
-            Command::Report(args) => commands::decide::report_command(&settings, args).await,
+            Command::Recommend(args) => commands::recommend::recommend(&settings, args).await,
+            Command::Report(args) => commands::recommend::report_command(&settings, args).await,
             Command::Devices(args) => commands::devices::run(&settings, args),
             Command::Serve(args) => commands::serve::run(&settings, args).await,
             Command::Cascade(args::CascadeCommand::Calibrate(args)) => {

@@ -8,9 +8,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod calibration;
 pub mod env;
 pub mod prices;
 pub mod project;
+pub mod time;
 
 /// A value that must never be printed: `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq)]

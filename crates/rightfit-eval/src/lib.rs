@@ -9,13 +9,13 @@
 
 pub mod calibrate;
 pub mod call;
-pub mod clock;
 pub mod dataset;
 pub mod example;
 pub mod extract;
 pub mod offline;
 pub mod outcome;
 pub mod prompt;
+pub mod records;
 pub mod runner;
 pub mod score;
 pub mod scorers;

@@ -9,10 +9,12 @@
 //!
 //! Talks to: `rightfit-types` (requests and responses) and `rightfit-providers` (the trait).
 
+pub mod bench;
 pub mod catalog;
 pub mod engine;
 pub mod fetch;
 pub mod gguf;
+pub mod machine;
 mod provider;
 pub mod store;
 

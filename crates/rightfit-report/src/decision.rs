@@ -6,7 +6,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use rightfit_decide::Recommendation;
 
-use crate::{bytes, usd};
+use crate::fmt::{bytes, usd};
 
 /// A titled table.
 struct Block {

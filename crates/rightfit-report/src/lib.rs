@@ -7,16 +7,29 @@
 //! The evaluator (`rightfit-eval`) computes summaries and comparisons from stored records; this
 //! crate only lays them out. The CLI prints or writes what it returns.
 
+mod bench;
+mod cascade;
+pub use bench::{bench_json, bench_terminal};
+pub use cascade::cascade_terminal;
+mod devices;
+pub use devices::{
+    DeviceEstimates, device_estimates_json, device_estimates_terminal, devices_terminal,
+};
+mod fmt;
+pub use fmt::{bytes, count, table, usd};
+use fmt::{ms, pct};
 mod html;
 pub use html::{HtmlSection, html};
 mod decision;
 pub use decision::{recommendation_markdown, recommendation_terminal};
 mod lift;
 pub use lift::{Lift, LiftRow, lift, lift_markdown, lift_terminal};
+mod runs;
+pub use runs::{comparisons_json, comparisons_terminal, runs_terminal};
 mod traffic;
 pub use traffic::{
-    TrafficStatsRow, preview, traffic_list_terminal, traffic_stats, traffic_stats_markdown,
-    traffic_stats_terminal,
+    TrafficStatsRow, keys_terminal, preview, traffic_list_page, traffic_list_terminal,
+    traffic_stats, traffic_stats_markdown, traffic_stats_terminal,
 };
 
 use std::collections::BTreeMap;
@@ -39,39 +52,6 @@ pub struct RunReport {
     pub corpus: BTreeMap<String, BTreeMap<String, f64>>,
     /// Each candidate compared with the baseline (the first candidate).
     pub comparisons: Vec<PairedComparison>,
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1}", x * 100.0)
-}
-
-fn ms(x: f64) -> String {
-    if x >= 10_000.0 {
-        format!("{:.1}s", x / 1000.0)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-/// Bytes as MiB or GiB.
-pub fn bytes(b: u64) -> String {
-    let mib = b as f64 / (1024.0 * 1024.0);
-    if mib >= 1024.0 {
-        format!("{:.2} GiB", mib / 1024.0)
-    } else {
-        format!("{mib:.1} MiB")
-    }
-}
-
-/// US dollars, with enough digits for small amounts.
-pub fn usd(x: f64) -> String {
-    if x == 0.0 {
-        "$0".to_owned()
-    } else if x < 0.01 {
-        format!("${x:.5}")
-    } else {
-        format!("${x:.2}")
-    }
 }
 
 fn quality(s: &CandidateSummary) -> String {

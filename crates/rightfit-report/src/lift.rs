@@ -9,7 +9,7 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use rightfit_types::{CandidateSummary, Estimate};
 use serde::Serialize;
 
-use crate::pct;
+use crate::fmt::pct;
 
 /// The strategy name of a model's plain, unaided candidate.
 const ZERO_SHOT: &str = "zero-shot";

@@ -9,17 +9,21 @@
 mod breakeven;
 mod calibrate;
 mod catalog;
+mod estimate;
 mod roofline;
 
 use serde::{Deserialize, Serialize};
 
 pub use breakeven::{BreakEven, HOURS_PER_MONTH, SECONDS_PER_MONTH, break_even, monthly_cost};
 pub use calibrate::{
-    BenchFigures, CalibrationError, CalibrationRecord, DEFAULT_DECODE_EFFICIENCY,
-    DEFAULT_PREFILL_EFFICIENCY, calibrate, choose_calibration, merge_calibration,
-    parse_calibration, parse_calibrations,
+    MachineFigures, calibrate, calibration_record, choose_calibration, this_machine,
 };
 pub use catalog::{LIFETIME_MONTHS, USD_PER_KWH, catalogue, find};
+pub use estimate::{DeviceEstimate, estimate_devices};
+pub use rightfit_types::device::{
+    BenchFigures, Calibration, CalibrationRecord, DEFAULT_DECODE_EFFICIENCY,
+    DEFAULT_PREFILL_EFFICIENCY,
+};
 pub use roofline::{
     Fit, KV_ELEMENT_BYTES, MICRO_BATCH, RUNTIME_BASE_BYTES, RUNTIME_WEIGHTS_FRACTION, Speed,
     decode_bytes_per_token, fit, kv_bytes_per_token, mean_decode_context, memory_needed, predict,
@@ -83,16 +87,4 @@ pub struct DeviceProfile {
     pub sources: Vec<String>,
     /// What the figures mean and assume.
     pub note: String,
-}
-
-/// Efficiencies that turn roofline bounds into estimates: the fraction of peak bandwidth that
-/// token generation reaches, and the fraction of peak compute that prompt processing reaches.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// Generation speed ÷ (bandwidth ÷ bytes read per token).
-    pub decode_efficiency: f64,
-    /// Prompt speed ÷ (compute ÷ operations per token).
-    pub prefill_efficiency: f64,
-    /// Where the figures come from (a `bench-model` measurement, or the defaults).
-    pub source: String,
 }

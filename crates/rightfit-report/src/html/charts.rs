@@ -15,7 +15,8 @@ use rightfit_decide::pareto::frontier;
 
 use super::axes::{Scale, ms_label, quality_label, quality_range};
 use super::esc;
-use crate::{RunReport, usd};
+use crate::RunReport;
+use crate::fmt::usd;
 
 /// Chart size in SVG pixels (scaled to the page's width by CSS).
 const SIZE: (u32, u32) = (640, 420);

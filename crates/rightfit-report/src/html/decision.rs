@@ -4,7 +4,7 @@
 use rightfit_decide::{ConstraintKind, Objective, Ranked, Recommendation};
 
 use super::esc;
-use crate::{bytes, ms, pct, usd};
+use crate::fmt::{bytes, ms, pct, usd};
 
 /// The recommendation for one component.
 pub(super) fn recommendation(out: &mut String, rec: &Recommendation) {

@@ -1,22 +1,15 @@
 //! `rightfit recommend` and `rightfit report`: stored runs + constraints → a recommendation per
-//! component, in the terminal, as Markdown or JSON, and as a self-contained HTML report.
+//! component (`rightfit_decide::recommend_run`), in the terminal, as Markdown or JSON, and as a
+//! self-contained HTML report.
 
-use std::io::IsTerminal;
-use std::path::Path;
-
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use rightfit_config::Settings;
-use rightfit_config::project::{ConstraintsConfig, ModelConfig, Project, ProviderConfig};
-use rightfit_decide::device::{self, Calibration, CalibrationRecord};
-use rightfit_decide::{
-    Budget, CandidateFacts, Constraints, Deployment, Objective, QualityFloor, Recommendation,
-};
-use rightfit_llama::store::ModelStore;
-use rightfit_report::{HtmlSection, RunReport};
+use rightfit_config::project::ConstraintsConfig;
+use rightfit_report::HtmlSection;
 use rightfit_store::RunStore;
 use rightfit_types::{RunInfo, RunStatus};
 
-use super::eval::{open_store, print_report, report};
+use super::common::{open_store, print_report, recommend_run, report, width, write_html};
 use super::output::{json as print_json, line};
 use crate::args::{ConstraintArgs, RecommendArgs, ReportArgs, ReportFormat};
 use crate::errors::user;
@@ -39,135 +32,6 @@ fn flags(a: &ConstraintArgs) -> ConstraintsConfig {
     }
 }
 
-/// Validated constraints, with the device id looked up in the catalogue.
-pub fn constraints(c: &ConstraintsConfig) -> anyhow::Result<Constraints> {
-    c.check()
-        .map_err(|(key, message)| user(anyhow!("constraint {key}: {message}")))?;
-    let device = match &c.device {
-        None => None,
-        Some(id) => Some(device::find(id).ok_or_else(|| {
-            let ids: Vec<String> = device::catalogue().into_iter().map(|d| d.id).collect();
-            user(anyhow!(
-                "unknown device '{id}': the catalogue has {} (see 'rightfit devices')",
-                ids.join(", ")
-            ))
-        })?),
-    };
-    let budget = match (
-        c.max_cost_per_1k_usd,
-        c.max_monthly_usd,
-        c.requests_per_month,
-    ) {
-        (Some(usd), _, _) => Some(Budget::Per1k { usd }),
-        (None, Some(usd), Some(requests)) => Some(Budget::Monthly { usd, requests }),
-        _ => None,
-    };
-    let objective = match c.prefer.as_deref() {
-        Some("quality") => Some(Objective::Quality),
-        Some("cost") => Some(Objective::Cost),
-        Some("latency") => Some(Objective::Latency),
-        _ => None,
-    };
-    Ok(Constraints {
-        quality_floor: c
-            .min_quality
-            .map(QualityFloor::Absolute)
-            .or(c.min_quality_of_best.map(QualityFloor::Relative)),
-        max_p95_latency_ms: c.max_p95_latency_ms,
-        max_p95_ttft_ms: c.max_p95_ttft_ms,
-        budget,
-        memory_cap_bytes: c.max_memory_gb.map(|gb| (gb * 1e9) as u64),
-        device,
-        offline: c.offline.unwrap_or(false),
-        objective,
-        context_tokens: c.context_tokens,
-    })
-}
-
-/// How a model of the project is deployed (local models: with the shape of their file, when it
-/// is on this machine, and the calibration measured with it or its quantisation).
-fn deployment(
-    settings: &Settings,
-    model: &ModelConfig,
-    calibrations: &[CalibrationRecord],
-) -> Deployment {
-    match &model.provider {
-        ProviderConfig::Local {
-            model: file,
-            context_size,
-            parallel,
-            ..
-        } => {
-            let path = ModelStore::new(settings.models_dir())
-                .resolve(file)
-                .ok()
-                .map(|m| m.path);
-            let shape = path.as_ref().and_then(|p| super::devices::shape_of(p).ok());
-            let calibration = match (&path, &shape) {
-                (Some(p), Some(s)) => {
-                    device::choose_calibration(calibrations, &p.to_string_lossy(), &s.quantization)
-                        .map(|r| r.calibration.clone())
-                }
-                _ => None,
-            };
-            Deployment::Local {
-                shape,
-                context_size: *context_size,
-                parallel: parallel.unwrap_or(1),
-                cost_per_hour: model.cost_per_hour,
-                calibration,
-            }
-        }
-        other => Deployment::Hosted {
-            provider: other.kind().to_owned(),
-        },
-    }
-}
-
-/// The recommendation for one stored run.
-pub fn recommend_run(
-    settings: &Settings,
-    project: &Project,
-    r: &RunReport,
-    extra: &ConstraintsConfig,
-) -> anyhow::Result<Recommendation> {
-    let component = project.components.get(&r.run.component).ok_or_else(|| {
-        user(anyhow!(
-            "run {} is of component '{}', which {} no longer has",
-            r.run.id,
-            r.run.component,
-            project.file.display()
-        ))
-    })?;
-    let merged = component.constraints.overridden_by(extra);
-    let constraints = constraints(&merged)?;
-    let calibrations = super::devices::load_calibrations(settings)?;
-    let mut facts = Vec::new();
-    for s in &r.candidates {
-        let model = project.models.get(&s.model).ok_or_else(|| {
-            user(anyhow!(
-                "run {}: candidate '{}' uses model '{}', which {} no longer defines",
-                r.run.id,
-                s.candidate,
-                s.model,
-                project.file.display()
-            ))
-        })?;
-        facts.push(CandidateFacts {
-            summary: s.clone(),
-            deployment: deployment(settings, model, &calibrations),
-        });
-    }
-    Ok(rightfit_decide::recommend(
-        &r.run.component,
-        &r.primary_metric,
-        &facts,
-        &r.comparisons,
-        &constraints,
-        &Calibration::default(),
-    ))
-}
-
 /// The run a component is judged on: its newest finished run, else its newest run.
 async fn latest_run(store: &dyn RunStore, component: &str) -> anyhow::Result<Option<RunInfo>> {
     let runs = store.runs(Some(component), 50).await?;
@@ -178,28 +42,6 @@ async fn latest_run(store: &dyn RunStore, component: &str) -> anyhow::Result<Opt
         .cloned())
 }
 
-fn width() -> u16 {
-    if std::io::stdout().is_terminal() {
-        0
-    } else {
-        200
-    }
-}
-
-/// Writes the HTML report.
-pub fn write_html(path: &Path, title: &str, sections: &[HtmlSection]) -> anyhow::Result<()> {
-    let page = rightfit_report::html(title, &rightfit_eval::clock::now_rfc3339(), sections);
-    std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!(
-            "wrote {} (open it in a browser; it needs no network)",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
 /// `rightfit recommend`.
 pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Result<()> {
     let project = super::project::load(&args.project.config)?;
@@ -207,7 +49,8 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
     let extra = flags(&args.constraints);
     // Bad constraints are refused before anything is read.
     for c in project.components.values() {
-        constraints(&c.constraints.overridden_by(&extra))?;
+        rightfit_decide::project::constraints_from(&c.constraints.overridden_by(&extra))
+            .map_err(user)?;
     }
     let runs: Vec<RunInfo> = match &args.run {
         Some(id) => vec![store.resolve_run(id).await.map_err(user)?],
