@@ -196,3 +196,20 @@ pub struct McNemar {
     /// Whether the exact binomial test was used (fewer than 25 discordant pairs).
     pub exact: bool,
 }
+
+/// The score of a set of predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfflineScore {
+    /// The metric.
+    pub metric: String,
+    /// Pairs scored.
+    pub n: u64,
+    /// Mean per-example score (0..1) with a 95% bootstrap interval.
+    pub mean: Option<Estimate>,
+    /// The corpus-level value where the metric has one (macro_f1, corpus BLEU, corpus chrF).
+    pub corpus: BTreeMap<String, f64>,
+    /// Predictions the scorer could not parse into the contract (counted as wrong).
+    pub unparseable: u64,
+    /// Per-example scores, by id, in input order.
+    pub per_example: Vec<(String, f64)>,
+}

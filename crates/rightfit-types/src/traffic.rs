@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Step;
+use crate::eval::Step;
 
 /// One request served by the gateway, or one shadow call made for it.
 ///

@@ -10,7 +10,7 @@ use rightfit_store::RunStore;
 use rightfit_types::{RunInfo, RunStatus};
 
 use super::common::{open_store, print_report, recommend_run, report, width, write_html};
-use super::output::{json as print_json, line};
+use super::output::{json as print_json, line, stream};
 use crate::args::{ConstraintArgs, RecommendArgs, ReportArgs, ReportFormat};
 use crate::errors::user;
 
@@ -112,29 +112,11 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
         write_html(path, &format!("rightfit — {}", project.name), &sections)?;
     }
     match args.format {
-        ReportFormat::Json => print_json(&serde_json::json!(
-            all.iter()
-                .map(|(run, rec)| serde_json::json!({"run": run, "recommendation": rec}))
-                .collect::<Vec<_>>()
-        )),
-        ReportFormat::Markdown => {
-            for (run, rec) in &all {
-                line(format!(
-                    "{}_run {run}_\n",
-                    rightfit_report::recommendation_markdown(rec)
-                ))?;
-            }
-            Ok(())
-        }
+        ReportFormat::Json => print_json(&rightfit_report::recommendations_json(&all)),
+        // Verbatim: each recommendation ends with a blank line.
+        ReportFormat::Markdown => stream(&rightfit_report::recommendations_markdown(&all)),
         ReportFormat::Table => {
-            for (i, (run, rec)) in all.iter().enumerate() {
-                if i > 0 {
-                    line("")?;
-                }
-                line(format!("run {run}"))?;
-                line(rightfit_report::recommendation_terminal(rec, width()).trim_end())?;
-            }
-            Ok(())
+            line(rightfit_report::recommendations_terminal(&all, width()).trim_end())
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DevicePrice, Speed};
+use super::profile::DevicePrice;
+use super::roofline::Speed;
 
 /// Hours in a month: 365 × 24 ÷ 12.
 pub const HOURS_PER_MONTH: f64 = 730.0;

@@ -20,10 +20,10 @@ use rightfit_types::device::{
     BenchFigures, Calibration, CalibrationRecord, ModelBench, ModelShape, model_file_name,
 };
 
+use super::profile::{DeviceKind, DeviceProfile};
 use super::roofline::{decode_bytes_per_token, prefill_flops_per_token};
-use super::{DeviceKind, DeviceProfile};
 
-/// Efficiencies that make [`predict`](super::predict) reproduce `figures` on this machine:
+/// Efficiencies that make [`predict`](super::roofline::predict) reproduce `figures` on this machine:
 ///
 /// - `decode_efficiency = generation tok/s ÷ (bandwidth ÷ decode_bytes_per_token(prompt +
 ///   generated ÷ 2))`;
@@ -156,7 +156,7 @@ mod tests {
     use rightfit_config::calibration::{merge_calibration, parse_calibrations};
 
     use super::*;
-    use crate::device::predict;
+    use crate::device::roofline::predict;
     use crate::facts::Workload;
 
     fn shape() -> ModelShape {

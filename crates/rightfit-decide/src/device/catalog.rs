@@ -16,7 +16,7 @@
 //!
 //! Prices change; the sources say when each was read.
 
-use super::{DeviceKind, DevicePrice, DeviceProfile};
+use super::profile::{DeviceKind, DevicePrice, DeviceProfile};
 
 /// Months an owned device is written off over (an assumption).
 pub const LIFETIME_MONTHS: f64 = 36.0;

@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use super::breakeven::{BreakEven, break_even};
+use super::profile::DeviceProfile;
 use super::roofline::{Fit, Speed, fit, predict};
-use super::{Calibration, DeviceProfile};
 use crate::facts::{ModelShape, Workload};
+use rightfit_types::device::Calibration;
 
 /// One device's verdict for a model.
 #[derive(Debug, Clone, PartialEq, Serialize)]

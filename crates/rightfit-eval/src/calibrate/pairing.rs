@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use rightfit_types::ExampleRecord;
 
-use super::CalibrateError;
+use super::error::CalibrateError;
 
 /// One usable example, as the cascade sees it.
 #[derive(Debug, Clone, PartialEq)]

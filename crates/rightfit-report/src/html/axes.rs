@@ -1,6 +1,15 @@
-//! Axes shared by the charts: linear or log scales, time labels, the quality range.
+//! Axes shared by the charts: linear or log scales, time labels, the quality range, and the
+//! points they place.
 
-use super::charts::Point;
+/// One candidate on a scatter chart.
+#[derive(Debug, Clone)]
+pub(super) struct Point {
+    pub(super) name: String,
+    pub(super) x: f64,
+    pub(super) y: f64,
+    pub(super) low: f64,
+    pub(super) high: f64,
+}
 
 /// A log axis when the largest value is more than this many times the smallest.
 const LOG_RATIO: f64 = 100.0;

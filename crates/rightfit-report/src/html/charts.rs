@@ -13,10 +13,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rightfit_decide::Recommendation;
 use rightfit_decide::pareto::frontier;
 
-use super::axes::{Scale, ms_label, quality_label, quality_range};
+use super::axes::{Point, Scale, ms_label, quality_label, quality_range};
 use super::esc;
-use crate::RunReport;
 use crate::fmt::usd;
+use crate::run::RunReport;
 
 /// Chart size in SVG pixels (scaled to the page's width by CSS).
 const SIZE: (u32, u32) = (640, 420);
@@ -30,16 +30,6 @@ const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const GRID: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
 /// Interval bars.
 const BAR: RGBColor = RGBColor(0x88, 0x88, 0x88);
-
-/// One candidate on a scatter chart.
-#[derive(Debug, Clone)]
-pub(super) struct Point {
-    pub(super) name: String,
-    pub(super) x: f64,
-    pub(super) y: f64,
-    pub(super) low: f64,
-    pub(super) high: f64,
-}
 
 /// What differs between the two scatter charts.
 struct Spec<'a> {

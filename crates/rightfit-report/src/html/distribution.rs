@@ -13,7 +13,7 @@ use rightfit_types::ExampleRecord;
 use super::axes::{Scale, ms_label};
 use super::charts::{FRONTIER, OTHER};
 use super::{esc, examples::candidate_order};
-use crate::RunReport;
+use crate::run::RunReport;
 
 const WIDTH: u32 = 640;
 /// Height of one candidate's row, pixels.

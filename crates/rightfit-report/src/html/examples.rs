@@ -14,8 +14,8 @@ use rightfit_types::ExampleRecord;
 use serde_json::Value;
 
 use super::{esc, esc_capped};
-use crate::RunReport;
 use crate::fmt::{ms, usd};
+use crate::run::RunReport;
 
 /// Characters of an output, input, reference or error shown before the rest is cut.
 pub(super) const MAX_TEXT: usize = 2000;

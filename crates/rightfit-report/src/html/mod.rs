@@ -22,7 +22,7 @@ mod tests;
 use rightfit_decide::Recommendation;
 use rightfit_types::ExampleRecord;
 
-use crate::{RunReport, comparison_line, extra_columns, headers, rows};
+use crate::run::{RunReport, comparison_line, extra_columns, headers, rows};
 
 /// The page's style sheet.
 const CSS: &str = include_str!("report.css");
