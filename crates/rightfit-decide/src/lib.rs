@@ -24,7 +24,7 @@ mod recommend;
 
 pub use constraints::{Budget, Constraints, Objective, QualityFloor};
 pub use facts::{CandidateFacts, Deployment, ModelShape, Workload};
-pub use project::{ProjectError, RunFacts, recommend_run};
+pub use project::{ProjectError, recommend_run};
 pub use recommend::{
     Aspects, BreakEvenRow, ConstraintKind, DeviceVerdict, Ranked, Recommendation, Rejection,
     Violation, recommend,

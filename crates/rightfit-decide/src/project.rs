@@ -3,8 +3,8 @@
 //! model's shape and the saved calibrations are read by the caller and passed in.
 
 use rightfit_config::project::{ConstraintsConfig, ModelConfig, Project, ProviderConfig};
+use rightfit_types::RunReport;
 use rightfit_types::device::{CalibrationRecord, ModelShape};
-use rightfit_types::{CandidateSummary, PairedComparison, RunInfo};
 
 use crate::constraints::{Budget, Constraints, Objective, QualityFloor};
 use crate::device::{self, Calibration};
@@ -138,23 +138,10 @@ pub fn deployment(
     }
 }
 
-/// What a stored run measured, as the recommendation reads it.
-#[derive(Debug, Clone, Copy)]
-pub struct RunFacts<'a> {
-    /// The run.
-    pub run: &'a RunInfo,
-    /// Its primary metric.
-    pub primary_metric: &'a str,
-    /// One summary per candidate.
-    pub candidates: &'a [CandidateSummary],
-    /// Each candidate against the baseline.
-    pub comparisons: &'a [PairedComparison],
-}
-
 /// The recommendation for a run under its component's constraints overridden by `extra`.
 pub fn recommend_run(
     project: &Project,
-    r: RunFacts,
+    r: &RunReport,
     extra: &ConstraintsConfig,
     calibrations: &[CalibrationRecord],
     locate: LocateModel,
@@ -171,7 +158,7 @@ pub fn recommend_run(
             })?;
     let constraints = constraints_from(&component.constraints.overridden_by(extra))?;
     let mut facts = Vec::new();
-    for s in r.candidates {
+    for s in &r.candidates {
         let model = project
             .models
             .get(&s.model)
@@ -188,9 +175,9 @@ pub fn recommend_run(
     }
     Ok(recommend(
         &r.run.component,
-        r.primary_metric,
+        &r.primary_metric,
         &facts,
-        r.comparisons,
+        &r.comparisons,
         &constraints,
         &Calibration::default(),
     ))

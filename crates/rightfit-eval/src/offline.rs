@@ -120,13 +120,13 @@ pub fn score_files(
     })
 }
 
+/// `(id, value)` pairs in file order, and the lines that could not be used, each with its file
+/// and line.
+type Read = (Vec<(String, Value)>, Vec<String>);
+
 /// Reads `id -> value of field` from a JSONL file (or a single JSON object mapping ids to values,
 /// the layout of SQuAD prediction files). Bad lines are reported, never dropped silently.
-fn read(
-    path: &Path,
-    id_field: &str,
-    field: &str,
-) -> Result<(Vec<(String, Value)>, Vec<String>), ScoreFilesError> {
+fn read(path: &Path, id_field: &str, field: &str) -> Result<Read, ScoreFilesError> {
     let text = read_text(path)?;
     if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text)
         && !map.contains_key(id_field)

@@ -30,6 +30,8 @@ mod lift;
 pub use lift::{Lift, LiftRow, lift, lift_markdown, lift_terminal};
 mod models;
 pub use models::{model_info_json, model_info_terminal, models_json, models_terminal};
+mod project;
+pub use project::project_terminal;
 mod runs;
 pub use runs::{comparisons_json, comparisons_terminal, runs_terminal};
 mod score;

@@ -1,28 +1,11 @@
 //! One run's report: the candidates' table for the terminal, Markdown and JSON.
 
-use std::collections::BTreeMap;
-
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
-use rightfit_types::{CandidateSummary, PairedComparison, RunInfo};
-use serde::Serialize;
+pub use rightfit_types::RunReport;
+use rightfit_types::{CandidateSummary, PairedComparison};
 
 use crate::fmt::{bytes, ms, pct, usd};
-
-/// Everything a report shows about one run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunReport {
-    /// The run.
-    pub run: RunInfo,
-    /// The primary metric's name.
-    pub primary_metric: String,
-    /// One summary per candidate, in config order.
-    pub candidates: Vec<CandidateSummary>,
-    /// Corpus-level metrics per candidate (macro-F1, corpus BLEU/chrF), 0..1.
-    pub corpus: BTreeMap<String, BTreeMap<String, f64>>,
-    /// Each candidate compared with the baseline (the first candidate).
-    pub comparisons: Vec<PairedComparison>,
-}
 
 fn quality(s: &CandidateSummary) -> String {
     match &s.quality {
@@ -213,7 +196,7 @@ pub fn json(r: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rightfit_types::{Estimate, McNemar, Percentiles, RunStatus};
+    use rightfit_types::{Estimate, McNemar, Percentiles, RunInfo, RunStatus};
 
     fn est(mean: f64, low: f64, high: f64, n: u64) -> Estimate {
         Estimate {

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::eval::RunInfo;
+
 /// A mean with its confidence interval.
 ///
 /// The interval is a percentile bootstrap: the `(1 − confidence) / 2` and `(1 + confidence) / 2`
@@ -212,4 +214,19 @@ pub struct OfflineScore {
     pub unparseable: u64,
     /// Per-example scores, by id, in input order.
     pub per_example: Vec<(String, f64)>,
+}
+
+/// Everything a report shows about one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The run.
+    pub run: RunInfo,
+    /// The primary metric's name.
+    pub primary_metric: String,
+    /// One summary per candidate, in config order.
+    pub candidates: Vec<CandidateSummary>,
+    /// Corpus-level metrics per candidate (macro-F1, corpus BLEU/chrF), 0..1.
+    pub corpus: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Each candidate compared with the baseline (the first candidate).
+    pub comparisons: Vec<PairedComparison>,
 }

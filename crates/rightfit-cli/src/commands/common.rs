@@ -1,7 +1,6 @@
-//! What several commands share: opening the store, reading a run's report from it, printing
-//! it, and where an export goes.
+//! What several commands share: opening the store, printing a run's report, the recommendation
+//! for a run, the HTML report, and where an export goes.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -9,12 +8,11 @@ use anyhow::Context;
 use rightfit_config::Settings;
 use rightfit_config::calibration::load_calibrations;
 use rightfit_config::project::{ConstraintsConfig, Project};
-use rightfit_decide::{Recommendation, RunFacts};
+use rightfit_decide::Recommendation;
 use rightfit_llama::gguf::shape::shape_of;
 use rightfit_llama::store::ModelStore;
 use rightfit_report::{HtmlSection, RunReport};
-use rightfit_store::{RunStore, SqliteStore};
-use rightfit_types::RunInfo;
+use rightfit_store::SqliteStore;
 
 use super::output::line;
 use crate::args::{ProjectArgs, ReportFormat};
@@ -53,25 +51,6 @@ pub fn output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
 pub async fn open_store(project: &Project, args: &ProjectArgs) -> anyhow::Result<SqliteStore> {
     let path = args.store.as_deref().unwrap_or(&project.store);
     SqliteStore::open(path).await.map_err(user)
-}
-
-/// Builds a run's report from the store.
-pub async fn report(store: &dyn RunStore, run: &RunInfo) -> anyhow::Result<RunReport> {
-    let candidates = store.candidates(&run.id).await?;
-    let records = store.records(&run.id, None).await?;
-    let summary = rightfit_eval::summary::summarize(run, &candidates, &records);
-    let corpus: BTreeMap<String, BTreeMap<String, f64>> =
-        serde_json::from_value(run.meta["corpus"].clone()).unwrap_or_default();
-    Ok(RunReport {
-        run: run.clone(),
-        primary_metric: run.meta["primary_metric"]
-            .as_str()
-            .unwrap_or("score")
-            .to_owned(),
-        candidates: summary.candidates,
-        corpus,
-        comparisons: summary.comparisons,
-    })
 }
 
 /// Prints a report in the chosen format.
@@ -122,13 +101,7 @@ pub fn recommend_run(
         let shape = shape_of(&path).ok()?;
         Some((path.to_string_lossy().into_owned(), shape))
     };
-    let facts = RunFacts {
-        run: &r.run,
-        primary_metric: &r.primary_metric,
-        candidates: &r.candidates,
-        comparisons: &r.comparisons,
-    };
-    rightfit_decide::recommend_run(project, facts, extra, &calibrations, &locate).map_err(user)
+    rightfit_decide::recommend_run(project, r, extra, &calibrations, &locate).map_err(user)
 }
 
 /// Writes the HTML report (`rightfit_report::html`) to `path`.

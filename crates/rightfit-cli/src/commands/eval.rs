@@ -2,13 +2,14 @@
 
 use rightfit_config::Settings;
 use rightfit_eval::runner::{self, EvalOptions};
+use rightfit_eval::summary::run_report;
 use rightfit_registry::ModelRegistry;
 use rightfit_report::RunReport;
 use rightfit_store::RunStore;
 use rightfit_types::RunStatus;
 use tokio::sync::watch;
 
-use super::common::{open_store, print_lift, print_report, recommend_run, report, write_html};
+use super::common::{open_store, print_lift, print_report, recommend_run, write_html};
 use super::output::line;
 use crate::args::{EvalArgs, ReportFormat};
 use crate::errors::user;
@@ -115,7 +116,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         )
         .await
         .map_err(user)?;
-        let report = report(&store, &outcome).await?;
+        let report = run_report(&store, &outcome).await?;
         if args.html.is_some() {
             let recommendation = recommend_run(settings, &project, &report, &Default::default())?;
             html_sections.push(rightfit_report::HtmlSection {

@@ -5,11 +5,12 @@
 use anyhow::anyhow;
 use rightfit_config::Settings;
 use rightfit_config::project::ConstraintsConfig;
+use rightfit_eval::summary::{judged_run, run_report};
 use rightfit_report::HtmlSection;
 use rightfit_store::RunStore;
 use rightfit_types::{RunInfo, RunStatus};
 
-use super::common::{open_store, print_report, recommend_run, report, width, write_html};
+use super::common::{open_store, print_report, recommend_run, width, write_html};
 use super::output::{json as print_json, line, stream};
 use crate::args::{ConstraintArgs, RecommendArgs, ReportArgs, ReportFormat};
 use crate::errors::user;
@@ -30,16 +31,6 @@ fn flags(a: &ConstraintArgs) -> ConstraintsConfig {
         prefer: a.prefer.clone(),
         context_tokens: a.context_tokens,
     }
-}
-
-/// The run a component is judged on: its newest finished run, else its newest run.
-async fn latest_run(store: &dyn RunStore, component: &str) -> anyhow::Result<Option<RunInfo>> {
-    let runs = store.runs(Some(component), 50).await?;
-    Ok(runs
-        .iter()
-        .find(|r| r.status == RunStatus::Finished)
-        .or(runs.first())
-        .cloned())
 }
 
 /// `rightfit recommend`.
@@ -65,7 +56,7 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
             };
             let mut runs = Vec::new();
             for name in &names {
-                match latest_run(&store, name).await? {
+                match judged_run(&store, name).await? {
                     Some(run) => runs.push(run),
                     None if !args.components.is_empty() => {
                         return Err(user(anyhow!(
@@ -87,7 +78,7 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
     let mut sections = Vec::new();
     let mut all = Vec::new();
     for run in &runs {
-        let r = report(&store, run).await?;
+        let r = run_report(&store, run).await?;
         let rec = recommend_run(settings, &project, &r, &extra)?;
         if run.status != RunStatus::Finished {
             #[allow(clippy::print_stderr)]
@@ -138,7 +129,7 @@ pub async fn report_command(settings: &Settings, args: ReportArgs) -> anyhow::Re
         }
     };
     let run = store.resolve_run(&args.run).await.map_err(user)?;
-    let r = report(&store, &run).await?;
+    let r = run_report(&store, &run).await?;
     let rec = match &project {
         Some(p) => Some(recommend_run(
             settings,

@@ -1,8 +1,9 @@
 //! `rightfit runs list | show | compare | export`.
 
+use rightfit_eval::summary::run_report;
 use rightfit_store::RunStore;
 
-use super::common::{output, print_lift, print_report, report, store_for};
+use super::common::{output, print_lift, print_report, store_for};
 use super::output::{json, line};
 use crate::args::{ExportFormat, RunsCommand};
 use crate::errors::user;
@@ -32,7 +33,7 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
         } => {
             let store = store_for(&project).await?;
             let info = store.resolve_run(&run).await.map_err(user)?;
-            let r = report(&store, &info).await?;
+            let r = run_report(&store, &info).await?;
             print_report(&r, format)?;
             // The project's baseline for this component, when the project file is readable.
             let baseline = super::project::load(&project.config).ok().and_then(|p| {
