@@ -1,6 +1,8 @@
-//! The `rightfit` command: argument parsing, settings, and dispatch to library code.
+//! The `rightfit` command: argument parsing, settings resolved once, and dispatch to library
+//! code, whose results it prints.
 //!
-//! Talks to every library crate; holds no logic of its own beyond presenting results.
+//! Talks to every library crate: the work is theirs (evaluation, decisions, measurements, the
+//! gateway), and so are the tables and JSON it prints (`rightfit-report`).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

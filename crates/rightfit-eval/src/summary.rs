@@ -101,6 +101,42 @@ pub async fn judged_run(
         .cloned())
 }
 
+/// Why there is no run to judge.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgedRunsError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A component named on the command line has no run.
+    #[error("component '{0}' has no stored run — evaluate it first: rightfit eval {0}")]
+    NoRun(String),
+    /// No component has a run.
+    #[error("no stored runs in {} — evaluate first: rightfit eval", .0.display())]
+    NoRuns(std::path::PathBuf),
+}
+
+/// The [`judged_run`] of each component; each one `named` (on the command line) must have one,
+/// and at least one must in any case (`store_path` names the store in that error).
+pub async fn judged_runs(
+    store: &dyn RunStore,
+    components: &[String],
+    named: bool,
+    store_path: &std::path::Path,
+) -> Result<Vec<RunInfo>, JudgedRunsError> {
+    let mut runs = Vec::new();
+    for name in components {
+        match judged_run(store, name).await? {
+            Some(run) => runs.push(run),
+            None if named => return Err(JudgedRunsError::NoRun(name.clone())),
+            None => {}
+        }
+    }
+    if runs.is_empty() {
+        return Err(JudgedRunsError::NoRuns(store_path.to_owned()));
+    }
+    Ok(runs)
+}
+
 /// Compares the same-named candidates of two runs (or their only candidates), B against A.
 pub fn compare_runs(
     a: &[ExampleRecord],

@@ -2,9 +2,12 @@
 //! what each strategy adds to a small model against the large baseline), and one self-contained
 //! HTML page ([`html()`]: charts drawn with `plotters`, the recommendation from
 //! `rightfit-decide`, and a filterable per-example table), and what the gateway served
-//! ([`traffic_stats`] and its tables). Pure: data in, text out.
+//! ([`traffic_stats`] and its tables); besides, every other table and JSON document the CLI
+//! prints: devices and their estimates, `bench-model`, cascade calibration, runs, keys, models,
+//! scores, log-likelihoods and `config check`. Pure: data in, text out.
 //!
-//! The evaluator (`rightfit-eval`) computes summaries and comparisons from stored records; this
+//! The evaluator (`rightfit-eval`) computes summaries and comparisons from stored records,
+//! `rightfit-decide` the estimates and recommendations, `rightfit-llama` the measurements; this
 //! crate only lays them out. The CLI prints or writes what it returns.
 
 mod bench;

@@ -5,7 +5,7 @@
 use anyhow::anyhow;
 use rightfit_config::Settings;
 use rightfit_config::project::ConstraintsConfig;
-use rightfit_eval::summary::{judged_run, run_report};
+use rightfit_eval::summary::{judged_runs, run_report};
 use rightfit_report::HtmlSection;
 use rightfit_store::RunStore;
 use rightfit_types::{RunInfo, RunStatus};
@@ -46,33 +46,18 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
     let runs: Vec<RunInfo> = match &args.run {
         Some(id) => vec![store.resolve_run(id).await.map_err(user)?],
         None => {
-            let names: Vec<String> = if args.components.is_empty() {
-                project.components.keys().cloned().collect()
-            } else {
+            let named = !args.components.is_empty();
+            let names: Vec<String> = if named {
                 for c in &args.components {
                     project.component(c).map_err(|e| user(anyhow!(e)))?;
                 }
                 args.components.clone()
+            } else {
+                project.components.keys().cloned().collect()
             };
-            let mut runs = Vec::new();
-            for name in &names {
-                match judged_run(&store, name).await? {
-                    Some(run) => runs.push(run),
-                    None if !args.components.is_empty() => {
-                        return Err(user(anyhow!(
-                            "component '{name}' has no stored run — evaluate it first: rightfit eval {name}"
-                        )));
-                    }
-                    None => {}
-                }
-            }
-            if runs.is_empty() {
-                return Err(user(anyhow!(
-                    "no stored runs in {} — evaluate first: rightfit eval",
-                    project.store.display()
-                )));
-            }
-            runs
+            judged_runs(&store, &names, named, &project.store)
+                .await
+                .map_err(user)?
         }
     };
     let mut sections = Vec::new();
