@@ -206,3 +206,24 @@ pub struct ModelBench {
     /// The process's peak resident memory, bytes.
     pub peak_rss_bytes: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spread_is_the_median_and_the_range() {
+        let s = Spread::of(vec![3.0, 1.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        let s = Spread::of(vec![4.0, 1.0, 2.0, 3.0]);
+        assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 4.0));
+        assert_eq!(Spread::of(Vec::new()).median, 0.0);
+    }
+
+    #[test]
+    fn a_record_matches_its_model_by_file_name() {
+        assert_eq!(model_file_name("/models/a.gguf"), "a.gguf");
+        assert_eq!(model_file_name("C:\\models\\b.gguf"), "b.gguf");
+        assert_eq!(model_file_name("c.gguf"), "c.gguf");
+    }
+}
