@@ -8,7 +8,21 @@
 //! next to every price taken from here, and `price = { input = …, output = … }` on a model
 //! overrides it.
 
-use crate::project::Price;
+/// Price in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Price {
+    /// Per million prompt tokens.
+    pub input: f64,
+    /// Per million generated tokens.
+    pub output: f64,
+}
+
+impl Price {
+    /// Cost of one call.
+    pub fn cost(&self, tokens_in: u64, tokens_out: u64) -> f64 {
+        (tokens_in as f64 * self.input + tokens_out as f64 * self.output) / 1_000_000.0
+    }
+}
 
 /// When the catalogue's figures were compiled.
 pub const CATALOGUE_DATE: &str = "2025-11-25";

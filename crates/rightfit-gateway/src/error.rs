@@ -14,7 +14,7 @@ use http::{HeaderValue, StatusCode, header};
 use rightfit_providers::ProviderError;
 use serde_json::{Value, json};
 
-use crate::wire::Api;
+use crate::api::Api;
 
 /// What went wrong, in the gateway's terms. Each kind has one HTTP status and one error type per
 /// API; [`ErrorKind::as_str`] is the `kind` label of `rightfit_errors_total`.
@@ -45,7 +45,6 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
@@ -226,12 +225,10 @@ impl GatewayError {
         self
     }
 
-    /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
-    /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.kind.status()
     }

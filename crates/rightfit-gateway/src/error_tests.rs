@@ -5,7 +5,7 @@ use rightfit_providers::ProviderError;
 use serde_json::json;
 
 use super::{ErrorKind, GatewayError};
-use crate::wire::Api;
+use crate::api::Api;
 
 const SECRET: &str = "sk-abc123";
 const URL: &str = "https://internal.example:8443/v1";

@@ -5,22 +5,32 @@
 //! weighted split, shadow, cascade, fallback chain). Requests are parsed into validated requests
 //! ([`wire`]), routed by a pure plan ([`plan`]), answered through the same `Provider` trait the
 //! evaluator uses ([`answer`]; strategies and cascades run the evaluator's own code), and
-//! recorded by a batched writer off the request path ([`traffic`]) into the store. Talks to:
+//! recorded by a batched writer off the request path ([`recorder`]) into the store. Talks to:
 //! `rightfit-config` (policies), `rightfit-providers` (models), `rightfit-eval` (strategies,
 //! scorers), `rightfit-store` (traffic, keys).
+//!
+//! Layers, each using only those above it: [`api`], [`error`], [`wire`], [`plan`] and
+//! [`state`] describe; [`app`] is what every request shares; `request` is one request and its
+//! traffic record; `shadow` runs shadows; `generate` is the flow of one request (parse, plan,
+//! answer, record); [`server`] listens, reloads and shuts down.
 
 pub mod answer;
+pub mod api;
+pub mod app;
 pub mod auth;
 pub mod error;
-mod handler;
+mod generate;
 pub mod metrics;
 pub mod plan;
+pub mod recorder;
 pub mod redact;
+mod request;
 pub mod server;
 mod shadow;
 mod sse;
 pub mod state;
-pub mod traffic;
 pub mod wire;
 
-pub use server::{App, Gateway, Options, router};
+pub use api::Api;
+pub use app::App;
+pub use server::{Gateway, Options, router};

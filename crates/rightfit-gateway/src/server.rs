@@ -1,7 +1,7 @@
-//! The HTTP server: routes, shared state, reloads and graceful shutdown.
+//! The HTTP server: routes, the listener, reloads, key refreshes and graceful shutdown.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,93 +13,19 @@ use axum::serve::ListenerExt;
 use http::{HeaderMap, StatusCode, header};
 use rightfit_config::project::{GatewayAuth, Project};
 use rightfit_registry::ProviderFactory;
-use rightfit_store::SqliteStore;
-use rightfit_types::TrafficRecord;
+use rightfit_store::Store;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio_util::task::TaskTracker;
 
+use crate::api::Api;
+use crate::app::App;
 use crate::auth::{Keys, REFRESH};
-use crate::error::GatewayError;
-use crate::handler;
-use crate::metrics::{Metrics, Observation};
+use crate::error::{ErrorKind, GatewayError};
+use crate::generate::generate;
+use crate::metrics::Metrics;
+use crate::recorder::{self, Writer};
 use crate::state::State;
-use crate::traffic::{self, TrafficLog};
-use crate::wire::{Api, openai};
-
-/// What every request shares.
-pub struct App {
-    state: RwLock<Arc<State>>,
-    /// Builds providers.
-    pub factory: Arc<dyn ProviderFactory>,
-    /// Traffic, keys, and the strategies' store API.
-    pub store: Arc<SqliteStore>,
-    /// The traffic writer's queue.
-    pub log: TrafficLog,
-    /// Counters and histograms.
-    pub metrics: Metrics,
-    /// Gateway keys.
-    pub keys: Keys,
-    /// Largest request body, bytes.
-    pub body_limit: usize,
-    /// Streams and shadow calls still running (waited for at shutdown: each ends with a
-    /// traffic record).
-    pub tasks: TaskTracker,
-}
-
-impl std::fmt::Debug for App {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").finish_non_exhaustive()
-    }
-}
-
-impl App {
-    /// The state requests start on now.
-    pub fn state(&self) -> Arc<State> {
-        match self.state.read() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Swaps in a new state; requests in flight finish on the old one.
-    pub fn swap(&self, next: State) {
-        let next = Arc::new(next);
-        match self.state.write() {
-            Ok(mut s) => *s = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
-    }
-
-    pub(crate) fn observe(&self, r: &TrafficRecord) {
-        let error_kind = r.error.as_ref().map(|_| error_kind(r.status));
-        self.metrics.observe_request(&Observation {
-            component: r.component.as_deref().unwrap_or(&r.requested),
-            candidate: &r.candidate,
-            route: &r.route,
-            status: r.status,
-            error: error_kind,
-            tokens_in: r.tokens_in,
-            tokens_out: r.tokens_out,
-            cost_usd: r.cost_usd.unwrap_or(0.0),
-            escalations: u32::from(r.escalated),
-            shadow: r.role == "shadow",
-            duration: Duration::from_secs_f64(r.latency_ms.max(0.0) / 1000.0),
-            upstream: None,
-        });
-    }
-
-    pub(crate) fn observe_refusal(&self, e: &GatewayError) {
-        self.metrics.observe_request(&Observation {
-            component: "-",
-            candidate: "-",
-            route: "refused",
-            status: e.status().as_u16(),
-            error: Some(e.kind().as_str()),
-            ..Observation::default()
-        });
-    }
-}
+use crate::wire::openai;
 
 /// How to start a gateway.
 pub struct Options {
@@ -107,10 +33,9 @@ pub struct Options {
     pub file: PathBuf,
     /// The project as first loaded.
     pub project: Project,
-    /// Builds providers.
     pub factory: Arc<dyn ProviderFactory>,
-    /// The store for traffic and keys.
-    pub store: Arc<SqliteStore>,
+    /// Where traffic and keys are kept.
+    pub store: Arc<dyn Store>,
 }
 
 impl std::fmt::Debug for Options {
@@ -126,7 +51,7 @@ pub struct Gateway {
     /// Shared by every request.
     pub app: Arc<App>,
     file: PathBuf,
-    writer: traffic::Writer,
+    writer: Writer,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -145,22 +70,21 @@ impl Gateway {
         let state = State::build(o.project, &*o.factory, None).await?;
         let keys = Keys::load(&*o.store, g.auth == GatewayAuth::Keys).await?;
         let metrics = Metrics::new();
-        let (log, writer) = traffic::spawn(
+        let (recorder, writer) = recorder::spawn(
             o.store.clone(),
             metrics.clone(),
             g.batch,
             Duration::from_millis(g.flush_ms),
         );
-        let app = Arc::new(App {
-            state: RwLock::new(Arc::new(state)),
-            factory: o.factory,
-            store: o.store,
-            log,
+        let app = Arc::new(App::new(
+            state,
+            o.factory,
+            o.store,
+            recorder,
             metrics,
             keys,
-            body_limit: g.body_limit_bytes,
-            tasks: TaskTracker::new(),
-        });
+            g.body_limit_bytes,
+        ));
         Ok(Self {
             app,
             file: o.file,
@@ -168,7 +92,7 @@ impl Gateway {
         })
     }
 
-    /// The routes.
+    /// The routes, for serving on another listener or in-process.
     pub fn router(&self) -> Router {
         router(self.app.clone())
     }
@@ -256,11 +180,11 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn chat(Axum(app): Axum<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    handler::generate(app, Api::OpenAi, headers, body).await
+    generate(app, Api::OpenAi, headers, body).await
 }
 
 async fn messages(Axum(app): Axum<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    handler::generate(app, Api::Anthropic, headers, body).await
+    generate(app, Api::Anthropic, headers, body).await
 }
 
 async fn models(Axum(app): Axum<Arc<App>>, headers: HeaderMap) -> Response {
@@ -323,23 +247,8 @@ async fn metrics(Axum(app): Axum<Arc<App>>) -> Response {
 
 async fn not_found() -> Response {
     GatewayError::new(
-        crate::error::ErrorKind::NotFound,
+        ErrorKind::NotFound,
         "no such route: the gateway serves POST /v1/chat/completions, POST /v1/messages, GET /v1/models, GET /health and GET /metrics",
     )
     .into_response(Api::OpenAi)
-}
-
-/// The error kind a recorded status stands for (metrics labels).
-fn error_kind(status: u16) -> &'static str {
-    match status {
-        400 => "invalid_request",
-        401 => "authentication",
-        404 => "not_found",
-        429 => "rate_limit",
-        499 => "client_closed",
-        504 => "upstream_timeout",
-        503 => "unavailable",
-        500 => "internal",
-        _ => "upstream",
-    }
 }

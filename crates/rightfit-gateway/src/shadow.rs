@@ -2,14 +2,14 @@
 //! for it), recorded beside the primary and scored against the primary's answer.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::answer::{Ctx, Started, Target};
-use crate::handler::{Request, fill};
-use crate::server::App;
+use crate::app::App;
+use crate::request::{Request, fill};
 use crate::state::{Served, State};
 
 /// Runs one shadow candidate on the request in the background and records it, scored against
@@ -27,16 +27,7 @@ pub(crate) fn spawn(
     let state = state.clone();
     let component = served.component.name.clone();
     let name = name.to_owned();
-    let shadow_req = Request {
-        id: format!("{}-shadow-{}", r.id, i + 1),
-        at: r.at.clone(),
-        arrived: Instant::now(),
-        api: r.api,
-        key: None,
-        req: r.req.clone(),
-        component: r.component.clone(),
-        _in_flight: None,
-    };
+    let shadow_req = r.shadow(i);
     let parent = r.id.clone();
     let key_id = r.key.as_ref().map(|k| k.id());
     let tracker = app.tasks.clone();
@@ -66,7 +57,7 @@ pub(crate) fn spawn(
                 timeout,
             )
             .await;
-        let mut record = app.record(&shadow_req, "shadow", &name, Some(parent));
+        let mut record = shadow_req.record(&app.state().redactor, "shadow", &name, Some(parent));
         record.role = "shadow".into();
         record.key_id = key_id;
         record.latency_ms = shadow_req.arrived.elapsed().as_secs_f64() * 1000.0;

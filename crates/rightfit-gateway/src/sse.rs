@@ -4,22 +4,21 @@
 use axum::body::Bytes;
 use rightfit_types::{FinishReason, StreamEvent};
 
+use crate::api::Api;
 use crate::error::GatewayError;
-use crate::wire::{Api, anthropic, openai};
+use crate::wire::{anthropic, openai};
 
 /// Frames for one streamed answer.
 #[derive(Debug)]
 pub enum Sse {
     /// OpenAI chunks.
     OpenAi {
-        /// The chunk writer.
         stream: openai::Stream,
         /// Choices whose opening (role) chunk was sent.
         opened: Vec<bool>,
     },
     /// Anthropic events.
     Anthropic {
-        /// The event writer.
         stream: anthropic::Stream,
         /// `message_start` was sent.
         started: bool,

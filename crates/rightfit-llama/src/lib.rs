@@ -23,6 +23,6 @@ mod provider;
 pub mod store;
 
 pub use engine::{
-    Engine, EngineError, EngineOptions, EngineStats, Generation, ModelInfo, WeakEngine,
+    Engine, EngineError, EngineOptions, EngineStats, Generation, LoraAdapter, ModelInfo, WeakEngine,
 };
 pub use provider::LocalProvider;

@@ -39,10 +39,12 @@ impl LocalProvider {
             | EngineError::Grammar(detail) => ProviderError::InvalidRequest { provider, detail },
             EngineError::Stopped => ProviderError::Cancelled { provider },
             EngineError::Model(detail) => ProviderError::Unavailable { provider, detail },
-            e @ EngineError::Load { .. } => ProviderError::Unavailable {
-                provider,
-                detail: e.to_string(),
-            },
+            e @ (EngineError::Load { .. } | EngineError::Adapter { .. }) => {
+                ProviderError::Unavailable {
+                    provider,
+                    detail: e.to_string(),
+                }
+            }
             e @ (EngineError::ContextFull(_) | EngineError::Decode(_)) => ProviderError::Engine {
                 provider,
                 detail: e.to_string(),

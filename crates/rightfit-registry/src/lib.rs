@@ -214,7 +214,14 @@ impl ProviderFactory for ModelRegistry {
                 chat_template,
                 batch_invariant,
                 prefix_cache,
+                adapter,
             } => {
+                if let Some(path) = adapter {
+                    return Err(BuildError::Model {
+                        model: model.name.clone(),
+                        detail: format!("{}: LoRA adapters are not loaded yet", path.display()),
+                    });
+                }
                 let parallel = parallel.unwrap_or(model.concurrency) as u32;
                 let tune = |o: &mut EngineOptions| {
                     o.context_size = context_size.unwrap_or(0);
@@ -227,6 +234,10 @@ impl ProviderFactory for ModelRegistry {
                 };
                 self.local(model, file, &tune).await
             }
+            ProviderConfig::Classifier { .. } => Err(BuildError::Model {
+                model: model.name.clone(),
+                detail: "classifier students are not served yet".to_owned(),
+            }),
             _ => Ok(Arc::new(Self::hosted(model)?)),
         }
     }

@@ -1,12 +1,14 @@
-//! Number formats and the house table style every report shares.
+//! Numbers as the reports print them, and the house table style.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
+/// A fraction as a percentage with one decimal and no `%`: `0.425` -> `42.5`.
 pub(crate) fn pct(x: f64) -> String {
     format!("{:.1}", x * 100.0)
 }
 
+/// Milliseconds: whole below 10 s (`480`), seconds with one decimal from there (`12.3s`).
 pub(crate) fn ms(x: f64) -> String {
     if x >= 10_000.0 {
         format!("{:.1}s", x / 1000.0)

@@ -33,6 +33,7 @@ pub fn project_terminal(
             ProviderConfig::Local { model, .. } => local_files
                 .get(&m.name)
                 .map_or_else(|| model.clone(), |f| f.display().to_string()),
+            ProviderConfig::Classifier { artefact, .. } => artefact.display().to_string(),
             ProviderConfig::Openai { model, .. }
             | ProviderConfig::Anthropic { model, .. }
             | ProviderConfig::Gemini { model, .. } => model.clone(),

@@ -8,9 +8,9 @@
 //! candidates and records back. All of them talk to the [`RunStore`] trait, not to SQLite, so
 //! another backend (Postgres) can come later; [`SqliteStore`] is the one there is now.
 //!
-//! The gateway (`rightfit-gateway`) writes what it serves through [`TrafficStore`]: traffic
-//! records in batches, keys looked up by the hash of the secret a client presents
-//! ([`hash_secret`]), and what each key spends. The `traffic` and `keys` commands of the CLI read
+//! The gateway (`rightfit-gateway`) holds a [`Store`] (both traits) and writes what it serves
+//! through [`TrafficStore`]: traffic records in batches, keys looked up by the hash of the secret
+//! a client presents ([`hash_secret`]), and what each key spends. The `traffic` and `keys` commands of the CLI read
 //! and manage them; [`new_key`] makes a key the same way for both.
 //!
 //! Types come from `rightfit-types` ([`RunInfo`], [`CandidateInfo`], [`ExampleRecord`],
@@ -110,6 +110,13 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// Stores a response under its key, replacing any entry already there.
     async fn cache_put(&self, entry: &CachedResponse) -> Result<(), StoreError>;
 }
+
+/// Both stores in one: what the gateway holds (as `Arc<dyn Store>`), since it writes traffic and
+/// keys and its strategies use the run store's API. Every type that is a [`RunStore`] and a
+/// [`TrafficStore`] is one, so a new backend implements those two and nothing else.
+pub trait Store: RunStore + TrafficStore {}
+
+impl<T: RunStore + TrafficStore> Store for T {}
 
 /// Where the gateway's traffic records and keys are kept.
 ///

@@ -22,6 +22,7 @@ pub mod chromium;
 pub mod clients;
 mod embeddings;
 mod gemini;
+mod limits;
 pub mod llama_server;
 mod openai;
 mod respond;
@@ -30,4 +31,4 @@ mod server;
 
 pub use embeddings::embedding;
 pub use script::{Finish, Protocol, Quirks, Recorded, Reply, ServerConfig, Step};
-pub use server::TestServer;
+pub use server::{Hold, TestServer};

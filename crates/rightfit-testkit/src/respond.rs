@@ -102,7 +102,10 @@ pub(crate) async fn play<G: Generation>(
     kill: &Arc<Notify>,
     call: G,
 ) -> Response<Body> {
-    let Some(step) = shared.take_step() else {
+    let step = shared.take_step();
+    shared.arrive(step.as_ref());
+    shared.wait_while_held().await;
+    let Some(step) = step else {
         return answer(
             kill,
             &call,

@@ -17,9 +17,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
+use crate::limits::RateCheck;
 use crate::script::{Protocol, Recorded, ServerConfig, Step};
 use crate::{anthropic, gemini, openai, respond};
 
@@ -94,6 +95,58 @@ impl TestServer {
     pub fn set_recording(&self, on: bool) {
         self.shared.recording.store(on, Ordering::Release);
     }
+
+    /// From now on, counts as [too soon](Self::too_soon) every request over these per-minute
+    /// limits, as a hosted API would refuse it with 429: a minute's allowance at once, refilling
+    /// continuously; tokens are charged as the answer reports them (prompt and completion).
+    /// Such a request is still answered as scripted. `None` leaves that kind unchecked.
+    pub fn check_rate_limits(
+        &self,
+        requests_per_minute: Option<u32>,
+        tokens_per_minute: Option<u32>,
+    ) {
+        lock(&self.shared.rate).set_limits(
+            std::time::Instant::now(),
+            requests_per_minute,
+            tokens_per_minute,
+        );
+    }
+
+    /// How many generation and embeddings requests a hosted API would have refused with 429
+    /// for coming too soon: before the `Retry-After` of a scripted [`Step::RateLimited`] had
+    /// passed (always checked), or over a limit set with
+    /// [`check_rate_limits`](Self::check_rate_limits). They were answered as scripted all the
+    /// same; a test that a client waits asserts there were none.
+    pub fn too_soon(&self) -> usize {
+        lock(&self.shared.rate).too_soon()
+    }
+
+    /// Holds every generation and embeddings request that arrives from now on — counted,
+    /// recorded and given its script step, but not answered — until the [`Hold`] is released
+    /// or dropped. For tests of what must not wait for this server's answer.
+    pub fn hold(&self) -> Hold {
+        self.shared.held.send_replace(true);
+        Hold {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Requests wait for their answer while this lives (see [`TestServer::hold`]).
+#[derive(Debug)]
+pub struct Hold {
+    shared: Arc<Shared>,
+}
+
+impl Hold {
+    /// Lets the held requests (and later ones) be answered.
+    pub fn release(self) {}
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.shared.held.send_replace(false);
+    }
 }
 
 impl Drop for TestServer {
@@ -114,6 +167,9 @@ pub(crate) struct Shared {
     recording: AtomicBool,
     count: AtomicUsize,
     ids: AtomicU64,
+    rate: Mutex<RateCheck>,
+    /// Whether requests are held before their answer.
+    held: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -126,6 +182,8 @@ impl Shared {
             recording: AtomicBool::new(true),
             count: AtomicUsize::new(0),
             ids: AtomicU64::new(1),
+            rate: Mutex::new(RateCheck::default()),
+            held: watch::Sender::new(false),
         }
     }
 
@@ -138,6 +196,40 @@ impl Shared {
         let step = script.pop_front();
         self.scripted.store(script.len(), Ordering::Release);
         step
+    }
+
+    /// Notes a request that takes a script step now, answered with `reply` if it answers with one
+    /// (see [`TestServer::too_soon`]).
+    pub(crate) fn arrive(&self, step: Option<&Step>) {
+        let reply = match step {
+            None => Some(&self.config.default_reply),
+            Some(
+                Step::Reply(r)
+                | Step::Delay(_, r)
+                | Step::Slow { reply: r, .. }
+                | Step::Truncate { reply: r, .. }
+                | Step::StreamError { reply: r, .. },
+            ) => Some(r),
+            Some(Step::RateLimited { .. } | Step::Status(_) | Step::Drop | Step::MalformedJson) => {
+                None
+            }
+        };
+        let tokens = reply.map_or(0, |r| r.prompt_tokens.saturating_add(r.completion_tokens));
+        let now = std::time::Instant::now();
+        let mut rate = lock(&self.rate);
+        rate.arrive(now, tokens);
+        if let Some(Step::RateLimited {
+            retry_after_s: Some(seconds),
+        }) = step
+        {
+            rate.retry_after(now, *seconds);
+        }
+    }
+
+    /// Waits while the server holds requests (see [`TestServer::hold`]).
+    pub(crate) async fn wait_while_held(&self) {
+        let mut held = self.held.subscribe();
+        let _ = held.wait_for(|h| !h).await;
     }
 
     /// A number for ids, unique within this server.

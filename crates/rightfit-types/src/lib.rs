@@ -15,11 +15,13 @@ pub mod device;
 mod eval;
 pub mod models;
 mod score;
+mod student;
 mod summary;
 mod traffic;
 
 pub use chat::*;
 pub use eval::*;
 pub use score::*;
+pub use student::*;
 pub use summary::*;
 pub use traffic::*;

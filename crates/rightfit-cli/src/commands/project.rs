@@ -108,6 +108,7 @@ pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<(
                 }
                 None
             }
+            ProviderConfig::Classifier { .. } => None,
             ProviderConfig::Openai { api_key, .. }
             | ProviderConfig::Anthropic { api_key, .. }
             | ProviderConfig::Gemini { api_key, .. } => Some(api_key),

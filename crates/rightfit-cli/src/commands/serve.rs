@@ -86,7 +86,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     if args.watch {
         spawn_watch(file, reload_tx);
     }
-    let written = gateway.app.log.stats().clone();
+    let written = gateway.app.recorder.stats().clone();
     gateway
         .serve(listener, shutdown_signal(), reload_rx)
         .await

@@ -1,339 +1,254 @@
-//! One `[components.NAME]` table -> a validated [`Component`]: prompt templates, output
-//! contract, metrics that fit it, split, few-shot examples, judge and candidates.
+//! A validated `[components.NAME]` table: the prompt, the data and its reference answers, the
+//! answer's contract, metrics, few-shot examples, judge, candidates and constraints.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
-use std::path::Path;
+use std::collections::BTreeMap;
 
-use toml::Spanned;
+use super::constraints::ConstraintsConfig;
+use super::dataset::DatasetConfig;
+use super::serve::ServePolicy;
+use super::strategy::{Candidate, ShotSelect};
+use super::student::Student;
 
-use super::raw;
-use super::validate::{Locator, dataset_config};
-use super::{
-    Component, ConfigError, ConstraintsConfig, FewShot, Judge, METRICS, ModelConfig,
-    OutputContract, Reference, Split, strategy,
-};
+/// Where the reference answer comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reference {
+    /// A field path (`label`, `target`, `answers`).
+    Field(String),
+    /// Slot spans: `{slot: text[start..end]}` built from a list of labelled spans.
+    Spans {
+        /// Field path of the list of spans.
+        spans: String,
+        /// Field path (from the row) of the text the offsets point into.
+        text: String,
+        /// Field path (within a span) of the slot name.
+        slot: String,
+        /// Field path (within a span) of the start offset (missing means 0).
+        start: String,
+        /// Field path (within a span) of the end offset.
+        end: String,
+    },
+}
 
-fn check_template(source: &str) -> Result<(), String> {
-    let env = minijinja::Environment::new();
-    env.template_from_str(source).map(|_| ()).map_err(|e| {
-        let line = e
-            .line()
-            .map(|l| format!(" (template line {l})"))
+/// What a component's answer must look like.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutputContract {
+    /// One label out of a set. `map` turns dataset values into label names.
+    Label {
+        /// The label names the model may answer.
+        labels: Vec<String>,
+        /// Dataset value -> label name (when the data holds codes such as `-1`).
+        map: BTreeMap<String, String>,
+    },
+    /// A JSON value, optionally conforming to a JSON Schema.
+    Json {
+        /// The JSON Schema the value must conform to; `None`: any JSON value.
+        schema: Option<serde_json::Value>,
+    },
+    /// A JSON object of slot -> extracted text.
+    Spans {
+        /// The slots the model is asked for.
+        slots: Vec<String>,
+    },
+    /// Free text. `no_answer` is the phrase that means "no answer" (scored as empty).
+    Text {
+        /// e.g. `unanswerable`.
+        no_answer: Option<String>,
+    },
+}
+
+/// `[components.NAME.few_shot]`: where few-shot examples come from and how they are drawn
+/// (each candidate's `k` says how many it shows).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FewShot {
+    /// Default number of examples.
+    pub k: usize,
+    /// Where examples come from; `None` means held out of the component's own dataset.
+    pub dataset: Option<DatasetConfig>,
+    /// Seed of the draw (default: the project's `seed`).
+    pub seed: u64,
+    /// Spread examples over labels.
+    pub stratify: bool,
+    /// Inline examples: template fields and the answer.
+    pub examples: Vec<(serde_json::Value, String)>,
+    /// How many examples similarity selection chooses from (`select = "similar"`).
+    pub pool: usize,
+    /// A model that answers the pool's inputs (zero-shot) to serve as their reference: a pool
+    /// of unlabelled inputs (production traffic) labelled by the large model.
+    pub labelled_by: Option<String>,
+}
+
+/// A seeded split of the component's dataset.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Split {
+    /// Share of rows evaluated (the test part), strictly between 0 and 1.
+    pub test_fraction: f64,
+    /// Field path to stratify by (keeps label proportions on both sides).
+    pub stratify: Option<String>,
+}
+
+/// `[components.NAME.judge]`: a model that scores answers for the `judge` metric.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Judge {
+    /// The judging model's name in `[models]`.
+    pub model: String,
+    /// What a good answer is.
+    pub rubric: String,
+    /// Token limit for the verdict.
+    pub max_tokens: u32,
+}
+
+/// One component of the application.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Component {
+    /// The key of its `[components.NAME]` table.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// The system prompt, a Jinja template like `prompt`.
+    pub system: Option<String>,
+    /// The user prompt, a Jinja template over the row's fields.
+    pub prompt: String,
+    /// The rows it is evaluated on.
+    pub dataset: DatasetConfig,
+    /// Where each row's reference answer comes from.
+    pub reference: Reference,
+    /// The answer's contract.
+    pub output: OutputContract,
+    /// Metric names; the first is the primary one.
+    pub metrics: Vec<String>,
+    /// Default answer token limit.
+    pub max_tokens: u32,
+    /// Default sample size.
+    pub limit: Option<u64>,
+    /// Field path to stratify sampling by.
+    pub stratify: Option<String>,
+    /// Split one dataset into a test part (evaluated) and a train part (few-shot pool).
+    pub split: Option<Split>,
+    /// Where few-shot examples come from, when a candidate shows any.
+    pub few_shot: Option<FewShot>,
+    /// The judge; the `judge` metric needs one.
+    pub judge: Option<Judge>,
+    /// Candidates in file order.
+    pub candidates: Vec<Candidate>,
+    /// What `rightfit recommend` must respect: the project's `[constraints]` overridden key by
+    /// key by the component's own.
+    pub constraints: ConstraintsConfig,
+    /// The candidate the lift table measures the others against (the large model); `None`:
+    /// the best-quality candidate that is not a cascade.
+    pub baseline: Option<String>,
+    /// How the gateway serves it (`[components.NAME.serve]`); [`Component::serving`] gives
+    /// the default when `None`. Not serialized: it changes nothing an evaluation measures, so it
+    /// stays out of a run's configuration hash (editing it leaves runs resumable).
+    #[serde(skip)]
+    pub serve: Option<ServePolicy>,
+    /// Small models `rightfit distill` trains for it. Left out of the serialisation when there
+    /// are none, so that runs of components without students keep their hash.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub students: Vec<Student>,
+}
+
+impl Component {
+    /// A student by name.
+    pub fn student(&self, name: &str) -> Option<&Student> {
+        self.students.iter().find(|s| s.name == name)
+    }
+
+    /// A candidate by name.
+    pub fn candidate(&self, name: &str) -> Option<&Candidate> {
+        self.candidates.iter().find(|c| c.name == name)
+    }
+
+    /// The component's serve policy: its `[components.NAME.serve]` table, or else pinned to
+    /// `baseline` when set, otherwise to the first candidate (a validated component has at
+    /// least one), with every other key at its default.
+    pub fn serving(&self) -> ServePolicy {
+        if let Some(policy) = &self.serve {
+            return policy.clone();
+        }
+        let name = self
+            .baseline
+            .clone()
+            .or_else(|| self.candidates.first().map(|c| c.name.clone()))
             .unwrap_or_default();
-        format!(
-            "not a valid Jinja template{line}: {}",
-            e.detail().unwrap_or("syntax error")
-        )
-    })
-}
+        ServePolicy::pinned(name)
+    }
 
-fn output(
-    at: &Locator<'_>,
-    key: &str,
-    raw: Spanned<raw::RawOutput>,
-) -> Result<OutputContract, ConfigError> {
-    let span = raw.span();
-    let raw = raw.into_inner();
-    let bad = |m: &str| at.invalid(span.clone(), key, m.to_owned());
-    match raw.kind.as_str() {
-        "label" => {
-            let map = raw.map.unwrap_or_default();
-            let labels = match raw.labels {
-                Some(l) => l,
-                None if !map.is_empty() => {
-                    let mut seen = BTreeSet::new();
-                    map.values()
-                        .filter(|v| seen.insert(v.as_str()))
-                        .cloned()
-                        .collect()
-                }
-                None => return Err(bad("a label contract needs labels = [...] (or a map)")),
-            };
-            if labels.len() < 2 {
-                return Err(bad("a label contract needs at least two labels"));
-            }
-            if let Some(v) = map.values().find(|v| !labels.contains(v)) {
-                return Err(bad(&format!("map names '{v}', which is not one of labels")));
-            }
-            Ok(OutputContract::Label { labels, map })
+    /// How many few-shot examples a run must draw: the most any candidate shows, or the
+    /// pool when a candidate chooses among examples or a model labels them (so examples it
+    /// cannot label are replaced).
+    pub fn shots_wanted(&self) -> usize {
+        let pool = self.few_shot.as_ref().map_or(0, |f| f.pool);
+        let labelled = self
+            .few_shot
+            .as_ref()
+            .is_some_and(|f| f.labelled_by.is_some());
+        let most = self
+            .candidates
+            .iter()
+            .filter_map(|c| c.shots.as_ref())
+            .map(|s| match s.select {
+                ShotSelect::Fixed => s.k,
+                ShotSelect::Similar { .. } => s.k.max(self.few_shot.as_ref().map_or(0, |f| f.pool)),
+            })
+            .max()
+            .unwrap_or(0);
+        if labelled && most > 0 {
+            most.max(pool)
+        } else {
+            most
         }
-        "json" => {
-            let schema = raw
-                .schema
-                .map(|s| serde_json::to_value(s).map_err(|e| bad(&format!("schema: {e}"))))
-                .transpose()?;
-            if let Some(s) = &schema
-                && !s.is_object()
-            {
-                return Err(bad("schema must be a table (a JSON Schema object)"));
-            }
-            Ok(OutputContract::Json { schema })
-        }
-        "spans" => match raw.slots {
-            Some(slots) if !slots.is_empty() => Ok(OutputContract::Spans { slots }),
-            _ => Err(bad(
-                "a spans contract needs slots = [\"date\", \"time\", ...]",
-            )),
-        },
-        "text" => Ok(OutputContract::Text {
-            no_answer: raw.no_answer,
-        }),
-        other => Err(bad(&format!(
-            "unknown output type '{other}': expected label, json, spans or text"
-        ))),
     }
 }
 
-fn default_metrics(output: &OutputContract) -> Vec<String> {
-    let names: &[&str] = match output {
-        OutputContract::Label { .. } => &["accuracy", "macro_f1"],
-        OutputContract::Json { schema: Some(_) } => &["json_schema", "json_valid"],
-        OutputContract::Json { schema: None } => &["json_valid"],
-        OutputContract::Spans { .. } => &["span_f1", "span_exact"],
-        OutputContract::Text { .. } => &["normalized_match"],
-    };
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(super) fn component(
-    at: &Locator<'_>,
-    root: &Path,
-    name: &str,
-    span: Range<usize>,
-    raw: raw::RawComponent,
-    models: &BTreeMap<String, ModelConfig>,
-    (project_seed, project_constraints): (u64, &ConstraintsConfig),
-) -> Result<Component, ConfigError> {
-    let key = |k: &str| format!("components.{name}.{k}");
-    let constraints = match &raw.constraints {
-        Some(c) => {
-            let merged = project_constraints.overridden_by(c.get_ref());
-            merged
-                .check()
-                .map_err(|(k, m)| at.invalid(c.span(), key(&format!("constraints.{k}")), m))?;
-            merged
-        }
-        None => project_constraints.clone(),
-    };
-    check_template(raw.prompt.get_ref())
-        .map_err(|m| at.invalid(raw.prompt.span(), key("prompt"), m))?;
-    if let Some(system) = &raw.system {
-        check_template(system).map_err(|m| at.invalid(span.clone(), key("system"), m))?;
-    }
-    let ds_span = raw.dataset.span();
-    let dataset = dataset_config(root, raw.dataset.into_inner())
-        .map_err(|m| at.invalid(ds_span, key("dataset"), m))?;
-    let reference = match raw.reference.into_inner() {
-        raw::RawReference::Field(f) => Reference::Field(f),
-        raw::RawReference::Spans(s) => Reference::Spans {
-            spans: s.spans,
-            text: s.text,
-            slot: s.slot,
-            start: s.start,
-            end: s.end,
-        },
-    };
-    let output = output(at, &key("output"), raw.output)?;
-    let metrics = match raw.metrics {
-        Some(list) if list.is_empty() => {
-            return Err(at.invalid(span, key("metrics"), "list at least one metric"));
-        }
-        Some(list) => {
-            let mut names = Vec::new();
-            for m in list {
-                let base = m.get_ref().strip_suffix(":stem").unwrap_or(m.get_ref());
-                let stem_ok = !m.get_ref().ends_with(":stem") || base.starts_with("rouge");
-                if !METRICS.iter().any(|(n, _)| *n == base) || !stem_ok {
-                    let known: Vec<&str> = METRICS.iter().map(|(n, _)| *n).collect();
-                    return Err(at.invalid(
-                        m.span(),
-                        key("metrics"),
-                        format!(
-                            "unknown metric '{}': expected one of {}",
-                            m.get_ref(),
-                            known.join(", ")
-                        ),
-                    ));
-                }
-                let fits = match base {
-                    "accuracy" | "macro_f1" => matches!(output, OutputContract::Label { .. }),
-                    "span_exact" | "span_f1" => matches!(output, OutputContract::Spans { .. }),
-                    "json_schema" => matches!(output, OutputContract::Json { schema: Some(_) }),
-                    _ => true,
-                };
-                if !fits {
-                    return Err(at.invalid(
-                        m.span(),
-                        key("metrics"),
-                        format!("metric '{base}' does not fit this component's output type"),
-                    ));
-                }
-                names.push(m.into_inner());
-            }
-            names
-        }
-        None => default_metrics(&output),
-    };
-    let max_tokens = raw.max_tokens.unwrap_or(match output {
-        OutputContract::Label { .. } => 16,
-        _ => 256,
-    });
-    let split = match raw.split {
-        Some(sp) => {
-            let sp_span = sp.span();
-            let sp = sp.into_inner();
-            if !(sp.test_fraction > 0.0 && sp.test_fraction < 1.0) {
-                return Err(at.invalid(
-                    sp_span,
-                    key("split.test_fraction"),
-                    "must be strictly between 0 and 1 (the share of rows evaluated)",
-                ));
-            }
-            Some(Split {
-                test_fraction: sp.test_fraction,
-                stratify: sp.stratify,
-            })
-        }
-        None => None,
-    };
-    let few_shot = raw
-        .few_shot
-        .map(|fs| {
-            let fs_span = fs.span();
-            let fs = fs.into_inner();
-            let ds = fs
-                .dataset
-                .map(|d| dataset_config(root, d))
-                .transpose()
-                .map_err(|m| at.invalid(fs_span.clone(), key("few_shot.dataset"), m))?;
-            let examples = fs
-                .examples
-                .unwrap_or_default()
-                .into_iter()
-                .map(|e| {
-                    serde_json::to_value(e.input)
-                        .map(|v| (v, e.output))
-                        .map_err(|err| {
-                            at.invalid(fs_span.clone(), key("few_shot.examples"), err.to_string())
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let labelled_by = match &fs.labelled_by {
-                Some(m) if !models.contains_key(m.get_ref()) => {
-                    return Err(unknown_model(at, &key("few_shot.labelled_by"), m, models));
-                }
-                Some(_) if ds.is_none() => {
-                    return Err(at.invalid(
-                        fs_span.clone(),
-                        key("few_shot.labelled_by"),
-                        "labelled_by labels a separate pool: give few_shot a dataset",
-                    ));
-                }
-                m => m.as_ref().map(|m| m.get_ref().clone()),
-            };
-            Ok::<_, ConfigError>(FewShot {
-                k: fs.k.unwrap_or(4),
-                dataset: ds,
-                seed: fs.seed.unwrap_or(project_seed),
-                stratify: fs.stratify.unwrap_or(true),
-                examples,
-                pool: fs.pool.unwrap_or(64).max(1),
-                labelled_by,
-            })
-        })
-        .transpose()?;
-    let judge = match raw.judge {
-        Some(j) => {
-            let j = j.into_inner();
-            if !models.contains_key(j.model.get_ref()) {
-                return Err(unknown_model(at, &key("judge.model"), &j.model, models));
-            }
-            Some(Judge {
-                model: j.model.into_inner(),
-                rubric: j.rubric,
-                max_tokens: j.max_tokens.unwrap_or(16),
-            })
-        }
-        None => None,
-    };
-    if metrics.iter().any(|m| m == "judge") && judge.is_none() {
-        return Err(at.invalid(
-            span,
-            key("judge"),
-            "metric 'judge' needs a [components.NAME.judge] table with model and rubric",
-        ));
-    }
-    let baseline = raw.baseline.clone();
-    let cx = strategy::Context {
-        at,
-        component: name,
-        models,
-        output: &output,
-        few_shot: few_shot.as_ref(),
-        max_tokens,
-    };
-    let candidates = strategy::candidates(&cx, span.clone(), raw.candidates)?;
-    let baseline = match baseline {
-        Some(b) if !candidates.iter().any(|c| &c.name == b.get_ref()) => {
-            let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
-            return Err(at.invalid(
-                b.span(),
-                key("baseline"),
-                format!(
-                    "no candidate '{}' in this component (candidates: {})",
-                    b.get_ref(),
-                    names.join(", ")
-                ),
-            ));
-        }
-        b => b.map(Spanned::into_inner),
-    };
-    let serve = raw
-        .serve
-        .map(|s| super::serve::serve(at, name, s, &candidates))
-        .transpose()?;
-    Ok(Component {
-        name: name.to_owned(),
-        description: raw.description,
-        system: raw.system,
-        prompt: raw.prompt.into_inner(),
-        dataset,
-        reference,
-        output,
-        metrics,
-        max_tokens,
-        limit: raw.limit,
-        stratify: raw.stratify.map(Spanned::into_inner),
-        split,
-        few_shot,
-        judge,
-        candidates,
-        constraints,
-        baseline,
-        serve,
-    })
-}
-
-pub(super) fn unknown_model(
-    at: &Locator<'_>,
-    key: &str,
-    model: &Spanned<String>,
-    models: &BTreeMap<String, ModelConfig>,
-) -> ConfigError {
-    let known: Vec<&str> = models.keys().map(String::as_str).collect();
-    at.invalid(
-        model.span(),
-        key,
-        format!(
-            "no model '{}' in [models] (defined: {})",
-            model.get_ref(),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ),
-    )
-}
+/// Metric names `rightfit` knows, with what each needs.
+pub const METRICS: &[(&str, &str)] = &[
+    (
+        "exact_match",
+        "answer equals the reference exactly (after trimming)",
+    ),
+    (
+        "normalized_match",
+        "equal after lowercasing, dropping punctuation, articles and extra spaces",
+    ),
+    (
+        "accuracy",
+        "label contracts: the parsed label equals the reference label",
+    ),
+    (
+        "macro_f1",
+        "label contracts: per-example accuracy, corpus macro-F1 in the summary",
+    ),
+    (
+        "squad_em",
+        "SQuAD 2.0 exact match against a list of gold answers",
+    ),
+    (
+        "squad_f1",
+        "SQuAD 2.0 token F1 against a list of gold answers",
+    ),
+    (
+        "rouge1",
+        "ROUGE-1 F-measure (append ':stem' for Porter stemming)",
+    ),
+    ("rouge2", "ROUGE-2 F-measure (':stem' too)"),
+    ("rougeL", "ROUGE-L F-measure (':stem' too)"),
+    ("rougeLsum", "ROUGE-Lsum F-measure (':stem' too)"),
+    (
+        "bleu",
+        "sentence BLEU (sacrebleu 13a, exp smoothing), corpus BLEU in the summary",
+    ),
+    ("chrf", "sentence chrF, corpus chrF in the summary"),
+    ("json_valid", "the answer parses as JSON"),
+    (
+        "json_schema",
+        "the answer conforms to the contract's JSON Schema",
+    ),
+    ("span_exact", "span contracts: every slot extracted exactly"),
+    ("span_f1", "span contracts: mean token F1 over slots"),
+    (
+        "judge",
+        "an LLM judge compares the answer with the reference under the rubric",
+    ),
+];

@@ -4,14 +4,14 @@
 //! Only numbers and names are checked here; the device id is checked against the device
 //! catalogue by the command that uses it (the catalogue lives in `rightfit-decide`).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The objectives `prefer` accepts.
 pub const OBJECTIVES: &[&str] = &["quality", "cost", "latency"];
 
-/// Constraints as written (every key optional).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Constraints, every key optional: an unset key constrains nothing. A component's are the
+/// project's overridden by its own table ([`ConstraintsConfig::overridden_by`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ConstraintsConfig {
     /// Least mean of the primary metric, 0..=1.
     pub min_quality: Option<f64>,

@@ -1,13 +1,13 @@
 //! `rightfit.toml` exactly as written: serde structs that refuse unknown keys.
 //!
-//! Nothing here is checked beyond its shape; [`super::validate`] turns these into a [`super::Project`].
+//! Nothing here is checked beyond its shape, and nothing here knows the validated types: the
+//! `convert` module turns these into a `Project`. `Spanned` keeps a value's place in the file, so
+//! that errors can name its line.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use toml::Spanned;
-
-use super::ConstraintsConfig;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,7 +18,7 @@ pub(crate) struct RawFile {
     pub models: BTreeMap<String, Spanned<RawModel>>,
     #[serde(default)]
     pub components: BTreeMap<String, Spanned<RawComponent>>,
-    pub constraints: Option<Spanned<ConstraintsConfig>>,
+    pub constraints: Option<Spanned<RawConstraints>>,
     pub gateway: Option<Spanned<RawGateway>>,
 }
 
@@ -29,6 +29,7 @@ pub(crate) struct RawProject {
     pub store: Option<String>,
     pub seed: Option<u64>,
     pub concurrency: Option<usize>,
+    pub students: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +57,7 @@ pub(crate) struct RawModel {
     pub tokens_per_minute: Option<u32>,
     pub cost_per_hour: Option<f64>,
     pub stream: Option<bool>,
+    pub adapter: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,9 +85,47 @@ pub(crate) struct RawComponent {
     pub judge: Option<Spanned<RawJudge>>,
     #[serde(default)]
     pub candidates: Vec<Spanned<RawCandidate>>,
-    pub constraints: Option<Spanned<ConstraintsConfig>>,
+    pub constraints: Option<Spanned<RawConstraints>>,
     pub baseline: Option<Spanned<String>>,
     pub serve: Option<Spanned<RawServe>>,
+    #[serde(default)]
+    pub students: Vec<Spanned<RawStudent>>,
+}
+
+/// `[[components.NAME.students]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStudent {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    pub data: Spanned<RawTrainingData>,
+    pub embedder: Option<Spanned<String>>,
+    pub hidden: Option<usize>,
+    pub l2: Option<f64>,
+    pub base: Option<Spanned<String>>,
+    pub rank: Option<usize>,
+    pub alpha: Option<f64>,
+    pub layers: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub max_tokens: Option<usize>,
+    pub limit: Option<usize>,
+    pub validation: Option<f64>,
+    pub epochs: Option<u32>,
+    pub patience: Option<u32>,
+    pub learning_rate: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+/// A student's `data = { from = "...", ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrainingData {
+    pub from: Spanned<String>,
+    pub dataset: Option<RawDataset>,
+    pub teacher: Option<Spanned<String>>,
+    pub inputs: Option<RawDataset>,
+    pub reference_from: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +218,7 @@ pub(crate) struct RawCandidate {
     pub seed: Option<u64>,
     pub max_tokens: Option<u32>,
     pub constrained: Option<bool>,
+    pub student: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,4 +255,25 @@ pub(crate) struct RawServe {
     pub shadow_rate: Option<Spanned<f64>>,
     pub fallback: Option<Vec<Spanned<String>>>,
     pub timeout_s: Option<Spanned<f64>>,
+}
+
+/// `[constraints]` and `[components.NAME.constraints]`.
+///
+/// Named like the validated type in serde's messages ("expected struct ConstraintsConfig"),
+/// which the file's author sees.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "ConstraintsConfig")]
+pub(crate) struct RawConstraints {
+    pub min_quality: Option<f64>,
+    pub min_quality_of_best: Option<f64>,
+    pub max_p95_latency_ms: Option<f64>,
+    pub max_p95_ttft_ms: Option<f64>,
+    pub max_cost_per_1k_usd: Option<f64>,
+    pub max_monthly_usd: Option<f64>,
+    pub requests_per_month: Option<f64>,
+    pub max_memory_gb: Option<f64>,
+    pub device: Option<String>,
+    pub offline: Option<bool>,
+    pub prefer: Option<String>,
+    pub context_tokens: Option<u32>,
 }

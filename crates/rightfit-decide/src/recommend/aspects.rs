@@ -1,7 +1,7 @@
 //! The seed's "aspects" table: resource use, quality, specialisation, latency, cost, and where
 //! each candidate can run.
 
-use super::Aspects;
+use super::recommendation::Aspects;
 use super::view::View;
 use crate::constraints::Constraints;
 use crate::device;

@@ -5,28 +5,13 @@
 //! price), or this machine as measured by the run (p50 latency shared by the sequences decoded
 //! together) at the `cost_per_hour` the config gives the model.
 
-use serde::{Deserialize, Serialize};
-
+use super::recommendation::BreakEvenRow;
 use super::view::View;
 use crate::constraints::Constraints;
-use crate::device::{self, BreakEven, DevicePrice, Speed};
+use crate::device::{self, DevicePrice, Speed};
 use crate::facts::{CandidateFacts, Deployment};
 
-/// One local candidate against one hosted candidate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BreakEvenRow {
-    /// The local candidate.
-    pub local: String,
-    /// The hosted candidate it would replace.
-    pub hosted: String,
-    /// Where the local one runs: a device's name, or "this machine".
-    pub on: String,
-    /// Speed measured by the run (this machine) rather than estimated for a device.
-    pub measured: bool,
-    /// The figures.
-    pub figures: BreakEven,
-}
-
+/// Every priced local candidate against every priced hosted one.
 pub(crate) fn rows(facts: &[CandidateFacts], views: &[View], c: &Constraints) -> Vec<BreakEvenRow> {
     let hosted: Vec<(&View, f64)> = views
         .iter()

@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 
 use rightfit_types::PairedComparison;
 
+use super::recommendation::{Ranked, Rejection};
 use super::view::View;
-use super::{Ranked, Rejection};
 use crate::constraints::{Constraints, Objective};
 use crate::fmt::{ms, pct, usd};
 

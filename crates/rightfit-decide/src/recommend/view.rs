@@ -7,7 +7,7 @@
 
 use rightfit_types::Estimate;
 
-use super::{ConstraintKind, DeviceVerdict, Violation};
+use super::recommendation::{ConstraintKind, DeviceVerdict, Violation};
 use crate::constraints::{Budget, Constraints, QualityFloor};
 use crate::device::{self, Calibration, DevicePrice};
 use crate::facts::{CandidateFacts, Deployment, Workload};

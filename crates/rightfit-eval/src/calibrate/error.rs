@@ -28,9 +28,9 @@ pub enum CalibrateError {
         "candidate '{candidate}' has two records for example '{example_id}'; keep one record per example"
     )]
     DuplicateExample {
-        /// The candidate.
+        /// The candidate's name.
         candidate: String,
-        /// The example.
+        /// The example's id.
         example_id: String,
     },
     /// A score or confidence is not a finite number, or a confidence is outside 0..=1.
@@ -38,13 +38,13 @@ pub enum CalibrateError {
         "candidate '{candidate}', example '{example_id}': {field} is {value}, expected {expected} — check the strategy or scorer"
     )]
     BadValue {
-        /// The candidate.
+        /// The candidate's name.
         candidate: String,
-        /// The example.
+        /// The example's id.
         example_id: String,
         /// `score` or `confidence`.
         field: &'static str,
-        /// The value.
+        /// What it is instead.
         value: f64,
         /// What it should have been.
         expected: &'static str,

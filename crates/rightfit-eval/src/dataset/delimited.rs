@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::records::{DatasetError, Record};
 use super::text::LineIndex;
-use super::{DatasetError, Record};
 
 /// Reads `text` as delimited records. Without `columns` the first record is the header.
 pub(super) fn read(

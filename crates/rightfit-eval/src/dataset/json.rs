@@ -11,8 +11,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::path::FieldPath;
+use super::records::{DatasetError, Record, kind};
 use super::text::{LineIndex, offset_in};
-use super::{DatasetError, FieldPath, Record, kind};
 
 /// Reads the array of records at `records` (the top level when `None`).
 pub(super) fn read(

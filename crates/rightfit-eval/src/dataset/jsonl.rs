@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Record, kind};
+use super::records::{Record, kind};
 
 /// Reads every non-blank line of `text` as one record. A line that is not JSON, or is JSON but
 /// not an object, becomes a record carrying the reason.

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use super::{FieldPath, Row};
+use super::path::FieldPath;
+use super::records::Row;
 
 /// Up to `limit` rows chosen uniformly at random without replacement, in file order.
 /// `limit >= rows.len()` returns every row.

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::DatasetError;
+use super::records::DatasetError;
 
 /// Decodes `bytes` as UTF-8, dropping a leading byte-order mark.
 ///

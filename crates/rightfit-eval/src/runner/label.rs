@@ -101,6 +101,7 @@ pub(crate) async fn label_pool(
         shots: None,
         reason: false,
         answer_prefix: rightfit_config::project::DEFAULT_ANSWER_PREFIX.to_owned(),
+        student: None,
     };
     let local = matches!(
         model.provider,

@@ -4,7 +4,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use rightfit_types::Estimate;
 
-use super::StatsError;
+use super::error::StatsError;
 use super::percentile::percentile_of_sorted;
 
 /// The mean of `values` with a percentile-bootstrap interval at `confidence` (e.g. 0.95).

@@ -2,7 +2,7 @@
 
 use rightfit_types::McNemar;
 
-use super::StatsError;
+use super::error::StatsError;
 
 /// Below this many discordant pairs the exact binomial test is used, else chi-square.
 const EXACT_BELOW: u64 = 25;

@@ -8,9 +8,9 @@ use rightfit_types::{ChatRequest, Message, Sampling};
 use serde_json::{Map, Value};
 
 use super::{
-    Api, Fields, GatewayRequest, invalid_type, invalid_value, missing, object, text_content,
-    unsupported,
+    Fields, GatewayRequest, invalid_type, invalid_value, missing, object, text_content, unsupported,
 };
+use crate::api::Api;
 use crate::error::GatewayError;
 
 mod render;

@@ -8,34 +8,15 @@
 use rightfit_types::{ChatRequest, Message};
 use serde_json::{Map, Value};
 
+use crate::api::Api;
 use crate::error::GatewayError;
 
 pub mod anthropic;
 pub mod openai;
 
-/// The API a request came in on, and so the shape of its answer and errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Api {
-    /// OpenAI Chat Completions (`POST /v1/chat/completions`).
-    OpenAi,
-    /// Anthropic Messages (`POST /v1/messages`).
-    Anthropic,
-}
-
-impl Api {
-    /// `openai` or `anthropic`, for logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Api::OpenAi => "openai",
-            Api::Anthropic => "anthropic",
-        }
-    }
-}
-
 /// A validated generation request, whichever API it came in on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayRequest {
-    /// The API it came in on.
     pub api: Api,
     /// The model or component the client named (`model`).
     pub model: String,

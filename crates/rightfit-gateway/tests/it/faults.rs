@@ -2,7 +2,7 @@
 //! that goes away mid-stream; a shutdown under load.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -10,7 +10,7 @@ use rightfit_testkit::{Reply, Step};
 use serde_json::{Value, json};
 
 use crate::routing::sse;
-use crate::support::{chat, client, component, model, start, upstream};
+use crate::support::{chat, client, component, eventually, model, start, upstream};
 
 fn two(
     serve: &str,
@@ -209,37 +209,28 @@ async fn a_stream_cut_before_its_first_event_falls_back_and_one_cut_later_ends_w
     );
 }
 
-/// An OpenAI-protocol upstream that streams a delta every 50 ms for 10 s, and notes when the
-/// gateway stops reading (drops the connection).
-async fn endless_upstream() -> (String, Arc<AtomicBool>, Arc<AtomicUsize>) {
+/// An OpenAI-protocol upstream that streams a delta every 50 ms and never ends by itself, and
+/// notes when the gateway stops reading (drops the connection): then, and only then, it stops.
+async fn endless_upstream() -> (String, Arc<AtomicBool>) {
     use axum::response::IntoResponse;
     let dropped = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicUsize::new(0));
     struct Guard(Arc<AtomicBool>);
     impl Drop for Guard {
         fn drop(&mut self) {
             self.0.store(true, Ordering::SeqCst);
         }
     }
-    let (d, s) = (dropped.clone(), sent.clone());
+    let d = dropped.clone();
     let app = axum::Router::new().route(
         "/v1/chat/completions",
         axum::routing::post(move || {
             let guard = Guard(d.clone());
-            let sent = s.clone();
             async move {
-                let body = futures::stream::unfold((0u32, guard), move |(i, guard)| {
-                    let sent = sent.clone();
-                    async move {
-                        if i >= 200 {
-                            return None;
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        sent.fetch_add(1, Ordering::SeqCst);
-                        let chunk = json!({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                            "choices": [{"index": 0, "delta": {"content": "tok "}, "finish_reason": null}]});
-                        Some((Ok::<_, std::convert::Infallible>(format!("data: {chunk}\n\n")), (i + 1, guard)))
-                    }
+                let body = futures::stream::unfold(guard, |guard| async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let chunk = json!({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                        "choices": [{"index": 0, "delta": {"content": "tok "}, "finish_reason": null}]});
+                    Some((Ok::<_, std::convert::Infallible>(format!("data: {chunk}\n\n")), guard))
                 });
                 ([("content-type", "text/event-stream")], axum::body::Body::from_stream(body)).into_response()
             }
@@ -250,12 +241,12 @@ async fn endless_upstream() -> (String, Arc<AtomicBool>, Arc<AtomicUsize>) {
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, dropped, sent)
+    (url, dropped)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_goes_away_mid_stream_cancels_the_upstream() {
-    let (url, dropped, sent) = endless_upstream().await;
+    let (url, dropped) = endless_upstream().await;
     let toml = format!(
         r#"
 [models.slow]
@@ -263,7 +254,7 @@ provider = "openai-compatible"
 base_url = "{url}/v1"
 model = "slow"
 max_retries = 0
-timeout_s = 60
+timeout_s = 3600
 {}"#,
         component("triage", &["slow"], "")
     );
@@ -293,20 +284,14 @@ timeout_s = 60
         g.app.metrics.render()
     );
     drop(stream);
-    let mut cancelled = false;
-    for _ in 0..100 {
-        if dropped.load(Ordering::SeqCst) {
-            cancelled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        cancelled,
-        "the upstream kept streaming after the client left"
-    );
-    let at_cancel = sent.load(Ordering::SeqCst);
-    assert!(at_cancel < 100, "{at_cancel} of 200 deltas were produced");
+    // The upstream never ends its stream (nor, within the hour of timeout_s, does the gateway's
+    // timeout): its connection is dropped only if the client's leaving cancelled it.
+    let dropped = &dropped;
+    eventually(
+        "the upstream kept streaming after the client left",
+        || async move { dropped.load(Ordering::SeqCst) },
+    )
+    .await;
     g.stop().await;
     let records = g.records().await;
     assert_eq!(records.len(), 1);

@@ -7,7 +7,7 @@ use rightfit_store::{TrafficStore, new_key};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{Running, chat, component, model, start, upstream};
+use crate::support::{Running, chat, component, eventually, model, start, upstream};
 
 async fn call(g: &Running, req: Request<Body>) -> (StatusCode, http::HeaderMap, Value) {
     let response = g.gateway_router.clone().oneshot(req).await.expect("router");
@@ -255,16 +255,13 @@ async fn keys_are_required_limited_budgeted_and_revocable() {
     assert!(records.iter().all(|r| r.key_id.is_some()));
     let dump = serde_json::to_string(&records).expect("json");
     assert!(!dump.contains(limited.secret.expose()) && !dump.contains(budgeted.secret.expose()));
-    for _ in 0..100 {
-        let keys = store.keys().await.expect("keys");
-        if keys
-            .iter()
+    let the_store = &store;
+    eventually("the spend never reached the store", || async move {
+        let keys = the_store.keys().await.expect("keys");
+        keys.iter()
             .any(|k| k.name == "budgeted" && k.spent_usd > 3.9e-5)
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     let spent = store
         .keys()
         .await
@@ -277,19 +274,19 @@ async fn keys_are_required_limited_budgeted_and_revocable() {
     // Revoked in the store: refused after the next refresh (2 s).
     let other = new_key("other", None, None, "2026-11-30T00:00:00.000Z".into()).expect("key");
     store.put_key(&other.key).await.expect("put");
-    tokio::time::sleep(rightfit_gateway::auth::REFRESH + std::time::Duration::from_millis(500))
-        .await;
-    let (status, _, _) = call(&g, with(other.secret.expose(), &body)).await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "a key made while serving works after a refresh"
-    );
+    let (g, with, body, secret) = (&g, &with, &body, other.secret.expose());
+    // Refreshes come every REFRESH; whenever the next one is, the key works after it.
+    eventually(
+        "a key made while serving never worked after a refresh",
+        || async move { call(g, with(secret, body)).await.0 == StatusCode::OK },
+    )
+    .await;
     assert!(store.revoke_key("other").await.expect("revoke"));
-    tokio::time::sleep(rightfit_gateway::auth::REFRESH + std::time::Duration::from_millis(500))
-        .await;
-    let (status, _, e) = call(&g, with(other.secret.expose(), &body)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{e}");
+    eventually(
+        "a key revoked while serving was still let in after a refresh",
+        || async move { call(g, with(secret, body)).await.0 == StatusCode::UNAUTHORIZED },
+    )
+    .await;
     drop(up);
 }
 

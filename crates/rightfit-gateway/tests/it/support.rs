@@ -9,7 +9,7 @@ use rightfit_config::project::{ModelConfig, Project};
 use rightfit_gateway::{Gateway, Options};
 use rightfit_providers::Provider;
 use rightfit_registry::{BuildError, ModelRegistry, ProviderFactory};
-use rightfit_store::{SqliteStore, TrafficStore};
+use rightfit_store::{SqliteStore, Store};
 use rightfit_testkit::{Protocol, ServerConfig, TestServer};
 use rightfit_types::{TrafficFilter, TrafficRecord};
 use tokio::sync::{mpsc, oneshot};
@@ -78,7 +78,7 @@ pub struct Running {
     pub _dir: tempfile::TempDir,
     pub file: PathBuf,
     pub addr: SocketAddr,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     pub app: Arc<rightfit_gateway::App>,
     pub gateway_router: axum::Router,
     pub reload: mpsc::Sender<()>,
@@ -160,7 +160,7 @@ pub async fn start_with(
     dir: tempfile::TempDir,
     file: PathBuf,
     project: Project,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
 ) -> Running {
     let gateway = Gateway::start(Options {
         file: file.clone(),
@@ -195,6 +195,23 @@ pub async fn start_with(
         reload,
         stop: Some(stop),
         task: Some(task),
+    }
+}
+
+/// How long [`eventually`] polls before it calls the test stuck: a guard against hanging, far
+/// longer than anything it waits for should take.
+pub const STUCK: Duration = Duration::from_secs(60);
+
+/// Polls `check` until it holds; panics with `what` only if it never does (after [`STUCK`]).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let stuck = tokio::time::Instant::now() + STUCK;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < stuck, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 use llama_cpp_2::DecodeError;
 use rightfit_types::{FinishReason, StreamEvent, Timings};
 
-use super::EngineError;
+use super::error::EngineError;
 use super::slots::seq_id;
 use super::worker::{Phase, Worker};
 

@@ -11,8 +11,8 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{EmbeddingRequest, EmbeddingResponse};
 
-use super::EngineError;
 use super::backend::backend;
+use super::error::EngineError;
 use super::memory::ProcessMemory;
 use super::worker::Worker;
 
@@ -111,9 +111,10 @@ impl<'m> Worker<'m> {
                 .with_embeddings(true)
                 .with_pooling_type(LlamaPoolingType::Mean);
             let before = ProcessMemory::now();
-            let ctx = self.model.new_context(backend, params).map_err(|e| {
+            let mut ctx = self.model.new_context(backend, params).map_err(|e| {
                 EngineError::Decode(format!("cannot create the embedding context: {e}"))
             })?;
+            super::lora::apply(&mut ctx, &mut self.adapters)?;
             self.stats.embedding_context_bytes = ProcessMemory::now()
                 .rss_bytes
                 .saturating_sub(before.rss_bytes);

@@ -10,28 +10,11 @@
 use llama_cpp_2::DecodeError;
 use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{ContinuationScore, LoglikelihoodRequest, LoglikelihoodResponse};
-use tokio::sync::oneshot;
 
-use super::EngineError;
+use super::error::EngineError;
+use super::queue::LoglikJob;
 use super::sampling::log_prob;
 use super::worker::{Start, Worker};
-
-type Reply = oneshot::Sender<Result<LoglikelihoodResponse, EngineError>>;
-
-/// A tokenised scoring request.
-pub(super) struct LoglikJob {
-    model: String,
-    context: Vec<LlamaToken>,
-    continuations: Vec<Vec<LlamaToken>>,
-    reply: Option<Reply>,
-}
-
-impl LoglikJob {
-    pub(super) fn with_reply(mut self, reply: Reply) -> Self {
-        self.reply = Some(reply);
-        self
-    }
-}
 
 /// Which logits a span of tokens needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,183 +21,33 @@ use rightfit_types::{
 };
 use tokio::sync::{mpsc as tmpsc, oneshot};
 
-use crate::gguf::{self, GgufError};
+use crate::gguf;
 
 mod backend;
 mod decode;
-
 mod embed;
+mod error;
+mod info;
+mod job;
 mod loglik;
+mod lora;
 mod memory;
+mod options;
+mod queue;
 mod sampling;
 mod slots;
-
 mod template;
 mod text;
 mod worker;
 
 pub use backend::builtin_templates;
+pub use error::EngineError;
+pub use info::{EngineStats, ModelInfo};
+pub use lora::{LoraAdapter, check_adapter};
 pub use memory::{ProcessMemory, proc_kb_field};
+pub use options::EngineOptions;
 
-/// How to run a model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EngineOptions {
-    /// KV-cache cells shared by all sequences (0: the model's training context, at most 8192).
-    pub context_size: u32,
-    /// Most sequences decoded together.
-    pub parallel: u32,
-    /// Most tokens per decode call.
-    pub batch_size: u32,
-    /// CPU threads.
-    pub threads: usize,
-    /// Built-in chat template for a model whose file embeds none (`gemma`, `chatml`, ...).
-    pub chat_template: Option<String>,
-    /// Reuse the KV cache of prompt prefixes computed before.
-    pub prefix_cache: bool,
-    /// Token capacity of the embedding context (created on the first embedding request).
-    pub embedding_context: u32,
-    /// Make each sequence's output independent of what else is decoded with it, at a cost in
-    /// prompt speed (see `docs/engine.md`). Off by default.
-    pub batch_invariant: bool,
-}
-
-impl Default for EngineOptions {
-    fn default() -> Self {
-        Self {
-            context_size: 0,
-            parallel: 8,
-            batch_size: 512,
-            threads: std::thread::available_parallelism().map_or(1, usize::from),
-            chat_template: None,
-            prefix_cache: true,
-            embedding_context: 2048,
-            batch_invariant: false,
-        }
-    }
-}
-
-/// What went wrong in the engine.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum EngineError {
-    /// The file is not a usable model.
-    #[error("{0}")]
-    Model(String),
-    /// llama.cpp refused the model or context.
-    #[error("{path}: llama.cpp could not load the model: {detail}")]
-    Load {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        detail: String,
-    },
-    /// The request cannot be served as asked.
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-    /// No chat template could render the conversation.
-    #[error("chat template: {0}")]
-    Template(String),
-    /// A grammar or JSON Schema could not be compiled.
-    #[error("grammar: {0}")]
-    Grammar(String),
-    /// The KV cache could not hold the work.
-    #[error("context full: {0}")]
-    ContextFull(String),
-    /// llama.cpp failed during decoding.
-    #[error("decode failed: {0}")]
-    Decode(String),
-    /// The engine stopped before answering.
-    #[error("the engine has stopped")]
-    Stopped,
-}
-
-impl From<GgufError> for EngineError {
-    fn from(e: GgufError) -> Self {
-        EngineError::Model(e.to_string())
-    }
-}
-
-/// Facts about the loaded model and engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelInfo {
-    /// File path.
-    pub path: PathBuf,
-    /// `general.name`, or the file stem.
-    pub name: String,
-    /// `general.architecture`.
-    pub architecture: String,
-    /// Parameters.
-    pub parameters: u64,
-    /// Bytes of weights.
-    pub model_bytes: u64,
-    /// Training context length.
-    pub context_train: u32,
-    /// Vocabulary size.
-    pub vocab_size: u32,
-    /// Embedding width.
-    pub embedding_size: u32,
-    /// Whether the file embeds a chat template.
-    pub has_chat_template: bool,
-    /// KV cells of the generation context.
-    pub context_size: u32,
-    /// Sequences decoded together.
-    pub parallel: u32,
-    /// Threads.
-    pub threads: usize,
-    /// Process memory growth while the model loaded (bytes).
-    pub load_rss_bytes: u64,
-    /// Process memory growth while the generation context was created (KV cache and buffers).
-    pub context_rss_bytes: u64,
-}
-
-/// Counters and memory of a running engine.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct EngineStats {
-    /// Generation requests completed (including failed and cancelled ones).
-    pub requests: u64,
-    /// Prompt tokens computed.
-    pub prompt_tokens_evaluated: u64,
-    /// Prompt tokens reused from the KV cache.
-    pub prompt_tokens_reused: u64,
-    /// Tokens generated.
-    pub generated_tokens: u64,
-    /// Decode calls.
-    pub decode_calls: u64,
-    /// Process memory now and at peak.
-    pub memory: ProcessMemory,
-    /// Bytes of weights.
-    pub model_bytes: u64,
-    /// Memory growth when the generation context was created.
-    pub context_bytes: u64,
-    /// Memory growth when the embedding context was created (0 until first used).
-    pub embedding_context_bytes: u64,
-}
-
-pub(crate) type EventSender = tmpsc::UnboundedSender<Result<StreamEvent, EngineError>>;
-
-pub(crate) enum Job {
-    Generate {
-        request: Box<ChatRequest>,
-        events: EventSender,
-        enqueued: Instant,
-        /// Send text as it is generated (else once per choice, when it ends).
-        stream: bool,
-    },
-    Loglikelihood {
-        request: LoglikelihoodRequest,
-        reply: oneshot::Sender<Result<LoglikelihoodResponse, EngineError>>,
-    },
-    Embed {
-        request: EmbeddingRequest,
-        reply: oneshot::Sender<Result<EmbeddingResponse, EngineError>>,
-    },
-    Tokenize {
-        text: String,
-        reply: oneshot::Sender<usize>,
-    },
-    Stats {
-        reply: oneshot::Sender<EngineStats>,
-    },
-}
+use job::Job;
 
 struct Inner {
     jobs: Option<mpsc::Sender<Job>>,
@@ -355,6 +205,12 @@ impl Engine {
 
     /// How many tokens `text` takes as a prompt (with BOS when the model adds one).
     pub async fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
+        Ok(self.tokenize(text).await?.len())
+    }
+
+    /// The token ids of `text` as a prompt, exactly as generation and scoring tokenise it
+    /// (special tokens parsed, BOS added when the model wants one).
+    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, EngineError> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Tokenize {
             text: text.to_owned(),

@@ -6,7 +6,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{ResponseFormat, Sampling};
 
-use super::EngineError;
+use super::error::EngineError;
 
 /// The compiled grammar of a request, if any.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 
 use llama_cpp_2::token::LlamaToken;
 
-use super::EngineError;
+use super::error::EngineError;
 use super::worker::{Phase, Seq, Start, Worker};
 
 pub(super) fn lcp(a: &[LlamaToken], b: &[LlamaToken]) -> usize {

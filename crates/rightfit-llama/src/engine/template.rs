@@ -8,8 +8,8 @@
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use rightfit_types::Message;
 
-use super::EngineError;
 use super::backend::builtin_templates;
+use super::error::EngineError;
 
 /// Where templates come from for one model.
 #[derive(Debug, Clone)]

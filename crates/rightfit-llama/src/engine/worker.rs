@@ -22,12 +22,15 @@ use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{ChatRequest, Prompt, Usage};
 
 use super::backend::backend;
-use super::loglik::LoglikJob;
+use super::error::EngineError;
+use super::info::{EngineStats, ModelInfo};
+use super::job::{EventSender, Job};
 use super::memory::ProcessMemory;
+use super::options::EngineOptions;
+use super::queue::{Prepared, Waiting};
 use super::sampling::{Constraint, TokenPicker};
 use super::template::ChatFormat;
 use super::text::TextAssembler;
-use super::{EngineError, EngineOptions, EngineStats, EventSender, Job, ModelInfo};
 use crate::gguf::GgufHeader;
 
 /// Largest default context: enough for few-shot prompts, small enough for small machines.
@@ -56,7 +59,7 @@ pub(super) fn run(
         }
     };
     let before = ProcessMemory::now();
-    let model = match LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()) {
+    let mut model = match LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()) {
         Ok(m) => m,
         Err(e) => {
             let _ = ready.send(Err(load_err(format!(
@@ -65,6 +68,14 @@ pub(super) fn run(
             return;
         }
     };
+    let mut adapters = match super::lora::load_adapters(&mut model, header, &options.adapters) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let model = model;
     let loaded = ProcessMemory::now();
     let train = model.n_ctx_train();
     let n_ctx = if options.context_size == 0 {
@@ -95,7 +106,7 @@ pub(super) fn run(
         .with_kv_unified(true)
         // Keep every position of sliding-window layers so that any cached prefix can be reused.
         .with_swa_full(true);
-    let ctx = match model.new_context(backend, params) {
+    let mut ctx = match model.new_context(backend, params) {
         Ok(c) => c,
         Err(e) => {
             let _ = ready.send(Err(load_err(format!(
@@ -105,6 +116,10 @@ pub(super) fn run(
             return;
         }
     };
+    if let Err(e) = super::lora::apply(&mut ctx, &mut adapters) {
+        let _ = ready.send(Err(e));
+        return;
+    }
     let created = ProcessMemory::now();
     let embedded = model
         .chat_template(None)
@@ -145,6 +160,7 @@ pub(super) fn run(
         return;
     }
     let mut worker = Worker::new(&model, ctx, options.clone(), format, info);
+    worker.adapters = adapters;
     worker.serve(&jobs);
 }
 
@@ -184,21 +200,6 @@ pub(super) struct Seq {
     pub(super) logits_at: Option<i32>,
 }
 
-/// A generation request whose prompt is tokenised, waiting for free slots.
-pub(super) struct Prepared {
-    tokens: Arc<Vec<LlamaToken>>,
-    request: Box<ChatRequest>,
-    constraint: Constraint,
-    events: EventSender,
-    enqueued: Instant,
-    stream: bool,
-}
-
-pub(super) enum Waiting {
-    Generate(Prepared),
-    Loglik(LoglikJob),
-}
-
 /// Book-keeping for a request across its choices.
 pub(super) struct RequestState {
     pub(super) events: EventSender,
@@ -224,6 +225,8 @@ pub(super) struct Worker<'m> {
     pub(super) model: &'m LlamaModel,
     pub(super) ctx: LlamaContext<'m>,
     pub(super) embed_ctx: Option<LlamaContext<'m>>,
+    /// LoRA adapters set on every context (owned by the model, which frees them).
+    pub(super) adapters: Vec<(llama_cpp_2::model::LlamaLoraAdapter, f32)>,
     pub(super) options: EngineOptions,
     pub(super) format: ChatFormat,
     pub(super) info: ModelInfo,
@@ -255,6 +258,7 @@ impl<'m> Worker<'m> {
             model,
             ctx,
             embed_ctx: None,
+            adapters: Vec::new(),
             options,
             format,
             info,
@@ -321,7 +325,12 @@ impl<'m> Worker<'m> {
                 let _ = reply.send(self.embed(&request));
             }
             Job::Tokenize { text, reply } => {
-                let _ = reply.send(self.tokenize(&text).len());
+                let ids = self
+                    .tokenize(&text)
+                    .iter()
+                    .map(|t| t.0.unsigned_abs())
+                    .collect();
+                let _ = reply.send(ids);
             }
             Job::Stats { reply } => {
                 self.stats.memory = ProcessMemory::now();

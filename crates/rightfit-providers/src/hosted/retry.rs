@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::ProviderError;
+use crate::error::ProviderError;
 
 /// Exponential backoff with jitter, bounded in count and in total time, honouring `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,6 +101,15 @@ pub(crate) fn parse_retry_after(
     retry_after: Option<&str>,
     retry_after_ms: Option<&str>,
 ) -> Option<Duration> {
+    parse_retry_after_at(retry_after, retry_after_ms, SystemTime::now())
+}
+
+/// [`parse_retry_after`] with a date read as from `now`.
+fn parse_retry_after_at(
+    retry_after: Option<&str>,
+    retry_after_ms: Option<&str>,
+    now: SystemTime,
+) -> Option<Duration> {
     if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
@@ -112,7 +121,7 @@ pub(crate) fn parse_retry_after(
         return (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -198,12 +207,19 @@ mod tests {
         assert_eq!(parse_retry_after(Some("soon"), None), None);
         assert_eq!(parse_retry_after(Some("-1"), None), None);
         assert_eq!(parse_retry_after(None, None), None);
-        let later = SystemTime::now() + Duration::from_secs(120);
-        let d = parse_retry_after(Some(&httpdate::fmt_http_date(later)), None).expect("date");
-        assert!(
-            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
-            "{d:?}"
+        // Dates are read against a fixed now (a whole second, as HTTP dates are).
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(120));
+        assert_eq!(
+            parse_retry_after_at(Some(&later), None, now),
+            Some(Duration::from_secs(120))
         );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(60));
+        assert_eq!(
+            parse_retry_after_at(Some(&past), None, now),
+            Some(Duration::ZERO)
+        );
+        // Without a given now, a date is read against the clock.
         let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60));
         assert_eq!(parse_retry_after(Some(&past), None), Some(Duration::ZERO));
     }

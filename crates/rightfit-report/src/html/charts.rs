@@ -14,9 +14,9 @@ use rightfit_decide::Recommendation;
 use rightfit_decide::pareto::frontier;
 
 use super::axes::{Point, Scale, ms_label, quality_label, quality_range};
-use super::esc;
+use super::escape::esc;
 use crate::fmt::usd;
-use crate::run::RunReport;
+use crate::table::RunReport;
 
 /// Chart size in SVG pixels (scaled to the page's width by CSS).
 const SIZE: (u32, u32) = (640, 420);

@@ -3,7 +3,7 @@
 
 use rightfit_decide::{ConstraintKind, Objective, Ranked, Recommendation};
 
-use super::esc;
+use super::escape::esc;
 use crate::fmt::{bytes, ms, pct, usd};
 
 /// The recommendation for one component.

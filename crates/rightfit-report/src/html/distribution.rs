@@ -12,8 +12,9 @@ use rightfit_types::ExampleRecord;
 
 use super::axes::{Scale, ms_label};
 use super::charts::{FRONTIER, OTHER};
-use super::{esc, examples::candidate_order};
-use crate::run::RunReport;
+use super::escape::esc;
+use super::examples::candidate_order;
+use crate::table::RunReport;
 
 const WIDTH: u32 = 640;
 /// Height of one candidate's row, pixels.

@@ -13,9 +13,9 @@ use std::collections::{BTreeSet, HashMap};
 use rightfit_types::ExampleRecord;
 use serde_json::Value;
 
-use super::{esc, esc_capped};
+use super::escape::{cap, esc, esc_capped};
 use crate::fmt::{ms, usd};
-use crate::run::RunReport;
+use crate::table::RunReport;
 
 /// Characters of an output, input, reference or error shown before the rest is cut.
 pub(super) const MAX_TEXT: usize = 2000;
@@ -428,7 +428,7 @@ fn input_cell(input: Option<&Value>) -> String {
         return String::new();
     };
     let (ask, whole) = input_texts(v);
-    let (preview, rest) = super::cap(&ask, PREVIEW);
+    let (preview, rest) = cap(&ask, PREVIEW);
     if rest == 0 && ask == whole {
         return format!("<div class=\"ask\">{}</div>", esc(&ask));
     }

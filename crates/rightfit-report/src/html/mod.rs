@@ -2,19 +2,21 @@
 //! aspects table, and a filterable per-example table. One file, no network: the CSS, the script
 //! and the charts are inline, and nothing links outside the page.
 //!
-//! - [`axes`]: linear and log scales, time labels, the quality range.
+//! - [`axes`]: a chart's points, linear and log scales, time labels, the quality range.
 //! - [`charts`]: quality against cost and against p95 latency, with their Pareto frontiers.
 //! - [`distribution`]: latency and time-to-first-token distributions per candidate.
 //! - [`decision`]: the recommendation block and the aspects table.
 //! - [`examples`]: the per-example table and its filters (`report.js` runs them).
+//! - [`escape`]: user text made safe for the page.
 //!
-//! Every piece of user text (names, inputs, outputs, errors) goes through [`esc`]. The output is
-//! a function of the input alone: no clock, no randomness.
+//! Every piece of user text (names, inputs, outputs, errors) goes through `escape::esc`. The
+//! output is a function of the input alone: no clock, no randomness.
 
 mod axes;
 mod charts;
 mod decision;
 mod distribution;
+mod escape;
 mod examples;
 #[cfg(test)]
 mod tests;
@@ -22,7 +24,8 @@ mod tests;
 use rightfit_decide::Recommendation;
 use rightfit_types::ExampleRecord;
 
-use crate::run::{RunReport, comparison_line, extra_columns, headers, rows};
+use crate::table::{RunReport, comparison_line, extra_columns, headers, rows};
+use escape::esc;
 
 /// The page's style sheet.
 const CSS: &str = include_str!("report.css");
@@ -194,42 +197,5 @@ fn summary_table(out: &mut String, r: &RunReport, chosen: Option<&str>) {
             out.push_str(&format!("<li>{}</li>\n", esc(&comparison_line(c))));
         }
         out.push_str("</ul>\n");
-    }
-}
-
-/// Text made safe for HTML content and double- or single-quoted attribute values.
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// At most `max` characters of `text`, and how many were left out.
-pub(crate) fn cap(text: &str, max: usize) -> (&str, usize) {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => (&text[..at], text[at..].chars().count()),
-        None => (text, 0),
-    }
-}
-
-/// `text` escaped and capped at `max` characters, with a note saying how many more there were.
-pub(crate) fn esc_capped(text: &str, max: usize) -> String {
-    let (shown, rest) = cap(text, max);
-    if rest == 0 {
-        esc(shown)
-    } else {
-        format!(
-            "{}<span class=\"more\">… ({rest} more characters not shown)</span>",
-            esc(shown)
-        )
     }
 }

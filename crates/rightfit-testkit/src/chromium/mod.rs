@@ -252,6 +252,14 @@ mod tests {
     }
 
     #[test]
+    fn with_timeout_replaces_the_default_limit() {
+        let browser = Chromium::new("/nonexistent/chromium");
+        assert_eq!(browser.timeout, TIMEOUT);
+        let browser = browser.with_timeout(Duration::from_secs(5));
+        assert_eq!(browser.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
     fn a_missing_binary_is_an_error_naming_it() {
         let err = Chromium::new("/nonexistent/chromium")
             .load("about:blank", &LoadOptions::default())

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rightfit_testkit::chromium::{Chromium, LoadOptions, PageLoad};
 
@@ -178,18 +178,14 @@ fn chromium_requests_are_blocked_even_to_a_live_local_server() {
 
 #[test]
 fn chromium_a_page_that_hangs_is_an_error_within_the_timeout() {
+    // The page never finishes loading: only the time limit ends the load (which limit applies
+    // is checked by `with_timeout_replaces_the_default_limit`).
     let (_dir, path) = page("<script>for (;;) {}</script>");
-    let start = Instant::now();
     let err = Chromium::from_env()
         .with_timeout(Duration::from_secs(5))
         .load_file(&path, None, &LoadOptions::default())
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        start.elapsed()
-    );
 }
 
 #[test]

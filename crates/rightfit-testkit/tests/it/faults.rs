@@ -77,6 +77,79 @@ async fn delay_and_slow_wait_before_answering() {
 }
 
 #[tokio::test]
+async fn requests_before_retry_after_or_over_a_limit_are_counted_too_soon() {
+    for protocol in ALL {
+        let server = server(protocol).await;
+        server.push([Step::RateLimited {
+            retry_after_s: Some(3600),
+        }]);
+        assert_eq!(send(&server, protocol, false).await.status(), 429);
+        assert_eq!(server.too_soon(), 0);
+        // Within the hour the 429 asked for: too soon, yet answered as the script says.
+        assert_eq!(send(&server, protocol, false).await.status(), 200);
+        assert_eq!(server.too_soon(), 1);
+
+        let limited = self::server(protocol).await;
+        limited.check_rate_limits(Some(1), None);
+        assert_eq!(send(&limited, protocol, false).await.status(), 200);
+        assert_eq!(limited.too_soon(), 0);
+        assert_eq!(send(&limited, protocol, true).await.status(), 200);
+        assert_eq!(
+            limited.too_soon(),
+            1,
+            "{protocol:?}: the second in a minute"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_charged_as_the_answer_reports_them() {
+    let server = server(Protocol::OpenAi).await;
+    server.check_rate_limits(None, Some(100));
+    server.push([
+        Step::Reply(Reply {
+            prompt_tokens: 60,
+            completion_tokens: 30,
+            ..Reply::text("ninety")
+        }),
+        Step::Reply(Reply {
+            prompt_tokens: 5,
+            completion_tokens: 5,
+            ..Reply::text("ten")
+        }),
+        Step::Reply(Reply {
+            prompt_tokens: 1,
+            completion_tokens: 0,
+            ..Reply::text("one more")
+        }),
+    ]);
+    for _ in 0..2 {
+        assert_eq!(send(&server, Protocol::OpenAi, false).await.status(), 200);
+    }
+    assert_eq!(server.too_soon(), 0, "90 + 10 tokens fit in 100");
+    assert_eq!(send(&server, Protocol::OpenAi, false).await.status(), 200);
+    assert_eq!(server.too_soon(), 1, "the 101st token in the minute");
+}
+
+#[tokio::test]
+async fn a_held_request_is_answered_only_once_released() {
+    let server = std::sync::Arc::new(server(Protocol::OpenAi).await);
+    let held = server.hold();
+    let answer = tokio::spawn({
+        let server = server.clone();
+        async move { send(&server, Protocol::OpenAi, false).await.status() }
+    });
+    while server.request_count() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Arrived and recorded; held, it cannot have been answered.
+    assert_eq!(server.requests().len(), 1);
+    assert!(!answer.is_finished());
+    held.release();
+    assert_eq!(answer.await.unwrap(), 200);
+}
+
+#[tokio::test]
 async fn drop_closes_without_a_response() {
     for protocol in ALL {
         let server = server(protocol).await;

@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use rightfit_types::{CandidateSummary, Estimate, ExampleRecord, PairedComparison};
 
 use super::bootstrap::{bootstrap_mean, paired_bootstrap};
+use super::error::StatsError;
 use super::mcnemar::mcnemar;
+use super::options::StatsOptions;
 use super::percentile::percentiles;
-use super::{StatsError, StatsOptions};
 
 /// Summarizes one candidate's records (see [`CandidateSummary`] for what each figure is).
 ///

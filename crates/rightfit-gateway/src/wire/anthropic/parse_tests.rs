@@ -2,7 +2,8 @@ use rightfit_types::{Message, Prompt, ResponseFormat, Sampling};
 use serde_json::{Value, json};
 
 use super::parse;
-use crate::wire::{Api, GatewayRequest};
+use crate::api::Api;
+use crate::wire::GatewayRequest;
 
 fn ok(body: &Value) -> GatewayRequest {
     match parse(body.to_string().as_bytes()) {

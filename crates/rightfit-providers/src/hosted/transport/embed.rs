@@ -6,9 +6,10 @@ use rightfit_types::{EmbeddingRequest, EmbeddingResponse};
 use tokio::time::Instant;
 
 use super::super::codec::{Embedded, EmbeddingCodec};
-use super::HostedProvider;
+use super::client::HostedProvider;
 use super::live::read_all;
-use crate::{ProviderError, unit_length};
+use crate::error::ProviderError;
+use crate::provider::unit_length;
 
 impl HostedProvider {
     /// Embeds every input, in batches the API accepts, in input order.

@@ -8,8 +8,8 @@ use tokio::time::{Instant, timeout_at};
 
 use super::super::codec::StreamFault;
 use super::super::retry::parse_retry_after;
-use super::HostedProvider;
-use crate::ProviderError;
+use super::client::HostedProvider;
+use crate::error::ProviderError;
 
 impl HostedProvider {
     pub(super) fn transport_error(&self, e: &reqwest::Error) -> ProviderError {
@@ -271,8 +271,6 @@ pub(super) fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hosted::transport::estimate_tokens;
-    use rightfit_types::ChatRequest;
 
     #[test]
     fn redaction_removes_the_key_and_masked_echoes() {
@@ -291,12 +289,5 @@ mod tests {
         let body = br#"{"error":{"code":429,"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}"#;
         assert_eq!(gemini_retry_delay(body), Some(Duration::from_secs(7)));
         assert_eq!(gemini_retry_delay(b"{}"), None);
-    }
-
-    #[test]
-    fn token_estimate_counts_prompt_and_output() {
-        let r = ChatRequest::chat(vec![rightfit_types::Message::user("x".repeat(400))])
-            .with_max_tokens(50);
-        assert_eq!(estimate_tokens(&r), 150.0);
     }
 }

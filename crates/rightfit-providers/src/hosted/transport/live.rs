@@ -13,8 +13,8 @@ use tokio::time::{Instant, timeout_at};
 use super::super::codec::{Decoder, Parsed, StreamFault};
 use super::super::sse::SseParser;
 use super::errors::{error_chain, map_fault};
-use super::ms;
-use crate::{EventStream, ProviderError};
+use crate::error::ProviderError;
+use crate::provider::EventStream;
 
 pub(super) const TIMED_OUT: &str = "timed out";
 
@@ -147,6 +147,11 @@ impl Live {
         })
         .boxed()
     }
+}
+
+/// Milliseconds, for timings.
+pub(super) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 pub(super) async fn read_all(

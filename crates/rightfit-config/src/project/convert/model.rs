@@ -1,130 +1,75 @@
-//! Raw project file -> validated [`Project`], with located errors.
+//! `[models.NAME]` -> [`ModelConfig`], and models named on the command line.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use toml::Spanned;
 
-use super::component::component;
-use super::raw::{self, RawFile};
-use super::{
-    ConfigError, ConstraintsConfig, DatasetConfig, ModelConfig, Price, PriceSource, Project,
-    ProviderConfig, SecretRef,
-};
+use super::locate::Locator;
+use super::paths::clean;
+use crate::env;
+use crate::prices::{self, Price};
+use crate::project::error::ConfigError;
+use crate::project::model::{ModelConfig, PriceSource, ProviderConfig, SecretRef};
+use crate::project::raw::RawModel;
 
-/// Turns a byte span into errors that carry a line number.
-pub(super) struct Locator<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl Locator<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, column)
-    }
-
-    pub(super) fn invalid(
-        &self,
-        span: Range<usize>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            line: self.line_col(span.start).0,
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-}
-
-pub(super) fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map_or((1, 1), |s| Locator { path, text }.line_col(s.start));
-        ConfigError::Parse {
+impl ModelConfig {
+    /// A hosted model named on the command line, or `None` for a local one.
+    ///
+    /// `openai:ID`, `anthropic:ID`, `gemini:ID` and `openai-compatible:ID` name the provider;
+    /// a bare id in the price catalogue (`gpt-4o`, `claude-3-5-sonnet-latest`,
+    /// `gemini-2.5-flash`) implies it; any other id with a `base_url` is an OpenAI-compatible
+    /// server's. Keys come from `OPENAI_API_KEY`, `ANTHROPIC_API_KEY` or `GEMINI_API_KEY`
+    /// (`key_env` overrides; OpenAI-compatible servers get no key unless `key_env` is given).
+    pub fn from_spec(
+        spec: &str,
+        base_url: Option<&str>,
+        key_env: Option<&str>,
+    ) -> Result<Option<ModelConfig>, ConfigError> {
+        let kinds = ["openai", "anthropic", "gemini", "openai-compatible"];
+        let (kind, id) = match spec.split_once(':') {
+            Some((k, id)) if kinds.contains(&k) => (k, id),
+            _ => match ["openai", "anthropic", "gemini"]
+                .into_iter()
+                .find(|k| prices::lookup(k, spec).is_some())
+            {
+                Some(k) => (k, spec),
+                None if base_url.is_some() => ("openai-compatible", spec),
+                None => return Ok(None),
+            },
+        };
+        let default_env = match kind {
+            "openai" => Some(env::OPENAI_API_KEY),
+            "anthropic" => Some(env::ANTHROPIC_API_KEY),
+            "gemini" => Some(env::GEMINI_API_KEY),
+            _ => None,
+        };
+        let path = Path::new("--model");
+        let bad = |message: &str| ConfigError::Invalid {
             path: path.to_owned(),
-            line,
-            column,
-            message: e.message().trim().to_owned(),
+            line: 1,
+            key: "model".to_owned(),
+            message: message.to_owned(),
+        };
+        let quoted = |v: &str| {
+            if v.contains(['"', '\\', '\n']) {
+                Err(bad("quotes, backslashes and newlines are not allowed here"))
+            } else {
+                Ok(format!("\"{v}\""))
+            }
+        };
+        let mut text = format!("provider = {}\nmodel = {}\n", quoted(kind)?, quoted(id)?);
+        if let Some(var) = key_env.or(default_env) {
+            text.push_str(&format!("api_key = {}\n", quoted(&format!("env:{var}"))?));
         }
-    })?;
-    let at = Locator { path, text };
-    let root = path
-        .parent()
-        .map(Path::to_path_buf)
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| PathBuf::from("."));
-    let name = raw.project.name.clone().unwrap_or_else(|| {
-        std::fs::canonicalize(&root)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "rightfit".to_owned())
-    });
-    let store = clean(&root.join(raw.project.store.as_deref().unwrap_or(".rightfit/runs.db")));
-    let seed = raw.project.seed.unwrap_or(42);
-    let default_concurrency = raw.project.concurrency.unwrap_or(4);
-    if default_concurrency == 0 {
-        return Err(at.invalid(0..0, "project.concurrency", "must be at least 1"));
-    }
-
-    let mut models = BTreeMap::new();
-    for (name, spanned) in raw.models {
-        let span = spanned.span();
-        let model = model(&at, &name, span, spanned.into_inner(), default_concurrency)?;
-        models.insert(name, model);
-    }
-
-    let constraints = match raw.constraints {
-        Some(c) => {
-            let span = c.span();
-            let c = c.into_inner();
-            c.check()
-                .map_err(|(k, m)| at.invalid(span, format!("constraints.{k}"), m))?;
-            c
+        if let Some(url) = base_url {
+            text.push_str(&format!("base_url = {}\n", quoted(url)?));
         }
-        None => ConstraintsConfig::default(),
-    };
-    let gateway = super::gateway::gateway(&at, raw.gateway)?;
-    let mut components = BTreeMap::new();
-    for (name, spanned) in raw.components {
-        let span = spanned.span();
-        let c = component(
-            &at,
-            &root,
-            &name,
-            span,
-            spanned.into_inner(),
-            &models,
-            (seed, &constraints),
-        )?;
-        components.insert(name, c);
+        lone_model(path, &text, spec).map(Some)
     }
-    if components.is_empty() {
-        return Err(at.invalid(
-            0..0,
-            "components",
-            "no components: add a [components.NAME] table (see 'rightfit init')",
-        ));
-    }
-    Ok(Project {
-        file: path.to_owned(),
-        root,
-        name,
-        store,
-        seed,
-        models,
-        components,
-        constraints,
-        gateway,
-    })
 }
 
+/// `env:NAME`: secrets are never written in the file itself.
 fn secret(at: &Locator<'_>, key: &str, value: &Spanned<String>) -> Result<SecretRef, ConfigError> {
     match value.get_ref().strip_prefix("env:") {
         Some(var) if !var.is_empty() => Ok(SecretRef::Env(var.to_owned())),
@@ -136,11 +81,13 @@ fn secret(at: &Locator<'_>, key: &str, value: &Spanned<String>) -> Result<Secret
     }
 }
 
-fn model(
+/// One `[models.NAME]` table; `default_concurrency` is `[project] concurrency` (hosted models).
+pub(super) fn model(
     at: &Locator<'_>,
+    root: &Path,
     name: &str,
     span: Range<usize>,
-    raw: raw::RawModel,
+    raw: RawModel,
     default_concurrency: usize,
 ) -> Result<ModelConfig, ConfigError> {
     let key = |k: &str| format!("models.{name}.{k}");
@@ -173,6 +120,7 @@ fn model(
             chat_template: raw.chat_template.clone(),
             batch_invariant: raw.batch_invariant.unwrap_or(false),
             prefix_cache: raw.prefix_cache.unwrap_or(true),
+            adapter: raw.adapter.as_ref().map(|a| clean(&root.join(a))),
         },
         "openai" => ProviderConfig::Openai {
             model: need_model()?,
@@ -257,6 +205,7 @@ fn model(
         ("batch_invariant", raw.batch_invariant.is_some()),
         ("prefix_cache", raw.prefix_cache.is_some()),
         ("cost_per_hour", raw.cost_per_hour.is_some()),
+        ("adapter", raw.adapter.is_some()),
     ] {
         if set && !is_local {
             return Err(at.invalid(span, key(k), format!("only local models take {k}")));
@@ -338,14 +287,18 @@ fn model(
             | ProviderConfig::Anthropic { model, .. }
             | ProviderConfig::Gemini { model, .. },
             None,
-        ) => match crate::prices::lookup(provider.kind(), model) {
+        ) => match prices::lookup(provider.kind(), model) {
             Some(p) => (
                 Some(p),
-                PriceSource::Catalogue(crate::prices::CATALOGUE_DATE.to_owned()),
+                PriceSource::Catalogue(prices::CATALOGUE_DATE.to_owned()),
             ),
             None => (None, PriceSource::Unknown),
         },
         (ProviderConfig::OpenaiCompatible { .. }, None) => (None, PriceSource::Unknown),
+        // Built by the conversion of students, never from a [models] table.
+        (ProviderConfig::Classifier { embedder, .. }, None) => {
+            (embedder.price, embedder.price_source.clone())
+        }
     };
     Ok(ModelConfig {
         name: name.to_owned(),
@@ -366,51 +319,14 @@ fn model(
     })
 }
 
-pub(super) fn dataset_config(root: &Path, raw: raw::RawDataset) -> Result<DatasetConfig, String> {
-    if let Some(f) = &raw.format
-        && !["jsonl", "csv", "tsv", "json", "squad"].contains(&f.as_str())
-    {
-        return Err(format!(
-            "unknown format '{f}': expected jsonl, csv, tsv, json or squad"
-        ));
-    }
-    Ok(DatasetConfig {
-        path: clean(&root.join(&raw.path)),
-        format: raw.format,
-        records: raw.records,
-        columns: raw.columns,
-        id: raw.id,
-    })
-}
-
-/// `a/b/../c` -> `a/c`, without touching the file system (for display and stable ids).
-fn clean(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out: Vec<Component<'_>> = Vec::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.is_empty() {
-        PathBuf::from(".")
-    } else {
-        out.iter().collect()
-    }
-}
-
 /// A model from a TOML table alone (no project around it): `rightfit chat --model gpt-4o`.
-pub(super) fn lone_model(path: &Path, text: &str, name: &str) -> Result<ModelConfig, ConfigError> {
-    let at = Locator { path, text };
-    let raw: raw::RawModel = toml::from_str(text).map_err(|e| ConfigError::Parse {
+fn lone_model(path: &Path, text: &str, name: &str) -> Result<ModelConfig, ConfigError> {
+    let at = Locator::new(path, text);
+    let raw: RawModel = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
         line: 1,
         column: 1,
         message: e.message().trim().to_owned(),
     })?;
-    model(&at, name, 0..text.len(), raw, 4)
+    model(&at, Path::new("."), name, 0..text.len(), raw, 4)
 }

@@ -1,6 +1,7 @@
-//! The traffic writer: records go into a queue on the request path (never waiting on the
-//! database) and a background task writes them in batches, one transaction each.
-//! [`Writer::close`] stops taking records and writes every one already queued.
+//! Recording traffic off the request path: [`TrafficRecorder::record`] puts a record in a queue
+//! (never waiting on the database) and a background task, the [`Writer`], writes the queue in
+//! batches, one transaction each. [`Writer::close`] stops taking records and writes every one
+//! already queued.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,9 +11,10 @@ use std::time::Duration;
 use rightfit_store::{StoreError, TrafficStore};
 use rightfit_types::TrafficRecord;
 
-use crate::metrics::Metrics;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+use crate::metrics::Metrics;
 
 /// Records waiting to be written before new ones are dropped (and counted) rather than let the
 /// queue grow without bound under a database that cannot keep up.
@@ -21,7 +23,6 @@ pub const QUEUE: usize = 262_144;
 /// Counts the writer keeps (exported as metrics).
 #[derive(Debug, Default)]
 pub struct WriterStats {
-    /// Records written.
     pub written: AtomicU64,
     /// Records dropped because the queue was full.
     pub dropped: AtomicU64,
@@ -33,13 +34,13 @@ pub struct WriterStats {
 
 /// Hands records to the writer. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct TrafficLog {
+pub struct TrafficRecorder {
     tx: mpsc::Sender<TrafficRecord>,
     stats: Arc<WriterStats>,
     metrics: Metrics,
 }
 
-impl TrafficLog {
+impl TrafficRecorder {
     /// Queues a record; never waits. A full queue drops the record and counts it.
     pub fn record(&self, record: TrafficRecord) {
         if self.tx.try_send(record).is_err() {
@@ -48,13 +49,13 @@ impl TrafficLog {
         }
     }
 
-    /// The writer's counts.
+    /// Records written, dropped and lost so far.
     pub fn stats(&self) -> &Arc<WriterStats> {
         &self.stats
     }
 }
 
-/// The writer's task.
+/// The background task that writes queued records; close it to drain the queue.
 #[derive(Debug)]
 pub struct Writer {
     task: JoinHandle<()>,
@@ -79,7 +80,7 @@ pub fn spawn(
     metrics: Metrics,
     batch: usize,
     flush: Duration,
-) -> (TrafficLog, Writer) {
+) -> (TrafficRecorder, Writer) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (stop, stopped) = oneshot::channel();
     let stats = Arc::new(WriterStats::default());
@@ -91,7 +92,10 @@ pub fn spawn(
         flush,
         (stats.clone(), metrics.clone()),
     ));
-    (TrafficLog { tx, stats, metrics }, Writer { task, stop })
+    (
+        TrafficRecorder { tx, stats, metrics },
+        Writer { task, stop },
+    )
 }
 
 async fn run(

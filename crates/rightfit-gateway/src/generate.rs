@@ -1,5 +1,5 @@
-//! One generation request from arrival to answer: key, body, validation, plan, shadows,
-//! fallback chain, the answer (whole or streamed), and its traffic record.
+//! `POST /v1/chat/completions` and `POST /v1/messages`, from arrival to answer: key, body,
+//! parse, plan, shadows, fallback chain, the answer (whole or streamed), and its traffic record.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,37 +10,21 @@ use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use rightfit_config::project::Sticky;
 use rightfit_config::time::{now_rfc3339_millis, unix_now};
-use rightfit_types::{FinishReason, Message, Step, StreamEvent, TrafficRecord, Usage};
-use serde_json::{Value, json};
+use rightfit_types::{FinishReason, Step, StreamEvent, TrafficRecord, Usage};
 use tokio::sync::{mpsc, watch};
 
 use crate::answer::{Answered, Ctx, Started, Target};
-use crate::auth::KeyState;
+use crate::api::Api;
+use crate::app::App;
 use crate::error::GatewayError;
-use crate::metrics::InFlightGuard;
 use crate::plan::{Plan, RouteKind, plan};
-use crate::server::App;
+use crate::request::{CLIENT_CLOSED, Request, fill};
+use crate::shadow;
 use crate::sse::Sse;
 use crate::state::{Served, State};
-use crate::wire::{Api, GatewayRequest, anthropic, openai};
+use crate::wire::{anthropic, openai};
 
-/// The status recorded when the client went away before its answer was complete (nginx's).
-pub const CLIENT_CLOSED: u16 = 499;
-
-/// Everything known about a request before it is answered.
-pub(crate) struct Request {
-    pub(crate) id: String,
-    pub(crate) at: String,
-    pub(crate) arrived: Instant,
-    pub(crate) api: Api,
-    pub(crate) key: Option<Arc<KeyState>>,
-    pub(crate) req: Arc<GatewayRequest>,
-    pub(crate) component: Option<String>,
-    /// Counts the request in flight until its answer is complete (a stream's last frame).
-    pub(crate) _in_flight: Option<InFlightGuard>,
-}
-
-/// `POST /v1/chat/completions` and `POST /v1/messages`.
+/// Answers one generation request in the shape of `api`.
 pub async fn generate(app: Arc<App>, api: Api, headers: HeaderMap, body: Body) -> Response {
     let arrived = Instant::now();
     let in_flight = app.metrics.in_flight_guard();
@@ -109,7 +93,7 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
     let (primary_tx, primary_rx) = watch::channel(None::<Option<String>>);
     for (i, name) in plan.shadows.iter().enumerate() {
         if let Some(served) = served {
-            crate::shadow::spawn(app, state, served, &r, name, i, primary_rx.clone());
+            shadow::spawn(app, state, served, &r, name, i, primary_rx.clone());
         }
     }
     let timeout = served
@@ -168,7 +152,7 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
     } else {
         plan.route.as_str()
     };
-    let mut record = app.record(&r, route, &name, None);
+    let mut record = r.record(&app.state().redactor, route, &name, None);
     record.status = e.status().as_u16();
     record.error = Some(e.message().to_owned());
     record.steps = tried;
@@ -193,7 +177,7 @@ async fn respond(
     tried: Vec<Step>,
     primary: watch::Sender<Option<Option<String>>>,
 ) -> Response {
-    let mut record = app.record(&r, route, name, None);
+    let mut record = r.record(&app.state().redactor, route, name, None);
     record.steps = tried;
     match started {
         Started::Whole(answered) => {
@@ -372,89 +356,6 @@ fn sse_response(body: Body) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
-}
-
-/// Copies a whole answer's figures into its record.
-pub(crate) fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &crate::redact::Redactor) {
-    record.output = Some(redactor.text(a.response.text()));
-    record.finish_reason = a
-        .response
-        .choices
-        .first()
-        .map(|c| c.finish_reason.as_str().to_owned());
-    record.tokens_in = u64::from(a.response.usage.prompt_tokens);
-    record.tokens_out = u64::from(a.response.usage.completion_tokens);
-    record.cost_usd = a.cost_usd;
-    record.confidence = a.confidence;
-    record.escalated = a.escalated;
-    record.steps.extend(a.steps.iter().cloned());
-}
-
-impl App {
-    /// A record for a request, before its answer is known.
-    pub(crate) fn record(
-        &self,
-        r: &Request,
-        route: &str,
-        candidate: &str,
-        parent: Option<String>,
-    ) -> TrafficRecord {
-        let state = self.state();
-        let redactor = &state.redactor;
-        let messages: Vec<Value> = r
-            .req
-            .messages
-            .iter()
-            .map(|m: &Message| json!({"role": m.role.as_str(), "content": redactor.text(&m.content)}))
-            .collect();
-        TrafficRecord {
-            id: r.id.clone(),
-            at: r.at.clone(),
-            api: match r.api {
-                Api::OpenAi => "openai",
-                Api::Anthropic => "anthropic",
-            }
-            .into(),
-            key_id: r.key.as_ref().map(|k| k.id()),
-            component: r.component.clone(),
-            requested: r.req.model.clone(),
-            route: route.into(),
-            candidate: candidate.into(),
-            role: "primary".into(),
-            parent,
-            input: json!({"messages": messages, "params": redactor.params(&r.req.params)}),
-            output: None,
-            finish_reason: None,
-            stream: r.req.stream,
-            status: 200,
-            error: None,
-            latency_ms: r.arrived.elapsed().as_secs_f64() * 1000.0,
-            ttft_ms: None,
-            tokens_in: 0,
-            tokens_out: 0,
-            cost_usd: None,
-            escalated: false,
-            confidence: None,
-            score: None,
-            steps: Vec::new(),
-        }
-    }
-
-    /// Counts a finished record in the metrics and the key's spend, and queues it.
-    pub(crate) fn finish(&self, record: TrafficRecord, key: Option<&KeyState>) {
-        if let (Some(k), Some(cost)) = (key, record.cost_usd) {
-            k.spend(cost);
-        }
-        self.observe(&record);
-        self.log.record(record);
-    }
-
-    /// A request refused before routing: an error response, counted but not logged (there
-    /// is nothing to learn from it in the traffic log, and refusing must stay cheap).
-    fn refuse(&self, api: Api, e: GatewayError) -> Response {
-        self.observe_refusal(&e);
-        e.into_response(api)
-    }
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, GatewayError> {

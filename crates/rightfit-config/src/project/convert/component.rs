@@ -1,0 +1,339 @@
+//! One `[components.NAME]` table -> a validated [`Component`]: prompt templates, output
+//! contract, metrics that fit it, split, few-shot examples, judge and candidates.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::candidate::{self, Context};
+use super::locate::Locator;
+use super::paths::clean;
+use crate::project::component::{
+    Component, FewShot, Judge, METRICS, OutputContract, Reference, Split,
+};
+use crate::project::constraints::ConstraintsConfig;
+use crate::project::dataset::DatasetConfig;
+use crate::project::error::ConfigError;
+use crate::project::model::ModelConfig;
+use crate::project::raw::{RawComponent, RawDataset, RawOutput, RawReference};
+use crate::project::student::Student;
+
+fn check_template(source: &str) -> Result<(), String> {
+    let env = minijinja::Environment::new();
+    env.template_from_str(source).map(|_| ()).map_err(|e| {
+        let line = e
+            .line()
+            .map(|l| format!(" (template line {l})"))
+            .unwrap_or_default();
+        format!(
+            "not a valid Jinja template{line}: {}",
+            e.detail().unwrap_or("syntax error")
+        )
+    })
+}
+
+fn output(
+    at: &Locator<'_>,
+    key: &str,
+    raw: Spanned<RawOutput>,
+) -> Result<OutputContract, ConfigError> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let bad = |m: &str| at.invalid(span.clone(), key, m.to_owned());
+    match raw.kind.as_str() {
+        "label" => {
+            let map = raw.map.unwrap_or_default();
+            let labels = match raw.labels {
+                Some(l) => l,
+                None if !map.is_empty() => {
+                    let mut seen = BTreeSet::new();
+                    map.values()
+                        .filter(|v| seen.insert(v.as_str()))
+                        .cloned()
+                        .collect()
+                }
+                None => return Err(bad("a label contract needs labels = [...] (or a map)")),
+            };
+            if labels.len() < 2 {
+                return Err(bad("a label contract needs at least two labels"));
+            }
+            if let Some(v) = map.values().find(|v| !labels.contains(v)) {
+                return Err(bad(&format!("map names '{v}', which is not one of labels")));
+            }
+            Ok(OutputContract::Label { labels, map })
+        }
+        "json" => {
+            let schema = raw
+                .schema
+                .map(|s| serde_json::to_value(s).map_err(|e| bad(&format!("schema: {e}"))))
+                .transpose()?;
+            if let Some(s) = &schema
+                && !s.is_object()
+            {
+                return Err(bad("schema must be a table (a JSON Schema object)"));
+            }
+            Ok(OutputContract::Json { schema })
+        }
+        "spans" => match raw.slots {
+            Some(slots) if !slots.is_empty() => Ok(OutputContract::Spans { slots }),
+            _ => Err(bad(
+                "a spans contract needs slots = [\"date\", \"time\", ...]",
+            )),
+        },
+        "text" => Ok(OutputContract::Text {
+            no_answer: raw.no_answer,
+        }),
+        other => Err(bad(&format!(
+            "unknown output type '{other}': expected label, json, spans or text"
+        ))),
+    }
+}
+
+fn default_metrics(output: &OutputContract) -> Vec<String> {
+    let names: &[&str] = match output {
+        OutputContract::Label { .. } => &["accuracy", "macro_f1"],
+        OutputContract::Json { schema: Some(_) } => &["json_schema", "json_valid"],
+        OutputContract::Json { schema: None } => &["json_valid"],
+        OutputContract::Spans { .. } => &["span_f1", "span_exact"],
+        OutputContract::Text { .. } => &["normalized_match"],
+    };
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// One `[components.NAME]` table, given the models it may name and the project's seed and
+/// constraints (which its own override).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn component(
+    at: &Locator<'_>,
+    root: &Path,
+    name: &str,
+    span: Range<usize>,
+    raw: RawComponent,
+    (models, students): (&BTreeMap<String, ModelConfig>, &[Student]),
+    (project_seed, project_constraints): (u64, &ConstraintsConfig),
+) -> Result<Component, ConfigError> {
+    let key = |k: &str| format!("components.{name}.{k}");
+    let constraints = match raw.constraints {
+        Some(c) => super::constraints::over(at, &key("constraints"), project_constraints, c)?,
+        None => project_constraints.clone(),
+    };
+    check_template(raw.prompt.get_ref())
+        .map_err(|m| at.invalid(raw.prompt.span(), key("prompt"), m))?;
+    if let Some(system) = &raw.system {
+        check_template(system).map_err(|m| at.invalid(span.clone(), key("system"), m))?;
+    }
+    let ds_span = raw.dataset.span();
+    let dataset = dataset_config(root, raw.dataset.into_inner())
+        .map_err(|m| at.invalid(ds_span, key("dataset"), m))?;
+    let reference = match raw.reference.into_inner() {
+        RawReference::Field(f) => Reference::Field(f),
+        RawReference::Spans(s) => Reference::Spans {
+            spans: s.spans,
+            text: s.text,
+            slot: s.slot,
+            start: s.start,
+            end: s.end,
+        },
+    };
+    let output = output(at, &key("output"), raw.output)?;
+    let metrics = match raw.metrics {
+        Some(list) if list.is_empty() => {
+            return Err(at.invalid(span, key("metrics"), "list at least one metric"));
+        }
+        Some(list) => {
+            let mut names = Vec::new();
+            for m in list {
+                let base = m.get_ref().strip_suffix(":stem").unwrap_or(m.get_ref());
+                let stem_ok = !m.get_ref().ends_with(":stem") || base.starts_with("rouge");
+                if !METRICS.iter().any(|(n, _)| *n == base) || !stem_ok {
+                    let known: Vec<&str> = METRICS.iter().map(|(n, _)| *n).collect();
+                    return Err(at.invalid(
+                        m.span(),
+                        key("metrics"),
+                        format!(
+                            "unknown metric '{}': expected one of {}",
+                            m.get_ref(),
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                let fits = match base {
+                    "accuracy" | "macro_f1" => matches!(output, OutputContract::Label { .. }),
+                    "span_exact" | "span_f1" => matches!(output, OutputContract::Spans { .. }),
+                    "json_schema" => matches!(output, OutputContract::Json { schema: Some(_) }),
+                    _ => true,
+                };
+                if !fits {
+                    return Err(at.invalid(
+                        m.span(),
+                        key("metrics"),
+                        format!("metric '{base}' does not fit this component's output type"),
+                    ));
+                }
+                names.push(m.into_inner());
+            }
+            names
+        }
+        None => default_metrics(&output),
+    };
+    let max_tokens = raw.max_tokens.unwrap_or(match output {
+        OutputContract::Label { .. } => 16,
+        _ => 256,
+    });
+    let split = match raw.split {
+        Some(sp) => {
+            let sp_span = sp.span();
+            let sp = sp.into_inner();
+            if !(sp.test_fraction > 0.0 && sp.test_fraction < 1.0) {
+                return Err(at.invalid(
+                    sp_span,
+                    key("split.test_fraction"),
+                    "must be strictly between 0 and 1 (the share of rows evaluated)",
+                ));
+            }
+            Some(Split {
+                test_fraction: sp.test_fraction,
+                stratify: sp.stratify,
+            })
+        }
+        None => None,
+    };
+    let few_shot = raw
+        .few_shot
+        .map(|fs| {
+            let fs_span = fs.span();
+            let fs = fs.into_inner();
+            let ds = fs
+                .dataset
+                .map(|d| dataset_config(root, d))
+                .transpose()
+                .map_err(|m| at.invalid(fs_span.clone(), key("few_shot.dataset"), m))?;
+            let examples = fs
+                .examples
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| {
+                    serde_json::to_value(e.input)
+                        .map(|v| (v, e.output))
+                        .map_err(|err| {
+                            at.invalid(fs_span.clone(), key("few_shot.examples"), err.to_string())
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let labelled_by = match &fs.labelled_by {
+                Some(m) if !models.contains_key(m.get_ref()) => {
+                    return Err(at.unknown_model(&key("few_shot.labelled_by"), m, models));
+                }
+                Some(_) if ds.is_none() => {
+                    return Err(at.invalid(
+                        fs_span.clone(),
+                        key("few_shot.labelled_by"),
+                        "labelled_by labels a separate pool: give few_shot a dataset",
+                    ));
+                }
+                m => m.as_ref().map(|m| m.get_ref().clone()),
+            };
+            Ok::<_, ConfigError>(FewShot {
+                k: fs.k.unwrap_or(4),
+                dataset: ds,
+                seed: fs.seed.unwrap_or(project_seed),
+                stratify: fs.stratify.unwrap_or(true),
+                examples,
+                pool: fs.pool.unwrap_or(64).max(1),
+                labelled_by,
+            })
+        })
+        .transpose()?;
+    let judge = match raw.judge {
+        Some(j) => {
+            let j = j.into_inner();
+            if !models.contains_key(j.model.get_ref()) {
+                return Err(at.unknown_model(&key("judge.model"), &j.model, models));
+            }
+            Some(Judge {
+                model: j.model.into_inner(),
+                rubric: j.rubric,
+                max_tokens: j.max_tokens.unwrap_or(16),
+            })
+        }
+        None => None,
+    };
+    if metrics.iter().any(|m| m == "judge") && judge.is_none() {
+        return Err(at.invalid(
+            span,
+            key("judge"),
+            "metric 'judge' needs a [components.NAME.judge] table with model and rubric",
+        ));
+    }
+    let baseline = raw.baseline.clone();
+    let cx = Context {
+        at,
+        component: name,
+        models,
+        output: &output,
+        few_shot: few_shot.as_ref(),
+        max_tokens,
+        students,
+    };
+    let candidates = candidate::candidates(&cx, span.clone(), raw.candidates)?;
+    let baseline = match baseline {
+        Some(b) if !candidates.iter().any(|c| &c.name == b.get_ref()) => {
+            let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
+            return Err(at.invalid(
+                b.span(),
+                key("baseline"),
+                format!(
+                    "no candidate '{}' in this component (candidates: {})",
+                    b.get_ref(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        b => b.map(Spanned::into_inner),
+    };
+    let serve = raw
+        .serve
+        .map(|s| super::serve::serve(at, name, s, &candidates))
+        .transpose()?;
+    Ok(Component {
+        name: name.to_owned(),
+        description: raw.description,
+        system: raw.system,
+        prompt: raw.prompt.into_inner(),
+        dataset,
+        reference,
+        output,
+        metrics,
+        max_tokens,
+        limit: raw.limit,
+        stratify: raw.stratify.map(Spanned::into_inner),
+        split,
+        few_shot,
+        judge,
+        candidates,
+        constraints,
+        baseline,
+        serve,
+        students: Vec::new(),
+    })
+}
+
+/// A `dataset = { ... }` table; its path is relative to the project file's directory.
+pub(super) fn dataset_config(root: &Path, raw: RawDataset) -> Result<DatasetConfig, String> {
+    if let Some(f) = &raw.format
+        && !["jsonl", "csv", "tsv", "json", "squad"].contains(&f.as_str())
+    {
+        return Err(format!(
+            "unknown format '{f}': expected jsonl, csv, tsv, json or squad"
+        ));
+    }
+    Ok(DatasetConfig {
+        path: clean(&root.join(&raw.path)),
+        format: raw.format,
+        records: raw.records,
+        columns: raw.columns,
+        id: raw.id,
+    })
+}
