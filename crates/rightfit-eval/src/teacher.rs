@@ -24,6 +24,15 @@ pub struct Taught {
     pub cost_usd: Option<f64>,
 }
 
+/// One input as the teacher left it.
+struct Answered {
+    position: usize,
+    example: Example,
+    reference: Result<Value, String>,
+    calls: u32,
+    cost_usd: Option<f64>,
+}
+
 /// The reference a teacher's answer gives, or why it gives none.
 pub fn reference_of(answerer: &Answerer<'_>, answer: &str) -> Result<Value, String> {
     let scored = answerer.scorer.score(answer, &Value::Null);
@@ -54,32 +63,38 @@ pub async fn answer_all(
     concurrency: usize,
     each: &(dyn Fn(bool) + Sync),
 ) -> Taught {
-    let mut answered: Vec<(usize, Example, Result<Value, String>, u32, Option<f64>)> =
-        futures::stream::iter(inputs.into_iter().enumerate())
-            .map(|(i, example)| async move {
-                let o = answerer.answer(teacher, &example).await;
-                let reference = match &o.error {
-                    Some(e) => Err(e.clone()),
-                    None => reference_of(answerer, &o.text),
-                };
-                each(reference.is_ok());
-                (i, example, reference, o.calls, o.cost_usd)
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-    answered.sort_by_key(|a| a.0);
+    let mut answered: Vec<Answered> = futures::stream::iter(inputs.into_iter().enumerate())
+        .map(|(i, example)| async move {
+            let o = answerer.answer(teacher, &example).await;
+            let reference = match &o.error {
+                Some(e) => Err(e.clone()),
+                None => reference_of(answerer, &o.text),
+            };
+            each(reference.is_ok());
+            Answered {
+                position: i,
+                example,
+                reference,
+                calls: o.calls,
+                cost_usd: o.cost_usd,
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    answered.sort_by_key(|a| a.position);
     let mut out = Taught {
         cost_usd: Some(0.0),
         ..Taught::default()
     };
-    for (_, mut example, reference, calls, cost) in answered {
-        out.calls += u64::from(calls);
-        out.cost_usd = match (out.cost_usd, cost) {
+    for a in answered {
+        let mut example = a.example;
+        out.calls += u64::from(a.calls);
+        out.cost_usd = match (out.cost_usd, a.cost_usd) {
             (Some(a), Some(b)) => Some(a + b),
             _ => None,
         };
-        match reference {
+        match a.reference {
             Ok(r) => {
                 example.reference = r;
                 out.examples.push(example);

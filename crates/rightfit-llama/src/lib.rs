@@ -23,6 +23,7 @@ mod provider;
 pub mod store;
 
 pub use engine::{
-    Engine, EngineError, EngineOptions, EngineStats, Generation, LoraAdapter, ModelInfo, WeakEngine,
+    Engine, EngineError, EngineOptions, EngineStats, Generation, LoraAdapter, ModelInfo,
+    TrainingTokens, WeakEngine,
 };
 pub use provider::LocalProvider;

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rightfit_config::Settings;
 use rightfit_config::project::{ModelConfig, ProviderConfig};
+use rightfit_llama::engine::LoraAdapter;
 use rightfit_llama::store::{ModelStore, ResolvedModel};
 use rightfit_llama::{Engine, EngineOptions, LocalProvider, WeakEngine};
 use rightfit_providers::{HostedProvider, Provider};
@@ -216,10 +217,15 @@ impl ProviderFactory for ModelRegistry {
                 prefix_cache,
                 adapter,
             } => {
-                if let Some(path) = adapter {
+                if let Some(path) = adapter
+                    && !path.exists()
+                {
                     return Err(BuildError::Model {
                         model: model.name.clone(),
-                        detail: format!("{}: LoRA adapters are not loaded yet", path.display()),
+                        detail: format!(
+                            "{}: no such adapter file — a student's is made by 'rightfit distill'",
+                            path.display()
+                        ),
                     });
                 }
                 let parallel = parallel.unwrap_or(model.concurrency) as u32;
@@ -230,6 +236,12 @@ impl ProviderFactory for ModelRegistry {
                     o.batch_invariant = *batch_invariant;
                     if let Some(t) = chat_template {
                         o.chat_template = Some(t.clone());
+                    }
+                    if let Some(path) = adapter {
+                        o.adapters = vec![LoraAdapter {
+                            path: path.clone(),
+                            scale: 1.0,
+                        }];
                     }
                 };
                 self.local(model, file, &tune).await

@@ -60,3 +60,14 @@ pub struct EngineStats {
     /// Memory growth when the embedding context was created (0 until first used).
     pub embedding_context_bytes: u64,
 }
+
+/// One answered turn as a model fine-tuned on it sees it: the prompt's tokens (exactly as
+/// generation tokenises the rendered conversation) and the answer's (the text the chat template
+/// puts after the prompt, its end-of-turn marker included), which training learns to predict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingTokens {
+    /// The rendered conversation, ending with the opening of the assistant's turn.
+    pub prompt: Vec<u32>,
+    /// The answer and the end of its turn.
+    pub answer: Vec<u32>,
+}

@@ -9,7 +9,7 @@ use rightfit_types::{
 use tokio::sync::{mpsc as tmpsc, oneshot};
 
 use super::error::EngineError;
-use super::info::EngineStats;
+use super::info::{EngineStats, TrainingTokens};
 
 /// Where a generation's events go; the receiving end is the caller's `Generation`.
 pub(crate) type EventSender = tmpsc::UnboundedSender<Result<StreamEvent, EngineError>>;
@@ -34,6 +34,12 @@ pub(crate) enum Job {
     Tokenize {
         text: String,
         reply: oneshot::Sender<Vec<u32>>,
+    },
+    TrainingTokens {
+        messages: Vec<rightfit_types::Message>,
+        answer: String,
+        template: Option<String>,
+        reply: oneshot::Sender<Result<TrainingTokens, EngineError>>,
     },
     Stats {
         reply: oneshot::Sender<EngineStats>,

@@ -42,7 +42,7 @@ mod worker;
 
 pub use backend::builtin_templates;
 pub use error::EngineError;
-pub use info::{EngineStats, ModelInfo};
+pub use info::{EngineStats, ModelInfo, TrainingTokens};
 pub use lora::{LoraAdapter, check_adapter};
 pub use memory::{ProcessMemory, proc_kb_field};
 pub use options::EngineOptions;
@@ -206,6 +206,24 @@ impl Engine {
     /// How many tokens `text` takes as a prompt (with BOS when the model adds one).
     pub async fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
         Ok(self.tokenize(text).await?.len())
+    }
+
+    /// The tokens of one answered turn for fine-tuning: see [`TrainingTokens`]. `template`
+    /// overrides the chat template as a request's `chat_template` does.
+    pub async fn training_tokens(
+        &self,
+        messages: Vec<rightfit_types::Message>,
+        answer: &str,
+        template: Option<String>,
+    ) -> Result<TrainingTokens, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::TrainingTokens {
+            messages,
+            answer: answer.to_owned(),
+            template,
+            reply: tx,
+        })?;
+        rx.await.map_err(|_| EngineError::Stopped)?
     }
 
     /// The token ids of `text` as a prompt, exactly as generation and scoring tokenise it

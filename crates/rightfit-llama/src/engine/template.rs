@@ -28,6 +28,40 @@ impl ChatFormat {
         messages: &[Message],
         requested: Option<&str>,
     ) -> Result<String, EngineError> {
+        self.render_as(model, messages, requested, true)
+    }
+
+    /// The prompt for `messages` (as [`ChatFormat::render`] gives it) and the text the template
+    /// puts after it for the assistant's turn `answer`, closing the turn (`Paris<|im_end|>\n`):
+    /// what a model fine-tuned on this turn must learn to generate.
+    pub(crate) fn render_turn(
+        &self,
+        model: &LlamaModel,
+        messages: &[Message],
+        answer: &str,
+        requested: Option<&str>,
+    ) -> Result<(String, String), EngineError> {
+        let prompt = self.render_as(model, messages, requested, true)?;
+        let mut whole = messages.to_vec();
+        whole.push(Message::assistant(answer));
+        let full = self.render_as(model, &whole, requested, false)?;
+        match full.strip_prefix(&prompt) {
+            Some(turn) if turn.starts_with(answer) => Ok((prompt, turn.to_owned())),
+            _ => Err(EngineError::Template(
+                "the chat template renders an answered conversation differently from the prompt \
+                 it generates from, so the answer's tokens cannot be told apart"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    fn render_as(
+        &self,
+        model: &LlamaModel,
+        messages: &[Message],
+        requested: Option<&str>,
+        add_assistant: bool,
+    ) -> Result<String, EngineError> {
         if messages.is_empty() {
             return Err(EngineError::InvalidRequest(
                 "a chat request needs at least one message".to_owned(),
@@ -52,9 +86,9 @@ impl ChatFormat {
             .map_err(|e| EngineError::InvalidRequest(format!("message text: {e}")))?;
         let template = LlamaChatTemplate::new(&source)
             .map_err(|e| EngineError::Template(format!("template text: {e}")))?;
-        match model.apply_chat_template(&template, &chat, true) {
+        match model.apply_chat_template(&template, &chat, add_assistant) {
             Ok(text) => Ok(text),
-            Err(_) if is_embedded => self.render_jinja(&source, messages),
+            Err(_) if is_embedded => self.render_jinja(&source, messages, add_assistant),
             Err(e) => Err(EngineError::Template(format!(
                 "'{source}' is not a template llama.cpp knows ({e}); built-in names are: {}",
                 builtin_templates().join(", ")
@@ -62,7 +96,12 @@ impl ChatFormat {
         }
     }
 
-    fn render_jinja(&self, source: &str, messages: &[Message]) -> Result<String, EngineError> {
+    fn render_jinja(
+        &self,
+        source: &str,
+        messages: &[Message],
+        add_assistant: bool,
+    ) -> Result<String, EngineError> {
         let mut env = minijinja::Environment::new();
         minijinja_contrib::add_to_environment(&mut env);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
@@ -84,7 +123,7 @@ impl ChatFormat {
             .collect();
         tmpl.render(minijinja::context! {
             messages => messages,
-            add_generation_prompt => true,
+            add_generation_prompt => add_assistant,
             bos_token => self.bos,
             eos_token => self.eos,
         })

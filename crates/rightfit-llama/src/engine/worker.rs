@@ -23,7 +23,7 @@ use rightfit_types::{ChatRequest, Prompt, Usage};
 
 use super::backend::backend;
 use super::error::EngineError;
-use super::info::{EngineStats, ModelInfo};
+use super::info::{EngineStats, ModelInfo, TrainingTokens};
 use super::job::{EventSender, Job};
 use super::memory::ProcessMemory;
 use super::options::EngineOptions;
@@ -332,6 +332,14 @@ impl<'m> Worker<'m> {
                     .collect();
                 let _ = reply.send(ids);
             }
+            Job::TrainingTokens {
+                messages,
+                answer,
+                template,
+                reply,
+            } => {
+                let _ = reply.send(self.training_tokens(&messages, &answer, template.as_deref()));
+            }
             Job::Stats { reply } => {
                 self.stats.memory = ProcessMemory::now();
                 let _ = reply.send(self.stats);
@@ -349,6 +357,23 @@ impl<'m> Worker<'m> {
             tokens.remove(0);
         }
         tokens
+    }
+
+    fn training_tokens(
+        &self,
+        messages: &[rightfit_types::Message],
+        answer: &str,
+        template: Option<&str>,
+    ) -> Result<TrainingTokens, EngineError> {
+        let (prompt, turn) = self
+            .format
+            .render_turn(self.model, messages, answer, template)?;
+        let to_ids = |t: Vec<LlamaToken>| t.iter().map(|t| t.0.unsigned_abs()).collect();
+        let answer = self.model.vocab().tokenize(turn.as_bytes(), false, true);
+        Ok(TrainingTokens {
+            prompt: to_ids(self.tokenize(&prompt)),
+            answer: to_ids(answer),
+        })
     }
 
     fn prepare(

@@ -463,3 +463,45 @@ fn a_small_context_shared_by_many_sequences_fails_cleanly_smollm2() {
             .is_empty()
     );
 }
+
+#[test]
+fn training_tokens_are_the_generation_prompt_and_the_closed_answer_turn_smollm2() {
+    let engine = load(options(1));
+    let messages = vec![
+        rightfit_types::Message::system("Answer with one word."),
+        rightfit_types::Message::user("What is the capital of France?"),
+    ];
+    // The answer the model gives greedily: fine-tuning on it must see the same prompt tokens
+    // generation does, then these tokens, then the turn's end.
+    let answered = complete(
+        &engine,
+        ChatRequest::chat(messages.clone()).with_max_tokens(8),
+    );
+    let answer = answered.text().trim().to_owned();
+    assert!(!answer.is_empty());
+    let t = block_on(engine.training_tokens(messages.clone(), &answer, None)).expect("tokens");
+    assert_eq!(
+        t.prompt.len() as u32,
+        answered.usage.prompt_tokens,
+        "the prompt is tokenised as generation tokenises it"
+    );
+    let im_end = block_on(engine.tokenize("<|im_end|>")).expect("tokenize");
+    let im_end = *im_end.last().expect("one token");
+    let closing = t
+        .answer
+        .iter()
+        .position(|&id| id == im_end)
+        .expect("the answer turn is closed with <|im_end|>");
+    assert!(
+        closing >= 1,
+        "answer tokens come before the end of the turn"
+    );
+    let alone = block_on(engine.tokenize(&answer)).expect("tokenize");
+    assert!(
+        alone.ends_with(&t.answer[..closing]),
+        "the answer's tokens are the answer text's: {alone:?} vs {:?}",
+        &t.answer[..closing]
+    );
+    // An empty conversation is refused, as generation refuses it.
+    assert!(block_on(engine.training_tokens(Vec::new(), "x", None)).is_err());
+}

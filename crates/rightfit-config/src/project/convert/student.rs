@@ -395,11 +395,10 @@ pub(super) fn check(
                 "a classifier answers one label: it needs output type = \"label\" (use type = \"lora\" for other contracts)",
             ));
         }
-        let uses_split = match &s.data {
-            TrainingData::Split => true,
-            TrainingData::Teacher { inputs: None, .. } => true,
-            _ => false,
-        };
+        let uses_split = matches!(
+            &s.data,
+            TrainingData::Split | TrainingData::Teacher { inputs: None, .. }
+        );
         if uses_split && c.split.is_none() {
             return Err(at.invalid(
                 span.clone(),
