@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod cascade;
+mod common;
 mod decide;
 mod serve;
 pub use serve::{AuthMode, ServeArgs};
 mod traffic;
 pub use cascade::{CalibrateArgs, CascadeCommand};
+pub use common::{ExportFormat, ProjectArgs, ReportFormat};
 pub use decide::{ConstraintArgs, DevicesArgs, RecommendArgs, ReportArgs};
 pub use traffic::{KeysCommand, ListFormat, TrafficCommand, TrafficSelect};
 
@@ -132,23 +134,6 @@ pub struct BenchEvalArgs {
     pub json: bool,
 }
 
-/// Where the project file and its store are.
-#[derive(Debug, Args, Clone)]
-pub struct ProjectArgs {
-    /// The project file.
-    #[arg(
-        short = 'c',
-        long = "config",
-        value_name = "FILE",
-        default_value = "rightfit.toml"
-    )]
-    pub config: PathBuf,
-    /// The runs database, which also holds the gateway's traffic and keys (default: the
-    /// project's `store`, `.rightfit/runs.db` beside it).
-    #[arg(long, value_name = "FILE")]
-    pub store: Option<PathBuf>,
-}
-
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Directory to write rightfit.toml and data/tickets.jsonl into.
@@ -170,17 +155,6 @@ pub enum ConfigCommand {
         #[arg(long)]
         online: bool,
     },
-}
-
-/// Report formats.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum ReportFormat {
-    /// A table for the terminal.
-    Table,
-    /// Markdown.
-    Markdown,
-    /// JSON.
-    Json,
 }
 
 #[derive(Debug, Args)]
@@ -300,15 +274,6 @@ pub enum RunsCommand {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-}
-
-/// Export formats.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum ExportFormat {
-    /// One JSON object per line.
-    Jsonl,
-    /// Comma-separated values with a header.
-    Csv,
 }
 
 #[derive(Debug, Subcommand)]

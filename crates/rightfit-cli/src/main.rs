@@ -1,6 +1,8 @@
-//! The `rightfit` command: argument parsing, settings, and dispatch to library code.
+//! The `rightfit` command: argument parsing, settings resolved once, and dispatch to library
+//! code, whose results it prints.
 //!
-//! Talks to every library crate; holds no logic of its own beyond presenting results.
+//! Talks to every library crate: the work is theirs (evaluation, decisions, measurements, the
+//! gateway), and so are the tables and JSON it prints (`rightfit-report`).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -74,8 +76,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Score(args) => commands::score::run(args),
             Command::Runs(cmd) => commands::runs::run(cmd).await,
             Command::BenchEval(args) => commands::bench_eval::run(&settings, args).await,
-            Command::Recommend(args) => commands::decide::recommend(&settings, args).await,
-            Command::Report(args) => commands::decide::report_command(&settings, args).await,
+            Command::Recommend(args) => commands::recommend::recommend(&settings, args).await,
+            Command::Report(args) => commands::recommend::report_command(&settings, args).await,
             Command::Devices(args) => commands::devices::run(&settings, args),
             Command::Serve(args) => commands::serve::run(&settings, args).await,
             Command::Cascade(args::CascadeCommand::Calibrate(args)) => {

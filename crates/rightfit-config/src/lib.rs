@@ -3,14 +3,17 @@
 //! Settings come from three layers, merged once before any command runs: built-in defaults, then
 //! environment variables, then command-line flags (the CLI passes those in as [`Overrides`]). The
 //! result, [`Settings`], is what every command receives. The project file (`rightfit.toml`) is read
-//! and validated by [`project`].
+//! and validated by [`project`]; the calibrations `bench-model` saves under the data directory by
+//! [`calibration`]. [`time`] is the one clock: RFC 3339 text, run-id stamps, `--since`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod calibration;
 pub mod env;
 pub mod prices;
 pub mod project;
+pub mod time;
 
 /// A value that must never be printed: `Debug` and `Display` show `***`.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,33 +1,9 @@
 //! What is known about a candidate before deciding.
 
 use rightfit_types::CandidateSummary;
+use rightfit_types::device::Calibration;
+pub use rightfit_types::device::ModelShape;
 use serde::{Deserialize, Serialize};
-
-use crate::device::profile::Calibration;
-
-/// The shape of a local model, read from its GGUF header: enough to size its memory and to
-/// estimate the bytes and operations each token costs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelShape {
-    /// Parameters (sum of tensor elements).
-    pub params: u64,
-    /// Bytes of weights (the tensor data in the file, at its quantisation).
-    pub weights_bytes: u64,
-    /// Transformer blocks.
-    pub layers: u32,
-    /// Attention heads.
-    pub heads: u32,
-    /// Key/value heads (grouped-query attention: fewer than `heads`).
-    pub kv_heads: u32,
-    /// Length of one key vector per head.
-    pub key_length: u32,
-    /// Length of one value vector per head.
-    pub value_length: u32,
-    /// The context length the model was trained for.
-    pub train_context: u32,
-    /// The quantisation as llama.cpp names it (`Q4_K_M`), for display.
-    pub quantization: String,
-}
 
 /// How a candidate's model is reached.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,20 +70,18 @@ pub struct CandidateFacts {
     pub deployment: Deployment,
 }
 
+/// SmolLM2-135M-Instruct Q4_1 as its GGUF header describes it (a fixture for tests).
 #[cfg(test)]
-impl ModelShape {
-    /// SmolLM2-135M-Instruct Q4_1 as its GGUF header describes it (a fixture for tests).
-    pub(crate) fn smollm2_135m_q4_1() -> ModelShape {
-        ModelShape {
-            params: 134_515_008,
-            weights_bytes: 96_576_768,
-            layers: 30,
-            heads: 9,
-            kv_heads: 3,
-            key_length: 64,
-            value_length: 64,
-            train_context: 8192,
-            quantization: "Q4_1".into(),
-        }
+pub(crate) fn smollm2_135m_q4_1() -> ModelShape {
+    ModelShape {
+        params: 134_515_008,
+        weights_bytes: 96_576_768,
+        layers: 30,
+        heads: 9,
+        kv_heads: 3,
+        key_length: 64,
+        value_length: 64,
+        train_context: 8192,
+        quantization: "Q4_1".into(),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Pure: measured facts and constraints in, a recommendation out. The CLI gathers the facts (run
 //! summaries from `rightfit-store`, model shapes from GGUF headers, calibration from
-//! `rightfit bench-model`) and `rightfit-report` lays the result out.
+//! `rightfit bench-model`) and `rightfit-report` lays the result out. [`project`] reads the
+//! project file's constraints and models (`rightfit-config`'s types) into the decision's.
 //!
 //! - [`facts`]: what is known about each candidate (its [`CandidateSummary`](rightfit_types::CandidateSummary),
 //!   and how it is deployed: hosted, or local with its model's shape).
@@ -18,10 +19,12 @@ pub mod device;
 pub mod facts;
 mod fmt;
 pub mod pareto;
+pub mod project;
 mod recommend;
 
 pub use constraints::{Budget, Constraints, Objective, QualityFloor};
 pub use facts::{CandidateFacts, Deployment, ModelShape, Workload};
+pub use project::{ProjectError, recommend_run};
 pub use recommend::{
     Aspects, BreakEvenRow, ConstraintKind, DeviceVerdict, Ranked, Recommendation, Rejection,
     Violation, recommend,

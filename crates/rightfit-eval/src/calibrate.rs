@@ -42,7 +42,9 @@
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use rightfit_types::{Estimate, ExampleRecord};
+use rightfit_store::{RunStore, StoreError};
+pub use rightfit_types::cascade::{Calibration, CurvePoint, ESCALATE_ALL, HeldOut};
+use rightfit_types::{ExampleRecord, RunStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{StatsOptions, bootstrap_mean, paired_bootstrap};
@@ -55,9 +57,66 @@ pub use error::CalibrateError;
 #[cfg(test)]
 mod tests;
 
-/// The threshold that escalates every request: the next `f64` above 1, which no confidence in
-/// 0..=1 reaches.
-pub const ESCALATE_ALL: f64 = 1.0 + f64::EPSILON;
+/// Why a candidate's stored records cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredRecordsError {
+    /// The store failed, or has no such run.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The run has none of the candidate's records.
+    #[error("run {run} has no records of candidate '{candidate}'")]
+    NoneInRun {
+        /// The run.
+        run: String,
+        /// The candidate.
+        candidate: String,
+    },
+    /// No finished run of the component has any.
+    #[error(
+        "no finished run of component '{component}' has records of candidate '{candidate}': \
+         run 'rightfit eval {component} --candidate {candidate}' first"
+    )]
+    NoneFinished {
+        /// The component.
+        component: String,
+        /// The candidate.
+        candidate: String,
+    },
+}
+
+/// The records of `candidate` in `run`, or in the newest finished run of the component that
+/// has any; with the run id they came from.
+pub async fn stored_records(
+    store: &dyn RunStore,
+    component: &str,
+    candidate: &str,
+    run: Option<&str>,
+) -> Result<(String, Vec<ExampleRecord>), StoredRecordsError> {
+    if let Some(run) = run {
+        let info = store.resolve_run(run).await?;
+        let records = store.records(&info.id, Some(candidate)).await?;
+        if records.is_empty() {
+            return Err(StoredRecordsError::NoneInRun {
+                run: info.id,
+                candidate: candidate.to_owned(),
+            });
+        }
+        return Ok((info.id, records));
+    }
+    for info in store.runs(Some(component), 1000).await? {
+        if info.status != RunStatus::Finished {
+            continue;
+        }
+        let records = store.records(&info.id, Some(candidate)).await?;
+        if !records.is_empty() {
+            return Ok((info.id, records));
+        }
+    }
+    Err(StoredRecordsError::NoneFinished {
+        component: component.to_owned(),
+        candidate: candidate.to_owned(),
+    })
+}
 
 /// Scores within this of the quality bar count as meeting it.
 const TOLERANCE: f64 = 1e-12;
@@ -87,73 +146,6 @@ impl Default for CalibrationOptions {
             seed: 0,
         }
     }
-}
-
-/// What one threshold would have given on the dev examples.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CurvePoint {
-    /// Keep the small answer when its confidence is at least this.
-    pub threshold: f64,
-    /// Fraction of requests sent on to the large candidate, 0..=1.
-    pub escalated: f64,
-    /// Mean primary score of the cascade's answers.
-    pub quality: f64,
-    /// Mean cost of one request, US dollars; `None` when a needed cost is unknown.
-    pub cost_per_request_usd: Option<f64>,
-    /// Mean latency of one request (small, plus large when escalated), milliseconds.
-    pub latency_ms_mean: f64,
-}
-
-/// The chosen threshold checked on the held-out examples.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HeldOut {
-    /// Held-out examples.
-    pub n: u64,
-    /// The cascade's quality, with its bootstrap interval.
-    pub quality: Estimate,
-    /// Fraction of held-out requests escalated.
-    pub escalated: f64,
-    /// The large candidate's quality alone.
-    pub large_quality: Estimate,
-    /// The small candidate's quality alone (failed answers score 0).
-    pub small_quality: Estimate,
-    /// Cascade quality ÷ large quality; `None` when the large quality is 0.
-    pub retained: Option<f64>,
-    /// Cascade − large, paired bootstrap over the held-out examples.
-    pub difference: Estimate,
-    /// The cascade's mean cost per request, US dollars; `None` when a needed cost is unknown.
-    pub cost_per_request_usd: Option<f64>,
-    /// The large candidate's mean cost per request alone; `None` when a cost is unknown.
-    pub large_cost_per_request_usd: Option<f64>,
-    /// The cascade's mean latency per request, milliseconds.
-    pub latency_ms_mean: f64,
-    /// The large candidate's mean latency alone, milliseconds.
-    pub large_latency_ms_mean: f64,
-}
-
-/// The result of [`calibrate`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// The small (first-stage) candidate.
-    pub small: String,
-    /// The large (escalation) candidate.
-    pub large: String,
-    /// Examples paired and usable (the large record succeeded with a score).
-    pub paired: u64,
-    /// Of those, examples used to choose the threshold.
-    pub dev_n: u64,
-    /// The large candidate's mean score on dev.
-    pub large_dev_quality: f64,
-    /// The small candidate's mean score on dev (failed answers score 0).
-    pub small_dev_quality: f64,
-    /// Every candidate threshold on dev, by escalated fraction ascending.
-    pub curve: Vec<CurvePoint>,
-    /// The cheapest point that meets the target; `None` when none does.
-    pub chosen: Option<CurvePoint>,
-    /// The chosen threshold on the held-out examples; `None` without a choice.
-    pub heldout: Option<HeldOut>,
-    /// What was left out or assumed, and why there is no choice if there is none.
-    pub notes: Vec<String>,
 }
 
 /// Computes what every threshold of a small → large cascade would have given, chooses one on

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rightfit_config::project::ModelConfig;
+use rightfit_config::time as clock;
 use rightfit_providers::{Provider, ProviderError};
 use rightfit_store::RunStore;
 use rightfit_types::{CachedResponse, ChatResponse, LoglikelihoodResponse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::clock;
 use crate::extract;
 use crate::outcome::Outcome;
 use crate::prompt::Call;

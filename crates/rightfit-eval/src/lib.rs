@@ -5,17 +5,19 @@
 //! answer is scored by pure functions in [`scorers`]. [`stats`] turns per-example records into
 //! confidence intervals and paired comparisons; [`calibrate`] replays a small → large cascade at
 //! every confidence threshold from stored records. Records are stored by `rightfit-store` and
-//! shown by `rightfit-report`; this crate does no terminal output of its own.
+//! shown by `rightfit-report`; this crate does no terminal output of its own. The gateway's
+//! traffic becomes dataset rows in [`dataset::from_traffic()`], a run's records a JSONL or CSV file
+//! in [`records`], and predictions a team already has are scored by [`offline`].
 
 pub mod calibrate;
 pub mod call;
-pub mod clock;
 pub mod dataset;
 pub mod example;
 pub mod extract;
 pub mod offline;
 pub mod outcome;
 pub mod prompt;
+pub mod records;
 pub mod runner;
 pub mod score;
 pub mod scorers;

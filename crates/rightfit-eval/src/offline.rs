@@ -1,10 +1,11 @@
 //! Scoring predictions a team already has (`rightfit score`): pairs in, one metric out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 use rightfit_config::project::{METRICS, OutputContract};
-use rightfit_types::{Estimate, ExampleRecord};
-use serde::Serialize;
+use rightfit_types::ExampleRecord;
+pub use rightfit_types::OfflineScore;
 use serde_json::Value;
 
 use crate::score::Scorer;
@@ -23,21 +24,143 @@ pub struct OfflineOptions {
     pub seed: u64,
 }
 
-/// The score of a set of predictions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OfflineScore {
-    /// The metric.
-    pub metric: String,
-    /// Pairs scored.
-    pub n: u64,
-    /// Mean per-example score (0..1) with a 95% bootstrap interval.
-    pub mean: Option<Estimate>,
-    /// The corpus-level value where the metric has one (macro_f1, corpus BLEU, corpus chrF).
-    pub corpus: BTreeMap<String, f64>,
-    /// Predictions the scorer could not parse into the contract (counted as wrong).
-    pub unparseable: u64,
-    /// Per-example scores, by id, in input order.
-    pub per_example: Vec<(String, f64)>,
+/// Where `rightfit score` reads its pairs: two JSONL files matched by id.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreFiles<'a> {
+    /// One prediction per line.
+    pub predictions: &'a Path,
+    /// One reference per line.
+    pub references: &'a Path,
+    /// Field holding the id in both.
+    pub id_field: &'a str,
+    /// Field holding the prediction.
+    pub prediction_field: &'a str,
+    /// Field holding the reference.
+    pub reference_field: &'a str,
+    /// A JSON Schema file, for json_schema.
+    pub schema: Option<&'a Path>,
+}
+
+/// The score of two files, with what could not be scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileScore {
+    /// The score of the pairs found.
+    pub result: OfflineScore,
+    /// Ids with a reference but no prediction.
+    pub missing: Vec<String>,
+    /// Lines that could not be used, each with its file and line.
+    pub problems: Vec<String>,
+}
+
+/// Why two files cannot be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreFilesError {
+    /// A file cannot be read.
+    #[error("reading {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The schema file is not JSON.
+    #[error("{}: not JSON", path.display())]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The metric or its options.
+    #[error("{0}")]
+    Metric(String),
+}
+
+fn read_text(path: &Path) -> Result<String, ScoreFilesError> {
+    std::fs::read_to_string(path).map_err(|source| ScoreFilesError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Pairs each reference with the prediction of the same id and scores them with `metric`
+/// (`options.schema` comes from `files.schema`).
+pub fn score_files(
+    metric: &str,
+    files: &ScoreFiles,
+    mut options: OfflineOptions,
+) -> Result<FileScore, ScoreFilesError> {
+    let (predictions, mut problems) =
+        read(files.predictions, files.id_field, files.prediction_field)?;
+    let (references, ref_problems) = read(files.references, files.id_field, files.reference_field)?;
+    problems.extend(ref_problems);
+    let by_id: HashMap<&str, &Value> = predictions.iter().map(|(id, v)| (id.as_str(), v)).collect();
+    let mut pairs = Vec::new();
+    let mut missing = Vec::new();
+    for (id, reference) in &references {
+        match by_id.get(id.as_str()) {
+            Some(Value::String(p)) => pairs.push((id.clone(), p.clone(), reference.clone())),
+            Some(other) => pairs.push((id.clone(), other.to_string(), reference.clone())),
+            None => missing.push(id.clone()),
+        }
+    }
+    if let Some(path) = files.schema {
+        let schema =
+            serde_json::from_str(&read_text(path)?).map_err(|source| ScoreFilesError::Schema {
+                path: path.to_owned(),
+                source,
+            })?;
+        options.schema = Some(schema);
+    }
+    let result = score(metric, &pairs, &options).map_err(ScoreFilesError::Metric)?;
+    Ok(FileScore {
+        result,
+        missing,
+        problems,
+    })
+}
+
+/// `(id, value)` pairs in file order, and the lines that could not be used, each with its file
+/// and line.
+type Read = (Vec<(String, Value)>, Vec<String>);
+
+/// Reads `id -> value of field` from a JSONL file (or a single JSON object mapping ids to values,
+/// the layout of SQuAD prediction files). Bad lines are reported, never dropped silently.
+fn read(path: &Path, id_field: &str, field: &str) -> Result<Read, ScoreFilesError> {
+    let text = read_text(path)?;
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text)
+        && !map.contains_key(id_field)
+    {
+        return Ok((map.into_iter().collect(), Vec::new()));
+    }
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{}:{}", path.display(), i + 1);
+        let v: Value = match serde_json::from_str(raw) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{at}: not JSON ({e})"));
+                continue;
+            }
+        };
+        let id = match v.get(id_field) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                problems.push(format!("{at}: no '{id_field}' field"));
+                continue;
+            }
+        };
+        match v.get(field) {
+            Some(value) => rows.push((id, value.clone())),
+            None => problems.push(format!("{at}: no '{field}' field")),
+        }
+    }
+    Ok((rows, problems))
 }
 
 /// Scores `(id, prediction, reference)` triples with one metric.

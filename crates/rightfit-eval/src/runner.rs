@@ -29,12 +29,12 @@ use tokio::sync::watch;
 pub use crate::call::{Answer, AnswerBody, cache_key};
 pub use options::{EvalError, EvalOptions, NoProgress, Progress};
 
-use crate::clock;
 use crate::example::{Prepared, prepare};
 use crate::prompt::Templates;
 use crate::score::Scorer;
 use crate::strategy::SimilarShots;
 use candidate::{CandidateRun, Finished};
+use rightfit_config::time as clock;
 
 fn config_hash(c: &Component, project: &Project, limit: Option<u64>, seed: u64) -> String {
     let models: BTreeMap<&String, &ModelConfig> = c

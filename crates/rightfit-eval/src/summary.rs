@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use rightfit_types::{CandidateInfo, CandidateSummary, ExampleRecord, PairedComparison, RunInfo};
+use rightfit_store::{RunStore, StoreError};
+use rightfit_types::{
+    CandidateInfo, CandidateSummary, ExampleRecord, PairedComparison, RunInfo, RunReport,
+};
 
 use crate::stats::{self, StatsOptions};
 
@@ -62,6 +65,76 @@ pub fn summarize(
         candidates: summaries,
         comparisons,
     }
+}
+
+/// A stored run's report: its candidates summarised from their records, with the corpus
+/// metrics and the primary metric the run recorded.
+pub async fn run_report(store: &dyn RunStore, run: &RunInfo) -> Result<RunReport, StoreError> {
+    let candidates = store.candidates(&run.id).await?;
+    let records = store.records(&run.id, None).await?;
+    let summary = summarize(run, &candidates, &records);
+    let corpus: BTreeMap<String, BTreeMap<String, f64>> =
+        serde_json::from_value(run.meta["corpus"].clone()).unwrap_or_default();
+    Ok(RunReport {
+        run: run.clone(),
+        primary_metric: run.meta["primary_metric"]
+            .as_str()
+            .unwrap_or("score")
+            .to_owned(),
+        candidates: summary.candidates,
+        corpus,
+        comparisons: summary.comparisons,
+    })
+}
+
+/// The run a component is judged on: its newest finished run, else its newest run (of the last
+/// 50).
+pub async fn judged_run(
+    store: &dyn RunStore,
+    component: &str,
+) -> Result<Option<RunInfo>, StoreError> {
+    let runs = store.runs(Some(component), 50).await?;
+    Ok(runs
+        .iter()
+        .find(|r| r.status == rightfit_types::RunStatus::Finished)
+        .or(runs.first())
+        .cloned())
+}
+
+/// Why there is no run to judge.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgedRunsError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A component named on the command line has no run.
+    #[error("component '{0}' has no stored run — evaluate it first: rightfit eval {0}")]
+    NoRun(String),
+    /// No component has a run.
+    #[error("no stored runs in {} — evaluate first: rightfit eval", .0.display())]
+    NoRuns(std::path::PathBuf),
+}
+
+/// The [`judged_run`] of each component; each one `named` (on the command line) must have one,
+/// and at least one must in any case (`store_path` names the store in that error).
+pub async fn judged_runs(
+    store: &dyn RunStore,
+    components: &[String],
+    named: bool,
+    store_path: &std::path::Path,
+) -> Result<Vec<RunInfo>, JudgedRunsError> {
+    let mut runs = Vec::new();
+    for name in components {
+        match judged_run(store, name).await? {
+            Some(run) => runs.push(run),
+            None if named => return Err(JudgedRunsError::NoRun(name.clone())),
+            None => {}
+        }
+    }
+    if runs.is_empty() {
+        return Err(JudgedRunsError::NoRuns(store_path.to_owned()));
+    }
+    Ok(runs)
 }
 
 /// Compares the same-named candidates of two runs (or their only candidates), B against A.

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use rightfit_config::project::Sticky;
+use rightfit_config::time::{now_rfc3339_millis, unix_now};
 use rightfit_types::{FinishReason, Step, StreamEvent, TrafficRecord, Usage};
 use tokio::sync::{mpsc, watch};
 
@@ -46,7 +47,7 @@ pub async fn generate(app: Arc<App>, api: Api, headers: HeaderMap, body: Body) -
     let state = app.state();
     let r = Request {
         id: new_id(),
-        at: now_millis(),
+        at: now_rfc3339_millis(),
         arrived,
         api,
         key,
@@ -375,21 +376,4 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 /// A request id: `req_` and 24 random hex digits.
 pub fn new_id() -> String {
     format!("req_{:024x}", fastrand::u128(..) >> 32)
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Now, RFC 3339 UTC with milliseconds.
-pub fn now_millis() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let base = rightfit_eval::clock::rfc3339(now.as_secs());
-    let stem = base.strip_suffix('Z').unwrap_or(&base);
-    format!("{stem}.{:03}Z", now.subsec_millis())
 }

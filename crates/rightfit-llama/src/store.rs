@@ -8,6 +8,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use rightfit_types::models::{CatalogFacts, ModelFileInfo, ModelListing};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{self, CatalogEntry, SourceKind};
@@ -121,6 +122,26 @@ pub struct ListedModel {
     pub size: u64,
 }
 
+impl ListedModel {
+    /// What `rightfit models list` shows of it.
+    pub fn listing(&self) -> ModelListing {
+        ModelListing {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            present: self.present,
+            size: self.size,
+            catalog: self.entry.map(|e| CatalogFacts {
+                description: e.description.to_owned(),
+                architecture: e.architecture.to_owned(),
+                parameters: e.parameters.to_owned(),
+                quantization: e.quantization.to_owned(),
+                sha256: e.sha256.to_owned(),
+                sources: e.sources.iter().map(|s| s.describe()).collect(),
+            }),
+        }
+    }
+}
+
 /// A model ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedModel {
@@ -152,6 +173,35 @@ impl ModelStore {
     /// Where a catalogue model's file lives.
     pub fn path_of(&self, entry: &CatalogEntry) -> PathBuf {
         self.dir.join(entry.file_name)
+    }
+
+    /// What the GGUF header of the model `model` names (a name or a path) says.
+    pub fn info(&self, model: &str) -> Result<ModelFileInfo, StoreError> {
+        let resolved = self.resolve(model)?;
+        let h = gguf::read_header(&resolved.path)?;
+        Ok(ModelFileInfo {
+            file_size: h.file_size,
+            gguf_version: h.version,
+            general_name: h.name().map(str::to_owned),
+            architecture: h.architecture().map(str::to_owned),
+            parameters: h.parameter_count(),
+            quantization: h.quantization(),
+            context_length: h.context_length(),
+            chat_template_len: h.chat_template().map(str::len),
+            chat_template_fallback: resolved
+                .entry
+                .and_then(|e| e.chat_template)
+                .map(str::to_owned),
+            tensors: h.tensors.len(),
+            tensor_types: h
+                .tensor_types()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            metadata_keys: h.metadata.len(),
+            name: resolved.name,
+            path: resolved.path,
+        })
     }
 
     /// The catalogue (present or not) followed by added models.

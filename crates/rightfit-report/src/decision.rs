@@ -306,3 +306,32 @@ pub fn recommendation_markdown(r: &Recommendation) -> String {
     }
     out
 }
+
+/// Recommendations of several runs, each as `{"run", "recommendation"}`, as JSON.
+pub fn recommendations_json(all: &[(String, Recommendation)]) -> serde_json::Value {
+    serde_json::json!(
+        all.iter()
+            .map(|(run, rec)| serde_json::json!({"run": run, "recommendation": rec}))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// Recommendations of several runs in Markdown, each followed by its run.
+pub fn recommendations_markdown(all: &[(String, Recommendation)]) -> String {
+    all.iter()
+        .map(|(run, rec)| format!("{}_run {run}_\n\n", recommendation_markdown(rec)))
+        .collect()
+}
+
+/// Recommendations of several runs for the terminal, each under its run, a blank line between.
+pub fn recommendations_terminal(all: &[(String, Recommendation)], width: u16) -> String {
+    all.iter()
+        .map(|(run, rec)| {
+            format!(
+                "run {run}\n{}\n",
+                recommendation_terminal(rec, width).trim_end()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

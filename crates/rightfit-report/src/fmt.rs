@@ -1,4 +1,7 @@
-//! Numbers as the reports print them.
+//! Numbers as the reports print them, and the house table style.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
 
 /// A fraction as a percentage with one decimal and no `%`: `0.425` -> `42.5`.
 pub(crate) fn pct(x: f64) -> String {
@@ -33,4 +36,23 @@ pub fn usd(x: f64) -> String {
     } else {
         format!("${x:.2}")
     }
+}
+
+/// A count with a unit suffix (135M, 1.5B).
+pub fn count(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.2}B", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1}K", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+/// A table with the house style, its width following the terminal's.
+pub fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(header.to_vec());
+    t
 }

@@ -1,27 +1,10 @@
-//! One run's summary table: what it shows ([`RunReport`]), its header, rows and comparison
-//! lines. The terminal, Markdown and HTML reports lay out the same cells.
+//! One run's summary table: what it shows ([`RunReport`], from `rightfit-types`), its header,
+//! rows and comparison lines. The terminal, Markdown and HTML reports lay out the same cells.
 
-use std::collections::BTreeMap;
-
-use rightfit_types::{CandidateSummary, PairedComparison, RunInfo};
-use serde::Serialize;
+pub use rightfit_types::RunReport;
+use rightfit_types::{CandidateSummary, PairedComparison};
 
 use crate::fmt::{bytes, ms, pct, usd};
-
-/// Everything a report shows about one run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunReport {
-    /// The run's id, component, dataset, sample and status (the title line).
-    pub run: RunInfo,
-    /// The primary metric's name.
-    pub primary_metric: String,
-    /// One summary per candidate, in config order.
-    pub candidates: Vec<CandidateSummary>,
-    /// Corpus-level metrics per candidate (macro-F1, corpus BLEU/chrF), 0..1.
-    pub corpus: BTreeMap<String, BTreeMap<String, f64>>,
-    /// Each candidate compared with the baseline (the first candidate).
-    pub comparisons: Vec<PairedComparison>,
-}
 
 /// The primary metric with its interval, in percent: `42.0 [33.0, 52.0]`.
 fn quality(s: &CandidateSummary) -> String {

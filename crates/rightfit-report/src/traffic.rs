@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
-use rightfit_types::{Percentiles, TrafficRecord};
+use rightfit_types::{GatewayKey, Percentiles, TrafficRecord};
 use serde::Serialize;
 
 use crate::fmt::{ms, pct, usd};
@@ -279,6 +279,48 @@ pub fn traffic_list_terminal(records: &[TrafficRecord], width: u16) -> String {
         width,
     );
     format!("{table}\n")
+}
+
+/// `rightfit traffic list`: the table, and how to see more when `total` records matched but
+/// fewer are shown; where traffic comes from when there is none.
+pub fn traffic_list_page(records: &[TrafficRecord], total: u64, width: u16) -> String {
+    if records.is_empty() {
+        return "no traffic recorded for this selection — see 'rightfit serve'\n".to_owned();
+    }
+    let mut out = traffic_list_terminal(records, width).trim_end().to_owned();
+    if total > records.len() as u64 {
+        out.push_str(&format!(
+            "\nthe newest {} of {total} records; --limit shows more",
+            records.len()
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+/// `rightfit keys list`: the gateway's keys (never their secrets), or how to make one.
+pub fn keys_terminal(keys: &[GatewayKey]) -> String {
+    if keys.is_empty() {
+        return "no gateway keys yet — make one with 'rightfit keys create --name NAME'\n"
+            .to_owned();
+    }
+    let mut t = crate::fmt::table(&[
+        "id", "name", "prefix", "created", "revoked", "req/min", "budget", "spent",
+    ]);
+    let dash = || "—".to_owned();
+    for k in keys {
+        t.add_row(vec![
+            k.id.clone(),
+            k.name.clone(),
+            format!("{}…", k.prefix),
+            k.created_at.clone(),
+            k.revoked_at.clone().unwrap_or_else(dash),
+            k.requests_per_minute.map_or_else(dash, |n| n.to_string()),
+            k.budget_usd.map_or_else(dash, usd),
+            usd(k.spent_usd),
+        ]);
+    }
+    format!("{t}\n")
 }
 
 #[cfg(test)]

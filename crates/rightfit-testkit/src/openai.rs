@@ -130,7 +130,7 @@ fn chat(shared: &Shared, body: &Value, model: &str) -> Result<Call, Response<Bod
     Ok(Call {
         id: format!("chatcmpl-testkit{number:012}"),
         request_id: format!("req_testkit{number:012}"),
-        created: respond::unix_now(),
+        created: rightfit_config::time::unix_now(),
         model: model.to_owned(),
         stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
         n,

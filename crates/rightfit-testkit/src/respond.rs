@@ -389,14 +389,6 @@ pub(crate) fn cut_after_text(body: &[u8], key: &str, prefix: &str) -> usize {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// A JSON value as bytes (serializing a `Value` cannot fail: its map keys are strings).
 pub(crate) fn to_vec(value: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::eval::RunInfo;
+
 /// A mean with its confidence interval.
 ///
 /// The interval is a percentile bootstrap: the `(1 − confidence) / 2` and `(1 + confidence) / 2`
@@ -195,4 +197,36 @@ pub struct McNemar {
     pub p_value: f64,
     /// Whether the exact binomial test was used (fewer than 25 discordant pairs).
     pub exact: bool,
+}
+
+/// The score of a set of predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfflineScore {
+    /// The metric.
+    pub metric: String,
+    /// Pairs scored.
+    pub n: u64,
+    /// Mean per-example score (0..1) with a 95% bootstrap interval.
+    pub mean: Option<Estimate>,
+    /// The corpus-level value where the metric has one (macro_f1, corpus BLEU, corpus chrF).
+    pub corpus: BTreeMap<String, f64>,
+    /// Predictions the scorer could not parse into the contract (counted as wrong).
+    pub unparseable: u64,
+    /// Per-example scores, by id, in input order.
+    pub per_example: Vec<(String, f64)>,
+}
+
+/// Everything a report shows about one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The run.
+    pub run: RunInfo,
+    /// The primary metric's name.
+    pub primary_metric: String,
+    /// One summary per candidate, in config order.
+    pub candidates: Vec<CandidateSummary>,
+    /// Corpus-level metrics per candidate (macro-F1, corpus BLEU/chrF), 0..1.
+    pub corpus: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Each candidate compared with the baseline (the first candidate).
+    pub comparisons: Vec<PairedComparison>,
 }

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::{ProjectArgs, ReportFormat};
+use super::common::{ProjectArgs, ReportFormat};
 
 #[derive(Debug, Subcommand)]
 pub enum CascadeCommand {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{ProjectArgs, ReportFormat};
+use super::common::{ProjectArgs, ReportFormat};
 
 /// Constraints given on the command line; each overrides the same key of the config.
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::{Args, ValueEnum};
 
-use super::ProjectArgs;
+use super::common::ProjectArgs;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{ExportFormat, ProjectArgs, ReportFormat};
+use super::common::{ExportFormat, ProjectArgs, ReportFormat};
 
 /// Which records: the flags `traffic list` and `traffic stats` share.
 #[derive(Debug, Args)]

@@ -1,87 +1,19 @@
 //! `rightfit eval`: run candidates on components' data, store the run, print the report.
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
-use std::path::PathBuf;
-
 use rightfit_config::Settings;
-use rightfit_config::project::Project;
 use rightfit_eval::runner::{self, EvalOptions};
+use rightfit_eval::summary::run_report;
 use rightfit_registry::ModelRegistry;
 use rightfit_report::RunReport;
-use rightfit_store::{RunStore, SqliteStore};
-use rightfit_types::{RunInfo, RunStatus};
+use rightfit_store::RunStore;
+use rightfit_types::RunStatus;
 use tokio::sync::watch;
 
+use super::common::{open_store, print_lift, print_report, recommend_run, write_html};
 use super::output::line;
-use crate::args::{EvalArgs, ProjectArgs, ReportFormat};
+use crate::args::{EvalArgs, ReportFormat};
 use crate::errors::user;
 use crate::progress::CandidateBars;
-
-/// Opens the project's store (or the one given).
-pub async fn open_store(project: &Project, args: &ProjectArgs) -> anyhow::Result<SqliteStore> {
-    let path: PathBuf = args.store.clone().unwrap_or_else(|| project.store.clone());
-    SqliteStore::open(&path).await.map_err(user)
-}
-
-/// Builds a run's report from the store.
-pub async fn report(store: &dyn RunStore, run: &RunInfo) -> anyhow::Result<RunReport> {
-    let candidates = store.candidates(&run.id).await?;
-    let records = store.records(&run.id, None).await?;
-    let summary = rightfit_eval::summary::summarize(run, &candidates, &records);
-    let corpus: BTreeMap<String, BTreeMap<String, f64>> =
-        serde_json::from_value(run.meta["corpus"].clone()).unwrap_or_default();
-    Ok(RunReport {
-        run: run.clone(),
-        primary_metric: run.meta["primary_metric"]
-            .as_str()
-            .unwrap_or("score")
-            .to_owned(),
-        candidates: summary.candidates,
-        corpus,
-        comparisons: summary.comparisons,
-    })
-}
-
-/// Prints a report in the chosen format.
-pub fn print_report(r: &RunReport, format: ReportFormat) -> anyhow::Result<()> {
-    match format {
-        ReportFormat::Table => {
-            let width = if std::io::stdout().is_terminal() {
-                0
-            } else {
-                200
-            };
-            line(rightfit_report::terminal(r, width).trim_end())
-        }
-        ReportFormat::Markdown => line(rightfit_report::markdown(r).trim_end()),
-        ReportFormat::Json => line(rightfit_report::json(r)),
-    }
-}
-
-/// Prints the lift table (every candidate against its model's zero-shot and the baseline, the
-/// component's `baseline` or else the best candidate that is not a cascade) after a report,
-/// in the table and Markdown formats; JSON readers compute it from the summaries.
-pub fn print_lift(
-    r: &RunReport,
-    baseline: Option<&str>,
-    format: ReportFormat,
-) -> anyhow::Result<()> {
-    let Some(lift) = rightfit_report::lift(&r.candidates, baseline) else {
-        return Ok(());
-    };
-    match format {
-        ReportFormat::Table => {
-            line("")?;
-            line(rightfit_report::lift_terminal(&lift, &r.primary_metric).trim_end())
-        }
-        ReportFormat::Markdown => {
-            line("")?;
-            line(rightfit_report::lift_markdown(&lift, &r.primary_metric).trim_end())
-        }
-        ReportFormat::Json => Ok(()),
-    }
-}
 
 /// `rightfit eval`.
 pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
@@ -184,10 +116,9 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         )
         .await
         .map_err(user)?;
-        let report = report(&store, &outcome).await?;
+        let report = run_report(&store, &outcome).await?;
         if args.html.is_some() {
-            let recommendation =
-                super::decide::recommend_run(settings, &project, &report, &Default::default())?;
+            let recommendation = recommend_run(settings, &project, &report, &Default::default())?;
             html_sections.push(rightfit_report::HtmlSection {
                 records: store.records(&outcome.id, None).await?,
                 report: report.clone(),
@@ -231,7 +162,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         line(serde_json::to_string_pretty(&json_reports)?)?;
     }
     if let Some(path) = &args.html {
-        super::decide::write_html(
+        write_html(
             path,
             &format!("rightfit — {}", project.name),
             &html_sections,

@@ -14,7 +14,6 @@ use rightfit_types::{
     ChatRequest, EmbeddingRequest, LoglikelihoodRequest, Message, ResponseFormat, Sampling,
     StreamEvent, Timings, Usage,
 };
-use serde_json::json;
 
 use super::output::{self, line, stream};
 use crate::args::{
@@ -116,24 +115,10 @@ async fn stream_answer(
     if timings && let Some((u, t)) = done {
         #[allow(clippy::print_stderr)]
         {
-            eprintln!("{}", describe(&u, &t));
+            eprintln!("{}", rightfit_report::timings_line(&u, &t));
         }
     }
     Ok(text)
-}
-
-fn describe(u: &Usage, t: &Timings) -> String {
-    format!(
-        "[prompt {} tok ({} cached) · generated {} tok · queue {:.0} ms · first token {:.0} ms · total {:.0} ms{}]",
-        u.prompt_tokens,
-        u.cached_prompt_tokens,
-        u.completion_tokens,
-        t.queue_ms,
-        t.ttft_ms,
-        t.total_ms,
-        t.generation_tokens_per_s()
-            .map_or_else(String::new, |r| format!(" · {r:.1} tok/s"))
-    )
 }
 
 /// The model `--model` names (for `chat` and `embed`): one named in a project file, a hosted
@@ -284,41 +269,8 @@ pub async fn loglik(settings: &Settings, args: LoglikArgs) -> anyhow::Result<()>
         })
         .await
         .map_err(user)?;
-    let best = r.best();
     if args.json {
-        return output::json(&json!({
-            "context_tokens": r.context_tokens,
-            "best": best,
-            "scores": r.scores.iter().zip(&args.continuations).map(|(s, c)| json!({
-                "continuation": c,
-                "logprob": s.logprob,
-                "tokens": s.tokens,
-                "mean_logprob": s.mean_logprob(),
-                "is_greedy": s.is_greedy,
-            })).collect::<Vec<_>>(),
-        }));
+        return output::json(&rightfit_report::loglik_json(&r, &args.continuations));
     }
-    let mut t = output::table(&[
-        "",
-        "continuation",
-        "log p",
-        "tokens",
-        "log p / token",
-        "greedy",
-    ]);
-    for (i, (s, c)) in r.scores.iter().zip(&args.continuations).enumerate() {
-        t.add_row(vec![
-            if Some(i) == best {
-                "*".to_owned()
-            } else {
-                String::new()
-            },
-            format!("{c:?}"),
-            format!("{:.4}", s.logprob),
-            s.tokens.to_string(),
-            format!("{:.4}", s.mean_logprob()),
-            if s.is_greedy { "yes" } else { "no" }.to_owned(),
-        ]);
-    }
-    line(t)
+    line(rightfit_report::loglik_terminal(&r, &args.continuations).trim_end())
 }

@@ -2,8 +2,8 @@
 
 use rightfit_store::TrafficStore;
 
-use super::output::{json as print_json, line, table};
-use super::runs::store_for;
+use super::common::store_for;
+use super::output::{json, line};
 use crate::args::{KeysCommand, ListFormat};
 use crate::errors::user;
 
@@ -20,7 +20,7 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 &name,
                 requests_per_minute,
                 budget_usd,
-                rightfit_eval::clock::now_rfc3339(),
+                rightfit_config::time::now_rfc3339(),
             )
             .map_err(user)?;
             let store = store_for(&project).await?;
@@ -35,33 +35,11 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             line("Keep this secret now: it cannot be shown again (only its hash is stored).")
         }
         KeysCommand::List { project, format } => {
-            let store = store_for(&project).await?;
-            let keys = store.keys().await?;
+            let keys = store_for(&project).await?.keys().await?;
             if format == ListFormat::Json {
-                return print_json(&serde_json::to_value(&keys)?);
+                return json(&serde_json::to_value(&keys)?);
             }
-            if keys.is_empty() {
-                return line(
-                    "no gateway keys yet — make one with 'rightfit keys create --name NAME'",
-                );
-            }
-            let mut t = table(&[
-                "id", "name", "prefix", "created", "revoked", "req/min", "budget", "spent",
-            ]);
-            let dash = || "—".to_owned();
-            for k in keys {
-                t.add_row(vec![
-                    k.id,
-                    k.name,
-                    format!("{}…", k.prefix),
-                    k.created_at,
-                    k.revoked_at.unwrap_or_else(dash),
-                    k.requests_per_minute.map_or_else(dash, |n| n.to_string()),
-                    k.budget_usd.map_or_else(dash, rightfit_report::usd),
-                    rightfit_report::usd(k.spent_usd),
-                ]);
-            }
-            line(t)
+            line(rightfit_report::keys_terminal(&keys).trim_end())
         }
         KeysCommand::Revoke { project, key } => {
             let store = store_for(&project).await?;

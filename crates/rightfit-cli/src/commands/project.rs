@@ -1,12 +1,11 @@
 //! `rightfit init` and `rightfit config check`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
 use rightfit_config::Settings;
-use rightfit_config::project::{
-    OutputContract, PriceSource, Project, ProviderConfig, STARTER, STARTER_DATA,
-};
+use rightfit_config::project::{Project, ProviderConfig, STARTER, STARTER_DATA};
 use rightfit_llama::store::ModelStore;
 use rightfit_providers::Provider;
 use rightfit_registry::ModelRegistry;
@@ -97,69 +96,30 @@ pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<(
     let p = load(&project.config)?;
     let store = ModelStore::new(settings.models_dir());
     let mut problems = Vec::new();
-    line(format!(
-        "{}: valid — project '{}', runs kept in {}",
-        p.file.display(),
-        p.name,
-        project.store.as_deref().unwrap_or(&p.store).display()
-    ))?;
-    let mut models = table(&[
-        "model",
-        "provider",
-        "id / file",
-        "price $/Mtok in/out",
-        "concurrency",
-    ]);
+    let mut local_files = BTreeMap::new();
     for m in p.models.values() {
-        let (id, note) = match &m.provider {
-            ProviderConfig::Local { model, .. } => match store.resolve(model) {
-                Ok(r) => (r.path.display().to_string(), None),
-                Err(e) => (model.clone(), Some(format!("models.{}: {e}", m.name))),
-            },
-            ProviderConfig::Classifier { artefact, .. } => (artefact.display().to_string(), None),
-            ProviderConfig::Openai { model, api_key, .. }
-            | ProviderConfig::Anthropic { model, api_key, .. }
-            | ProviderConfig::Gemini { model, api_key, .. } => (
-                model.clone(),
-                api_key
-                    .resolve()
-                    .err()
-                    .map(|e| format!("models.{}.api_key: {e}", m.name)),
-            ),
-            ProviderConfig::OpenaiCompatible {
-                model,
-                base_url,
-                api_key,
-            } => (
-                format!("{model} @ {base_url}"),
-                api_key
-                    .as_ref()
-                    .and_then(|k| k.resolve().err())
-                    .map(|e| format!("models.{}.api_key: {e}", m.name)),
-            ),
+        let key = match &m.provider {
+            ProviderConfig::Local { model, .. } => {
+                match store.resolve(model) {
+                    Ok(r) => {
+                        local_files.insert(m.name.clone(), r.path);
+                    }
+                    Err(e) => problems.push(format!("models.{}: {e}", m.name)),
+                }
+                None
+            }
+            ProviderConfig::Classifier { .. } => None,
+            ProviderConfig::Openai { api_key, .. }
+            | ProviderConfig::Anthropic { api_key, .. }
+            | ProviderConfig::Gemini { api_key, .. } => Some(api_key),
+            ProviderConfig::OpenaiCompatible { api_key, .. } => api_key.as_ref(),
         };
-        if let Some(n) = note {
-            problems.push(n);
+        if let Some(e) = key.and_then(|k| k.resolve().err()) {
+            problems.push(format!("models.{}.api_key: {e}", m.name));
         }
-        models.add_row(vec![
-            m.name.clone(),
-            m.provider.kind().to_owned(),
-            id,
-            match (m.price, &m.price_source, m.cost_per_hour) {
-                (_, PriceSource::Hardware, Some(per_hour)) => {
-                    format!("${per_hour}/h of hardware time")
-                }
-                (Some(p), PriceSource::Catalogue(date), _) => {
-                    format!("{} / {} (catalogue, {date})", p.input, p.output)
-                }
-                (Some(p), _, _) => format!("{} / {}", p.input, p.output),
-                (None, _, _) => "unknown: set price".to_owned(),
-            },
-            m.concurrency.to_string(),
-        ]);
     }
-    line(models)?;
-    let mut comps = table(&["component", "dataset", "output", "metrics", "candidates"]);
+    let runs = project.store.as_deref().unwrap_or(&p.store);
+    line(rightfit_report::project_terminal(&p, runs, &local_files).trim_end())?;
     for c in p.components.values() {
         if !c.dataset.path.exists() {
             problems.push(format!(
@@ -168,27 +128,7 @@ pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<(
                 c.dataset.path.display()
             ));
         }
-        let output = match &c.output {
-            OutputContract::Label { labels, .. } => format!("label ({} labels)", labels.len()),
-            OutputContract::Json { schema } => {
-                format!("json{}", if schema.is_some() { " + schema" } else { "" })
-            }
-            OutputContract::Spans { slots } => format!("spans ({})", slots.join(", ")),
-            OutputContract::Text { .. } => "text".to_owned(),
-        };
-        comps.add_row(vec![
-            c.name.clone(),
-            c.dataset.path.display().to_string(),
-            output,
-            c.metrics.join(", "),
-            c.candidates
-                .iter()
-                .map(|k| format!("{} ({})", k.name, k.strategy))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ]);
     }
-    line(comps)?;
     if online {
         problems.extend(ping(&p).await?);
     }

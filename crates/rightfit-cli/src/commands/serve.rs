@@ -12,7 +12,7 @@ use rightfit_registry::ModelRegistry;
 use rightfit_store::TrafficStore;
 use tokio::sync::mpsc;
 
-use super::eval::open_store;
+use super::common::open_store;
 use super::project::load;
 use crate::args::{AuthMode, ServeArgs};
 use crate::errors::user;

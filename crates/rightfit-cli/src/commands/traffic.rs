@@ -1,39 +1,20 @@
 //! `rightfit traffic list | stats | export`: what the gateway recorded, from the project's store.
 
-mod export;
-mod since;
-
-use std::io::{IsTerminal, Write};
-use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use anyhow::Context;
+use rightfit_eval::dataset::{self, TrafficQuery};
 use rightfit_store::TrafficStore;
 use rightfit_types::TrafficFilter;
 
-use self::export::{ExportRow, Skipped, export_rows};
+use super::common::{output, store_for, width};
 use super::output::{json as print_json, line};
-use super::runs::store_for;
 use crate::args::{ExportFormat, ListFormat, ReportFormat, TrafficCommand, TrafficSelect};
 use crate::errors::user;
 
-/// Table width: the terminal's, or 200 columns when stdout is not one.
-fn width() -> u16 {
-    if std::io::stdout().is_terminal() {
-        0
-    } else {
-        200
-    }
-}
-
 /// `--since` as the text traffic times compare with.
 fn since(text: Option<&str>) -> anyhow::Result<Option<String>> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    text.map(|t| since::parse_since(t, now))
+    let now = rightfit_config::time::unix_now();
+    text.map(|t| rightfit_config::time::parse_since(t, now))
         .transpose()
-        .map_err(|e| user(anyhow::anyhow!(e)))
+        .map_err(user)
 }
 
 /// A filter from the flags `list` and `stats` share.
@@ -70,18 +51,8 @@ pub async fn run(cmd: TrafficCommand) -> anyhow::Result<()> {
             if format == ListFormat::Json {
                 return print_json(&serde_json::to_value(&records)?);
             }
-            if records.is_empty() {
-                return line("no traffic recorded for this selection — see 'rightfit serve'");
-            }
             let total = store.count_traffic(&filter).await?;
-            line(rightfit_report::traffic_list_terminal(&records, width()).trim_end())?;
-            if total > records.len() as u64 {
-                line(format!(
-                    "the newest {} of {total} records; --limit shows more",
-                    records.len()
-                ))?;
-            }
-            Ok(())
+            line(rightfit_report::traffic_list_page(&records, total, width()).trim_end())
         }
         TrafficCommand::Stats {
             project,
@@ -108,140 +79,29 @@ pub async fn run(cmd: TrafficCommand) -> anyhow::Result<()> {
             since: since_text,
             limit,
             format,
-            output,
+            output: path,
         } => {
-            let since = since(since_text.as_deref())?;
-            let store = store_for(&project).await?;
-            let primaries = store
-                .traffic(&TrafficFilter {
-                    component: Some(component.clone()),
-                    role: Some("primary".to_owned()),
-                    since: since.clone(),
-                    ok_only: true,
-                    // With every row kept, the limit can go to the store.
-                    limit: limit.filter(|_| reference_from.is_none()),
-                    ..TrafficFilter::default()
-                })
-                .await?;
-            let shadows = match &reference_from {
-                Some(candidate) => {
-                    store
-                        .traffic(&TrafficFilter {
-                            component: Some(component.clone()),
-                            candidate: Some(candidate.clone()),
-                            role: Some("shadow".to_owned()),
-                            since,
-                            ok_only: true,
-                            ..TrafficFilter::default()
-                        })
-                        .await?
-                }
-                None => Vec::new(),
+            let query = TrafficQuery {
+                component,
+                reference_from,
+                since: since(since_text.as_deref())?,
+                limit,
             };
-            let (mut rows, skipped) = export_rows(&primaries, &shadows, reference_from.as_deref());
-            if let Some(limit) = limit {
-                rows.truncate(limit);
+            let store = store_for(&project).await?;
+            let (rows, skipped) = dataset::from_traffic(&store, &query).await?;
+            dataset::write_rows(
+                &mut output(path.as_deref())?,
+                &rows,
+                format == ExportFormat::Csv,
+            )?;
+            // On stderr: stdout may be the dataset.
+            #[allow(clippy::print_stderr)]
+            {
+                let message =
+                    dataset::describe_export(&query, rows.len(), skipped, path.as_deref());
+                eprintln!("{message}");
             }
-            write_rows(&rows, format, output.as_deref())?;
-            report_export(
-                &component,
-                rows.len(),
-                skipped,
-                reference_from.as_deref(),
-                output.as_deref(),
-            );
             Ok(())
         }
-    }
-}
-
-fn write_rows(
-    rows: &[ExportRow],
-    format: ExportFormat,
-    output: Option<&Path>,
-) -> anyhow::Result<()> {
-    let mut out: Box<dyn Write> = match output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))
-                .map_err(user)?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    match format {
-        ExportFormat::Jsonl => {
-            for r in rows {
-                writeln!(out, "{}", serde_json::to_string(r)?)?;
-            }
-        }
-        ExportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record([
-                "id",
-                "at",
-                "component",
-                "candidate",
-                "system",
-                "input",
-                "messages",
-                "output",
-                "reference",
-            ])?;
-            for r in rows {
-                w.write_record([
-                    r.id.as_str(),
-                    r.at.as_str(),
-                    r.component.as_str(),
-                    r.candidate.as_str(),
-                    r.system.as_str(),
-                    r.input.as_str(),
-                    r.messages.to_string().as_str(),
-                    r.output.as_str(),
-                    r.reference.as_str(),
-                ])?;
-            }
-            w.flush()?;
-        }
-    }
-    out.flush()?;
-    Ok(())
-}
-
-/// What was written and what was left out, on stderr (stdout may be the dataset).
-fn report_export(
-    component: &str,
-    written: usize,
-    skipped: Skipped,
-    reference_from: Option<&str>,
-    output: Option<&Path>,
-) {
-    let mut message = format!("exported {written} requests of component '{component}'");
-    if let Some(path) = output {
-        message.push_str(&format!(" to {}", path.display()));
-    }
-    if skipped.total() > 0 {
-        let mut reasons = Vec::new();
-        if skipped.no_reference > 0 {
-            reasons.push(format!(
-                "{} without an answer by {}",
-                skipped.no_reference,
-                reference_from.unwrap_or("the reference candidate")
-            ));
-        }
-        if skipped.no_input > 0 {
-            reasons.push(format!("{} without a user message", skipped.no_input));
-        }
-        if skipped.no_output > 0 {
-            reasons.push(format!("{} without a logged answer", skipped.no_output));
-        }
-        message.push_str(&format!(
-            "; skipped {}: {}",
-            skipped.total(),
-            reasons.join(", ")
-        ));
-    }
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("{message}");
     }
 }

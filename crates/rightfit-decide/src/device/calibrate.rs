@@ -1,5 +1,6 @@
-//! Efficiencies from a measurement on this machine, the record `rightfit bench-model` saves,
-//! and the defaults used when nothing was measured.
+//! Efficiencies from a measurement on this machine, which saved record fits a model, and this
+//! machine as a device profile. (The record's type and the defaults used when nothing was
+//! measured are `rightfit_types::device`'s; reading and writing records, `rightfit_config`'s.)
 //!
 //! A calibration is measured on one CPU and applied to every device: it is the only measured
 //! figure there is, and per-kind efficiencies for GPUs would be guesses with nothing here to
@@ -15,63 +16,14 @@
 //! the other's prompt speed within 6% and its generation within 0.7–1.4×; calibrated on
 //! SmolLM2's Q4_1 it predicted a quarter of the Q4_K_M models' prompt speed (docs/devices.md).
 
-use serde::{Deserialize, Serialize};
+use rightfit_types::device::{
+    BenchFigures, Calibration, CalibrationRecord, ModelBench, ModelShape, model_file_name,
+};
 
-use super::profile::{Calibration, DeviceKind, DeviceProfile};
+use super::profile::{DeviceKind, DeviceProfile};
 use super::roofline::{decode_bytes_per_token, prefill_flops_per_token};
-use crate::facts::ModelShape;
 
-/// Default generation efficiency: the share of measured memory bandwidth that generation
-/// reached in `rightfit bench-model` on Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 2 threads, on the
-/// development machine (2 vCPUs of an Intel Xeon with AVX-512 under KVM, 2026-11-30):
-/// 12.8 tok/s × 1,113 MB read per token ÷ 18.7 GB/s = 0.77.
-///
-/// A model of the size and quantisation people deploy; the same bench gave 0.49 on Gemma 3
-/// 270M Q4_K_M and 0.39 on SmolLM2-135M Q4_1 (small models lose more to per-token overheads).
-pub const DEFAULT_DECODE_EFFICIENCY: f64 = 0.77;
-
-/// Default prompt efficiency, from the same measurement (256-token prompt): 90.1 tok/s ×
-/// 3.58 GFLOP per token ÷ 332.8 GFLOPS (2 cores × 2.6 GHz × 64 FP32 FLOP/cycle) = 0.97.
-///
-/// Near 1 because llama.cpp multiplies Q4_K weights with 8-bit integer dot products (AVX-512
-/// VNNI here), several times the FP32 rate the CPU yardstick counts: it is a ratio to that
-/// yardstick, not a utilisation. Gemma 3 270M Q4_K_M gave 1.03; SmolLM2's Q4_1, which has no
-/// repacked kernel, 0.25.
-pub const DEFAULT_PREFILL_EFFICIENCY: f64 = 0.97;
-
-impl Default for Calibration {
-    /// [`DEFAULT_DECODE_EFFICIENCY`] and [`DEFAULT_PREFILL_EFFICIENCY`].
-    fn default() -> Self {
-        Calibration {
-            decode_efficiency: DEFAULT_DECODE_EFFICIENCY,
-            prefill_efficiency: DEFAULT_PREFILL_EFFICIENCY,
-            source: "defaults (bench-model on Qwen2.5-Coder-1.5B Q4_K_M, 2 threads, development \
-                     machine, 2026-11-30)"
-                .to_owned(),
-        }
-    }
-}
-
-/// What `bench-model` measured, and this machine's peak figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BenchFigures {
-    /// Prompt length of the prompt-processing test, tokens.
-    pub prompt_tokens: f64,
-    /// Measured prompt processing, tokens per second.
-    pub prompt_tokens_per_s: f64,
-    /// Prompt length of the generation test, tokens.
-    pub generation_prompt_tokens: f64,
-    /// Tokens generated in the generation test.
-    pub generated_tokens: f64,
-    /// Measured generation, tokens per second.
-    pub generation_tokens_per_s: f64,
-    /// Measured memory read bandwidth, GB/s.
-    pub bandwidth_gbs: f64,
-    /// Peak compute of the cores used, TFLOPS (same convention as the catalogue's CPUs).
-    pub compute_tflops: f64,
-}
-
-/// Efficiencies that make [`predict`](super::predict) reproduce `figures` on this machine:
+/// Efficiencies that make [`predict`](super::roofline::predict) reproduce `figures` on this machine:
 ///
 /// - `decode_efficiency = generation tok/s ÷ (bandwidth ÷ decode_bytes_per_token(prompt +
 ///   generated ÷ 2))`;
@@ -88,106 +40,64 @@ pub fn calibrate(shape: &ModelShape, figures: &BenchFigures, source: String) -> 
     }
 }
 
-/// What `rightfit bench-model` saves to `$RIGHTFIT_HOME/calibration.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CalibrationRecord {
-    /// The efficiencies.
-    pub calibration: Calibration,
-    /// When it was measured (RFC 3339, UTC).
-    pub measured_at: String,
-    /// The model measured (its name).
-    pub model: String,
-    /// Its file.
-    pub model_path: String,
-    /// Its quantisation.
-    pub quantization: String,
-    /// Engine threads.
-    pub threads: usize,
-    /// The raw figures.
-    pub figures: BenchFigures,
-    /// Bytes generation read per token in the generation test (the roofline's divisor).
-    pub decode_bytes_per_token: f64,
-    /// Operations per token in the prompt test (the roofline's divisor).
-    pub prefill_flops_per_token: f64,
-    /// How the bandwidth was measured.
+/// This machine's own figures, measured or worked out beside a model's benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineFigures {
+    /// Memory read bandwidth, GB/s.
+    pub bandwidth_gbs: f64,
+    /// How it was measured.
     pub bandwidth_method: String,
-    /// How the peak compute was worked out.
+    /// Peak compute of the cores used, TFLOPS.
+    pub compute_tflops: f64,
+    /// How it was worked out.
     pub compute_method: String,
-    /// This machine's memory (`MemTotal`), bytes.
+    /// Memory (`MemTotal`), bytes.
     pub memory_bytes: u64,
-    /// Memory available to a new process when measured (`MemAvailable`), bytes.
+    /// Memory available to a new process (`MemAvailable`), bytes.
     pub available_memory_bytes: u64,
 }
 
-/// Why a saved calibration cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum CalibrationError {
-    /// Not the JSON `bench-model` writes.
-    #[error("not a calibration record: {0}")]
-    Json(#[from] serde_json::Error),
-    /// A figure that cannot be right.
-    #[error("{field} is {value}; expected a positive, finite number")]
-    Invalid {
-        /// The field.
-        field: &'static str,
-        /// Its value.
-        value: f64,
-    },
-}
-
-/// Reads and checks a saved record (the I/O is the caller's).
-pub fn parse_calibration(text: &str) -> Result<CalibrationRecord, CalibrationError> {
-    let record: CalibrationRecord = serde_json::from_str(text)?;
-    let checks = [
-        (
-            "calibration.decode_efficiency",
-            record.calibration.decode_efficiency,
+/// The record `bench-model` saves: the efficiencies [`calibrate`] derives from `bench` and
+/// `machine` on a model of this `shape`, run with `threads` threads, with the figures they
+/// rest on.
+pub fn calibration_record(
+    shape: &ModelShape,
+    bench: &ModelBench,
+    machine: MachineFigures,
+    threads: usize,
+    measured_at: String,
+) -> CalibrationRecord {
+    let figures = BenchFigures {
+        prompt_tokens: bench.prompt_tokens as f64,
+        prompt_tokens_per_s: bench.prompt_tokens_per_s.median,
+        generation_prompt_tokens: bench.generation_prompt_tokens as f64,
+        generated_tokens: f64::from(bench.gen_tokens),
+        generation_tokens_per_s: bench.generation_tokens_per_s.median,
+        bandwidth_gbs: machine.bandwidth_gbs,
+        compute_tflops: machine.compute_tflops,
+    };
+    let source = format!(
+        "bench-model on {}, {threads} threads, {measured_at}",
+        bench.model
+    );
+    CalibrationRecord {
+        calibration: calibrate(shape, &figures, source),
+        measured_at,
+        model: bench.model.clone(),
+        model_path: bench.path.display().to_string(),
+        quantization: shape.quantization.clone(),
+        threads,
+        decode_bytes_per_token: decode_bytes_per_token(
+            shape,
+            figures.generation_prompt_tokens + figures.generated_tokens / 2.0,
         ),
-        (
-            "calibration.prefill_efficiency",
-            record.calibration.prefill_efficiency,
-        ),
-        ("figures.bandwidth_gbs", record.figures.bandwidth_gbs),
-        ("figures.compute_tflops", record.figures.compute_tflops),
-    ];
-    for (field, value) in checks {
-        if !(value.is_finite() && value > 0.0) {
-            return Err(CalibrationError::Invalid { field, value });
-        }
+        prefill_flops_per_token: prefill_flops_per_token(shape, figures.prompt_tokens / 2.0),
+        figures,
+        bandwidth_method: machine.bandwidth_method,
+        compute_method: machine.compute_method,
+        memory_bytes: machine.memory_bytes,
+        available_memory_bytes: machine.available_memory_bytes,
     }
-    Ok(record)
-}
-
-/// Reads a saved calibration file: a list of records (one per model measured), or a single
-/// record (as files written before the list).
-pub fn parse_calibrations(text: &str) -> Result<Vec<CalibrationRecord>, CalibrationError> {
-    let value: serde_json::Value = serde_json::from_str(text)?;
-    match value {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .map(|item| parse_calibration(&item.to_string()))
-            .collect(),
-        single => Ok(vec![parse_calibration(&single.to_string())?]),
-    }
-}
-
-/// The file name of a record's model (what matches a record to a model).
-fn file_name(path: &str) -> &str {
-    path.rsplit(['/', '\\']).next().unwrap_or(path)
-}
-
-/// `records` with `new` in place of any record of the same model file (newest last).
-pub fn merge_calibration(
-    records: Vec<CalibrationRecord>,
-    new: CalibrationRecord,
-) -> Vec<CalibrationRecord> {
-    let mut out: Vec<CalibrationRecord> = records
-        .into_iter()
-        .filter(|r| file_name(&r.model_path) != file_name(&new.model_path))
-        .collect();
-    out.push(new);
-    out
 }
 
 /// The record whose efficiencies best fit a model: one measured on the same model file, else the
@@ -205,7 +115,7 @@ pub fn choose_calibration<'a>(
     newest(
         records
             .iter()
-            .filter(|r| file_name(&r.model_path) == file_name(model_path))
+            .filter(|r| model_file_name(&r.model_path) == model_file_name(model_path))
             .collect(),
     )
     .or_else(|| {
@@ -218,35 +128,35 @@ pub fn choose_calibration<'a>(
     })
 }
 
-impl CalibrationRecord {
-    /// This machine as a device profile (`this-machine`), from the measured bandwidth and the
-    /// compute estimate; usable memory is what was available when measured. Not priced.
-    pub fn this_machine(&self) -> DeviceProfile {
-        DeviceProfile {
-            id: "this-machine".to_owned(),
-            name: format!("This machine ({} threads)", self.threads),
-            kind: DeviceKind::Cpu,
-            memory_bytes: self.memory_bytes,
-            usable_memory_bytes: self.available_memory_bytes.min(self.memory_bytes),
-            bandwidth_gbs: self.figures.bandwidth_gbs,
-            compute_tflops: self.figures.compute_tflops,
-            price: None,
-            sources: vec![format!(
-                "rightfit bench-model on {}, {}",
-                self.model, self.measured_at
-            )],
-            note: format!(
-                "Measured: {}. Estimated: {}.",
-                self.bandwidth_method, self.compute_method
-            ),
-        }
+/// This machine as a device profile (`this-machine`), from the measured bandwidth and the
+/// compute estimate; usable memory is what was available when measured. Not priced.
+pub fn this_machine(record: &CalibrationRecord) -> DeviceProfile {
+    DeviceProfile {
+        id: "this-machine".to_owned(),
+        name: format!("This machine ({} threads)", record.threads),
+        kind: DeviceKind::Cpu,
+        memory_bytes: record.memory_bytes,
+        usable_memory_bytes: record.available_memory_bytes.min(record.memory_bytes),
+        bandwidth_gbs: record.figures.bandwidth_gbs,
+        compute_tflops: record.figures.compute_tflops,
+        price: None,
+        sources: vec![format!(
+            "rightfit bench-model on {}, {}",
+            record.model, record.measured_at
+        )],
+        note: format!(
+            "Measured: {}. Estimated: {}.",
+            record.bandwidth_method, record.compute_method
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use rightfit_config::calibration::{merge_calibration, parse_calibrations};
+
     use super::*;
-    use crate::device::predict;
+    use crate::device::roofline::predict;
     use crate::facts::Workload;
 
     fn shape() -> ModelShape {
@@ -293,7 +203,7 @@ mod tests {
             memory_bytes: 8 << 30,
             available_memory_bytes: 6 << 30,
         };
-        let here = record.this_machine();
+        let here = this_machine(&record);
         let generation = Workload {
             prompt_tokens: 4.0,
             output_tokens: 128.0,
@@ -319,40 +229,6 @@ mod tests {
         // Prefill: 2e8 + 2 × 10 × 8 × 128 × 128 = 202,621,440 FLOP; 332.8 GFLOPS ÷ that.
         let roofline = 0.3328e12 / 202_621_440.0;
         assert!((cal.prefill_efficiency - 500.0 / roofline).abs() < 1e-12);
-    }
-
-    #[test]
-    fn parse_rejects_impossible_figures_and_round_trips() {
-        // Figures that print exactly in JSON, so that the round trip compares equal.
-        let mut record = CalibrationRecord {
-            calibration: Calibration {
-                decode_efficiency: 0.5,
-                prefill_efficiency: 0.25,
-                source: "test".into(),
-            },
-            measured_at: "2026-11-30T00:00:00Z".into(),
-            model: "toy".into(),
-            model_path: "/toy.gguf".into(),
-            quantization: "Q4_0".into(),
-            threads: 2,
-            figures: figures(),
-            decode_bytes_per_token: 1.0,
-            prefill_flops_per_token: 1.0,
-            bandwidth_method: "m".into(),
-            compute_method: "c".into(),
-            memory_bytes: 1,
-            available_memory_bytes: 1,
-        };
-        let text = serde_json::to_string(&record).expect("serialise");
-        assert_eq!(parse_calibration(&text).expect("valid"), record);
-        record.calibration.decode_efficiency = 0.0;
-        let text = serde_json::to_string(&record).expect("serialise");
-        let err = parse_calibration(&text).expect_err("zero efficiency");
-        assert!(err.to_string().contains("decode_efficiency"), "{err}");
-        assert!(matches!(
-            parse_calibration("{\"calibration\": 1}"),
-            Err(CalibrationError::Json(_))
-        ));
     }
 
     fn record(path: &str, quantization: &str, at: &str, decode: f64) -> CalibrationRecord {

@@ -9,17 +9,21 @@
 mod breakeven;
 mod calibrate;
 mod catalog;
-pub(crate) mod profile;
+mod estimate;
+mod profile;
 mod roofline;
 
 pub use breakeven::{BreakEven, HOURS_PER_MONTH, SECONDS_PER_MONTH, break_even, monthly_cost};
 pub use calibrate::{
-    BenchFigures, CalibrationError, CalibrationRecord, DEFAULT_DECODE_EFFICIENCY,
-    DEFAULT_PREFILL_EFFICIENCY, calibrate, choose_calibration, merge_calibration,
-    parse_calibration, parse_calibrations,
+    MachineFigures, calibrate, calibration_record, choose_calibration, this_machine,
 };
 pub use catalog::{LIFETIME_MONTHS, USD_PER_KWH, catalogue, find};
-pub use profile::{Calibration, DeviceKind, DevicePrice, DeviceProfile};
+pub use estimate::{DeviceEstimate, estimate_devices};
+pub use profile::{DeviceKind, DevicePrice, DeviceProfile};
+pub use rightfit_types::device::{
+    BenchFigures, Calibration, CalibrationRecord, DEFAULT_DECODE_EFFICIENCY,
+    DEFAULT_PREFILL_EFFICIENCY,
+};
 pub use roofline::{
     Fit, KV_ELEMENT_BYTES, MICRO_BATCH, RUNTIME_BASE_BYTES, RUNTIME_WEIGHTS_FRACTION, Speed,
     decode_bytes_per_token, fit, kv_bytes_per_token, mean_decode_context, memory_needed, predict,

@@ -1,5 +1,4 @@
-//! What is known about a device ([`DeviceProfile`]) and how far real speeds fall short of its
-//! peaks ([`Calibration`]).
+//! A device a local model could run on, and what running on it costs.
 
 use serde::{Deserialize, Serialize};
 
@@ -60,16 +59,4 @@ pub struct DeviceProfile {
     pub sources: Vec<String>,
     /// What the figures mean and assume.
     pub note: String,
-}
-
-/// Efficiencies that turn roofline bounds into estimates: the fraction of peak bandwidth that
-/// token generation reaches, and the fraction of peak compute that prompt processing reaches.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// Generation speed ÷ (bandwidth ÷ bytes read per token).
-    pub decode_efficiency: f64,
-    /// Prompt speed ÷ (compute ÷ operations per token).
-    pub prefill_efficiency: f64,
-    /// Where the figures come from (a `bench-model` measurement, or the defaults).
-    pub source: String,
 }

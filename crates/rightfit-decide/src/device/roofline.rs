@@ -16,8 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::profile::{Calibration, DeviceProfile};
+use super::profile::DeviceProfile;
 use crate::facts::{ModelShape, Workload};
+use rightfit_types::device::Calibration;
 
 /// Bytes of one KV-cache element: llama.cpp stores keys and values as f16 by default.
 pub const KV_ELEMENT_BYTES: u64 = 2;

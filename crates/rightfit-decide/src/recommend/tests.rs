@@ -446,7 +446,7 @@ fn pareto_frontiers_and_aspects_cover_every_candidate() {
 
 /// SmolLM2-135M-Instruct Q4_1 as its GGUF header describes it.
 fn smollm2_shape() -> ModelShape {
-    ModelShape::smollm2_135m_q4_1()
+    crate::facts::smollm2_135m_q4_1()
 }
 
 fn priced_pi() -> DeviceProfile {

@@ -11,6 +11,7 @@
 //! file order. Everything here is pure apart from reading the one file in [`load`].
 
 mod delimited;
+mod from_traffic;
 mod json;
 mod jsonl;
 mod path;
@@ -27,6 +28,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub use from_traffic::{
+    ExportRow, Skipped as TrafficSkipped, TrafficQuery, describe_export, export_rows, from_traffic,
+    write_rows,
+};
 pub use path::{FieldPath, FieldPathError};
 pub use records::{DatasetError, Row, Skipped};
 use records::{Record, kind};

@@ -11,6 +11,7 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 mod ggml_types;
+pub mod shape;
 
 pub use ggml_types::type_name;
 use ggml_types::{file_type_name, type_layout};

@@ -1,4 +1,5 @@
-//! Axes shared by the charts: linear or log scales, time labels, the quality range.
+//! Axes shared by the charts: linear or log scales, time labels, the quality range, and the
+//! points they place.
 
 /// One candidate on a scatter chart.
 #[derive(Debug, Clone)]

@@ -6,14 +6,32 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Context;
-use rightfit_llama::engine::proc_kb_field;
+use crate::engine::proc_kb_field;
 
 /// Buffer the bandwidth test reads at least: far larger than any CPU cache of the 2020s.
 const MIN_BUFFER_BYTES: u64 = 1 << 30;
 
 /// Repetitions of the bandwidth test; the best is kept (the least disturbed by other work).
 const BANDWIDTH_REPS: usize = 5;
+
+/// Why a figure could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum MachineError {
+    /// The test buffer is larger than this platform's address space.
+    #[error("the buffer does not fit in memory")]
+    BufferTooLarge,
+    /// The test buffer could not be allocated.
+    #[error("cannot allocate {mib} MiB to measure bandwidth")]
+    Allocate {
+        /// Its size.
+        mib: u64,
+        /// Why.
+        source: std::collections::TryReserveError,
+    },
+    /// No clock frequency anywhere this looks.
+    #[error("cannot read this CPU's clock (no cpufreq, no 'cpu MHz' in /proc/cpuinfo)")]
+    NoClock,
+}
 
 /// A measured memory read bandwidth.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +48,7 @@ pub struct Bandwidth {
 /// crate's SIMD search, optimised even in debug builds, where a loop of our own would be bound
 /// by unoptimised code rather than by memory); the rate is the buffer's bytes over the wall
 /// time of the slowest thread, best of [`BANDWIDTH_REPS`].
-pub fn memory_bandwidth(threads: usize) -> anyhow::Result<Bandwidth> {
+pub fn memory_bandwidth(threads: usize) -> Result<Bandwidth, MachineError> {
     let threads = threads.max(1);
     let llc = last_level_cache_bytes();
     let available = proc_kb_field(&read("/proc/meminfo"), "MemAvailable:");
@@ -39,11 +57,14 @@ pub fn memory_bandwidth(threads: usize) -> anyhow::Result<Bandwidth> {
         // Leave room for the model that was just measured and everything else.
         bytes = bytes.min((available / 4).max(64 << 20));
     }
-    let len = usize::try_from(bytes).context("the buffer does not fit in memory")?;
+    let len = usize::try_from(bytes).map_err(|_| MachineError::BufferTooLarge)?;
     let mut buffer: Vec<u8> = Vec::new();
     buffer
         .try_reserve_exact(len)
-        .with_context(|| format!("cannot allocate {} MiB to measure bandwidth", bytes >> 20))?;
+        .map_err(|source| MachineError::Allocate {
+            mib: bytes >> 20,
+            source,
+        })?;
     // Non-zero bytes: a zero-filled allocation could be served from the shared zero page.
     buffer.resize(len, 1);
     let chunk = len.div_ceil(threads);
@@ -87,7 +108,7 @@ pub struct PeakCompute {
 /// `min(threads, cores) × base clock × FP32 FLOP per cycle`, the clock from cpufreq's base
 /// frequency (else its maximum, else `cpu MHz` in `/proc/cpuinfo`) and FLOP per cycle from the
 /// CPU's features ([`fp32_flops_per_cycle`]).
-pub fn peak_compute(threads: usize) -> anyhow::Result<PeakCompute> {
+pub fn peak_compute(threads: usize) -> Result<PeakCompute, MachineError> {
     let cpuinfo = read("/proc/cpuinfo");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let used = threads.clamp(1, cores);
@@ -100,7 +121,7 @@ pub fn peak_compute(threads: usize) -> anyhow::Result<PeakCompute> {
     {
         (mhz / 1e3, "cpu MHz in /proc/cpuinfo")
     } else {
-        anyhow::bail!("cannot read this CPU's clock (no cpufreq, no 'cpu MHz' in /proc/cpuinfo)");
+        return Err(MachineError::NoClock);
     };
     let vendor = cpuinfo_field(&cpuinfo, "vendor_id").unwrap_or_default();
     let flags = cpuinfo_field(&cpuinfo, "flags")

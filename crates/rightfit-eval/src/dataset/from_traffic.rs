@@ -1,11 +1,143 @@
-//! Turning a component's traffic into a dataset `rightfit eval` reads: one row per answered
-//! primary request, with the reference taken from the answer of a chosen candidate.
+//! A component's traffic as a dataset `rightfit eval` reads: one row per answered primary
+//! request, with the reference taken from the answer of a chosen candidate.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
 
-use rightfit_types::TrafficRecord;
+use rightfit_store::{StoreError, TrafficStore};
+use rightfit_types::{TrafficFilter, TrafficRecord};
 use serde::Serialize;
 use serde_json::Value;
+
+/// Which traffic to export.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficQuery {
+    /// The component.
+    pub component: String,
+    /// The candidate whose answers are the references (default: each request's own answer).
+    pub reference_from: Option<String>,
+    /// Only requests at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// At most this many rows (the oldest).
+    pub limit: Option<usize>,
+}
+
+/// The rows of the component's answered primary requests (oldest first), with the shadows of
+/// `reference_from` read too when it is given.
+pub async fn from_traffic(
+    store: &dyn TrafficStore,
+    query: &TrafficQuery,
+) -> Result<(Vec<ExportRow>, Skipped), StoreError> {
+    let reference_from = query.reference_from.as_deref();
+    let selected = |role: &str| TrafficFilter {
+        component: Some(query.component.clone()),
+        role: Some(role.to_owned()),
+        since: query.since.clone(),
+        ok_only: true,
+        ..TrafficFilter::default()
+    };
+    let primaries = store
+        .traffic(&TrafficFilter {
+            // With every row kept, the limit can go to the store.
+            limit: query.limit.filter(|_| reference_from.is_none()),
+            ..selected("primary")
+        })
+        .await?;
+    let shadows = match reference_from {
+        Some(candidate) => {
+            store
+                .traffic(&TrafficFilter {
+                    candidate: Some(candidate.to_owned()),
+                    ..selected("shadow")
+                })
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let (mut rows, skipped) = export_rows(&primaries, &shadows, reference_from);
+    if let Some(limit) = query.limit {
+        rows.truncate(limit);
+    }
+    Ok((rows, skipped))
+}
+
+/// Writes rows as JSON lines, or as CSV with a header (`messages` as JSON text).
+pub fn write_rows(out: &mut dyn Write, rows: &[ExportRow], csv: bool) -> std::io::Result<()> {
+    if !csv {
+        for r in rows {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        }
+        return out.flush();
+    }
+    let mut w = csv::Writer::from_writer(&mut *out);
+    w.write_record([
+        "id",
+        "at",
+        "component",
+        "candidate",
+        "system",
+        "input",
+        "messages",
+        "output",
+        "reference",
+    ])?;
+    for r in rows {
+        w.write_record([
+            r.id.as_str(),
+            r.at.as_str(),
+            r.component.as_str(),
+            r.candidate.as_str(),
+            r.system.as_str(),
+            r.input.as_str(),
+            r.messages.to_string().as_str(),
+            r.output.as_str(),
+            r.reference.as_str(),
+        ])?;
+    }
+    w.flush()?;
+    drop(w);
+    out.flush()
+}
+
+/// What an export wrote and what it left out, in a line.
+pub fn describe_export(
+    query: &TrafficQuery,
+    written: usize,
+    skipped: Skipped,
+    output: Option<&Path>,
+) -> String {
+    let component = &query.component;
+    let mut message = format!("exported {written} requests of component '{component}'");
+    if let Some(path) = output {
+        message.push_str(&format!(" to {}", path.display()));
+    }
+    if skipped.total() > 0 {
+        let mut reasons = Vec::new();
+        if skipped.no_reference > 0 {
+            reasons.push(format!(
+                "{} without an answer by {}",
+                skipped.no_reference,
+                query
+                    .reference_from
+                    .as_deref()
+                    .unwrap_or("the reference candidate")
+            ));
+        }
+        if skipped.no_input > 0 {
+            reasons.push(format!("{} without a user message", skipped.no_input));
+        }
+        if skipped.no_output > 0 {
+            reasons.push(format!("{} without a logged answer", skipped.no_output));
+        }
+        message.push_str(&format!(
+            "; skipped {}: {}",
+            skipped.total(),
+            reasons.join(", ")
+        ));
+    }
+    message
+}
 
 /// One row of the exported dataset.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,0 +1,42 @@
+//! Arguments several commands share (a leaf: the other argument modules import it).
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Where the project file and its store are.
+#[derive(Debug, Args, Clone)]
+pub struct ProjectArgs {
+    /// The project file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        default_value = "rightfit.toml"
+    )]
+    pub config: PathBuf,
+    /// The runs database, which also holds the gateway's traffic and keys (default: the
+    /// project's `store`, `.rightfit/runs.db` beside it).
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// A table for the terminal.
+    Table,
+    /// Markdown.
+    Markdown,
+    /// JSON.
+    Json,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header.
+    Csv,
+}

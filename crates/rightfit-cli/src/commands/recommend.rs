@@ -1,0 +1,144 @@
+//! `rightfit recommend` and `rightfit report`: stored runs + constraints → a recommendation per
+//! component (`rightfit_decide::recommend_run`), in the terminal, as Markdown or JSON, and as a
+//! self-contained HTML report.
+
+use anyhow::anyhow;
+use rightfit_config::Settings;
+use rightfit_config::project::ConstraintsConfig;
+use rightfit_eval::summary::{judged_runs, run_report};
+use rightfit_report::HtmlSection;
+use rightfit_store::RunStore;
+use rightfit_types::{RunInfo, RunStatus};
+
+use super::common::{open_store, print_report, recommend_run, width, write_html};
+use super::output::{json as print_json, line, stream};
+use crate::args::{ConstraintArgs, RecommendArgs, ReportArgs, ReportFormat};
+use crate::errors::user;
+
+/// The flags as a constraints table, to lay over the config's.
+fn flags(a: &ConstraintArgs) -> ConstraintsConfig {
+    ConstraintsConfig {
+        min_quality: a.min_quality,
+        min_quality_of_best: a.min_quality_of_best,
+        max_p95_latency_ms: a.max_p95_ms,
+        max_p95_ttft_ms: a.max_ttft_ms,
+        max_cost_per_1k_usd: a.max_cost_per_1k,
+        max_monthly_usd: a.max_monthly_usd,
+        requests_per_month: a.requests_per_month,
+        max_memory_gb: a.max_memory_gb,
+        device: a.device.clone(),
+        offline: a.offline.then_some(true),
+        prefer: a.prefer.clone(),
+        context_tokens: a.context_tokens,
+    }
+}
+
+/// `rightfit recommend`.
+pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Result<()> {
+    let project = super::project::load(&args.project.config)?;
+    let store = open_store(&project, &args.project).await?;
+    let extra = flags(&args.constraints);
+    // Bad constraints are refused before anything is read.
+    for c in project.components.values() {
+        rightfit_decide::project::constraints_from(&c.constraints.overridden_by(&extra))
+            .map_err(user)?;
+    }
+    let runs: Vec<RunInfo> = match &args.run {
+        Some(id) => vec![store.resolve_run(id).await.map_err(user)?],
+        None => {
+            let named = !args.components.is_empty();
+            let names: Vec<String> = if named {
+                for c in &args.components {
+                    project.component(c).map_err(|e| user(anyhow!(e)))?;
+                }
+                args.components.clone()
+            } else {
+                project.components.keys().cloned().collect()
+            };
+            judged_runs(&store, &names, named, &project.store)
+                .await
+                .map_err(user)?
+        }
+    };
+    let mut sections = Vec::new();
+    let mut all = Vec::new();
+    for run in &runs {
+        let r = run_report(&store, run).await?;
+        let rec = recommend_run(settings, &project, &r, &extra)?;
+        if run.status != RunStatus::Finished {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "note: run {} is {} — the recommendation uses what it measured so far",
+                    run.id,
+                    run.status.as_str()
+                );
+            }
+        }
+        if args.html.is_some() {
+            sections.push(HtmlSection {
+                records: store.records(&run.id, None).await?,
+                report: r,
+                recommendation: Some(rec.clone()),
+            });
+        }
+        all.push((run.id.clone(), rec));
+    }
+    if let Some(path) = &args.html {
+        write_html(path, &format!("rightfit — {}", project.name), &sections)?;
+    }
+    match args.format {
+        ReportFormat::Json => print_json(&rightfit_report::recommendations_json(&all)),
+        // Verbatim: each recommendation ends with a blank line.
+        ReportFormat::Markdown => stream(&rightfit_report::recommendations_markdown(&all)),
+        ReportFormat::Table => {
+            line(rightfit_report::recommendations_terminal(&all, width()).trim_end())
+        }
+    }
+}
+
+/// `rightfit report`.
+pub async fn report_command(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
+    let (project, store) = match &args.project.store {
+        // A database named outright: the project file is optional (no recommendation without it).
+        Some(path) => (
+            super::project::load(&args.project.config).ok(),
+            rightfit_store::SqliteStore::open(path)
+                .await
+                .map_err(user)?,
+        ),
+        None => {
+            let p = super::project::load(&args.project.config)?;
+            let s = open_store(&p, &args.project).await?;
+            (Some(p), s)
+        }
+    };
+    let run = store.resolve_run(&args.run).await.map_err(user)?;
+    let r = run_report(&store, &run).await?;
+    let rec = match &project {
+        Some(p) => Some(recommend_run(
+            settings,
+            p,
+            &r,
+            &ConstraintsConfig::default(),
+        )?),
+        None => None,
+    };
+    if let Some(path) = &args.html {
+        let section = HtmlSection {
+            records: store.records(&run.id, None).await?,
+            report: r.clone(),
+            recommendation: rec.clone(),
+        };
+        write_html(path, &format!("rightfit — run {}", run.id), &[section])?;
+        if !args.print {
+            return Ok(());
+        }
+    }
+    print_report(&r, args.format)?;
+    if let (Some(rec), ReportFormat::Table) = (&rec, args.format) {
+        line("")?;
+        line(rightfit_report::recommendation_terminal(rec, width()).trim_end())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! What `rightfit config check` shows of a valid project file: where its runs go, its models
+//! and its components.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rightfit_config::project::{OutputContract, PriceSource, Project, ProviderConfig};
+
+use crate::fmt::table;
+
+/// The project's models (local ones at their resolved files, from `local_files` by model name)
+/// and components as tables, under a line saying the file is valid and where runs are kept.
+pub fn project_terminal(
+    p: &Project,
+    store: &Path,
+    local_files: &BTreeMap<String, PathBuf>,
+) -> String {
+    let mut out = format!(
+        "{}: valid — project '{}', runs kept in {}\n",
+        p.file.display(),
+        p.name,
+        store.display()
+    );
+    let mut models = table(&[
+        "model",
+        "provider",
+        "id / file",
+        "price $/Mtok in/out",
+        "concurrency",
+    ]);
+    for m in p.models.values() {
+        let id = match &m.provider {
+            ProviderConfig::Local { model, .. } => local_files
+                .get(&m.name)
+                .map_or_else(|| model.clone(), |f| f.display().to_string()),
+            ProviderConfig::Classifier { artefact, .. } => artefact.display().to_string(),
+            ProviderConfig::Openai { model, .. }
+            | ProviderConfig::Anthropic { model, .. }
+            | ProviderConfig::Gemini { model, .. } => model.clone(),
+            ProviderConfig::OpenaiCompatible {
+                model, base_url, ..
+            } => format!("{model} @ {base_url}"),
+        };
+        models.add_row(vec![
+            m.name.clone(),
+            m.provider.kind().to_owned(),
+            id,
+            match (m.price, &m.price_source, m.cost_per_hour) {
+                (_, PriceSource::Hardware, Some(per_hour)) => {
+                    format!("${per_hour}/h of hardware time")
+                }
+                (Some(p), PriceSource::Catalogue(date), _) => {
+                    format!("{} / {} (catalogue, {date})", p.input, p.output)
+                }
+                (Some(p), _, _) => format!("{} / {}", p.input, p.output),
+                (None, _, _) => "unknown: set price".to_owned(),
+            },
+            m.concurrency.to_string(),
+        ]);
+    }
+    let mut comps = table(&["component", "dataset", "output", "metrics", "candidates"]);
+    for c in p.components.values() {
+        let output = match &c.output {
+            OutputContract::Label { labels, .. } => format!("label ({} labels)", labels.len()),
+            OutputContract::Json { schema } => {
+                format!("json{}", if schema.is_some() { " + schema" } else { "" })
+            }
+            OutputContract::Spans { slots } => format!("spans ({})", slots.join(", ")),
+            OutputContract::Text { .. } => "text".to_owned(),
+        };
+        comps.add_row(vec![
+            c.name.clone(),
+            c.dataset.path.display().to_string(),
+            output,
+            c.metrics.join(", "),
+            c.candidates
+                .iter()
+                .map(|k| format!("{} ({})", k.name, k.strategy))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ]);
+    }
+    out.push_str(&format!("{models}\n{comps}\n"));
+    out
+}

@@ -1,0 +1,96 @@
+//! Stored runs as tables: the list (`rightfit runs list`) and two runs compared example by
+//! example (`rightfit runs compare`).
+
+use rightfit_types::{PairedComparison, RunInfo};
+use serde_json::json;
+
+use crate::fmt::table;
+
+/// Runs, newest first as given, or how to start one.
+pub fn runs_terminal(runs: &[RunInfo]) -> String {
+    if runs.is_empty() {
+        return "no runs yet — start one with 'rightfit eval'\n".to_owned();
+    }
+    let mut t = table(&[
+        "run",
+        "component",
+        "status",
+        "started",
+        "examples",
+        "skipped",
+        "dataset",
+    ]);
+    for r in runs {
+        t.add_row(vec![
+            r.id.clone(),
+            r.component.clone(),
+            r.status.as_str().to_owned(),
+            r.started_at.clone(),
+            r.rows_used.to_string(),
+            r.rows_skipped.to_string(),
+            r.dataset.clone(),
+        ]);
+    }
+    format!("{t}\n")
+}
+
+/// Run `b` against run `a`, a comparison or why there is none per candidate pair, as JSON.
+pub fn comparisons_json(
+    a: &str,
+    b: &str,
+    results: &[Result<PairedComparison, String>],
+) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| match r {
+            Ok(c) => serde_json::to_value(c).unwrap_or_default(),
+            Err(e) => json!({ "error": e }),
+        })
+        .collect();
+    json!({ "a": a, "b": b, "comparisons": list })
+}
+
+/// The same as a table, after a line per pair that could not be compared.
+pub fn comparisons_terminal(
+    a: &str,
+    b: &str,
+    results: &[Result<PairedComparison, String>],
+) -> String {
+    let mut out = format!("B = {b}  vs  A = {a}\n");
+    let mut t = table(&[
+        "candidate A",
+        "candidate B",
+        "n",
+        "mean A %",
+        "mean B %",
+        "B − A (95% CI)",
+        "P(B worse)",
+        "McNemar p",
+    ]);
+    for r in results {
+        match r {
+            Ok(c) => {
+                t.add_row(vec![
+                    c.a.clone(),
+                    c.b.clone(),
+                    c.n.to_string(),
+                    format!("{:.1}", c.mean_a * 100.0),
+                    format!("{:.1}", c.mean_b * 100.0),
+                    format!(
+                        "{:+.1} [{:+.1}, {:+.1}]",
+                        c.diff.mean * 100.0,
+                        c.diff.low * 100.0,
+                        c.diff.high * 100.0
+                    ),
+                    format!("{:.2}", c.p_b_worse),
+                    c.mcnemar
+                        .as_ref()
+                        .map_or("—".to_owned(), |m| format!("{:.3}", m.p_value)),
+                ]);
+            }
+            Err(e) => out.push_str(&format!("cannot compare: {e}\n")),
+        }
+    }
+    out.push_str(&format!("{t}\n"));
+    out
+}
