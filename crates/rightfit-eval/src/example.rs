@@ -497,10 +497,7 @@ pub fn load_inputs(d: &DatasetConfig) -> Result<(Vec<Example>, usize), PrepareEr
 /// The component's own data split in two with `seed` as a run with that seed splits it: the
 /// test part (what `rightfit eval` may evaluate: every usable row when the component has no
 /// `split`) and the train part (empty without a `split`).
-pub fn split_parts(
-    c: &Component,
-    seed: u64,
-) -> Result<(Vec<Example>, Vec<Example>), PrepareError> {
+pub fn split_parts(c: &Component, seed: u64) -> Result<(Vec<Example>, Vec<Example>), PrepareError> {
     let mapper = ReferenceMapper::new(c)?;
     let mut skipped = Vec::new();
     let (examples, _) = load_examples(&c.dataset, &mapper, &mut skipped)?;
