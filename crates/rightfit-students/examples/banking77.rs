@@ -8,7 +8,9 @@
 //! ```
 //!
 //! One embedder per run, so that the peak RSS is that embedder's. Options after the embedder:
-//! `--train N` (first N rows of a seeded shuffle of the train split), `--threads N` (default 2).
+//! `--train N` (first N rows of a seeded shuffle of the train split), `--threads N` (default 2),
+//! `--batch N` (MiniLM texts per forward pass), `--cache DIR` (keep the embeddings there and reuse
+//! them, to compare classifiers without embedding again), `--hidden N` (MLP units, default 512).
 //! Paths: RIGHTFIT_SHARED_DATA (default ../shared/data), RIGHTFIT_TEST_EMBEDDER (MiniLM
 //! directory), RIGHTFIT_TEST_MODEL (SmolLM2 GGUF); both models default to the pulled copies.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -53,6 +55,32 @@ fn wilson(k: usize, n: usize) -> (f64, f64) {
     (centre - half, centre + half)
 }
 
+/// Embeddings kept as `n: u64, d: u64`, then `n·d` little-endian `f32`.
+fn save(path: &std::path::Path, x: &[Vec<f32>]) -> std::io::Result<()> {
+    let d = x.first().map_or(0, Vec::len);
+    let mut bytes = Vec::with_capacity(16 + x.len() * d * 4);
+    bytes.extend_from_slice(&(x.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&(d as u64).to_le_bytes());
+    x.iter()
+        .flatten()
+        .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    std::fs::write(path, bytes)
+}
+
+fn load(path: &std::path::Path) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).ok()?;
+    let word = |i: usize| -> Option<usize> {
+        Some(u64::from_le_bytes(bytes.get(i..i + 8)?.try_into().ok()?) as usize)
+    };
+    let (n, d) = (word(0)?, word(8)?);
+    let floats: Vec<f32> = bytes
+        .get(16..16 + n * d * 4)?
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Some(floats.chunks(d.max(1)).map(<[f32]>::to_vec).collect())
+}
+
 async fn embed_all(
     provider: &dyn Provider,
     texts: &[String],
@@ -82,6 +110,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|v| v.parse::<usize>().ok())
     };
     let threads = flag("--threads").unwrap_or(2);
+    let batch_size = flag("--batch").unwrap_or(32);
+    let hidden = flag("--hidden").unwrap_or(512);
+    let cache = args
+        .iter()
+        .position(|a| a == "--cache")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     let data = std::env::var_os("RIGHTFIT_SHARED_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("../shared/data"))
@@ -120,7 +155,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &dir,
                 EmbedderOptions {
                     threads,
-                    ..EmbedderOptions::default()
+                    batch_size,
                 },
             )?)
         }
@@ -140,12 +175,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("unknown embedder '{other}': minilm or smollm2").into()),
     };
     let load_s = load_start.elapsed().as_secs_f64();
+    let cached = |split: &str| {
+        cache
+            .as_ref()
+            .map(|d| d.join(format!("{which}-{split}-{}.f32", train_texts.len())))
+    };
     let start = Instant::now();
-    let x_train = embed_all(provider.as_ref(), &train_texts).await?;
+    let x_train = match cached("train").and_then(|p| load(&p)) {
+        Some(x) => x,
+        None => embed_all(provider.as_ref(), &train_texts).await?,
+    };
     let embed_train_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let x_test = embed_all(provider.as_ref(), &test_texts).await?;
+    let x_test = match cached("test").and_then(|p| load(&p)) {
+        Some(x) => x,
+        None => embed_all(provider.as_ref(), &test_texts).await?,
+    };
     let embed_test_s = start.elapsed().as_secs_f64();
+    if let (Some(a), Some(b)) = (cached("train"), cached("test")) {
+        std::fs::create_dir_all(a.parent().unwrap_or(&a))?;
+        save(&a, &x_train)?;
+        save(&b, &x_test)?;
+    }
     eprintln!(
         "{which}: loaded in {load_s:.1} s; embedded {} train rows in {embed_train_s:.1} s ({:.0}/s), {} test rows in {embed_test_s:.1} s; {} dims",
         x_train.len(),
@@ -158,7 +209,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         x_test.len()
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for model in [ModelKind::Linear, ModelKind::Mlp { hidden: 512 }] {
+    for model in [ModelKind::Linear, ModelKind::Mlp { hidden }] {
         let options = TrainOptions {
             model,
             ..TrainOptions::default()
