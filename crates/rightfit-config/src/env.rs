@@ -10,6 +10,8 @@ pub const PYTHON: &str = "RIGHTFIT_PYTHON";
 pub const LOG: &str = "RIGHTFIT_LOG";
 /// The real model the engine tests run on (a path to SmolLM2-135M-Instruct Q4_1).
 pub const TEST_MODEL: &str = "RIGHTFIT_TEST_MODEL";
+/// The all-MiniLM-L6-v2 directory the students tests use (default: the pulled catalogue copy).
+pub const TEST_EMBEDDER: &str = "RIGHTFIT_TEST_EMBEDDER";
 /// Hugging Face access token, for gated or private repositories.
 pub const HF_TOKEN: &str = "HF_TOKEN";
 /// The OpenAI key `rightfit chat --model gpt-4o` uses (configs name their own variables).
@@ -96,6 +98,10 @@ pub const ALL: &[(&str, &str)] = &[
 /// `scripts/test-tools` prepares, the shared data, and Cargo's build directory.
 pub const TESTS: &[(&str, &str)] = &[
     (TEST_MODEL, "SmolLM2-135M GGUF the tests use"),
+    (
+        TEST_EMBEDDER,
+        "all-MiniLM-L6-v2 directory the students tests use",
+    ),
     (TEST_PYTHON, "Python with the SDKs the protocol tests use"),
     (TEST_LLAMA_SERVER, "llama.cpp's llama-server binary"),
     (TEST_CHROMIUM, "Chromium binary, for the browser test"),

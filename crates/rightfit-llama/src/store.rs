@@ -3,6 +3,10 @@
 //! A pulled model is stored under its catalogue file name. An added model is either referenced
 //! where it lies (a small `NAME.model.json` manifest records its path, size and SHA-256) or copied
 //! in. `resolve` turns what a user typed — a name or a path — into a file to load.
+//!
+//! A catalogue model that is a directory (a sentence-transformers model) is stored as a directory
+//! under its `file_name`; it counts as present only when every pinned file is there at its size,
+//! and `resolve` returns the directory.
 
 use std::fs::{self, File};
 use std::io;
@@ -204,12 +208,33 @@ impl ModelStore {
         })
     }
 
+    /// Whether a catalogue model's file, or every file of its directory, is on disk (sizes are
+    /// compared; hashes are checked by `pull`).
+    pub fn is_present(&self, entry: &CatalogEntry) -> bool {
+        let path = self.path_of(entry);
+        match entry.directory_files() {
+            None => path.is_file(),
+            Some(files) => files.iter().all(|f| {
+                fs::metadata(path.join(f.path)).is_ok_and(|m| m.is_file() && m.len() == f.size)
+            }),
+        }
+    }
+
     /// The catalogue (present or not) followed by added models.
     pub fn list(&self) -> Result<Vec<ListedModel>, StoreError> {
         let mut out: Vec<ListedModel> = catalog::CATALOG
             .iter()
             .map(|e| {
                 let path = self.path_of(e);
+                if e.directory_files().is_some() {
+                    return ListedModel {
+                        name: e.name.to_owned(),
+                        entry: Some(e),
+                        present: self.is_present(e),
+                        size: e.size,
+                        path,
+                    };
+                }
                 let meta = fs::metadata(&path).ok();
                 ListedModel {
                     name: e.name.to_owned(),
@@ -264,7 +289,7 @@ impl ModelStore {
     pub fn resolve(&self, name_or_path: &str) -> Result<ResolvedModel, StoreError> {
         if let Some(entry) = catalog::find(name_or_path) {
             let path = self.path_of(entry);
-            if !path.exists() {
+            if !self.is_present(entry) {
                 return Err(StoreError::NotPulled {
                     name: entry.name.to_owned(),
                 });
@@ -348,6 +373,9 @@ impl ModelStore {
         options: &FetchOptions,
         progress: &mut dyn Progress,
     ) -> Result<PathBuf, StoreError> {
+        if entry.directory_files().is_some() {
+            return self.pull_directory(entry, only, force, options, progress);
+        }
         let dest = self.path_of(entry);
         if dest.exists() && !force {
             progress.stage(&format!("{} is present; verifying its SHA-256", entry.name));
@@ -378,6 +406,63 @@ impl ModelStore {
                 out.commit(entry.size, entry.sha256)
             });
             match attempt {
+                Ok(path) => return Ok(path),
+                Err(e) => {
+                    progress.stage(&format!("{} failed: {e}", source.describe()));
+                    failures.push((source.describe(), e));
+                }
+            }
+        }
+        Err(StoreError::FetchFailed {
+            name: entry.name.to_owned(),
+            failures,
+        })
+    }
+
+    /// [`ModelStore::pull_entry`] for a model that is a directory: kept when every file is
+    /// present with its pinned hash (unless `force`), else fetched whole and checked file by file.
+    fn pull_directory(
+        &self,
+        entry: &CatalogEntry,
+        only: Option<SourceKind>,
+        force: bool,
+        options: &FetchOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<PathBuf, StoreError> {
+        let dest = self.path_of(entry);
+        let files = entry.directory_files().unwrap_or_default();
+        if self.is_present(entry) && !force {
+            progress.stage(&format!("{} is present; verifying its files", entry.name));
+            let mut intact = true;
+            for f in files {
+                let (size, sha) = hash_file(&dest.join(f.path), progress)?;
+                if size != f.size || sha != f.sha256 {
+                    progress.stage(&format!(
+                        "{}: differs from the catalogue; fetching the model again",
+                        dest.join(f.path).display()
+                    ));
+                    intact = false;
+                    break;
+                }
+            }
+            if intact {
+                return Ok(dest);
+            }
+        }
+        let sources: Vec<_> = entry
+            .sources
+            .iter()
+            .filter(|s| only.is_none_or(|k| s.kind() == k))
+            .collect();
+        if sources.is_empty() {
+            return Err(StoreError::NoSuchSource {
+                name: entry.name.to_owned(),
+                kind: only.map_or("", SourceKind::as_str),
+            });
+        }
+        let mut failures = Vec::new();
+        for source in sources {
+            match fetch::fetch_directory(source, &dest, options, &self.dir, progress) {
                 Ok(path) => return Ok(path),
                 Err(e) => {
                     progress.stage(&format!("{} failed: {e}", source.describe()));
@@ -468,7 +553,11 @@ impl ModelStore {
                     name: entry.name.to_owned(),
                 });
             }
-            fs::remove_file(&path).map_err(io_at(&path))?;
+            if path.is_dir() {
+                fs::remove_dir_all(&path).map_err(io_at(&path))?;
+            } else {
+                fs::remove_file(&path).map_err(io_at(&path))?;
+            }
             removed.push(path);
             return Ok(removed);
         }

@@ -3,6 +3,7 @@
 //! use a copy elsewhere.
 
 mod bad_files;
+mod directory;
 mod engine;
 mod fetcher;
 mod support;
