@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod cascade;
 mod common;
 mod decide;
+mod distill;
+pub use distill::{DistillArgs, StudentsCommand, TrainingFormat};
 mod serve;
 pub use serve::{AuthMode, ServeArgs};
 mod traffic;
@@ -111,6 +113,13 @@ pub enum Command {
     /// Gateway keys: create (the secret is shown once), list, revoke.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Train a component's students (a classifier on embeddings, or a LoRA adapter on a small
+    /// model) from a dataset, a teacher's answers or gateway traffic; each becomes the model
+    /// COMPONENT.STUDENT that candidates can use. Ctrl-C saves a checkpoint; run again to resume.
+    Distill(DistillArgs),
+    /// Trained students: list, show, rm.
+    #[command(subcommand)]
+    Students(StudentsCommand),
 }
 
 #[derive(Debug, Args)]

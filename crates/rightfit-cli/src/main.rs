@@ -19,6 +19,12 @@ mod progress;
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
+    // candle's element-wise pool spins while it waits, stealing the cores its matrix products
+    // need (1.75x slower training measured on 2 busy cores): one thread, before any tensor op.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
     std::panic::set_hook(Box::new(|info| {
         #[allow(clippy::print_stderr)]
         {
@@ -85,6 +91,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Traffic(cmd) => commands::traffic::run(cmd).await,
             Command::Keys(cmd) => commands::keys::run(cmd).await,
+            Command::Distill(args) => commands::distill::run(&settings, args).await,
+            Command::Students(cmd) => commands::distill::students(cmd),
         }
     })
 }

@@ -51,6 +51,25 @@ pub enum DistillError {
     /// An example or batch that cannot be trained on.
     #[error("invalid example: {0}")]
     Example(String),
+    /// A student's directory holds something that is not what its manifest says (a missing or
+    /// changed file, an unreadable manifest).
+    #[error("{path}: {detail}")]
+    Artefact {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+    /// A student's training data cannot be used (a source that cannot be read, too few rows, a
+    /// teacher whose every answer failed to parse); says which student and what to change.
+    #[error("{0}")]
+    Data(String),
+    /// A model the student needs (its teacher, embedder or base) could not be built or called.
+    #[error("{0}")]
+    Model(String),
+    /// Training was stopped (Ctrl-C); the last checkpoint is kept and the next run resumes it.
+    #[error("stopped: {0}")]
+    Stopped(String),
     /// A tensor operation failed (a bug, or memory exhausted).
     #[error("tensor computation: {0}")]
     Tensor(#[from] candle_core::Error),

@@ -15,17 +15,33 @@
 //! on 2 busy cores): a program that trains should set `CANDLE_NUM_THREADS=1` before its first
 //! tensor operation. Both are read once, from the environment.
 //!
-//! Talks to no other rightfit crate: callers tokenise with the engine (so that training and
-//! serving tokens match) and hand over token ids; the engine loads the adapters written here.
+//! Above those, a student of a project (`rightfit distill`):
+//!
+//! - [`data`]: a student's training rows from a dataset, the split, a teacher or traffic, with
+//!   rows that are also evaluated refused;
+//! - [`lora_student`], [`classifier_student`]: the two kinds, trained and written;
+//! - [`manifest`]: `student.json`, the provenance and figures, checked against the files;
+//! - [`job`]: one student end to end, left alone when already trained on the same things.
+//!
+//! Talks to: `rightfit-config` (students), `rightfit-eval` (examples, prompts, teachers),
+//! `rightfit-registry` (teachers, bases, embedders), `rightfit-llama` (tokens as the engine
+//! makes them), `rightfit-students` (the classifier) and `rightfit-store` (cache, traffic).
 
 pub mod adapter;
 pub mod base;
 pub mod checkpoint;
+pub mod classifier_student;
+pub mod data;
 mod error;
+pub mod export;
 pub mod forward;
+pub mod job;
 pub mod lora;
+pub mod lora_student;
+pub mod manifest;
 mod ops;
 pub mod optim;
+pub mod progress;
 pub mod train;
 
 pub use adapter::{AdapterInfo, load_adapter, read_adapter, write_adapter};

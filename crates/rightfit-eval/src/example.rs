@@ -514,6 +514,58 @@ pub fn split_parts(c: &Component, seed: u64) -> Result<(Vec<Example>, Vec<Exampl
     Ok(examples.into_iter().partition(|e| test.contains(&e.id)))
 }
 
+/// Examples divided by a seeded split: about `fraction` of them (strictly between 0 and 1) in
+/// the second part, stratified by reference when `by_reference` (labels keep their proportions
+/// on both sides). Each part keeps the input order.
+pub fn split_examples(
+    examples: Vec<Example>,
+    fraction: f64,
+    by_reference: bool,
+    seed: u64,
+) -> (Vec<Example>, Vec<Example>) {
+    let (rows, by) = stratum_rows(&examples, by_reference);
+    let parts = dataset::split(&rows, fraction, by.as_ref(), seed);
+    let second: HashSet<String> = parts.test.into_iter().map(|r| r.id).collect();
+    examples.into_iter().partition(|e| !second.contains(&e.id))
+}
+
+/// Up to `limit` examples, a seeded sample (stratified by reference when `by_reference`), in
+/// input order.
+pub fn sample_examples(
+    mut examples: Vec<Example>,
+    limit: usize,
+    by_reference: bool,
+    seed: u64,
+) -> Vec<Example> {
+    if limit >= examples.len() {
+        return examples;
+    }
+    let (rows, by) = stratum_rows(&examples, by_reference);
+    let picked = match &by {
+        Some(by) => dataset::stratified_sample(&rows, limit, by, seed),
+        None => dataset::sample(&rows, limit, seed),
+    };
+    let keep: HashSet<String> = picked.into_iter().map(|r| r.id).collect();
+    examples.retain(|e| keep.contains(&e.id));
+    examples
+}
+
+/// Examples as rows whose one field (`stratum`) is their reference, when asked.
+fn stratum_rows(examples: &[Example], by_reference: bool) -> (Vec<Row>, Option<FieldPath>) {
+    let rows = examples
+        .iter()
+        .map(|e| Row {
+            id: e.id.clone(),
+            line: e.line,
+            fields: serde_json::json!({ "stratum": stratum(e) }),
+        })
+        .collect();
+    let by = by_reference
+        .then(|| "stratum".parse::<FieldPath>().ok())
+        .flatten();
+    (rows, by)
+}
+
 /// The few-shot answer for an example: what the model should have said.
 pub fn answer_text(reference: &Value) -> String {
     match reference {

@@ -23,6 +23,7 @@ use rightfit_llama::engine::LoraAdapter;
 use rightfit_llama::store::{ModelStore, ResolvedModel};
 use rightfit_llama::{Engine, EngineOptions, LocalProvider, WeakEngine};
 use rightfit_providers::{HostedProvider, Provider};
+use rightfit_students::{ClassifierProvider, EmbedderOptions, SentenceEmbedder};
 
 /// Builds the provider for a model on demand (loading a local model is slow, so callers build
 /// only the models they call).
@@ -76,6 +77,18 @@ pub struct ModelRegistry {
     threads: usize,
     prefix_cache: bool,
     engines: Mutex<HashMap<String, WeakEngine>>,
+    embedders: Mutex<HashMap<(PathBuf, String), SentenceEmbedder>>,
+}
+
+/// What a model's answers rest on, for a student's provenance and the check that a student is
+/// served on what it was trained with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelIdentity {
+    /// The file or directory of a local model; the provider and model id of a hosted one.
+    pub source: String,
+    /// SHA-256 of a local model's weights (the GGUF file, or a sentence-embedding model's
+    /// `model.safetensors`); `None` for hosted models.
+    pub sha256: Option<String>,
 }
 
 impl ModelRegistry {
@@ -87,6 +100,7 @@ impl ModelRegistry {
             threads: settings.threads,
             prefix_cache: true,
             engines: Mutex::new(HashMap::new()),
+            embedders: Mutex::new(HashMap::new()),
         }
     }
 
@@ -122,6 +136,45 @@ impl ModelRegistry {
     /// A hosted or OpenAI-compatible model's client (no connection is made).
     pub fn hosted(model: &ModelConfig) -> Result<HostedProvider, BuildError> {
         HostedProvider::from_config(model).map_err(BuildError::Hosted)
+    }
+
+    /// What `model`'s answers rest on: for a local model its file (or directory) and the
+    /// SHA-256 of its weights, read now; for a hosted model its id.
+    pub fn identity(&self, model: &ModelConfig) -> Result<ModelIdentity, BuildError> {
+        let in_entry = |detail: String| BuildError::Model {
+            model: model.name.clone(),
+            detail,
+        };
+        match &model.provider {
+            ProviderConfig::Local { model: file, .. } => {
+                let resolved = self
+                    .files
+                    .resolve(file)
+                    .map_err(|e| in_entry(e.to_string()))?;
+                let weights = if resolved.path.is_dir() {
+                    resolved.path.join("model.safetensors")
+                } else {
+                    resolved.path.clone()
+                };
+                let sha = rightfit_students::file_sha256(&weights)
+                    .map_err(|e| in_entry(e.to_string()))?;
+                Ok(ModelIdentity {
+                    source: resolved.path.display().to_string(),
+                    sha256: Some(sha),
+                })
+            }
+            ProviderConfig::Classifier { artefact, .. } => Ok(ModelIdentity {
+                source: artefact.display().to_string(),
+                sha256: None,
+            }),
+            ProviderConfig::Openai { model: id, .. }
+            | ProviderConfig::Anthropic { model: id, .. }
+            | ProviderConfig::Gemini { model: id, .. }
+            | ProviderConfig::OpenaiCompatible { model: id, .. } => Ok(ModelIdentity {
+                source: format!("{} {id}", model.provider.kind()),
+                sha256: None,
+            }),
+        }
     }
 
     /// How many loaded engines are alive (shared ones count once).
@@ -195,12 +248,102 @@ impl ModelRegistry {
             .files
             .resolve(file)
             .map_err(|e| in_entry(e.to_string()))?;
+        if resolved.path.is_dir() {
+            return self.sentence_embedder(model, &resolved.path).await;
+        }
         let options = self.options(&resolved, tune);
         let engine = self.engine(&resolved, options).await.map_err(|e| match e {
             BuildError::Local(detail) => in_entry(detail),
             other => other,
         })?;
         Ok(Arc::new(LocalProvider::new(model.name.clone(), engine)))
+    }
+
+    /// A sentence-transformers model directory (all-MiniLM-L6-v2), run in candle; one per
+    /// directory and entry name.
+    async fn sentence_embedder(
+        &self,
+        model: &ModelConfig,
+        dir: &std::path::Path,
+    ) -> Result<Arc<dyn Provider>, BuildError> {
+        let key = (dir.to_owned(), model.name.clone());
+        let cached = {
+            let embedders = self
+                .embedders
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            embedders.get(&key).cloned()
+        };
+        if let Some(e) = cached {
+            return Ok(Arc::new(e));
+        }
+        let options = EmbedderOptions {
+            threads: self.threads.max(1),
+            ..EmbedderOptions::default()
+        };
+        let (path, name) = key.clone();
+        let embedder =
+            tokio::task::spawn_blocking(move || SentenceEmbedder::load(name, &path, options))
+                .await
+                .map_err(|e| BuildError::Task(e.to_string()))?
+                .map_err(|e| BuildError::Model {
+                    model: model.name.clone(),
+                    detail: e.to_string(),
+                })?;
+        let mut embedders = self
+            .embedders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let kept = embedders.entry(key).or_insert(embedder).clone();
+        Ok(Arc::new(kept))
+    }
+
+    /// A classifier student: its artefact, read and checked, over its embedding model, which
+    /// must be the one it was trained on (name, dimensions, and weights for a local model).
+    async fn classifier(
+        &self,
+        model: &ModelConfig,
+        artefact: &std::path::Path,
+        embedder: &ModelConfig,
+    ) -> Result<Arc<dyn Provider>, BuildError> {
+        let in_entry = |detail: String| BuildError::Model {
+            model: model.name.clone(),
+            detail,
+        };
+        if !artefact.join("manifest.json").exists() {
+            return Err(in_entry(format!(
+                "{}: no trained classifier here — train it with 'rightfit distill'",
+                artefact.display()
+            )));
+        }
+        let dir = artefact.to_owned();
+        let read = tokio::task::spawn_blocking(move || rightfit_students::artefact::load(&dir))
+            .await
+            .map_err(|e| BuildError::Task(e.to_string()))?
+            .map_err(|e| in_entry(e.to_string()))?;
+        let embeddings = Box::pin(self.provider(embedder)).await?;
+        let identity = self.identity(embedder)?;
+        let probe = embeddings
+            .embed(rightfit_types::EmbeddingRequest {
+                model: String::new(),
+                inputs: vec!["dimensions".to_owned()],
+                normalize: read.manifest.embedder.normalize,
+            })
+            .await
+            .map_err(|e| in_entry(format!("its embedder '{}': {e}", embedder.name)))?;
+        let dims = probe.embeddings.first().map_or(0, Vec::len);
+        let sha = identity
+            .sha256
+            .as_deref()
+            .filter(|_| !read.manifest.embedder.sha256.is_empty());
+        read.check_embedder(&embedder.name, sha, dims)
+            .map_err(|e| in_entry(e.to_string()))?;
+        Ok(Arc::new(ClassifierProvider::new(
+            model.name.clone(),
+            Arc::new(read.classifier),
+            embeddings,
+            read.manifest.embedder.normalize,
+        )))
     }
 }
 
@@ -246,10 +389,9 @@ impl ProviderFactory for ModelRegistry {
                 };
                 self.local(model, file, &tune).await
             }
-            ProviderConfig::Classifier { .. } => Err(BuildError::Model {
-                model: model.name.clone(),
-                detail: "classifier students are not served yet".to_owned(),
-            }),
+            ProviderConfig::Classifier { artefact, embedder } => {
+                self.classifier(model, artefact, embedder).await
+            }
             _ => Ok(Arc::new(Self::hosted(model)?)),
         }
     }

@@ -44,6 +44,8 @@ mod runs;
 pub use runs::{comparisons_json, comparisons_terminal, runs_terminal};
 mod score;
 pub use score::score_terminal;
+mod students;
+pub use students::{StudentListing, student_terminal, students_terminal};
 mod table;
 pub use table::RunReport;
 

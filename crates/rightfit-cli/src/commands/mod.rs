@@ -5,6 +5,7 @@ pub mod bench_eval;
 pub mod cascade;
 pub mod common;
 pub mod devices;
+pub mod distill;
 pub mod eval;
 pub mod generate;
 pub mod keys;

@@ -7,6 +7,7 @@
 mod adapter_files;
 mod parity_smollm2;
 mod real;
+mod students_smollm2;
 mod tiny;
 mod tiny_model;
 mod training_smollm2;

@@ -268,7 +268,7 @@ fn student(
         return Err(bad("epochs", format!("must be within 1..={MAX_EPOCHS}")));
     }
     let default_rate = match kind {
-        StudentKind::Classifier { .. } => 1e-2,
+        StudentKind::Classifier { .. } => 3e-3,
         StudentKind::Lora { .. } => 2e-4,
     };
     let learning_rate = raw.learning_rate.unwrap_or(default_rate);
@@ -285,7 +285,7 @@ fn student(
         ));
     }
     let patience = raw.patience.unwrap_or(match kind {
-        StudentKind::Classifier { .. } => 10,
+        StudentKind::Classifier { .. } => 8,
         StudentKind::Lora { .. } => 1,
     });
     Ok((

@@ -1,0 +1,297 @@
+//! `rightfit distill` for one student: check what it stands on, build its training rows, train
+//! it by its kind, and write its manifest. A student whose data, settings and base have not
+//! changed since it was trained is left as it is.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use rightfit_config::project::{Component, Project, Student, StudentKind};
+use rightfit_eval::prompt::Templates;
+use rightfit_registry::ModelRegistry;
+use rightfit_store::Store;
+use rightfit_types::{
+    BaseModel as BaseInfo, STUDENT_FORMAT, StudentManifest, TrainingDataInfo, TrainingInfo,
+};
+
+use crate::classifier_student;
+use crate::data::{Sources, TrainingSet, training_set};
+use crate::error::{DistillError, Result};
+use crate::lora_student;
+use crate::manifest;
+use crate::progress::Progress;
+
+/// What a distillation needs.
+pub struct Distill<'a> {
+    /// The project.
+    pub project: &'a Project,
+    /// Builds teachers, embedders and bases.
+    pub registry: &'a ModelRegistry,
+    /// Response cache (teacher answers) and traffic.
+    pub store: &'a dyn Store,
+    /// Hears about progress.
+    pub progress: &'a dyn Progress,
+    /// Turns true to stop (Ctrl-C): training saves a checkpoint and returns.
+    pub stop: &'a AtomicBool,
+}
+
+impl std::fmt::Debug for Distill<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Distill")
+            .field("project", &self.project.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one student's distillation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Trained now.
+    Trained(Box<StudentManifest>),
+    /// Already trained on the same data, settings and base.
+    UpToDate(Box<StudentManifest>),
+}
+
+impl Outcome {
+    /// The manifest either way.
+    pub fn manifest(&self) -> &StudentManifest {
+        match self {
+            Outcome::Trained(m) | Outcome::UpToDate(m) => m,
+        }
+    }
+}
+
+/// A component and one of its students, by name.
+pub fn find<'p>(
+    project: &'p Project,
+    component: &str,
+    student: &str,
+) -> Result<(&'p Component, &'p Student)> {
+    let c = project.component(component).map_err(DistillError::Data)?;
+    let s = c.student(student).ok_or_else(|| {
+        let names: Vec<&str> = c.students.iter().map(|s| s.name.as_str()).collect();
+        DistillError::Data(format!(
+            "component '{component}' has no student '{student}' (students: {})",
+            if names.is_empty() {
+                "none — add a [[components.NAME.students]] table".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ))
+    })?;
+    Ok((c, s))
+}
+
+impl Distill<'_> {
+    /// The student's training rows (for export, or to train on).
+    pub async fn training_set(&self, c: &Component, s: &Student) -> Result<TrainingSet> {
+        let sources = Sources {
+            project: self.project,
+            component: c,
+            providers: self.registry,
+            store: self.store,
+        };
+        training_set(&sources, s, self.progress).await
+    }
+
+    /// Trains one student unless it is up to date (`fresh`: train it anyway).
+    pub async fn student(&self, c: &Component, s: &Student, fresh: bool) -> Result<Outcome> {
+        let templates = Templates::new(c).map_err(DistillError::Data)?;
+        // What the student stands on, checked before any labelling.
+        let base = match &s.kind {
+            StudentKind::Lora { .. } => Base::Lora(Box::new(lora_student::check_base(
+                self.project,
+                s,
+                self.registry,
+            )?)),
+            StudentKind::Classifier { embedder, .. } => Base::Classifier(
+                classifier_student::check_embedder(self.project, embedder, self.registry).await?,
+            ),
+        };
+        let started = Instant::now();
+        let set = self.training_set(c, s).await?;
+        let label_s = started.elapsed().as_secs_f64();
+        let data_sha = set.sha256(&templates);
+        let settings = serde_json::to_value(s).unwrap_or_default();
+        let base_info = base.info();
+        if !fresh
+            && let Ok(m) = manifest::read(&s.artefact)
+            && m.data.sha256 == data_sha
+            && m.settings == settings
+            && m.base == base_info
+        {
+            return Ok(Outcome::UpToDate(Box::new(m)));
+        }
+        let mut seconds = BTreeMap::new();
+        if set.teacher.is_some() {
+            seconds.insert("label".to_owned(), label_s);
+        }
+        let mut data = TrainingDataInfo {
+            source: s.data.describe(),
+            teacher: set.teacher.clone(),
+            read: set.read,
+            dropped: set.dropped.len() as u64,
+            refused_overlap: set.refused_overlap,
+            skipped: set.skipped,
+            train: set.train.len() as u64,
+            validation: set.validation.len() as u64,
+            sha256: data_sha.clone(),
+            labelling_cost_usd: set.labelling_cost_usd,
+        };
+        let (training, files) = match &base {
+            Base::Lora(b) => {
+                self.train_lora(
+                    c,
+                    s,
+                    b,
+                    &set,
+                    &templates,
+                    &data_sha,
+                    &mut data,
+                    &mut seconds,
+                )
+                .await?
+            }
+            Base::Classifier(e) => {
+                classifier_student::train(
+                    self,
+                    c,
+                    s,
+                    e,
+                    &set,
+                    &templates,
+                    &data_sha,
+                    &mut data,
+                    &mut seconds,
+                )
+                .await?
+            }
+        };
+        let mut training = training;
+        training.seconds = seconds;
+        let m = StudentManifest {
+            format: STUDENT_FORMAT,
+            component: c.name.clone(),
+            student: s.name.clone(),
+            kind: s.kind.name().to_owned(),
+            trained_at: rightfit_config::time::now_rfc3339(),
+            rightfit: env!("CARGO_PKG_VERSION").to_owned(),
+            base: base_info,
+            data,
+            settings,
+            training,
+            files,
+        };
+        manifest::write(&s.artefact, &m)?;
+        Ok(Outcome::Trained(Box::new(m)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn train_lora(
+        &self,
+        c: &Component,
+        s: &Student,
+        base: &lora_student::LoraBase,
+        set: &TrainingSet,
+        templates: &Templates,
+        data_sha: &str,
+        data: &mut TrainingDataInfo,
+        seconds: &mut BTreeMap<String, f64>,
+    ) -> Result<(TrainingInfo, BTreeMap<String, String>)> {
+        let StudentKind::Lora { max_tokens, .. } = &s.kind else {
+            return Err(DistillError::Settings("not a LoRA student".into()));
+        };
+        let started = Instant::now();
+        let (train, long_train) = lora_student::tokenise(
+            self.registry,
+            base,
+            templates,
+            &set.train,
+            *max_tokens,
+            self.progress,
+        )
+        .await?;
+        let (validation, long_val) = lora_student::tokenise(
+            self.registry,
+            base,
+            templates,
+            &set.validation,
+            *max_tokens,
+            self.progress,
+        )
+        .await?;
+        seconds.insert("tokenize".to_owned(), started.elapsed().as_secs_f64());
+        data.skipped += long_train + long_val;
+        data.train = train.len() as u64;
+        data.validation = validation.len() as u64;
+        if train.is_empty() || validation.is_empty() {
+            return Err(DistillError::Data(format!(
+                "components.{}.students.{}: every row is longer than max_tokens = {max_tokens} on one side of the split: raise max_tokens",
+                c.name, s.name
+            )));
+        }
+        let key = lora_student::resume_key(data_sha, base, s, c);
+        let outcome = tokio::task::block_in_place(|| {
+            lora_student::train(
+                &s.artefact,
+                base,
+                s,
+                &train,
+                &validation,
+                &key,
+                self.progress,
+                self.stop,
+            )
+        })?;
+        seconds.insert("train".to_owned(), outcome.seconds);
+        let adapter = s.artefact.join(rightfit_config::project::ADAPTER_FILE);
+        let mut files = BTreeMap::new();
+        files.insert(
+            rightfit_config::project::ADAPTER_FILE.to_owned(),
+            manifest::sha256_file(&adapter)?,
+        );
+        let mut validation_figures = BTreeMap::new();
+        validation_figures.insert("loss".to_owned(), outcome.validation_loss);
+        if outcome.base_loss.is_finite() {
+            validation_figures.insert("base_loss".to_owned(), outcome.base_loss);
+        }
+        validation_figures.insert("parameters".to_owned(), outcome.parameters as f64);
+        Ok((
+            TrainingInfo {
+                epochs: outcome.epochs,
+                best_epoch: outcome.best_epoch,
+                validation: validation_figures,
+                seconds: BTreeMap::new(),
+                examples_per_s: outcome.examples_per_s,
+                peak_rss_bytes: peak_rss_bytes(),
+                resumed: outcome.resumed,
+            },
+            files,
+        ))
+    }
+}
+
+/// What a student stands on.
+enum Base {
+    Lora(Box<lora_student::LoraBase>),
+    Classifier(classifier_student::Embedder),
+}
+
+impl Base {
+    fn info(&self) -> BaseInfo {
+        match self {
+            Base::Lora(b) => BaseInfo {
+                model: b.model.clone(),
+                source: b.path.display().to_string(),
+                sha256: Some(b.sha256.clone()),
+            },
+            Base::Classifier(e) => e.info.clone(),
+        }
+    }
+}
+
+/// Peak resident memory of this process, Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let p = rightfit_llama::engine::ProcessMemory::now().peak_rss_bytes;
+    (p > 0).then_some(p)
+}

@@ -1,0 +1,214 @@
+//! Students as `rightfit students` and `rightfit distill` print them.
+
+use rightfit_types::StudentManifest;
+
+use crate::fmt::{bytes, table, usd};
+
+/// One configured student, trained or not.
+#[derive(Debug, Clone)]
+pub struct StudentListing {
+    /// `COMPONENT.STUDENT`, the model candidates name.
+    pub model: String,
+    /// `classifier` or `lora`.
+    pub kind: String,
+    /// Where its rows come from, in words.
+    pub source: String,
+    /// Its manifest, when trained and intact.
+    pub manifest: Option<StudentManifest>,
+    /// Why it is not usable (not trained yet, damaged).
+    pub problem: Option<String>,
+}
+
+/// The list of students.
+pub fn students_terminal(students: &[StudentListing]) -> String {
+    if students.is_empty() {
+        return "no students: add a [[components.NAME.students]] table to the project\n".into();
+    }
+    let mut t = table(&[
+        "model",
+        "kind",
+        "on",
+        "data",
+        "rows (train/val)",
+        "validation",
+        "trained",
+    ]);
+    for s in students {
+        let (on, rows, validation, trained) = match &s.manifest {
+            Some(m) => (
+                m.base.model.clone(),
+                format!("{}/{}", m.data.train, m.data.validation),
+                figures(m),
+                m.trained_at.clone(),
+            ),
+            None => (
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                s.problem.clone().unwrap_or_default(),
+            ),
+        };
+        t.add_row(vec![
+            s.model.clone(),
+            s.kind.clone(),
+            on,
+            s.source.clone(),
+            rows,
+            validation,
+            trained,
+        ]);
+    }
+    format!("{t}\n")
+}
+
+/// The validation figures of the kept epoch, short.
+fn figures(m: &StudentManifest) -> String {
+    let v = &m.training.validation;
+    let mut parts = Vec::new();
+    if let Some(a) = v.get("accuracy") {
+        parts.push(format!("acc {:.1}%", a * 100.0));
+    }
+    if let Some(l) = v.get("loss") {
+        parts.push(format!("loss {l:.3}"));
+    }
+    if let Some(b) = v.get("base_loss") {
+        parts.push(format!("(base {b:.3})"));
+    }
+    parts.join(" ")
+}
+
+/// One student's manifest in words: what it is, what it learned from, how training went.
+pub fn student_terminal(m: &StudentManifest) -> String {
+    let d = &m.data;
+    let t = &m.training;
+    let mut out = format!(
+        "{}.{} — {} on {} ({})\n",
+        m.component, m.student, m.kind, m.base.model, m.base.source
+    );
+    if let Some(sha) = &m.base.sha256 {
+        out.push_str(&format!("  base sha256     {sha}\n"));
+    }
+    out.push_str(&format!("  data            {}\n", d.source));
+    if let Some(teacher) = &d.teacher {
+        out.push_str(&format!(
+            "  teacher         {teacher}{}\n",
+            d.labelling_cost_usd
+                .map(|c| format!(" (labelling cost {})", usd(c)))
+                .unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!(
+        "  rows            {} read, {} trained on, {} validation; {} refused (also evaluated), {} dropped (unparseable), {} skipped\n",
+        d.read, d.train, d.validation, d.refused_overlap, d.dropped, d.skipped
+    ));
+    out.push_str(&format!("  data sha256     {}\n", d.sha256));
+    out.push_str(&format!(
+        "  training        {} epochs (kept {}), {:.1} examples/s{}{}\n",
+        t.epochs,
+        t.best_epoch,
+        t.examples_per_s,
+        t.peak_rss_bytes
+            .map(|b| format!(", peak memory {}", bytes(b)))
+            .unwrap_or_default(),
+        if t.resumed { ", resumed" } else { "" }
+    ));
+    if !t.seconds.is_empty() {
+        let phases: Vec<String> = t
+            .seconds
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1}s"))
+            .collect();
+        out.push_str(&format!("  time            {}\n", phases.join(", ")));
+    }
+    let f = figures(m);
+    if !f.is_empty() {
+        out.push_str(&format!("  validation      {f}\n"));
+    }
+    out.push_str(&format!(
+        "  trained         {} by rightfit {}\n",
+        m.trained_at, m.rightfit
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rightfit_types::{BaseModel, TrainingDataInfo, TrainingInfo};
+    use std::collections::BTreeMap;
+
+    fn manifest() -> StudentManifest {
+        StudentManifest {
+            format: 1,
+            component: "intent".into(),
+            student: "clf".into(),
+            kind: "classifier".into(),
+            trained_at: "2026-12-03T10:00:00Z".into(),
+            rightfit: "0.1.0".into(),
+            base: BaseModel {
+                model: "minilm".into(),
+                source: "/m".into(),
+                sha256: Some("ab".into()),
+            },
+            data: TrainingDataInfo {
+                source: "dataset train.csv".into(),
+                teacher: None,
+                read: 100,
+                dropped: 1,
+                refused_overlap: 2,
+                skipped: 3,
+                train: 85,
+                validation: 9,
+                sha256: "cd".into(),
+                labelling_cost_usd: None,
+            },
+            settings: serde_json::Value::Null,
+            training: TrainingInfo {
+                epochs: 12,
+                best_epoch: 4,
+                validation: BTreeMap::from([("accuracy".to_owned(), 0.917)]),
+                seconds: BTreeMap::from([("train".to_owned(), 2.0)]),
+                examples_per_s: 5000.0,
+                peak_rss_bytes: None,
+                resumed: false,
+            },
+            files: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_student_shows_its_rows_and_figures() {
+        let text = student_terminal(&manifest());
+        assert!(text.contains("intent.clf — classifier on minilm"), "{text}");
+        assert!(
+            text.contains("100 read, 85 trained on, 9 validation; 2 refused"),
+            "{text}"
+        );
+        assert!(text.contains("acc 91.7%"), "{text}");
+        assert!(text.contains("12 epochs (kept 4)"), "{text}");
+    }
+
+    #[test]
+    fn the_list_says_what_is_not_trained() {
+        let rows = [
+            StudentListing {
+                model: "intent.clf".into(),
+                kind: "classifier".into(),
+                source: "dataset".into(),
+                manifest: Some(manifest()),
+                problem: None,
+            },
+            StudentListing {
+                model: "intent.lora".into(),
+                kind: "lora".into(),
+                source: "split".into(),
+                manifest: None,
+                problem: Some("not trained".into()),
+            },
+        ];
+        let text = students_terminal(&rows);
+        assert!(text.contains("85/9"), "{text}");
+        assert!(text.contains("not trained"), "{text}");
+        assert!(students_terminal(&[]).contains("no students"));
+    }
+}
