@@ -45,7 +45,7 @@ pub use runs::{comparisons_json, comparisons_terminal, runs_terminal};
 mod score;
 pub use score::score_terminal;
 mod students;
-pub use students::{StudentListing, student_terminal, students_terminal};
+pub use students::{StudentListing, student_terminal, students_lift_terminal, students_terminal};
 mod table;
 pub use table::RunReport;
 

@@ -3,6 +3,7 @@
 use rightfit_types::StudentManifest;
 
 use crate::fmt::{bytes, table, usd};
+use crate::lift::Lift;
 
 /// One configured student, trained or not.
 #[derive(Debug, Clone)]
@@ -131,6 +132,43 @@ pub fn student_terminal(m: &StudentManifest) -> String {
     out
 }
 
+/// Students beside the baseline they are to replace (usually the teacher): quality retained,
+/// cost and latency ×, and what training took. `students` pairs candidate names with their
+/// student's manifest; candidates without a row in the lift are left out. Empty without any.
+pub fn students_lift_terminal(lift: &Lift, students: &[(String, StudentManifest)]) -> String {
+    let mut t = table(&[
+        "student candidate",
+        &format!("retained of {}", lift.baseline),
+        "cost ×",
+        "latency ×",
+        "trained on",
+        "data",
+        "training time",
+        "peak memory",
+    ]);
+    let mut any = false;
+    for (candidate, m) in students {
+        let Some(row) = lift.rows.iter().find(|r| &r.candidate == candidate) else {
+            continue;
+        };
+        any = true;
+        let ratio = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{v:.3}"));
+        let seconds: f64 = m.training.seconds.values().sum();
+        t.add_row(vec![
+            candidate.clone(),
+            row.retained
+                .map_or("-".to_owned(), |r| format!("{:.1}%", r * 100.0)),
+            ratio(row.cost_ratio),
+            ratio(row.latency_ratio),
+            format!("{} rows", m.data.train + m.data.validation),
+            m.data.source.clone(),
+            format!("{seconds:.0} s"),
+            m.training.peak_rss_bytes.map_or("-".to_owned(), bytes),
+        ]);
+    }
+    if any { format!("{t}\n") } else { String::new() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +248,53 @@ mod tests {
         assert!(text.contains("85/9"), "{text}");
         assert!(text.contains("not trained"), "{text}");
         assert!(students_terminal(&[]).contains("no students"));
+    }
+
+    #[test]
+    fn students_sit_beside_the_baseline_they_replace() {
+        use rightfit_types::{CandidateSummary, Estimate, Percentiles};
+        let summary = |name: &str, q: f64, p50: f64| CandidateSummary {
+            candidate: name.to_owned(),
+            model: name.to_owned(),
+            strategy: "zero-shot".to_owned(),
+            examples: 100,
+            scored: 100,
+            failures: 0,
+            unparseable: 0,
+            cached: 0,
+            quality: Some(Estimate {
+                mean: q,
+                low: q - 0.01,
+                high: q + 0.01,
+                n: 100,
+                confidence: 0.95,
+            }),
+            latency_ms: Some(Percentiles {
+                p50,
+                p95: p50,
+                p99: p50,
+            }),
+            ttft_ms: None,
+            output_tokens_per_s: None,
+            tokens_in_mean: 100.0,
+            tokens_out_mean: 3.0,
+            tokens_in_total: 10_000,
+            tokens_out_total: 300,
+            cost_per_request_usd: None,
+            cost_per_1k_usd: None,
+            cost_total_usd: 0.0,
+            peak_memory_bytes: None,
+            metrics: Default::default(),
+        };
+        let candidates = [
+            summary("qwen/zero-shot", 0.4, 100.0),
+            summary("clf/distilled", 0.9, 5.0),
+        ];
+        let lift = crate::lift(&candidates, Some("qwen/zero-shot")).expect("lift");
+        let text = students_lift_terminal(&lift, &[("clf/distilled".into(), manifest())]);
+        assert!(text.contains("retained of qwen/zero-shot"), "{text}");
+        assert!(text.contains("225.0%"), "{text}");
+        assert!(text.contains("94 rows"), "{text}");
+        assert!(students_lift_terminal(&lift, &[]).is_empty());
     }
 }

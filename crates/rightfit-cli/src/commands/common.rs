@@ -65,18 +65,28 @@ pub fn print_report(r: &RunReport, format: ReportFormat) -> anyhow::Result<()> {
 /// Prints the lift table (every candidate against its model's zero-shot and the baseline, the
 /// component's `baseline` or else the best candidate that is not a cascade) after a report,
 /// in the table and Markdown formats; JSON readers compute it from the summaries.
+/// Students among the candidates (`project`'s trained ones) get a table of their own.
 pub fn print_lift(
     r: &RunReport,
-    baseline: Option<&str>,
+    project: Option<&Project>,
     format: ReportFormat,
 ) -> anyhow::Result<()> {
+    let component = project.and_then(|p| p.components.get(&r.run.component));
+    let baseline = component.and_then(|c| c.baseline.as_deref());
     let Some(lift) = rightfit_report::lift(&r.candidates, baseline) else {
         return Ok(());
     };
     match format {
         ReportFormat::Table => {
             line("")?;
-            line(rightfit_report::lift_terminal(&lift, &r.primary_metric).trim_end())
+            line(rightfit_report::lift_terminal(&lift, &r.primary_metric).trim_end())?;
+            let students = component.map(super::distill::trained).unwrap_or_default();
+            let table = rightfit_report::students_lift_terminal(&lift, &students);
+            if !table.is_empty() {
+                line("")?;
+                line(table.trim_end())?;
+            }
+            Ok(())
         }
         ReportFormat::Markdown => {
             line("")?;

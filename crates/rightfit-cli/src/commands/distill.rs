@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rightfit_config::Settings;
-use rightfit_config::project::Project;
+use rightfit_config::project::{Component, Project};
 use rightfit_distill::export::{self, ExportFormat};
 use rightfit_distill::job::{Distill, Outcome, find};
 use rightfit_distill::manifest;
@@ -15,6 +15,7 @@ use rightfit_distill::progress::{Progress, TrainingFigures};
 use rightfit_eval::prompt::Templates;
 use rightfit_registry::ModelRegistry;
 use rightfit_report::StudentListing;
+use rightfit_types::StudentManifest;
 
 use super::output::{json, line};
 use crate::args::{DistillArgs, StudentsCommand, TrainingFormat};
@@ -167,6 +168,18 @@ pub fn students(cmd: StudentsCommand) -> anyhow::Result<()> {
             line(format!("removed {}", s.artefact.display()))
         }
     }
+}
+
+/// The component's candidates that answer with a trained student, with its manifest.
+pub fn trained(c: &Component) -> Vec<(String, StudentManifest)> {
+    c.candidates
+        .iter()
+        .filter_map(|cand| {
+            let s = c.student(cand.student.as_deref()?)?;
+            let m = manifest::read(&s.artefact).ok()?;
+            Some((cand.name.clone(), m))
+        })
+        .collect()
 }
 
 fn split_name(model: &str) -> anyhow::Result<(&str, &str)> {

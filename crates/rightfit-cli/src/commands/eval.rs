@@ -130,11 +130,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             json_reports.push(report);
         } else {
             print_report(&report, args.format)?;
-            let baseline = project
-                .component(component)
-                .ok()
-                .and_then(|c| c.baseline.as_deref());
-            print_lift(&report, baseline, args.format)?;
+            print_lift(&report, Some(&project), args.format)?;
         }
         if outcome.status == RunStatus::Interrupted {
             if !json_reports.is_empty() {

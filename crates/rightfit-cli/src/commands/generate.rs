@@ -2,11 +2,12 @@
 //! ones too).
 
 use std::io::{BufRead, IsTerminal, Read};
+use std::sync::Arc;
 
 use anyhow::Context;
 use futures::StreamExt;
 use rightfit_config::Settings;
-use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
+use rightfit_config::project::{ModelConfig, Project};
 use rightfit_llama::{Engine, EngineOptions, LocalProvider};
 use rightfit_providers::Provider;
 use rightfit_registry::ModelRegistry;
@@ -127,7 +128,7 @@ async fn model_provider(
     settings: &Settings,
     engine: &EngineArgs,
     args: &HostedArgs,
-) -> anyhow::Result<Box<dyn Provider>> {
+) -> anyhow::Result<Arc<dyn Provider>> {
     let configured = match &args.config {
         Some(path) => {
             let project = Project::load(path).map_err(user)?;
@@ -157,19 +158,15 @@ async fn model_provider(
     };
     let Some(model) = configured else {
         let (name, engine) = load_engine(settings, engine, |_| {}).await?;
-        return Ok(Box::new(LocalProvider::new(name, engine)));
+        return Ok(Arc::new(LocalProvider::new(name, engine)));
     };
-    match &model.provider {
-        ProviderConfig::Local { model: file, .. } => {
-            let engine_args = EngineArgs {
-                model: file.clone(),
-                ..engine.clone()
-            };
-            let (name, engine) = load_engine(settings, &engine_args, |_| {}).await?;
-            Ok(Box::new(LocalProvider::new(name, engine)))
-        }
-        _ => Ok(Box::new(ModelRegistry::hosted(&model).map_err(user)?)),
-    }
+    // A project's entry is built as eval and serve build it (adapters, students and the
+    // entry's own engine settings included), so all three answer alike.
+    use rightfit_registry::ProviderFactory;
+    Ok(ModelRegistry::new(settings)
+        .provider(&model)
+        .await
+        .map_err(user)?)
 }
 
 pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {

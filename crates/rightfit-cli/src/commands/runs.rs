@@ -35,13 +35,9 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
             let info = store.resolve_run(&run).await.map_err(user)?;
             let r = run_report(&store, &info).await?;
             print_report(&r, format)?;
-            // The project's baseline for this component, when the project file is readable.
-            let baseline = super::project::load(&project.config).ok().and_then(|p| {
-                p.components
-                    .get(&info.component)
-                    .and_then(|c| c.baseline.clone())
-            });
-            print_lift(&r, baseline.as_deref(), format)
+            // The project's baseline and students, when the project file is readable.
+            let p = super::project::load(&project.config).ok();
+            print_lift(&r, p.as_ref(), format)
         }
         RunsCommand::Compare {
             project,
