@@ -163,10 +163,10 @@ async fn model_provider(
     // A project's entry is built as eval and serve build it (adapters, students and the
     // entry's own engine settings included), so all three answer alike.
     use rightfit_registry::ProviderFactory;
-    Ok(ModelRegistry::new(settings)
+    ModelRegistry::new(settings)
         .provider(&model)
         .await
-        .map_err(user)?)
+        .map_err(user)
 }
 
 pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
