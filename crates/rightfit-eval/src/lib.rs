@@ -9,6 +9,7 @@
 //! traffic becomes dataset rows in [`dataset::from_traffic()`], a run's records a JSONL or CSV file
 //! in [`records`], and predictions a team already has are scored by [`offline`].
 
+pub mod bench;
 pub mod calibrate;
 pub mod call;
 pub mod dataset;

@@ -53,28 +53,11 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     for component in &components {
         let (run, prepared, only) = match &args.resume {
             Some(which) => {
-                let found = if which == "latest" {
-                    store
-                        .latest_unfinished(component)
-                        .await?
-                        .ok_or_else(|| {
-                            user(anyhow::anyhow!(
-                                "no unfinished run of component '{component}' to resume — run 'rightfit eval' without --resume"
-                            ))
-                        })?
-                } else {
-                    store.resolve_run(which).await.map_err(user)?
+                let skip_others = args.components.is_empty();
+                let found = runner::find_resumable(&store, component, which, skip_others);
+                let Some(found) = found.await.map_err(user)? else {
+                    continue;
                 };
-                if found.component != *component {
-                    if args.components.is_empty() {
-                        continue;
-                    }
-                    return Err(user(anyhow::anyhow!(
-                        "run {} is of component '{}', not '{component}'",
-                        found.id,
-                        found.component
-                    )));
-                }
                 runner::reopen(&project, found, &store)
                     .await
                     .map_err(user)?
