@@ -20,7 +20,6 @@ use crate::redact::Redactor;
 /// One component as served.
 #[derive(Debug)]
 pub struct Served {
-    /// The component.
     pub component: Component,
     /// Its policy (configured, or pinned to its baseline / first candidate).
     pub policy: ServePolicy,

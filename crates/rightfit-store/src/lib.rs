@@ -10,8 +10,8 @@
 //!
 //! The gateway (`rightfit-gateway`) holds a [`Store`] (both traits) and writes what it serves
 //! through [`TrafficStore`]: traffic records in batches, keys looked up by the hash of the secret
-//! a client presents ([`hash_secret`]), and what each key spends. The `traffic` and `keys` commands of the CLI read
-//! and manage them; [`new_key`] makes a key the same way for both.
+//! a client presents ([`hash_secret`]), and what each key spends. The `traffic` and `keys`
+//! commands of the CLI read and manage them; [`new_key`] makes a key the same way for both.
 //!
 //! Types come from `rightfit-types` ([`RunInfo`], [`CandidateInfo`], [`ExampleRecord`],
 //! [`CachedResponse`]). Numbers must be storable: floats finite (scores, latencies and costs are

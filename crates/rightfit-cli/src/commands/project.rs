@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use rightfit_config::Settings;
 use rightfit_config::project::{Project, ProviderConfig, STARTER, STARTER_DATA};
-use rightfit_llama::store::ModelStore;
+use rightfit_llama::models::ModelStore;
 use rightfit_providers::Provider;
 use rightfit_registry::ModelRegistry;
 
