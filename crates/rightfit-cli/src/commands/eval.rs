@@ -19,14 +19,8 @@ use crate::progress::CandidateBars;
 pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     let project = super::project::load(&args.project.config)?;
     let store = open_store(&project, &args.project).await?;
-    let components: Vec<String> = if args.components.is_empty() {
-        project.components.keys().cloned().collect()
-    } else {
-        for c in &args.components {
-            project.component(c).map_err(|e| user(anyhow::anyhow!(e)))?;
-        }
-        args.components.clone()
-    };
+    let components = project.components_named(&args.components);
+    let components = components.map_err(|e| user(anyhow::anyhow!(e)))?;
     let options = EvalOptions {
         limit: args.limit,
         seed: args.seed,
@@ -71,20 +65,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         };
         #[allow(clippy::print_stderr)]
         {
-            eprintln!(
-                "{}: run {} — {} examples from {} ({} rows read, {} skipped{})",
-                component,
-                run.id,
-                prepared.examples.len(),
-                prepared.dataset,
-                prepared.rows_read,
-                prepared.skipped.len(),
-                prepared
-                    .skipped
-                    .first()
-                    .map(|s| format!("; first: {}:{}: {}", s.path.display(), s.line, s.reason))
-                    .unwrap_or_default()
-            );
+            eprintln!("{component}: run {} — {}", run.id, prepared.describe());
         }
         let outcome = runner::execute(
             &project,

@@ -47,6 +47,18 @@ impl Project {
         })
     }
 
+    /// The components named, each checked to exist; every component, in name order, when none
+    /// is named.
+    pub fn components_named(&self, names: &[String]) -> Result<Vec<String>, String> {
+        if names.is_empty() {
+            return Ok(self.components.keys().cloned().collect());
+        }
+        for name in names {
+            self.component(name)?;
+        }
+        Ok(names.to_vec())
+    }
+
     /// A model by name, with an error listing the others.
     pub fn model(&self, name: &str) -> Result<&ModelConfig, String> {
         self.models.get(name).ok_or_else(|| {
