@@ -4,7 +4,7 @@ use rightfit_config::SettingsError;
 use rightfit_llama::EngineError;
 use rightfit_llama::fetch::FetchError;
 use rightfit_llama::gguf::GgufError;
-use rightfit_llama::store::StoreError;
+use rightfit_llama::models::ModelStoreError;
 use rightfit_providers::ProviderError;
 
 /// Marks an error as the user's to fix.
@@ -21,7 +21,7 @@ pub fn user(e: impl Into<anyhow::Error>) -> anyhow::Error {
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let is_user = err.chain().any(|cause| {
         cause.is::<UserError>()
-            || cause.is::<StoreError>()
+            || cause.is::<ModelStoreError>()
             || cause.is::<GgufError>()
             || cause.is::<FetchError>()
             || cause.is::<SettingsError>()

@@ -33,20 +33,10 @@ impl Progress for Bars {
     }
 
     fn start(&mut self, label: &str, total_bytes: u64) {
-        let bar = ProgressBar::with_draw_target(
-            Some(total_bytes),
-            if self.draw {
-                ProgressDrawTarget::stderr()
-            } else {
-                ProgressDrawTarget::hidden()
-            },
-        );
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:>12} [{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        let bar = bar(
+            total_bytes,
+            "{msg:>12} [{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            self.draw,
         );
         bar.set_message(label.to_owned());
         self.bar = Some(bar);
@@ -63,6 +53,20 @@ impl Progress for Bars {
             b.finish_and_clear();
         }
     }
+}
+
+/// A bar of `total` steps in `template`'s style, drawn on stderr when `draw`.
+fn bar(total: u64, template: &str, draw: bool) -> ProgressBar {
+    let target = if draw {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    let style =
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar
 }
 
 /// A spinner for work without a byte count (loading a model, running a benchmark).
@@ -97,19 +101,8 @@ impl CandidateBars {
 
 impl EvalProgress for CandidateBars {
     fn candidate(&self, name: &str, total: u64, done: u64) {
-        let target = if self.draw {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let bar = ProgressBar::with_draw_target(Some(total), target);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:<28} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {prefix}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
+        let template = "{msg:<28} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {prefix}";
+        let bar = bar(total, template, self.draw);
         bar.set_message(name.to_owned());
         bar.set_position(done);
         bar.enable_steady_tick(Duration::from_millis(250));

@@ -25,7 +25,6 @@ pub enum CalibrationError {
     /// A figure that cannot be right.
     #[error("{field} is {value}; expected a positive, finite number")]
     Invalid {
-        /// The field.
         field: &'static str,
         /// Its value.
         value: f64,

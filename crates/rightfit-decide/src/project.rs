@@ -6,9 +6,9 @@ use rightfit_config::project::{ConstraintsConfig, ModelConfig, Project, Provider
 use rightfit_types::RunReport;
 use rightfit_types::device::{CalibrationRecord, ModelShape};
 
+use crate::candidate_facts::{CandidateFacts, Deployment};
 use crate::constraints::{Budget, Constraints, Objective, QualityFloor};
 use crate::device::{self, Calibration};
-use crate::facts::{CandidateFacts, Deployment};
 use crate::recommend::{Recommendation, recommend};
 
 /// Why the project cannot judge a run.
@@ -17,7 +17,6 @@ pub enum ProjectError {
     /// A constraint out of its range.
     #[error("constraint {key}: {message}")]
     Constraint {
-        /// The key.
         key: &'static str,
         /// What is wrong.
         message: String,
@@ -25,7 +24,6 @@ pub enum ProjectError {
     /// A device id the catalogue does not have.
     #[error("unknown device '{id}': the catalogue has {known} (see 'rightfit devices')")]
     UnknownDevice {
-        /// The id.
         id: String,
         /// The catalogue's ids, comma-separated.
         known: String,
@@ -33,7 +31,6 @@ pub enum ProjectError {
     /// The run's component is gone from the project.
     #[error("run {run} is of component '{component}', which {file} no longer has")]
     UnknownComponent {
-        /// The run.
         run: String,
         /// Its component.
         component: String,
@@ -45,9 +42,7 @@ pub enum ProjectError {
         "run {run}: candidate '{candidate}' uses model '{model}', which {file} no longer defines"
     )]
     UnknownModel {
-        /// The run.
         run: String,
-        /// The candidate.
         candidate: String,
         /// Its model.
         model: String,

@@ -20,7 +20,6 @@ use crate::prompt::Call;
 /// What a call returned, with how long it took.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Answer {
-    /// The response.
     pub response: AnswerBody,
     /// Time being served, milliseconds (queueing behind this run's own requests excluded where
     /// the provider reports it).

@@ -72,6 +72,25 @@ pub struct Prepared {
     pub dataset: String,
 }
 
+impl Prepared {
+    /// One line for a person: `N examples from DATASET (R rows read, S skipped; first: FILE:LINE:
+    /// REASON)`.
+    pub fn describe(&self) -> String {
+        let first = self
+            .skipped
+            .first()
+            .map(|s| format!("; first: {}:{}: {}", s.path.display(), s.line, s.reason));
+        format!(
+            "{} examples from {} ({} rows read, {} skipped{})",
+            self.examples.len(),
+            self.dataset,
+            self.rows_read,
+            self.skipped.len(),
+            first.unwrap_or_default()
+        )
+    }
+}
+
 /// Why a component's data could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {

@@ -7,7 +7,7 @@
 //! they finish, so a run stopped by Ctrl-C (or killed) keeps what finished and `--resume` does
 //! only the rest. Transient provider errors are retried; permanent ones are recorded per example.
 //!
-//! A run goes through phases: [`start`] (or [`reopen`]) prepares the data and stores the run;
+//! A run goes through phases: [`start`] (or [`find_resumable`] and [`reopen`]) prepares the data and stores the run;
 //! [`execute`] builds the run's helpers (a judge, a few-shot pool labelled by a model), runs each
 //! candidate ([`candidate`]), then finishes the run (status and corpus-level metrics).
 
@@ -142,6 +142,36 @@ pub async fn reopen(
     run.status = RunStatus::Running;
     store.update_run(&run).await?;
     Ok((run, prepared, only))
+}
+
+/// The run `--resume WHICH` means for `component`: `"latest"` is its newest unfinished run,
+/// anything else a run id or a unique prefix. A run of another component is refused, or skipped
+/// (`Ok(None)`) when `skip_others` (every component is being resumed in turn).
+pub async fn find_resumable(
+    store: &dyn RunStore,
+    component: &str,
+    which: &str,
+    skip_others: bool,
+) -> Result<Option<RunInfo>, EvalError> {
+    let found = if which == "latest" {
+        store.latest_unfinished(component).await?.ok_or_else(|| {
+            EvalError::Invalid(format!(
+                "no unfinished run of component '{component}' to resume — run 'rightfit eval' without --resume"
+            ))
+        })?
+    } else {
+        store.resolve_run(which).await?
+    };
+    if found.component == component {
+        Ok(Some(found))
+    } else if skip_others {
+        Ok(None)
+    } else {
+        Err(EvalError::Invalid(format!(
+            "run {} is of component '{}', not '{component}'",
+            found.id, found.component
+        )))
+    }
 }
 
 /// Runs (or continues) a run until it finishes or `stop` turns true; returns the run as stored.

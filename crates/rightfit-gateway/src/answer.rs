@@ -79,7 +79,6 @@ pub enum Started {
     Stream {
         /// The first event.
         first: StreamEvent,
-        /// The rest.
         rest: EventStream,
         /// The model answering.
         model: ModelConfig,
@@ -100,7 +99,7 @@ impl std::fmt::Debug for Started {
 }
 
 /// What the gateway needs to call models.
-pub struct Ctx<'a> {
+pub struct ModelAccess<'a> {
     /// The state the request started on.
     pub state: &'a State,
     /// Builds providers not built yet.
@@ -109,13 +108,13 @@ pub struct Ctx<'a> {
     pub store: &'a dyn RunStore,
 }
 
-impl std::fmt::Debug for Ctx<'_> {
+impl std::fmt::Debug for ModelAccess<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx").finish_non_exhaustive()
+        f.debug_struct("ModelAccess").finish_non_exhaustive()
     }
 }
 
-impl Ctx<'_> {
+impl ModelAccess<'_> {
     async fn provider(
         &self,
         model: &str,

@@ -13,7 +13,7 @@ use rightfit_config::time::{now_rfc3339_millis, unix_now};
 use rightfit_types::{FinishReason, Step, StreamEvent, TrafficRecord, Usage};
 use tokio::sync::{mpsc, watch};
 
-use crate::answer::{Answered, Ctx, Started, Target};
+use crate::answer::{Answered, ModelAccess, Started, Target};
 use crate::api::Api;
 use crate::app::App;
 use crate::error::GatewayError;
@@ -100,7 +100,7 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
         .and_then(|s| s.policy.timeout_s)
         .unwrap_or(state.project.gateway.request_timeout_s);
     let timeout = Duration::from_secs_f64(timeout);
-    let ctx = Ctx {
+    let access = ModelAccess {
         state,
         factory: &*app.factory,
         store: &*app.store,
@@ -112,7 +112,7 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
             continue;
         };
         let started_at = Instant::now();
-        match ctx.start(target, &r.req, r.req.stream, timeout).await {
+        match access.start(target, &r.req, r.req.stream, timeout).await {
             Ok(started) => {
                 let route = if i == 0 {
                     plan.route.as_str()

@@ -12,7 +12,8 @@
 //! Layers, each using only those above it: [`api`], [`error`], [`wire`], [`plan`] and
 //! [`state`] describe; [`app`] is what every request shares; `request` is one request and its
 //! traffic record; `shadow` runs shadows; `generate` is the flow of one request (parse, plan,
-//! answer, record); [`server`] listens, reloads and shuts down.
+//! answer, record); [`server`] listens, reloads and shuts down; [`signals`] say when to stop or
+//! reload.
 
 pub mod answer;
 pub mod api;
@@ -27,6 +28,7 @@ pub mod redact;
 mod request;
 pub mod server;
 mod shadow;
+pub mod signals;
 mod sse;
 pub mod state;
 pub mod wire;

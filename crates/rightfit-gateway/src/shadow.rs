@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::answer::{Ctx, Started, Target};
+use crate::answer::{ModelAccess, Started, Target};
 use crate::app::App;
 use crate::request::{Request, fill};
 use crate::state::{Served, State};
@@ -38,7 +38,7 @@ pub(crate) fn spawn(
         let Some(candidate) = served.component.candidate(&name) else {
             return;
         };
-        let ctx = Ctx {
+        let access = ModelAccess {
             state: &state,
             factory: &*app.factory,
             store: &*app.store,
@@ -49,7 +49,7 @@ pub(crate) fn spawn(
                 .timeout_s
                 .unwrap_or(state.project.gateway.request_timeout_s),
         );
-        let result = ctx
+        let result = access
             .start(
                 Target::Candidate(served, candidate),
                 &shadow_req.req,

@@ -10,7 +10,7 @@ use rightfit_config::project::{Candidate, Component, ModelConfig, Project, Serve
 use rightfit_eval::example::{Example, prepare};
 use rightfit_eval::prompt::Templates;
 use rightfit_eval::score::Scorer;
-use rightfit_eval::strategy::SimilarShots;
+use rightfit_eval::strategy::{SimilarShots, models_called};
 use rightfit_providers::Provider;
 use rightfit_registry::ProviderFactory;
 use tokio::sync::Mutex;
@@ -20,7 +20,6 @@ use crate::redact::Redactor;
 /// One component as served.
 #[derive(Debug)]
 pub struct Served {
-    /// The component.
     pub component: Component,
     /// Its policy (configured, or pinned to its baseline / first candidate).
     pub policy: ServePolicy,
@@ -37,20 +36,9 @@ pub struct Served {
 impl Served {
     /// Every model a candidate of this component calls, a cascade's stages' included.
     pub fn models_of(&self, candidate: &Candidate) -> Vec<String> {
-        let mut out = BTreeSet::new();
-        let mut todo = vec![candidate];
-        while let Some(c) = todo.pop() {
-            out.extend(c.models().into_iter().map(str::to_owned));
-            if let Strategy::Cascade(cascade) = &c.strategy {
-                todo.extend(
-                    cascade
-                        .stages
-                        .iter()
-                        .filter_map(|s| self.component.candidate(s)),
-                );
-            }
-        }
-        out.into_iter().collect()
+        models_called(&self.component, candidate)
+            .into_iter()
+            .collect()
     }
 }
 

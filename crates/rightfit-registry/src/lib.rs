@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rightfit_config::Settings;
 use rightfit_config::project::{ModelConfig, ProviderConfig};
 use rightfit_llama::engine::LoraAdapter;
-use rightfit_llama::store::{ModelStore, ResolvedModel};
+use rightfit_llama::models::{ModelStore, ResolvedModel};
 use rightfit_llama::{Engine, EngineOptions, LocalProvider, WeakEngine};
 use rightfit_providers::{HostedProvider, Provider};
 use rightfit_students::{ClassifierProvider, EmbedderOptions, SentenceEmbedder};

@@ -134,7 +134,6 @@ pub enum StoreError {
     DuplicateRun {
         /// The database file.
         path: PathBuf,
-        /// The id.
         id: String,
     },
 
@@ -162,7 +161,6 @@ pub enum StoreError {
     DuplicateTraffic {
         /// The database file.
         path: PathBuf,
-        /// The id.
         id: String,
     },
 
@@ -174,7 +172,6 @@ pub enum StoreError {
     DuplicateKey {
         /// The database file.
         path: PathBuf,
-        /// The name.
         name: String,
     },
 

@@ -10,8 +10,8 @@
 //!
 //! The gateway (`rightfit-gateway`) holds a [`Store`] (both traits) and writes what it serves
 //! through [`TrafficStore`]: traffic records in batches, keys looked up by the hash of the secret
-//! a client presents ([`hash_secret`]), and what each key spends. The `traffic` and `keys` commands of the CLI read
-//! and manage them; [`new_key`] makes a key the same way for both.
+//! a client presents ([`hash_secret`]), and what each key spends. The `traffic` and `keys`
+//! commands of the CLI read and manage them; [`new_key`] makes a key the same way for both.
 //!
 //! Types come from `rightfit-types` ([`RunInfo`], [`CandidateInfo`], [`ExampleRecord`],
 //! [`CachedResponse`]). Numbers must be storable: floats finite (scores, latencies and costs are
@@ -24,144 +24,14 @@
 //! [`ExampleRecord`]: rightfit_types::ExampleRecord
 //! [`CachedResponse`]: rightfit_types::CachedResponse
 
+mod backend;
 mod error;
 mod keys;
 mod rows;
 mod sqlite;
 mod traffic;
 
-use std::collections::HashSet;
-
-use async_trait::async_trait;
-use rightfit_types::{
-    CachedResponse, CandidateInfo, ExampleRecord, GatewayKey, RunInfo, TrafficFilter, TrafficRecord,
-};
-
+pub use backend::{LATEST, MAX_LISTED_MATCHES, RunStore, Store, TrafficStore};
 pub use error::StoreError;
 pub use keys::{KeyError, NewKey, Secret, hash_secret, new_key};
 pub use sqlite::SqliteStore;
-
-/// How many matching ids [`StoreError::AmbiguousRun`] lists before saying how many more there are.
-pub const MAX_LISTED_MATCHES: usize = 10;
-
-/// What [`RunStore::resolve_run`] takes to mean the newest run.
-pub const LATEST: &str = "latest";
-
-/// Where runs, candidates, records and cached responses are kept.
-///
-/// Runs are listed newest first: by `started_at` (RFC 3339 UTC, so text order is time order),
-/// then by id.
-#[async_trait]
-pub trait RunStore: Send + Sync + std::fmt::Debug {
-    /// Stores a new run. Fails with [`StoreError::DuplicateRun`] if its id is taken.
-    async fn create_run(&self, run: &RunInfo) -> Result<(), StoreError>;
-
-    /// Saves what changes while a run goes on: status, `finished_at`, `rows_used`,
-    /// `rows_skipped` and `meta`. The other fields are fixed when the run is created and are
-    /// left as stored. Fails with [`StoreError::RunNotFound`] if the run is not stored.
-    async fn update_run(&self, run: &RunInfo) -> Result<(), StoreError>;
-
-    /// The run with exactly this id, if stored.
-    async fn run(&self, id: &str) -> Result<Option<RunInfo>, StoreError>;
-
-    /// The run a person means: [`LATEST`] (the newest run), an exact id, or a prefix of exactly
-    /// one run's id. Fails with [`StoreError::NoRuns`], [`StoreError::RunNotFound`] or
-    /// [`StoreError::AmbiguousRun`] (which lists the matches).
-    async fn resolve_run(&self, id_or_prefix: &str) -> Result<RunInfo, StoreError>;
-
-    /// At most `limit` runs, newest first, of one component or of all.
-    async fn runs(&self, component: Option<&str>, limit: usize)
-    -> Result<Vec<RunInfo>, StoreError>;
-
-    /// The newest run of `component` that did not finish (running or interrupted), to resume.
-    async fn latest_unfinished(&self, component: &str) -> Result<Option<RunInfo>, StoreError>;
-
-    /// Deletes a run with its candidates and records; `false` if it was not stored.
-    async fn delete_run(&self, id: &str) -> Result<bool, StoreError>;
-
-    /// Stores a candidate, or replaces the one of the same run and name (which keeps its place
-    /// in the order). The run must be stored ([`StoreError::MissingParent`] otherwise).
-    async fn put_candidate(&self, c: &CandidateInfo) -> Result<(), StoreError>;
-
-    /// A run's candidates, in the order they were first put.
-    async fn candidates(&self, run_id: &str) -> Result<Vec<CandidateInfo>, StoreError>;
-
-    /// Stores records in one transaction: all or none. A record replaces the stored one of the
-    /// same run, candidate and example. Each record's run and candidate must be stored
-    /// ([`StoreError::MissingParent`] otherwise); every number is checked before anything is
-    /// written.
-    async fn put_records(&self, records: &[ExampleRecord]) -> Result<(), StoreError>;
-
-    /// A run's records, of one candidate or of all: by candidate (in the order candidates were
-    /// put), then by position.
-    async fn records(
-        &self,
-        run_id: &str,
-        candidate: Option<&str>,
-    ) -> Result<Vec<ExampleRecord>, StoreError>;
-
-    /// The (candidate, example id) pairs of a run that have a record without an error: what a
-    /// resume skips. Failed examples are left out so that a resume tries them again.
-    async fn done(&self, run_id: &str) -> Result<HashSet<(String, String)>, StoreError>;
-
-    /// The cached response under `key`, if any.
-    async fn cache_get(&self, key: &str) -> Result<Option<CachedResponse>, StoreError>;
-
-    /// Stores a response under its key, replacing any entry already there.
-    async fn cache_put(&self, entry: &CachedResponse) -> Result<(), StoreError>;
-}
-
-/// Both stores in one: what the gateway holds (as `Arc<dyn Store>`), since it writes traffic and
-/// keys and its strategies use the run store's API. Every type that is a [`RunStore`] and a
-/// [`TrafficStore`] is one, so a new backend implements those two and nothing else.
-pub trait Store: RunStore + TrafficStore {}
-
-impl<T: RunStore + TrafficStore> Store for T {}
-
-/// Where the gateway's traffic records and keys are kept.
-///
-/// Traffic is read in time order: by `at` (RFC 3339 UTC with milliseconds, so text order is time
-/// order), then by id. [`TrafficFilter::since`] is compared as text with `at`, so it must be
-/// written the same way (`2026-11-30T03:42:07.000Z`; without the milliseconds, records in that
-/// very second compare wrongly).
-#[async_trait]
-pub trait TrafficStore: Send + Sync + std::fmt::Debug {
-    /// Stores traffic records in one transaction: all or none. Every number is checked before
-    /// anything is written (floats finite, counts at most `i64::MAX`, `role` `primary` or
-    /// `shadow`).
-    ///
-    /// Ids are unique: the gateway makes them so, and a record is never replaced. A record whose
-    /// id is already stored (or repeated in the batch) fails the whole batch with
-    /// [`StoreError::DuplicateTraffic`], which names the id, so that a writer can drop that one
-    /// record and write the rest again rather than lose them.
-    async fn put_traffic(&self, records: &[TrafficRecord]) -> Result<(), StoreError>;
-
-    /// The records the filter selects: oldest first, or newest first with
-    /// [`TrafficFilter::newest_first`]; at most [`TrafficFilter::limit`] of them (the first ones in
-    /// that order).
-    async fn traffic(&self, filter: &TrafficFilter) -> Result<Vec<TrafficRecord>, StoreError>;
-
-    /// How many records the filter selects, ignoring its `limit` (so a listing can say "20 of
-    /// 1,234").
-    async fn count_traffic(&self, filter: &TrafficFilter) -> Result<u64, StoreError>;
-
-    /// Stores a new key. Fails with [`StoreError::DuplicateKey`] if its name is taken (an id or
-    /// hash that is taken fails too: they come from 8 and 32 random bytes, so that is a bug).
-    async fn put_key(&self, key: &GatewayKey) -> Result<(), StoreError>;
-
-    /// Every key, revoked ones included, oldest first.
-    async fn keys(&self) -> Result<Vec<GatewayKey>, StoreError>;
-
-    /// The key whose secret hashes to `hash` ([`hash_secret`]), revoked or not: the caller
-    /// refuses a key with `revoked_at` set.
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<GatewayKey>, StoreError>;
-
-    /// Revokes the key with this id, else the one with this name: sets `revoked_at` to now,
-    /// unless it was revoked already (the first time is kept). `false` if no key has that id or
-    /// name.
-    async fn revoke_key(&self, id_or_name: &str) -> Result<bool, StoreError>;
-
-    /// Adds `usd` (finite, 0 or more) to what the key has spent. Fails with
-    /// [`StoreError::KeyNotFound`] if no key has this id.
-    async fn add_spend(&self, key_id: &str, usd: f64) -> Result<(), StoreError>;
-}

@@ -13,7 +13,7 @@ use std::path::Path;
 use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo, RunStatus};
 use serde::de::DeserializeOwned;
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// A run, as stored.
 #[derive(Debug, sqlx::FromRow)]

@@ -18,10 +18,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::backend::{LATEST, MAX_LISTED_MATCHES, RunStore};
+use crate::error::StoreError;
 use crate::rows::{
     CANDIDATE_COLUMNS, CacheRow, CandidateRow, RECORD_COLUMNS, RUN_COLUMNS, RecordRow, RunRow,
 };
-use crate::{LATEST, MAX_LISTED_MATCHES, RunStore, StoreError};
 
 /// The schema, embedded at build time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!();

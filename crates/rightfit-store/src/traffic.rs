@@ -8,8 +8,10 @@ use rightfit_types::{GatewayKey, TrafficFilter, TrafficRecord};
 use sqlx::error::ErrorKind;
 
 use self::rows::{KEY_COLUMNS, KeyRow, TRAFFIC_COLUMNS, TrafficRow};
+use crate::backend::TrafficStore;
+use crate::error::StoreError;
+use crate::sqlite::SqliteStore;
 use crate::sqlite::kind;
-use crate::{SqliteStore, StoreError, TrafficStore};
 
 /// Now as SQLite writes it: RFC 3339 UTC with milliseconds, like a traffic record's `at`.
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::respond::{self, Generation, StreamPlan, Writing, sse_event};
 use crate::script::{Finish, Reply};
-use crate::server::{Req, Shared};
+use crate::shared::{Req, Shared};
 
 /// One accepted messages request.
 #[derive(Debug)]

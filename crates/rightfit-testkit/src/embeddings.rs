@@ -18,10 +18,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Response};
 use serde_json::{Value, json};
 
+use crate::error_bodies::{gemini, openai};
 use crate::respond::{Generation, StreamPlan, Writing};
 use crate::script::Reply;
-use crate::server::Shared;
-use crate::{gemini, openai};
+use crate::shared::Shared;
 
 /// Most inputs one OpenAI embeddings request may carry.
 const OPENAI_MAX_INPUTS: usize = 2048;

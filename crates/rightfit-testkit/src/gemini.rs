@@ -10,13 +10,14 @@
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::{HeaderValue, Method, Response};
+use http::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::embeddings;
+use crate::error_bodies::gemini::{error, error_body, json_response, scripted_error};
 use crate::respond::{self, Accepted, Generation, StreamPlan, Writing};
 use crate::script::{Finish, Reply};
-use crate::server::{Req, Shared};
+use crate::shared::{Req, Shared};
 
 /// One accepted generateContent request.
 #[derive(Debug)]
@@ -214,61 +215,6 @@ fn models(shared: &Shared, one: Option<&str>) -> Response<Body> {
     };
     let data: Vec<Value> = names.into_iter().map(entry).collect();
     json_response(200, &json!({"models": data}))
-}
-
-fn json_response(status: u16, value: &Value) -> Response<Body> {
-    let mut response = Response::new(Body::from(respond::to_vec(value)));
-    *response.status_mut() = respond::status(status);
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=UTF-8"),
-    );
-    response
-}
-
-/// The gRPC status name Google puts beside an HTTP status.
-fn status_name(status: u16) -> &'static str {
-    match status {
-        400 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        409 => "ABORTED",
-        429 => "RESOURCE_EXHAUSTED",
-        499 => "CANCELLED",
-        500 => "INTERNAL",
-        501 => "NOT_IMPLEMENTED",
-        503 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
-        _ => "UNKNOWN",
-    }
-}
-
-fn error_body(status: u16, message: &str, details: Option<Value>) -> Value {
-    let mut error = json!({"code": status, "message": message, "status": status_name(status)});
-    if let (Some(details), Value::Object(map)) = (details, &mut error) {
-        map.insert("details".to_owned(), details);
-    }
-    json!({ "error": error })
-}
-
-pub(crate) fn error(status: u16, message: &str, details: Option<Value>) -> Response<Body> {
-    json_response(status, &error_body(status, message, details))
-}
-
-/// The error a scripted `Status` (or `RateLimited`) step answers with, as Gemini words it.
-pub(crate) fn scripted_error(status: u16, model: &str) -> Response<Body> {
-    let message = match status {
-        400 => "Request contains an invalid argument.".to_owned(),
-        401 => "Request had invalid authentication credentials.".to_owned(),
-        403 => "The caller does not have permission".to_owned(),
-        404 => format!("models/{model} is not found"),
-        429 => "Resource has been exhausted (e.g. check quota).".to_owned(),
-        500 => "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting".to_owned(),
-        503 => "The model is overloaded. Please try again later.".to_owned(),
-        _ => format!("Request failed with status {status}."),
-    };
-    error(status, &message, None)
 }
 
 fn finish_reason(finish: Finish) -> &'static str {

@@ -21,6 +21,7 @@ mod anthropic;
 pub mod chromium;
 pub mod clients;
 mod embeddings;
+mod error_bodies;
 mod gemini;
 mod limits;
 pub mod llama_server;
@@ -28,6 +29,7 @@ mod openai;
 mod respond;
 mod script;
 mod server;
+mod shared;
 
 pub use embeddings::embedding;
 pub use script::{Finish, Protocol, Quirks, Recorded, Reply, ServerConfig, Step};

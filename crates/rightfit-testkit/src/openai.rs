@@ -12,9 +12,10 @@ use http::{HeaderValue, Method, Response};
 use serde_json::{Value, json};
 
 use crate::embeddings;
+use crate::error_bodies::openai::{check_model, error, json_ok, scripted_error};
 use crate::respond::{self, Accepted, Generation, StreamPlan, Writing, sse_event};
 use crate::script::{Finish, Quirks, Reply};
-use crate::server::{Req, Shared};
+use crate::shared::{Req, Shared};
 
 /// One accepted chat completion request.
 #[derive(Debug)]
@@ -151,21 +152,6 @@ fn chat(shared: &Shared, body: &Value, model: &str) -> Result<Call, Response<Bod
     })
 }
 
-/// 404 `model_not_found` for a model the server does not know.
-pub(crate) fn check_model(shared: &Shared, model: &str) -> Result<(), Response<Body>> {
-    if shared.knows_model(model) {
-        return Ok(());
-    }
-    let message = format!("The model `{model}` does not exist or you do not have access to it.");
-    Err(error(
-        404,
-        &message,
-        "invalid_request_error",
-        None,
-        Some("model_not_found"),
-    ))
-}
-
 fn check_key(shared: &Shared, req: &Req) -> Result<(), Response<Body>> {
     let Some(expected) = shared.config.api_key.as_deref() else {
         return Ok(());
@@ -234,78 +220,6 @@ fn models(shared: &Shared, path: &str) -> Response<Body> {
     }
     let data: Vec<Value> = names.into_iter().map(entry).collect();
     json_ok(&json!({"object": "list", "data": data}))
-}
-
-fn json_ok(value: &Value) -> Response<Body> {
-    let mut response = Response::new(Body::from(respond::to_vec(value)));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// `{"error": {"message", "type", "param", "code"}}` with this status.
-pub(crate) fn error(
-    status: u16,
-    message: &str,
-    kind: &str,
-    param: Option<&str>,
-    code: Option<&str>,
-) -> Response<Body> {
-    let body = json!({"error": {"message": message, "type": kind, "param": param, "code": code}});
-    let mut response = json_ok(&body);
-    *response.status_mut() = respond::status(status);
-    response
-}
-
-/// The error a scripted `Status` (or `RateLimited`) step answers with, as OpenAI words it.
-pub(crate) fn scripted_error(status: u16, model: &str) -> Response<Body> {
-    let (message, kind, code) = match status {
-        400 => (
-            "Invalid request (scripted by the test server).".to_owned(),
-            "invalid_request_error",
-            None,
-        ),
-        401 => (
-            "Incorrect API key provided.".to_owned(),
-            "invalid_request_error",
-            Some("invalid_api_key"),
-        ),
-        403 => (
-            "Country, region, or territory not supported".to_owned(),
-            "request_forbidden",
-            Some("unsupported_country_region_territory"),
-        ),
-        404 => (
-            format!("The model `{model}` does not exist or you do not have access to it."),
-            "invalid_request_error",
-            Some("model_not_found"),
-        ),
-        429 => (
-            format!(
-                "Rate limit reached for {model} in organization org-testkit on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s."
-            ),
-            "requests",
-            Some("rate_limit_exceeded"),
-        ),
-        503 => (
-            "The engine is currently overloaded, please try again later.".to_owned(),
-            "server_error",
-            None,
-        ),
-        s if s >= 500 => (
-            "The server had an error while processing your request. Sorry about that!".to_owned(),
-            "server_error",
-            None,
-        ),
-        _ => (
-            format!("Request failed with status {status}."),
-            "invalid_request_error",
-            None,
-        ),
-    };
-    error(status, &message, kind, None, code)
 }
 
 fn json_kind(value: &Value) -> &'static str {

@@ -12,7 +12,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use tokio::sync::Notify;
 
 use crate::script::{Reply, Step};
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// How long a cut connection waits after its last write before closing, so the bytes written
 /// leave before the socket goes (only on fault paths).

@@ -205,7 +205,6 @@ pub struct Quirks {
 /// How a server is set up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// The protocol.
     pub protocol: Protocol,
     /// The key the server accepts; requests with another (or none) get 401 in the protocol's
     /// shape, whose message echoes part of the key they sent, as OpenAI's does.

@@ -1,5 +1,5 @@
 //! What replaying a cascade's confidence thresholds over stored records found: the curve, the
-//! chosen threshold and its held-out check (`rightfit_eval::calibrate` computes it,
+//! chosen threshold and its held-out check (`rightfit_eval::cascade_threshold` computes it,
 //! `rightfit_report` lays it out).
 
 use serde::{Deserialize, Serialize};

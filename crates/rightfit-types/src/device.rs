@@ -132,7 +132,6 @@ pub fn model_file_name(path: &str) -> &str {
 /// Median and range of repeated measurements.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
-    /// The median.
     pub median: f64,
     /// The least.
     pub min: f64,

@@ -202,7 +202,6 @@ pub struct McNemar {
 /// The score of a set of predictions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OfflineScore {
-    /// The metric.
     pub metric: String,
     /// Pairs scored.
     pub n: u64,
@@ -219,7 +218,6 @@ pub struct OfflineScore {
 /// Everything a report shows about one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
-    /// The run.
     pub run: RunInfo,
     /// The primary metric's name.
     pub primary_metric: String,

@@ -1,8 +1,8 @@
 //! `rightfit cascade calibrate`: a cascade's threshold chosen on stored records
-//! (`rightfit_eval::calibrate`), laid out by `rightfit_report::cascade_terminal`.
+//! (`rightfit_eval::cascade_threshold`), laid out by `rightfit_report::cascade_terminal`.
 
 use anyhow::anyhow;
-use rightfit_eval::calibrate::{CalibrationOptions, calibrate as replay, stored_records};
+use rightfit_eval::cascade_threshold::{CalibrationOptions, calibrate as replay, stored_records};
 
 use super::common::open_store;
 use super::output::{json, line};

@@ -10,7 +10,7 @@ use rightfit_config::calibration::load_calibrations;
 use rightfit_config::project::{ConstraintsConfig, Project};
 use rightfit_decide::Recommendation;
 use rightfit_llama::gguf::shape::shape_of;
-use rightfit_llama::store::ModelStore;
+use rightfit_llama::models::ModelStore;
 use rightfit_report::{HtmlSection, RunReport};
 use rightfit_store::SqliteStore;
 

@@ -7,7 +7,7 @@ use rightfit_config::calibration::{calibration_path, latest_calibration, load_ca
 use rightfit_decide::Workload;
 use rightfit_decide::device::{self, CalibrationRecord, DeviceProfile};
 use rightfit_llama::gguf::shape::shape_of;
-use rightfit_llama::store::ModelStore;
+use rightfit_llama::models::ModelStore;
 use rightfit_report::DeviceEstimates;
 
 use super::output::{json, line};

@@ -19,14 +19,8 @@ use crate::progress::CandidateBars;
 pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     let project = super::project::load(&args.project.config)?;
     let store = open_store(&project, &args.project).await?;
-    let components: Vec<String> = if args.components.is_empty() {
-        project.components.keys().cloned().collect()
-    } else {
-        for c in &args.components {
-            project.component(c).map_err(|e| user(anyhow::anyhow!(e)))?;
-        }
-        args.components.clone()
-    };
+    let components = project.components_named(&args.components);
+    let components = components.map_err(|e| user(anyhow::anyhow!(e)))?;
     let options = EvalOptions {
         limit: args.limit,
         seed: args.seed,
@@ -53,28 +47,11 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     for component in &components {
         let (run, prepared, only) = match &args.resume {
             Some(which) => {
-                let found = if which == "latest" {
-                    store
-                        .latest_unfinished(component)
-                        .await?
-                        .ok_or_else(|| {
-                            user(anyhow::anyhow!(
-                                "no unfinished run of component '{component}' to resume — run 'rightfit eval' without --resume"
-                            ))
-                        })?
-                } else {
-                    store.resolve_run(which).await.map_err(user)?
+                let skip_others = args.components.is_empty();
+                let found = runner::find_resumable(&store, component, which, skip_others);
+                let Some(found) = found.await.map_err(user)? else {
+                    continue;
                 };
-                if found.component != *component {
-                    if args.components.is_empty() {
-                        continue;
-                    }
-                    return Err(user(anyhow::anyhow!(
-                        "run {} is of component '{}', not '{component}'",
-                        found.id,
-                        found.component
-                    )));
-                }
                 runner::reopen(&project, found, &store)
                     .await
                     .map_err(user)?
@@ -88,20 +65,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         };
         #[allow(clippy::print_stderr)]
         {
-            eprintln!(
-                "{}: run {} — {} examples from {} ({} rows read, {} skipped{})",
-                component,
-                run.id,
-                prepared.examples.len(),
-                prepared.dataset,
-                prepared.rows_read,
-                prepared.skipped.len(),
-                prepared
-                    .skipped
-                    .first()
-                    .map(|s| format!("; first: {}:{}: {}", s.path.display(), s.line, s.reason))
-                    .unwrap_or_default()
-            );
+            eprintln!("{component}: run {} — {}", run.id, prepared.describe());
         }
         let outcome = runner::execute(
             &project,

@@ -132,22 +132,9 @@ async fn model_provider(
     let configured = match &args.config {
         Some(path) => {
             let project = Project::load(path).map_err(user)?;
-            match project.models.get(&engine.model) {
-                Some(m) => Some(m.clone()),
-                None => {
-                    return Err(user(anyhow::anyhow!(
-                        "{}: no model named '{}' (models: {})",
-                        path.display(),
-                        engine.model,
-                        project
-                            .models
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
-            }
+            let model = project.model(&engine.model);
+            let model = model.map_err(|e| user(anyhow::anyhow!("{}: {e}", path.display())))?;
+            Some(model.clone())
         }
         None => ModelConfig::from_spec(
             &engine.model,

@@ -4,7 +4,7 @@ use anyhow::Context;
 use rightfit_config::{Settings, env};
 use rightfit_llama::catalog::SourceKind;
 use rightfit_llama::fetch::FetchOptions;
-use rightfit_llama::store::ModelStore;
+use rightfit_llama::models::ModelStore;
 
 use super::output::{json, line};
 use crate::args::{ModelsCommand, SourceArg};

@@ -1,12 +1,11 @@
 //! `rightfit init` and `rightfit config check`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
 use rightfit_config::Settings;
 use rightfit_config::project::{Project, ProviderConfig, STARTER, STARTER_DATA};
-use rightfit_llama::store::ModelStore;
+use rightfit_llama::models::ModelStore;
 use rightfit_providers::Provider;
 use rightfit_registry::ModelRegistry;
 
@@ -95,40 +94,10 @@ pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<(
     let ConfigCommand::Check { project, online } = cmd;
     let p = load(&project.config)?;
     let store = ModelStore::new(settings.models_dir());
-    let mut problems = Vec::new();
-    let mut local_files = BTreeMap::new();
-    for m in p.models.values() {
-        let key = match &m.provider {
-            ProviderConfig::Local { model, .. } => {
-                match store.resolve(model) {
-                    Ok(r) => {
-                        local_files.insert(m.name.clone(), r.path);
-                    }
-                    Err(e) => problems.push(format!("models.{}: {e}", m.name)),
-                }
-                None
-            }
-            ProviderConfig::Classifier { .. } => None,
-            ProviderConfig::Openai { api_key, .. }
-            | ProviderConfig::Anthropic { api_key, .. }
-            | ProviderConfig::Gemini { api_key, .. } => Some(api_key),
-            ProviderConfig::OpenaiCompatible { api_key, .. } => api_key.as_ref(),
-        };
-        if let Some(e) = key.and_then(|k| k.resolve().err()) {
-            problems.push(format!("models.{}.api_key: {e}", m.name));
-        }
-    }
+    let readiness = p.readiness(|m| store.resolve(m).map(|r| r.path).map_err(|e| e.to_string()));
+    let mut problems = readiness.problems;
     let runs = project.store.as_deref().unwrap_or(&p.store);
-    line(rightfit_report::project_terminal(&p, runs, &local_files).trim_end())?;
-    for c in p.components.values() {
-        if !c.dataset.path.exists() {
-            problems.push(format!(
-                "components.{}.dataset: {} does not exist",
-                c.name,
-                c.dataset.path.display()
-            ));
-        }
-    }
+    line(rightfit_report::project_terminal(&p, runs, &readiness.local_files).trim_end())?;
     if online {
         problems.extend(ping(&p).await?);
     }

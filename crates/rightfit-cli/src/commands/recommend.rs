@@ -47,14 +47,8 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
         Some(id) => vec![store.resolve_run(id).await.map_err(user)?],
         None => {
             let named = !args.components.is_empty();
-            let names: Vec<String> = if named {
-                for c in &args.components {
-                    project.component(c).map_err(|e| user(anyhow!(e)))?;
-                }
-                args.components.clone()
-            } else {
-                project.components.keys().cloned().collect()
-            };
+            let names = project.components_named(&args.components);
+            let names = names.map_err(|e| user(anyhow!(e)))?;
             judged_runs(&store, &names, named, &project.store)
                 .await
                 .map_err(user)?

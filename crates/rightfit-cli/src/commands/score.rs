@@ -1,6 +1,6 @@
-//! `rightfit score`: score predictions a team already has (`rightfit_eval::offline`).
+//! `rightfit score`: score predictions a team already has (`rightfit_eval::score_predictions`).
 
-use rightfit_eval::offline::{OfflineOptions, ScoreFiles, score_files};
+use rightfit_eval::score_predictions::{OfflineOptions, ScoreFiles, score_files};
 
 use super::output::{json, line};
 use crate::args::{ReportFormat, ScoreArgs};

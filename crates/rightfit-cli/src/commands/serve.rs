@@ -1,13 +1,11 @@
 //! `rightfit serve`: the gateway, until Ctrl-C or SIGTERM; SIGHUP (or `--watch`) reloads the
 //! policies.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, anyhow};
 use rightfit_config::project::GatewayAuth;
-use rightfit_gateway::{Gateway, Options};
+use rightfit_gateway::{Gateway, Options, signals};
 use rightfit_registry::ModelRegistry;
 use rightfit_store::TrafficStore;
 use tokio::sync::mpsc;
@@ -82,9 +80,9 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let (reload_tx, reload_rx) = mpsc::channel(4);
-    spawn_sighup(reload_tx.clone())?;
+    signals::reload_on_sighup(reload_tx.clone()).context("listening for SIGHUP")?;
     if args.watch {
-        spawn_watch(file, reload_tx);
+        signals::reload_on_change(file, reload_tx);
     }
     let written = gateway.app.recorder.stats().clone();
     gateway
@@ -109,68 +107,11 @@ fn list(names: &[String]) -> String {
     }
 }
 
-/// Ctrl-C or SIGTERM.
+/// Ctrl-C or SIGTERM, said on stderr.
 async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            () = term => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    signals::shutdown().await;
     #[allow(clippy::print_stderr)]
     {
         eprintln!("stopping: finishing answers in flight and writing the traffic log");
     }
-}
-
-fn spawn_sighup(tx: mpsc::Sender<()>) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .context("listening for SIGHUP")?;
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                if tx.send(()).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    let _ = tx;
-    Ok(())
-}
-
-/// Polls the file's modification time every second (no platform watcher needed; an edit is
-/// picked up within a second).
-fn spawn_watch(file: PathBuf, tx: mpsc::Sender<()>) {
-    let modified = |f: &PathBuf| std::fs::metadata(f).and_then(|m| m.modified()).ok();
-    tokio::spawn(async move {
-        let mut last: Option<SystemTime> = modified(&file);
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let now = modified(&file);
-            if now.is_some() && now != last {
-                last = now;
-                if tx.send(()).await.is_err() {
-                    break;
-                }
-            }
-        }
-    });
 }

@@ -119,3 +119,6 @@ impl TrainingData {
         }
     }
 }
+
+/// The adapter file in a LoRA student's directory.
+pub const ADAPTER_FILE: &str = "adapter.gguf";

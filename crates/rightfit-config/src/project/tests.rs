@@ -468,3 +468,22 @@ fn strategy_keys_are_checked_with_their_place() {
     .to_string();
     assert!(e.contains("no candidate 'nobody'"), "{e}");
 }
+
+#[test]
+fn components_named_checks_each_name_and_defaults_to_all() {
+    let mut p = parse(BASE).expect("valid");
+    let other = p.components["c"].clone();
+    p.components.insert("b".into(), other);
+    assert_eq!(p.components_named(&[]).expect("all"), ["b", "c"]);
+    assert_eq!(p.components_named(&["c".into()]).expect("one"), ["c"]);
+    let e = p
+        .components_named(&["c".into(), "nope".into()])
+        .expect_err("unknown");
+    assert!(
+        e.starts_with("no component 'nope' in proj/rightfit.toml (components: b, c)"),
+        "{e}"
+    );
+    assert_eq!(p.model("small").expect("known").name, "small");
+    let e = p.model("big").expect_err("unknown");
+    assert_eq!(e, "no model named 'big' (models: small)");
+}

@@ -6,13 +6,12 @@ use serde::Serialize;
 use super::breakeven::{BreakEven, break_even};
 use super::profile::DeviceProfile;
 use super::roofline::{Fit, Speed, fit, predict};
-use crate::facts::{ModelShape, Workload};
+use crate::candidate_facts::{ModelShape, Workload};
 use rightfit_types::device::Calibration;
 
 /// One device's verdict for a model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeviceEstimate {
-    /// The device.
     pub device: DeviceProfile,
     /// Whether the model and its KV cache fit.
     pub fit: Fit,

@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::profile::DeviceProfile;
-use crate::facts::{ModelShape, Workload};
+use crate::candidate_facts::{ModelShape, Workload};
 use rightfit_types::device::Calibration;
 
 /// Bytes of one KV-cache element: llama.cpp stores keys and values as f16 by default.

@@ -5,7 +5,7 @@ use crate::device::DeviceKind;
 
 /// SmolLM2-135M-Instruct Q4_1 as its GGUF header describes it.
 fn smollm2() -> ModelShape {
-    crate::facts::smollm2_135m_q4_1()
+    crate::candidate_facts::smollm2_135m_q4_1()
 }
 
 /// A toy model with round numbers.

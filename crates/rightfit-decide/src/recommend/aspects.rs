@@ -3,9 +3,9 @@
 
 use super::recommendation::Aspects;
 use super::view::View;
+use crate::candidate_facts::{CandidateFacts, Deployment, Workload};
 use crate::constraints::Constraints;
 use crate::device;
-use crate::facts::{CandidateFacts, Deployment, Workload};
 use crate::fmt::{bytes, ms, params, pct, usd};
 
 /// One row per candidate, in run order.

@@ -7,9 +7,9 @@
 
 use super::recommendation::BreakEvenRow;
 use super::view::View;
+use crate::candidate_facts::{CandidateFacts, Deployment};
 use crate::constraints::Constraints;
 use crate::device::{self, DevicePrice, Speed};
-use crate::facts::{CandidateFacts, Deployment};
 
 /// Every priced local candidate against every priced hosted one.
 pub(crate) fn rows(facts: &[CandidateFacts], views: &[View], c: &Constraints) -> Vec<BreakEvenRow> {

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use rightfit_types::{CandidateSummary, Estimate, McNemar, PairedComparison, Percentiles};
 
 use super::{ConstraintKind, Recommendation, recommend};
+use crate::candidate_facts::{CandidateFacts, Deployment, ModelShape, Workload};
 use crate::constraints::{Budget, Constraints, Objective, QualityFloor};
 use crate::device::{self, Calibration, DevicePrice, DeviceProfile};
-use crate::facts::{CandidateFacts, Deployment, ModelShape, Workload};
 
 /// What a test says about one candidate.
 #[derive(Debug, Clone)]
@@ -446,7 +446,7 @@ fn pareto_frontiers_and_aspects_cover_every_candidate() {
 
 /// SmolLM2-135M-Instruct Q4_1 as its GGUF header describes it.
 fn smollm2_shape() -> ModelShape {
-    crate::facts::smollm2_135m_q4_1()
+    crate::candidate_facts::smollm2_135m_q4_1()
 }
 
 fn priced_pi() -> DeviceProfile {

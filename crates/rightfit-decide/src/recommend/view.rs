@@ -8,9 +8,9 @@
 use rightfit_types::Estimate;
 
 use super::recommendation::{ConstraintKind, DeviceVerdict, Violation};
+use crate::candidate_facts::{CandidateFacts, Deployment, Workload};
 use crate::constraints::{Budget, Constraints, QualityFloor};
 use crate::device::{self, Calibration, DevicePrice};
-use crate::facts::{CandidateFacts, Deployment, Workload};
 use crate::fmt::{bytes, ms, pct, usd};
 
 /// One candidate's effective figures.

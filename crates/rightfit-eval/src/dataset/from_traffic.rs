@@ -13,7 +13,6 @@ use serde_json::Value;
 /// Which traffic to export.
 #[derive(Debug, Clone, Default)]
 pub struct TrafficQuery {
-    /// The component.
     pub component: String,
     /// The candidate whose answers are the references (default: each request's own answer).
     pub reference_from: Option<String>,
@@ -146,7 +145,6 @@ pub struct ExportRow {
     pub id: String,
     /// When the request arrived.
     pub at: String,
-    /// The component.
     pub component: String,
     /// The candidate that answered the client.
     pub candidate: String,

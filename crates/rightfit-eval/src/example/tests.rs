@@ -112,3 +112,36 @@ model = "m"
     let e = Project::parse(&dir.path().join("rightfit.toml"), bad).expect_err("refused");
     assert!(e.to_string().contains("split.test_fraction"), "{e}");
 }
+
+#[test]
+fn describe_names_the_first_skipped_row() {
+    let example = Example {
+        id: "1".into(),
+        line: 1,
+        vars: Value::Null,
+        reference: Value::Null,
+        conversation: None,
+    };
+    let mut prepared = Prepared {
+        examples: vec![example.clone(), example],
+        shots: Vec::new(),
+        rows_read: 4,
+        skipped: Vec::new(),
+        dataset: "data/t.jsonl".into(),
+    };
+    assert_eq!(
+        prepared.describe(),
+        "2 examples from data/t.jsonl (4 rows read, 0 skipped)"
+    );
+    for line in [3, 4] {
+        prepared.skipped.push(SkippedRow {
+            path: "data/t.jsonl".into(),
+            line,
+            reason: "no text".into(),
+        });
+    }
+    assert_eq!(
+        prepared.describe(),
+        "2 examples from data/t.jsonl (4 rows read, 2 skipped; first: data/t.jsonl:3: no text)"
+    );
+}

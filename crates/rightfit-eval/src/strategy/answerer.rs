@@ -20,7 +20,6 @@ use crate::score::Scorer;
 /// Answers examples of one component with its candidates' strategies: everything a strategy may
 /// use for one run (or one served state) of the component.
 pub struct Answerer<'a> {
-    /// The component.
     pub component: &'a Component,
     /// Every model of the project, by name.
     pub models: &'a BTreeMap<String, ModelConfig>,

@@ -132,13 +132,14 @@ impl Provider for Scripted {
     }
 }
 
-struct Factory {
+/// The scripted candidate for every model, or the scripted judge for the model named "judge".
+struct ScriptedModels {
     candidate: Arc<Scripted>,
     judge: Option<Arc<Scripted>>,
 }
 
 #[async_trait]
-impl ProviderFactory for Factory {
+impl ProviderFactory for ScriptedModels {
     async fn provider(&self, model: &ModelConfig) -> Result<Arc<dyn Provider>, BuildError> {
         match (&self.judge, model.name.as_str()) {
             (Some(j), "judge") => Ok(j.clone()),
@@ -187,7 +188,7 @@ model = "m"
 async fn eval(
     p: &Project,
     store: &SqliteStore,
-    factory: &Factory,
+    factory: &ScriptedModels,
     stop: watch::Receiver<bool>,
 ) -> rightfit_types::RunInfo {
     let options = EvalOptions::default();
@@ -217,7 +218,7 @@ async fn transient_errors_are_retried_and_permanent_ones_recorded() {
     let p = project(dir.path(), "");
     let store = SqliteStore::open_in_memory().await.expect("store");
     let provider = Scripted::new(Script::FlakyFirst(2));
-    let factory = Factory {
+    let factory = ScriptedModels {
         candidate: provider.clone(),
         judge: None,
     };
@@ -237,7 +238,7 @@ async fn transient_errors_are_retried_and_permanent_ones_recorded() {
     assert!((records[0].cost_usd.expect("priced") - 0.00012).abs() < 1e-12);
 
     let store = SqliteStore::open_in_memory().await.expect("store");
-    let factory = Factory {
+    let factory = ScriptedModels {
         candidate: Scripted::new(Script::RefuseBoom),
         judge: None,
     };
@@ -272,7 +273,7 @@ async fn a_timeout_is_retried_then_recorded() {
     let dir = tempfile::tempdir().expect("dir");
     let p = project(dir.path(), "");
     let store = SqliteStore::open_in_memory().await.expect("store");
-    let factory = Factory {
+    let factory = ScriptedModels {
         candidate: Scripted::new(Script::Slow),
         judge: None,
     };
@@ -295,7 +296,7 @@ async fn a_rerun_is_answered_from_the_cache() {
     let p = project(dir.path(), "");
     let store = SqliteStore::open_in_memory().await.expect("store");
     let provider = Scripted::new(Script::FlakyFirst(0));
-    let factory = Factory {
+    let factory = ScriptedModels {
         candidate: provider.clone(),
         judge: None,
     };
@@ -324,7 +325,7 @@ async fn an_interrupted_run_keeps_what_finished_and_resumes_the_rest() {
         calls: AtomicU32::new(0),
         stop_after: Some((4, tx)),
     });
-    let factory = Factory {
+    let factory = ScriptedModels {
         candidate: provider.clone(),
         judge: None,
     };
@@ -353,7 +354,7 @@ async fn an_interrupted_run_keeps_what_finished_and_resumes_the_rest() {
     assert!((4..10).contains(&kept), "{kept}");
 
     let provider = Scripted::new(Script::FlakyFirst(0));
-    let factory = Factory {
+    let factory = ScriptedModels {
         candidate: provider.clone(),
         judge: None,
     };
@@ -421,7 +422,7 @@ price = { input = 10.0, output = 10.0 }
     });
     let store = SqliteStore::open_in_memory().await.expect("store");
     let judge = Scripted::new(Script::JudgeOne);
-    let factory = Factory {
+    let factory = ScriptedModels {
         candidate: Scripted::new(Script::FlakyFirst(0)),
         judge: Some(judge.clone()),
     };

@@ -19,7 +19,6 @@ pub enum ShapeError {
     /// A count does not fit.
     #[error("{key} = {value} is out of range")]
     OutOfRange {
-        /// The key.
         key: String,
         /// Its value.
         value: u64,

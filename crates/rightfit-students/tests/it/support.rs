@@ -22,7 +22,7 @@ pub fn minilm_dir() -> PathBuf {
         return PathBuf::from(p);
     }
     let entry = rightfit_llama::catalog::find("all-minilm-l6-v2").expect("catalogue entry");
-    let store = rightfit_llama::store::ModelStore::new(rightfit_home().join("models"));
+    let store = rightfit_llama::models::ModelStore::new(rightfit_home().join("models"));
     assert!(
         store.is_present(entry),
         "{} is missing: run scripts/test (it pulls the model) or 'rightfit models pull \

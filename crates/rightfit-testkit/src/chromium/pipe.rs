@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{ConsoleMessage, LoadOptions, PageLoad};
+use super::page::{ConsoleMessage, LoadOptions, PageLoad};
 
 /// Lines of the browser's log quoted in an error.
 const LOG_TAIL_LINES: usize = 30;

@@ -17,7 +17,7 @@ use crate::project::component::{Component, OutputContract};
 use crate::project::error::ConfigError;
 use crate::project::model::{ModelConfig, PriceSource, ProviderConfig};
 use crate::project::raw::{RawStudent, RawTrainingData};
-use crate::project::student::{Student, StudentKind, TrainingData};
+use crate::project::student::{ADAPTER_FILE, Student, StudentKind, TrainingData};
 
 /// The most LoRA rank accepted: beyond it an adapter is no longer small.
 const MAX_RANK: usize = 256;
@@ -305,9 +305,6 @@ fn student(
         model,
     ))
 }
-
-/// The adapter file in a LoRA student's directory.
-pub const ADAPTER_FILE: &str = "adapter.gguf";
 
 fn training_data(
     at: &Locator<'_>,

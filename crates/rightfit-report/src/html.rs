@@ -28,9 +28,9 @@ use crate::table::{RunReport, comparison_line, extra_columns, headers, rows};
 use escape::esc;
 
 /// The page's style sheet.
-const CSS: &str = include_str!("report.css");
+const CSS: &str = include_str!("html/report.css");
 /// The page's only script: the per-example filters.
-const JS: &str = include_str!("report.js");
+const JS: &str = include_str!("html/report.js");
 
 /// One component's part of the HTML report.
 #[derive(Debug, Clone)]

@@ -156,8 +156,8 @@ mod tests {
     use rightfit_config::calibration::{merge_calibration, parse_calibrations};
 
     use super::*;
+    use crate::candidate_facts::Workload;
     use crate::device::roofline::predict;
-    use crate::facts::Workload;
 
     fn shape() -> ModelShape {
         ModelShape {

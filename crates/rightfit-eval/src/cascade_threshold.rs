@@ -65,21 +65,14 @@ pub enum StoredRecordsError {
     Store(#[from] StoreError),
     /// The run has none of the candidate's records.
     #[error("run {run} has no records of candidate '{candidate}'")]
-    NoneInRun {
-        /// The run.
-        run: String,
-        /// The candidate.
-        candidate: String,
-    },
+    NoneInRun { run: String, candidate: String },
     /// No finished run of the component has any.
     #[error(
         "no finished run of component '{component}' has records of candidate '{candidate}': \
          run 'rightfit eval {component} --candidate {candidate}' first"
     )]
     NoneFinished {
-        /// The component.
         component: String,
-        /// The candidate.
         candidate: String,
     },
 }

@@ -23,7 +23,7 @@ const MANIFEST_SUFFIX: &str = ".model.json";
 
 /// Why a model operation failed.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum ModelStoreError {
     /// No model by that name, and no file at that path.
     #[error("no model named '{name}' and no file at that path — {hint}")]
     Unknown {
@@ -91,8 +91,8 @@ pub enum StoreError {
     },
 }
 
-fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ModelStoreError + '_ {
+    move |source| ModelStoreError::Io {
         path: path.to_owned(),
         source,
     }
@@ -114,7 +114,6 @@ pub struct Manifest {
 /// One row of `models list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedModel {
-    /// The name.
     pub name: String,
     /// Catalogue entry, for catalogue models.
     pub entry: Option<&'static CatalogEntry>,
@@ -180,7 +179,7 @@ impl ModelStore {
     }
 
     /// What the GGUF header of the model `model` names (a name or a path) says.
-    pub fn info(&self, model: &str) -> Result<ModelFileInfo, StoreError> {
+    pub fn info(&self, model: &str) -> Result<ModelFileInfo, ModelStoreError> {
         let resolved = self.resolve(model)?;
         let h = gguf::read_header(&resolved.path)?;
         Ok(ModelFileInfo {
@@ -221,7 +220,7 @@ impl ModelStore {
     }
 
     /// The catalogue (present or not) followed by added models.
-    pub fn list(&self) -> Result<Vec<ListedModel>, StoreError> {
+    pub fn list(&self) -> Result<Vec<ListedModel>, ModelStoreError> {
         let mut out: Vec<ListedModel> = catalog::CATALOG
             .iter()
             .map(|e| {
@@ -258,12 +257,12 @@ impl ModelStore {
         Ok(out)
     }
 
-    fn manifests(&self) -> Result<Vec<Manifest>, StoreError> {
+    fn manifests(&self) -> Result<Vec<Manifest>, ModelStoreError> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
-                return Err(StoreError::Io {
+                return Err(ModelStoreError::Io {
                     path: self.dir.clone(),
                     source: e,
                 });
@@ -286,11 +285,11 @@ impl ModelStore {
     }
 
     /// Turns a name or a path into a model file that exists.
-    pub fn resolve(&self, name_or_path: &str) -> Result<ResolvedModel, StoreError> {
+    pub fn resolve(&self, name_or_path: &str) -> Result<ResolvedModel, ModelStoreError> {
         if let Some(entry) = catalog::find(name_or_path) {
             let path = self.path_of(entry);
             if !self.is_present(entry) {
-                return Err(StoreError::NotPulled {
+                return Err(ModelStoreError::NotPulled {
                     name: entry.name.to_owned(),
                 });
             }
@@ -305,7 +304,7 @@ impl ModelStore {
             if manifest.exists() {
                 let m = read_manifest(&manifest)?;
                 if !m.path.exists() {
-                    return Err(StoreError::Dangling {
+                    return Err(ModelStoreError::Dangling {
                         name: m.name,
                         path: m.path,
                     });
@@ -329,7 +328,7 @@ impl ModelStore {
             return Ok(ResolvedModel { name, path, entry });
         }
         let known: Vec<&str> = catalog::CATALOG.iter().map(|e| e.name).collect();
-        Err(StoreError::Unknown {
+        Err(ModelStoreError::Unknown {
             name: name_or_path.to_owned(),
             hint: format!(
                 "catalogue models are {}; see 'rightfit models list', or pass a path to a .gguf file",
@@ -349,8 +348,8 @@ impl ModelStore {
         force: bool,
         options: &FetchOptions,
         progress: &mut dyn Progress,
-    ) -> Result<PathBuf, StoreError> {
-        let entry = catalog::find(name).ok_or_else(|| StoreError::Unknown {
+    ) -> Result<PathBuf, ModelStoreError> {
+        let entry = catalog::find(name).ok_or_else(|| ModelStoreError::Unknown {
             name: name.to_owned(),
             hint: format!(
                 "'models pull' fetches catalogue models ({}); use 'models add' for your own files",
@@ -372,7 +371,7 @@ impl ModelStore {
         force: bool,
         options: &FetchOptions,
         progress: &mut dyn Progress,
-    ) -> Result<PathBuf, StoreError> {
+    ) -> Result<PathBuf, ModelStoreError> {
         if entry.directory_files().is_some() {
             return self.pull_directory(entry, only, force, options, progress);
         }
@@ -394,7 +393,7 @@ impl ModelStore {
             .filter(|s| only.is_none_or(|k| s.kind() == k))
             .collect();
         if sources.is_empty() {
-            return Err(StoreError::NoSuchSource {
+            return Err(ModelStoreError::NoSuchSource {
                 name: entry.name.to_owned(),
                 kind: only.map_or("", SourceKind::as_str),
             });
@@ -413,7 +412,7 @@ impl ModelStore {
                 }
             }
         }
-        Err(StoreError::FetchFailed {
+        Err(ModelStoreError::FetchFailed {
             name: entry.name.to_owned(),
             failures,
         })
@@ -428,7 +427,7 @@ impl ModelStore {
         force: bool,
         options: &FetchOptions,
         progress: &mut dyn Progress,
-    ) -> Result<PathBuf, StoreError> {
+    ) -> Result<PathBuf, ModelStoreError> {
         let dest = self.path_of(entry);
         let files = entry.directory_files().unwrap_or_default();
         if self.is_present(entry) && !force {
@@ -455,7 +454,7 @@ impl ModelStore {
             .filter(|s| only.is_none_or(|k| s.kind() == k))
             .collect();
         if sources.is_empty() {
-            return Err(StoreError::NoSuchSource {
+            return Err(ModelStoreError::NoSuchSource {
                 name: entry.name.to_owned(),
                 kind: only.map_or("", SourceKind::as_str),
             });
@@ -470,7 +469,7 @@ impl ModelStore {
                 }
             }
         }
-        Err(StoreError::FetchFailed {
+        Err(ModelStoreError::FetchFailed {
             name: entry.name.to_owned(),
             failures,
         })
@@ -483,7 +482,7 @@ impl ModelStore {
         name: Option<&str>,
         copy: bool,
         progress: &mut dyn Progress,
-    ) -> Result<Manifest, StoreError> {
+    ) -> Result<Manifest, ModelStoreError> {
         gguf::read_header(path)?;
         let name = match name {
             Some(n) => n.to_owned(),
@@ -491,25 +490,25 @@ impl ModelStore {
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_lowercase())
                 .ok_or_else(|| {
-                    StoreError::BadName(format!(
+                    ModelStoreError::BadName(format!(
                         "{}: cannot derive a name; pass --name",
                         path.display()
                     ))
                 })?,
         };
         if !is_plain_name(&name) {
-            return Err(StoreError::BadName(format!(
+            return Err(ModelStoreError::BadName(format!(
                 "'{name}' is not a valid model name: use letters, digits, '.', '-' and '_'"
             )));
         }
         if catalog::find(&name).is_some() {
-            return Err(StoreError::BadName(format!(
+            return Err(ModelStoreError::BadName(format!(
                 "'{name}' is a catalogue model; pick another --name"
             )));
         }
         let manifest_path = self.manifest_path(&name);
         if manifest_path.exists() {
-            return Err(StoreError::BadName(format!(
+            return Err(ModelStoreError::BadName(format!(
                 "a model named '{name}' exists; 'rightfit models rm {name}' first"
             )));
         }
@@ -517,13 +516,18 @@ impl ModelStore {
         let source = fs::canonicalize(path).map_err(io_at(path))?;
         let (stored, size, sha256) = if copy {
             let dest = self.dir.join(format!("{name}.gguf"));
-            let mut out = Assembly::new(&dest).map_err(StoreError::Copy)?;
+            let mut out = Assembly::new(&dest).map_err(ModelStoreError::Copy)?;
             let mut file = File::open(&source).map_err(io_at(&source))?;
             progress.start("copying", file.metadata().map_err(io_at(&source))?.len());
-            out.append(&mut file, progress).map_err(StoreError::Copy)?;
+            out.append(&mut file, progress)
+                .map_err(ModelStoreError::Copy)?;
             progress.finish();
             let (size, sha) = (out.written(), out.sha256());
-            (out.commit(size, &sha).map_err(StoreError::Copy)?, size, sha)
+            (
+                out.commit(size, &sha).map_err(ModelStoreError::Copy)?,
+                size,
+                sha,
+            )
         } else {
             let (size, sha) = hash_file(&source, progress)?;
             (source, size, sha)
@@ -534,22 +538,23 @@ impl ModelStore {
             size,
             sha256,
         };
-        let text = serde_json::to_string_pretty(&manifest).map_err(|e| StoreError::Manifest {
-            path: manifest_path.clone(),
-            detail: e.to_string(),
-        })?;
+        let text =
+            serde_json::to_string_pretty(&manifest).map_err(|e| ModelStoreError::Manifest {
+                path: manifest_path.clone(),
+                detail: e.to_string(),
+            })?;
         fs::write(&manifest_path, text).map_err(io_at(&manifest_path))?;
         Ok(manifest)
     }
 
     /// Removes a model: deletes a pulled or copied file, forgets a referenced one.
     /// Returns what was deleted.
-    pub fn remove(&self, name: &str) -> Result<Vec<PathBuf>, StoreError> {
+    pub fn remove(&self, name: &str) -> Result<Vec<PathBuf>, ModelStoreError> {
         let mut removed = Vec::new();
         if let Some(entry) = catalog::find(name) {
             let path = self.path_of(entry);
             if !path.exists() {
-                return Err(StoreError::NotPulled {
+                return Err(ModelStoreError::NotPulled {
                     name: entry.name.to_owned(),
                 });
             }
@@ -563,7 +568,7 @@ impl ModelStore {
         }
         let manifest_path = self.manifest_path(name);
         if !is_plain_name(name) || !manifest_path.exists() {
-            return Err(StoreError::Unknown {
+            return Err(ModelStoreError::Unknown {
                 name: name.to_owned(),
                 hint: "see 'rightfit models list'".to_owned(),
             });
@@ -586,16 +591,19 @@ fn is_plain_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-fn read_manifest(path: &Path) -> Result<Manifest, StoreError> {
+fn read_manifest(path: &Path) -> Result<Manifest, ModelStoreError> {
     let text = fs::read_to_string(path).map_err(io_at(path))?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Manifest {
+    serde_json::from_str(&text).map_err(|e| ModelStoreError::Manifest {
         path: path.to_owned(),
         detail: e.to_string(),
     })
 }
 
 /// Size and SHA-256 of a file.
-pub fn hash_file(path: &Path, progress: &mut dyn Progress) -> Result<(u64, String), StoreError> {
+pub fn hash_file(
+    path: &Path,
+    progress: &mut dyn Progress,
+) -> Result<(u64, String), ModelStoreError> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let mut file = File::open(path).map_err(io_at(path))?;

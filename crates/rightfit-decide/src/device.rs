@@ -7,19 +7,19 @@
 //! `rightfit bench-model`, or by documented defaults when nothing was measured.
 
 mod breakeven;
-mod calibrate;
-mod catalog;
 mod estimate;
+mod measured;
 mod profile;
+mod profiles;
 mod roofline;
 
 pub use breakeven::{BreakEven, HOURS_PER_MONTH, SECONDS_PER_MONTH, break_even, monthly_cost};
-pub use calibrate::{
+pub use estimate::{DeviceEstimate, estimate_devices};
+pub use measured::{
     MachineFigures, calibrate, calibration_record, choose_calibration, this_machine,
 };
-pub use catalog::{LIFETIME_MONTHS, USD_PER_KWH, catalogue, find};
-pub use estimate::{DeviceEstimate, estimate_devices};
 pub use profile::{DeviceKind, DevicePrice, DeviceProfile};
+pub use profiles::{LIFETIME_MONTHS, USD_PER_KWH, catalogue, find};
 pub use rightfit_types::device::{
     BenchFigures, Calibration, CalibrationRecord, DEFAULT_DECODE_EFFICIENCY,
     DEFAULT_PREFILL_EFFICIENCY,

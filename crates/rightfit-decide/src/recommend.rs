@@ -1,8 +1,8 @@
 //! The choice for one component: feasibility, ranking, warnings, frontiers, aspects.
 
+use crate::candidate_facts::CandidateFacts;
 use crate::constraints::Constraints;
 use crate::device::Calibration;
-use crate::facts::CandidateFacts;
 
 mod aspects;
 mod costs;

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::project::Project;
 use crate::project::constraints::ConstraintsConfig;
 use crate::project::error::ConfigError;
 use crate::project::raw::RawFile;
+use crate::project::validated::Project;
 
 mod candidate;
 mod component;
@@ -22,8 +22,6 @@ mod model;
 mod paths;
 mod serve;
 mod student;
-
-pub use student::ADAPTER_FILE;
 
 use locate::Locator;
 use paths::clean;

@@ -1,0 +1,69 @@
+//! The validated project as a whole: what [`Project::load`] returns.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::component::Component;
+use super::constraints::ConstraintsConfig;
+use super::gateway::GatewayConfig;
+use super::model::ModelConfig;
+
+/// A validated project: what [`Project::load`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// The file's directory; relative paths in the file are relative to it.
+    pub root: PathBuf,
+    /// A display name (default: the directory's name).
+    pub name: String,
+    /// The SQLite database that keeps runs (default `.rightfit/runs.db` beside the file).
+    pub store: PathBuf,
+    /// Where `rightfit distill` keeps trained students (default `.rightfit/students` beside the
+    /// file), one directory per component and student.
+    pub students: PathBuf,
+    /// Seed for sampling, few-shot selection and bootstrap (default 42).
+    pub seed: u64,
+    /// Models by name.
+    pub models: BTreeMap<String, ModelConfig>,
+    /// Components by name.
+    pub components: BTreeMap<String, Component>,
+    /// Project-wide constraints (`[constraints]`); each component's are already merged in.
+    pub constraints: ConstraintsConfig,
+    /// How `rightfit serve` runs (`[gateway]`; defaults when absent).
+    pub gateway: GatewayConfig,
+}
+
+impl Project {
+    /// A component by name, with a helpful error listing the others.
+    pub fn component(&self, name: &str) -> Result<&Component, String> {
+        self.components.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.components.keys().map(String::as_str).collect();
+            format!(
+                "no component '{name}' in {} (components: {})",
+                self.file.display(),
+                names.join(", ")
+            )
+        })
+    }
+
+    /// The components named, each checked to exist; every component, in name order, when none
+    /// is named.
+    pub fn components_named(&self, names: &[String]) -> Result<Vec<String>, String> {
+        if names.is_empty() {
+            return Ok(self.components.keys().cloned().collect());
+        }
+        for name in names {
+            self.component(name)?;
+        }
+        Ok(names.to_vec())
+    }
+
+    /// A model by name, with an error listing the others.
+    pub fn model(&self, name: &str) -> Result<&ModelConfig, String> {
+        self.models.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.models.keys().map(String::as_str).collect();
+            format!("no model named '{name}' (models: {})", names.join(", "))
+        })
+    }
+}
