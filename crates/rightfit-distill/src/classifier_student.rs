@@ -7,13 +7,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rightfit_config::project::{Component, OutputContract, Project, Student, StudentKind};
+use rightfit_config::project::{
+    Component, OutputContract, Project, Student, StudentKind, TrainingData,
+};
 use rightfit_eval::example::Example;
 use rightfit_eval::prompt::Templates;
 use rightfit_providers::Provider;
 use rightfit_registry::{ModelRegistry, ProviderFactory};
 use rightfit_students::artefact::{self, ArtefactInfo, EmbedderRef, Provenance};
-use rightfit_students::{ModelKind, TrainOptions};
+use rightfit_students::{MIN_EXAMPLES_PER_LABEL, ModelKind, TrainOptions};
 use rightfit_types::{BaseModel as BaseInfo, EmbeddingRequest, TrainingDataInfo, TrainingInfo};
 
 use crate::data::TrainingSet;
@@ -169,6 +171,15 @@ pub async fn train(
             None => data.dropped += 1,
         }
     }
+    // Labelled data must cover every label; a teacher's or the traffic's answers need not (a
+    // label they never gave is never predicted). Checked before the embedding time is spent.
+    let min_examples_per_label = match &s.data {
+        TrainingData::Dataset { .. } | TrainingData::Split => MIN_EXAMPLES_PER_LABEL,
+        TrainingData::Teacher { .. } | TrainingData::Traffic { .. } => 0,
+    };
+    rightfit_students::check_label_counts(&targets, labels, min_examples_per_label).map_err(
+        |err| DistillError::Data(format!("components.{}.students.{}: {err}", c.name, s.name)),
+    )?;
     let started = Instant::now();
     let embeddings = embed_all(d, e, &texts).await?;
     seconds.insert("embed".to_owned(), started.elapsed().as_secs_f64());
@@ -184,6 +195,7 @@ pub async fn train(
         patience: s.patience as usize,
         validation_fraction: s.validation as f32,
         seed: s.seed,
+        min_examples_per_label,
         ..TrainOptions::default()
     };
     let epochs = s.epochs;

@@ -27,7 +27,8 @@ mod provider;
 pub use artefact::{Artefact, ArtefactInfo, EmbedderRef, Provenance};
 pub use bert::BertConfig;
 pub use classifier::{
-    Classifier, EpochReport, MIN_EXAMPLES_PER_LABEL, ModelKind, TrainOptions, TrainReport, train,
+    Classifier, EpochReport, MIN_EXAMPLES_PER_LABEL, ModelKind, TrainOptions, TrainReport,
+    check_label_counts, train,
 };
 pub use embedder::{EmbedderOptions, SentenceEmbedder};
 pub use error::StudentError;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StudentError;
 
-pub use train::{EpochReport, MIN_EXAMPLES_PER_LABEL, TrainReport, train};
+pub use train::{EpochReport, MIN_EXAMPLES_PER_LABEL, TrainReport, check_label_counts, train};
 
 /// The classifier's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,9 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Weigh each label's loss by `n / (labels · n_label)`, so rare labels count as much.
     pub class_weights: bool,
+    /// Refuse data where a label has fewer rows than this. Labelled data should cover every
+    /// label; answers from a teacher need not (0: a label never given is never predicted).
+    pub min_examples_per_label: usize,
 }
 
 impl Default for TrainOptions {
@@ -61,6 +64,7 @@ impl Default for TrainOptions {
             validation_fraction: 0.1,
             seed: 0,
             class_weights: false,
+            min_examples_per_label: MIN_EXAMPLES_PER_LABEL,
         }
     }
 }

@@ -66,7 +66,7 @@ fn candle(e: candle_core::Error) -> StudentError {
 /// `labels`), calling `on_epoch` after every epoch.
 ///
 /// Refused before any work: no rows, fewer than two labels, a label with fewer than
-/// [`MIN_EXAMPLES_PER_LABEL`] rows, rows of unequal length, non-finite values, a target out of
+/// `options.min_examples_per_label` rows, rows of unequal length, non-finite values, a target out of
 /// range, options out of range.
 pub fn train(
     embeddings: &[Vec<f32>],
@@ -77,6 +77,7 @@ pub fn train(
 ) -> Result<(Classifier, TrainReport), StudentError> {
     let start = Instant::now();
     let dims = check_data(embeddings, targets, labels)?;
+    check_label_counts(targets, labels, options.min_examples_per_label)?;
     check_options(options)?;
     let k = labels.len();
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
@@ -237,12 +238,26 @@ fn check_data(
             ));
         }
     }
+    Ok(dims)
+}
+
+/// Refuses targets where a label has fewer than `min` rows, naming the labels short of it;
+/// cheap, so callers can check before computing embeddings.
+pub fn check_label_counts(
+    targets: &[usize],
+    labels: &[String],
+    min: usize,
+) -> Result<(), StudentError> {
+    let data = |s: String| Err(StudentError::Data(s));
     let mut counts = vec![0usize; labels.len()];
-    targets.iter().for_each(|&y| counts[y] += 1);
+    targets
+        .iter()
+        .filter(|&&y| y < labels.len())
+        .for_each(|&y| counts[y] += 1);
     let short: Vec<String> = counts
         .iter()
         .zip(labels)
-        .filter(|(c, _)| **c < MIN_EXAMPLES_PER_LABEL)
+        .filter(|(c, _)| **c < min)
         .map(|(c, l)| format!("'{l}' ({c})"))
         .collect();
     if !short.is_empty() {
@@ -254,7 +269,7 @@ fn check_data(
             .join(", ");
         let more = short.len().saturating_sub(10);
         return data(format!(
-            "each label needs at least {MIN_EXAMPLES_PER_LABEL} examples; {} ha{} fewer: {shown}{}",
+            "each label needs at least {min} examples; {} ha{} fewer: {shown}{}",
             short.len(),
             if short.len() == 1 { "s" } else { "ve" },
             if more > 0 {
@@ -264,7 +279,7 @@ fn check_data(
             }
         ));
     }
-    Ok(dims)
+    Ok(())
 }
 
 fn check_options(o: &TrainOptions) -> Result<(), StudentError> {
@@ -317,7 +332,9 @@ fn split(
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for rows in &mut by_label {
         shuffle(rows, rng);
-        let held = if fraction > 0.0 {
+        // A label with fewer than two rows (allowed only with `min_examples_per_label` < 2)
+        // keeps them all for training.
+        let held = if fraction > 0.0 && rows.len() >= 2 {
             ((rows.len() as f32 * fraction).round() as usize).clamp(1, rows.len() - 1)
         } else {
             0

@@ -124,6 +124,31 @@ fn bad_training_data_is_refused_before_any_work() {
 }
 
 #[test]
+fn with_no_minimum_a_label_never_seen_is_never_predicted() {
+    // A teacher's answers need not cover every label: 'd' absent, 'c' given once.
+    let (x, y, mut labels) = clusters(10, 4);
+    labels.push("d".to_owned());
+    let once = y.iter().position(|&l| l == 2).expect("a row of label 2");
+    let (xs, ys): (Vec<Vec<f32>>, Vec<usize>) = (0..y.len())
+        .filter(|&i| y[i] != 2 || i == once)
+        .map(|i| (x[i].clone(), y[i]))
+        .unzip();
+    let options = TrainOptions {
+        min_examples_per_label: 0,
+        ..TrainOptions::default()
+    };
+    let (model, report) = train(&xs, &ys, &labels, &options, &mut |_| {}).expect("trained");
+    assert!(report.validation_examples > 0);
+    for v in &xs {
+        let (best, p) = model.predict(v).expect("predicted");
+        assert_ne!(best, 3, "an unseen label was predicted");
+        assert!(p.is_finite());
+    }
+    let msg = refused(&xs, &ys, &labels);
+    assert!(msg.contains("'d' (0)") && msg.contains("'c' (1)"), "{msg}");
+}
+
+#[test]
 fn options_out_of_range_are_refused() {
     let (x, y, labels) = clusters(10, 5);
     for (options, name) in [
