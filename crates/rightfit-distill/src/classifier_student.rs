@@ -18,7 +18,7 @@ use rightfit_types::{BaseModel as BaseInfo, EmbeddingRequest, TrainingDataInfo, 
 
 use crate::data::TrainingSet;
 use crate::error::{DistillError, Result};
-use crate::job::{Distill, peak_rss_bytes};
+use crate::context::{Distill, peak_rss_bytes};
 use crate::manifest;
 use crate::progress::TrainingFigures;
 

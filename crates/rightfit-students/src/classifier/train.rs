@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{Classifier, Dense, ModelKind, TrainOptions};
+use super::model::{Classifier, Dense, ModelKind, TrainOptions};
 use crate::error::StudentError;
 
 /// The fewest examples each label needs: enough to hold one out for validation and still learn
