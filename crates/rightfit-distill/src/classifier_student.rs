@@ -16,9 +16,9 @@ use rightfit_students::artefact::{self, ArtefactInfo, EmbedderRef, Provenance};
 use rightfit_students::{ModelKind, TrainOptions};
 use rightfit_types::{BaseModel as BaseInfo, EmbeddingRequest, TrainingDataInfo, TrainingInfo};
 
+use crate::context::{Distill, peak_rss_bytes};
 use crate::data::TrainingSet;
 use crate::error::{DistillError, Result};
-use crate::context::{Distill, peak_rss_bytes};
 use crate::manifest;
 use crate::progress::TrainingFigures;
 

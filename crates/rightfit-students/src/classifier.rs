@@ -8,6 +8,6 @@
 mod model;
 mod train;
 
-pub(crate) use model::{Dense, argmax};
 pub use model::{Classifier, ModelKind, TrainOptions};
+pub(crate) use model::{Dense, argmax};
 pub use train::{EpochReport, MIN_EXAMPLES_PER_LABEL, TrainReport, train};
