@@ -4,7 +4,7 @@ use rightfit_eval::summary::run_report;
 use rightfit_store::RunStore;
 
 use super::common::{output, print_lift, print_report, store_for};
-use super::output::{json, line};
+use super::output::{json, line, note};
 use crate::args::{ExportFormat, RunsCommand};
 use crate::errors::user;
 
@@ -75,10 +75,11 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
             let mut out = output(path.as_deref())?;
             rightfit_eval::records::write_records(&mut out, &records, format == ExportFormat::Csv)?;
             if let Some(path) = path {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("wrote {} records to {}", records.len(), path.display());
-                }
+                note(format!(
+                    "wrote {} records to {}",
+                    records.len(),
+                    path.display()
+                ));
             }
             Ok(())
         }

@@ -5,7 +5,7 @@ use rightfit_store::TrafficStore;
 use rightfit_types::TrafficFilter;
 
 use super::common::{output, store_for, width};
-use super::output::{json as print_json, line};
+use super::output::{json as print_json, line, note};
 use crate::args::{ExportFormat, ListFormat, ReportFormat, TrafficCommand, TrafficSelect};
 use crate::errors::user;
 
@@ -95,12 +95,12 @@ pub async fn run(cmd: TrafficCommand) -> anyhow::Result<()> {
                 format == ExportFormat::Csv,
             )?;
             // On stderr: stdout may be the dataset.
-            #[allow(clippy::print_stderr)]
-            {
-                let message =
-                    dataset::describe_export(&query, rows.len(), skipped, path.as_deref());
-                eprintln!("{message}");
-            }
+            note(dataset::describe_export(
+                &query,
+                rows.len(),
+                skipped,
+                path.as_deref(),
+            ));
             Ok(())
         }
     }
