@@ -5,7 +5,7 @@ use rightfit_store::RunStore;
 
 use super::common::{output, print_lift, print_report, store_for};
 use super::output::{json, line, note};
-use crate::args::{ExportFormat, RunsCommand};
+use crate::args::{ExportArgs, ExportFormat, RunsCommand};
 use crate::errors::user;
 
 /// Dispatches a `runs` subcommand.
@@ -66,8 +66,10 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
         RunsCommand::Export {
             project,
             run,
-            format,
-            output: path,
+            export: ExportArgs {
+                format,
+                output: path,
+            },
         } => {
             let store = store_for(&project).await?;
             let info = store.resolve_run(&run).await.map_err(user)?;

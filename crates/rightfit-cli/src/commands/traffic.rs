@@ -6,7 +6,9 @@ use rightfit_types::TrafficFilter;
 
 use super::common::{output, store_for, width};
 use super::output::{json as print_json, line, note};
-use crate::args::{ExportFormat, ListFormat, ReportFormat, TrafficCommand, TrafficSelect};
+use crate::args::{
+    ExportArgs, ExportFormat, ListFormat, ReportFormat, TrafficCommand, TrafficSelect,
+};
 use crate::errors::user;
 
 /// `--since` as the text traffic times compare with.
@@ -78,8 +80,10 @@ pub async fn run(cmd: TrafficCommand) -> anyhow::Result<()> {
             reference_from,
             since: since_text,
             limit,
-            format,
-            output: path,
+            export: ExportArgs {
+                format,
+                output: path,
+            },
         } => {
             let query = TrafficQuery {
                 component,
