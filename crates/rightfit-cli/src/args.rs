@@ -14,7 +14,7 @@ mod serve;
 pub use serve::{AuthMode, ServeArgs};
 mod traffic;
 pub use cascade::{CalibrateArgs, CascadeCommand};
-pub use common::{ExportFormat, ProjectArgs, ReportFormat};
+pub use common::{ExportArgs, ExportFormat, ProjectArgs, ReportFormat};
 pub use decide::{ConstraintArgs, DevicesArgs, RecommendArgs, ReportArgs};
 pub use traffic::{KeysCommand, ListFormat, TrafficCommand, TrafficSelect};
 
@@ -276,12 +276,8 @@ pub enum RunsCommand {
         project: ProjectArgs,
         /// The run.
         run: String,
-        /// jsonl or csv.
-        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
-        format: ExportFormat,
-        /// Write here instead of stdout.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
+        #[command(flatten)]
+        export: ExportArgs,
     },
 }
 

@@ -21,9 +21,9 @@ use args::{Cli, Command};
 fn main() -> ExitCode {
     // candle's element-wise pool spins while it waits, stealing the cores its matrix products
     // need (1.75x slower training measured on 2 busy cores): one thread, before any tensor op.
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+    if std::env::var_os(env::CANDLE_NUM_THREADS).is_none() {
         // SAFETY: no other thread exists yet.
-        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+        unsafe { std::env::set_var(env::CANDLE_NUM_THREADS, "1") };
     }
     std::panic::set_hook(Box::new(|info| {
         #[allow(clippy::print_stderr)]

@@ -41,6 +41,11 @@ pub const CARGO_TARGET_DIR: &str = "CARGO_TARGET_DIR";
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home directory.
 pub const USER_HOME: &str = "HOME";
+/// Threads of candle's element-wise pool (training students); the CLI sets it to 1 when unset,
+/// since the pool's spinning workers steal the cores the matrix products need.
+pub const CANDLE_NUM_THREADS: &str = "CANDLE_NUM_THREADS";
+/// Parallel jobs for the builds `scripts/test-tools` runs (llama-server); default 2.
+pub const BUILD_JOBS: &str = "RIGHTFIT_BUILD_JOBS";
 
 /// All of the above with a one-line description, for `--help` and the docs.
 pub const ALL: &[(&str, &str)] = &[
@@ -94,9 +99,16 @@ pub const ALL: &[(&str, &str)] = &[
     ),
 ];
 
-/// Variables only the tests and test scripts read (not shown in `--help`): the tools
-/// `scripts/test-tools` prepares, the shared data, and Cargo's build directory.
+/// Every variable the tests, their support code (`rightfit-testkit`, `tests/it/support.rs`,
+/// the SDK client scripts) and the test scripts (`scripts/test`, `scripts/test-tools`) read,
+/// most not shown in `--help`: the tools `scripts/test-tools` prepares, where the test models
+/// are, the shared data, and Cargo's build directory.
 pub const TESTS: &[(&str, &str)] = &[
+    (
+        HOME,
+        "data directory the tests find pulled models in (else ~/.cache/rightfit)",
+    ),
+    (USER_HOME, "the user's home, for that default"),
     (TEST_MODEL, "SmolLM2-135M GGUF the tests use"),
     (
         TEST_EMBEDDER,
@@ -125,4 +137,5 @@ pub const TESTS: &[(&str, &str)] = &[
         CARGO_TARGET_DIR,
         "Cargo's build directory; tests write artefacts there",
     ),
+    (BUILD_JOBS, "parallel jobs of scripts/test-tools' builds"),
 ];

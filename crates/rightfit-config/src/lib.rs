@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub mod calibration;
 pub mod env;
+pub mod output_format;
 pub mod prices;
 pub mod project;
 pub mod time;

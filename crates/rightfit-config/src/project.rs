@@ -35,7 +35,7 @@ pub use gateway::{DEFAULT_LISTEN, GatewayAuth, GatewayConfig};
 pub use model::{ModelConfig, PriceSource, ProviderConfig, SecretRef};
 pub use readiness::Readiness;
 pub use serve::{Route, ServePolicy, Sticky};
-pub use starter::{STARTER, STARTER_DATA};
+pub use starter::{STARTER, STARTER_DATA, StarterError, write_starter};
 pub use strategy::{
     Candidate, CascadeConfig, ConfidenceSource, DEFAULT_ANSWER_PREFIX, ShotSelect, Shots, Strategy,
 };

@@ -14,15 +14,13 @@ mod profiles;
 mod roofline;
 
 pub use breakeven::{BreakEven, HOURS_PER_MONTH, SECONDS_PER_MONTH, break_even, monthly_cost};
-pub use estimate::{DeviceEstimate, estimate_devices};
-pub use measured::{
-    MachineFigures, calibrate, calibration_record, choose_calibration, this_machine,
-};
+pub use estimate::{DeviceEstimate, DevicesRequest, estimate_devices, estimate_model};
+pub use measured::{calibrate, calibration_record, choose_calibration, this_machine};
 pub use profile::{DeviceKind, DevicePrice, DeviceProfile};
 pub use profiles::{LIFETIME_MONTHS, USD_PER_KWH, catalogue, find};
 pub use rightfit_types::device::{
     BenchFigures, Calibration, CalibrationRecord, DEFAULT_DECODE_EFFICIENCY,
-    DEFAULT_PREFILL_EFFICIENCY,
+    DEFAULT_PREFILL_EFFICIENCY, MachineFigures,
 };
 pub use roofline::{
     Fit, KV_ELEMENT_BYTES, MICRO_BATCH, RUNTIME_BASE_BYTES, RUNTIME_WEIGHTS_FRACTION, Speed,

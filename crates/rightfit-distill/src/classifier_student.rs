@@ -18,9 +18,9 @@ use rightfit_students::artefact::{self, ArtefactInfo, EmbedderRef, Provenance};
 use rightfit_students::{MIN_EXAMPLES_PER_LABEL, ModelKind, TrainOptions};
 use rightfit_types::{BaseModel as BaseInfo, EmbeddingRequest, TrainingDataInfo, TrainingInfo};
 
+use crate::context::{Distill, peak_rss_bytes};
 use crate::data::TrainingSet;
 use crate::error::{DistillError, Result};
-use crate::job::{Distill, peak_rss_bytes};
 use crate::manifest;
 use crate::progress::TrainingFigures;
 

@@ -3,45 +3,20 @@
 //! changed since it was trained is left as it is.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rightfit_config::project::{Component, Project, Student, StudentKind};
 use rightfit_eval::prompt::Templates;
-use rightfit_registry::ModelRegistry;
-use rightfit_store::Store;
 use rightfit_types::{
     BaseModel as BaseInfo, STUDENT_FORMAT, StudentManifest, TrainingDataInfo, TrainingInfo,
 };
 
 use crate::classifier_student;
+pub use crate::context::{Distill, peak_rss_bytes};
 use crate::data::{Sources, TrainingSet, training_set};
 use crate::error::{DistillError, Result};
 use crate::lora_student;
 use crate::manifest;
-use crate::progress::Progress;
-
-/// What a distillation needs.
-pub struct Distill<'a> {
-    /// The project.
-    pub project: &'a Project,
-    /// Builds teachers, embedders and bases.
-    pub registry: &'a ModelRegistry,
-    /// Response cache (teacher answers) and traffic.
-    pub store: &'a dyn Store,
-    /// Hears about progress.
-    pub progress: &'a dyn Progress,
-    /// Turns true to stop (Ctrl-C): training saves a checkpoint and returns.
-    pub stop: &'a AtomicBool,
-}
-
-impl std::fmt::Debug for Distill<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Distill")
-            .field("project", &self.project.name)
-            .finish_non_exhaustive()
-    }
-}
 
 /// How one student's distillation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -288,10 +263,4 @@ impl Base {
             Base::Classifier(e) => e.info.clone(),
         }
     }
-}
-
-/// Peak resident memory of this process, Linux.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let p = rightfit_llama::engine::ProcessMemory::now().peak_rss_bytes;
-    (p > 0).then_some(p)
 }

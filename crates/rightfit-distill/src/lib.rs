@@ -31,6 +31,7 @@ pub mod adapter;
 pub mod base;
 pub mod checkpoint;
 pub mod classifier_student;
+mod context;
 pub mod data;
 mod error;
 pub mod export;

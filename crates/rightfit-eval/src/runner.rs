@@ -174,6 +174,28 @@ pub async fn find_resumable(
     }
 }
 
+/// The run `rightfit eval` works on for `component`: a new one ([`start`]), or with `resume`
+/// (`--resume WHICH`) the unfinished run it names ([`find_resumable`]) reopened ([`reopen`]);
+/// with the candidates to run (empty: all). `None`: `resume` named a run of another component
+/// and `skip_others` is set.
+pub async fn open(
+    project: &Project,
+    component: &str,
+    resume: Option<&str>,
+    skip_others: bool,
+    options: &EvalOptions,
+    store: &dyn RunStore,
+) -> Result<Option<(RunInfo, Prepared, Vec<String>)>, EvalError> {
+    let Some(which) = resume else {
+        let (run, prepared) = start(project, component, options, store).await?;
+        return Ok(Some((run, prepared, options.only.clone())));
+    };
+    match find_resumable(store, component, which, skip_others).await? {
+        Some(found) => reopen(project, found, store).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Runs (or continues) a run until it finishes or `stop` turns true; returns the run as stored.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(

@@ -18,6 +18,26 @@ use rightfit_types::GatewayKey;
 
 use crate::error::GatewayError;
 
+/// Refuses a gateway that would listen on a non-loopback address with `auth = "none"`: anyone
+/// who could reach it could spend the model budget. `insecure` (`rightfit serve --insecure`)
+/// allows it.
+pub fn check_exposure(
+    gateway: &rightfit_config::project::GatewayConfig,
+    insecure: bool,
+) -> Result<(), String> {
+    let addr = gateway.listen;
+    if gateway.auth == rightfit_config::project::GatewayAuth::None
+        && !addr.ip().is_loopback()
+        && !insecure
+    {
+        return Err(format!(
+            "refusing to serve {addr} without gateway keys: anyone who can reach it could spend your model budget — \
+             set [gateway] auth = \"keys\" and make a key with 'rightfit keys create', or pass --insecure"
+        ));
+    }
+    Ok(())
+}
+
 /// How often keys are re-read from the store.
 pub const REFRESH: Duration = Duration::from_secs(2);
 

@@ -43,6 +43,19 @@ pub struct BenchOptions {
     pub batch_invariant: bool,
 }
 
+impl BenchOptions {
+    /// Refuses settings that measure nothing: no repetition, or fewer than two prompt or
+    /// generated tokens.
+    pub fn check(&self) -> Result<(), String> {
+        if self.reps == 0 || self.gen_tokens < 2 || self.prompt_tokens < 2 {
+            return Err(
+                "--reps must be at least 1, --gen-tokens and --prompt-tokens at least 2".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Why a benchmark stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::time::Instant;
 
+use rightfit_types::device::MachineFigures;
+
 use crate::engine::proc_kb_field;
 
 /// Buffer the bandwidth test reads at least: far larger than any CPU cache of the 2020s.
@@ -172,6 +174,23 @@ pub fn memory() -> (u64, u64) {
         proc_kb_field(&text, "MemTotal:"),
         proc_kb_field(&text, "MemAvailable:"),
     )
+}
+
+/// Everything [`MachineFigures`] holds, measured now with `threads` threads: memory bandwidth
+/// ([`memory_bandwidth`], seconds of work: call it off the async runtime), peak compute
+/// ([`peak_compute`]) and memory ([`memory`]).
+pub fn figures(threads: usize) -> Result<MachineFigures, MachineError> {
+    let bandwidth = memory_bandwidth(threads)?;
+    let compute = peak_compute(threads)?;
+    let (memory_bytes, available_memory_bytes) = memory();
+    Ok(MachineFigures {
+        bandwidth_gbs: bandwidth.gbs,
+        bandwidth_method: bandwidth.method,
+        compute_tflops: compute.tflops,
+        compute_method: compute.method,
+        memory_bytes,
+        available_memory_bytes,
+    })
 }
 
 fn read(path: &str) -> String {

@@ -14,16 +14,18 @@
 //! the models directory) and `rightfit-providers` (hosted APIs and the trait).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rightfit_config::Settings;
-use rightfit_config::project::{ModelConfig, ProviderConfig};
+use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
 use rightfit_llama::engine::LoraAdapter;
+use rightfit_llama::gguf::shape::shape_of;
 use rightfit_llama::models::{ModelStore, ResolvedModel};
 use rightfit_llama::{Engine, EngineOptions, LocalProvider, WeakEngine};
 use rightfit_providers::{HostedProvider, Provider};
 use rightfit_students::{ClassifierProvider, EmbedderOptions, SentenceEmbedder};
+use rightfit_types::device::ModelShape;
 
 /// Builds the provider for a model on demand (loading a local model is slow, so callers build
 /// only the models they call).
@@ -78,6 +80,17 @@ pub struct ModelRegistry {
     prefix_cache: bool,
     engines: Mutex<HashMap<String, WeakEngine>>,
     embedders: Mutex<HashMap<(PathBuf, String), SentenceEmbedder>>,
+}
+
+/// One hosted model's online check ([`ModelRegistry::check_hosted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineCheck {
+    /// The model entry's name.
+    pub model: String,
+    /// What the check said: the provider's detail, or `unavailable: ...`, or `failed: ...`.
+    pub detail: String,
+    /// `models.NAME: why` when the model cannot take requests.
+    pub problem: Option<String>,
 }
 
 /// What a model's answers rest on, for a student's provenance and the check that a student is
@@ -175,6 +188,79 @@ impl ModelRegistry {
                 sha256: None,
             }),
         }
+    }
+
+    /// What a person's `--model` names (for `chat` and `embed`), built: an entry of `project`
+    /// (read from `file`) when one is given, else a hosted model spelt `provider:id` or by a known
+    /// name (with `base_url` and the key in `api_key_env`), else a local model by catalogue name,
+    /// added name or path, loaded with `tune`. A project's entry is built as eval and serve build
+    /// it (adapters, students and the entry's own engine settings included), so all three answer
+    /// alike.
+    pub async fn named(
+        &self,
+        spec: &str,
+        project: Option<(&Path, &Project)>,
+        base_url: Option<&str>,
+        api_key_env: Option<&str>,
+        tune: Tune<'_>,
+    ) -> Result<Arc<dyn Provider>, BuildError> {
+        let configured = match project {
+            Some((file, p)) => Some(
+                p.model(spec)
+                    .map_err(|e| BuildError::Local(format!("{}: {e}", file.display())))?
+                    .clone(),
+            ),
+            None => ModelConfig::from_spec(spec, base_url, api_key_env)
+                .map_err(|e| BuildError::Hosted(e.to_string()))?,
+        };
+        match configured {
+            Some(model) => self.provider(&model).await,
+            None => {
+                let loaded = self.load(spec, tune).await?;
+                Ok(Arc::new(LocalProvider::new(loaded.name, loaded.engine)))
+            }
+        }
+    }
+
+    /// A local model file by catalogue name, added name or path, and its shape (read from the
+    /// GGUF header), for the estimates of `devices` and `recommend`.
+    pub fn shape(&self, spec: &str) -> Result<(ResolvedModel, ModelShape), BuildError> {
+        let resolved = self
+            .files
+            .resolve(spec)
+            .map_err(|e| BuildError::Local(e.to_string()))?;
+        let shape = shape_of(&resolved.path).map_err(|e| BuildError::Local(e.to_string()))?;
+        Ok((resolved, shape))
+    }
+
+    /// Calls every hosted model of `project` at once (a cheap, free request each: the model list
+    /// or the model's metadata): what each said, and the problem when it is not usable. A model
+    /// whose client cannot be made (a missing key) is left out: the project's readiness reports
+    /// it. `None` when the project has no hosted model.
+    pub async fn check_hosted(project: &Project) -> Option<Vec<OnlineCheck>> {
+        let hosted: Vec<_> = project
+            .models
+            .values()
+            .filter(|m| !matches!(m.provider, ProviderConfig::Local { .. }))
+            .collect();
+        if hosted.is_empty() {
+            return None;
+        }
+        let checks = hosted.into_iter().map(|m| async move {
+            let provider = Self::hosted(m).ok()?;
+            let (detail, problem) = match provider.health().await {
+                Ok(h) if h.ready => (h.detail, None),
+                Ok(h) => (format!("unavailable: {}", h.detail), Some(h.detail)),
+                Err(e) => (format!("failed: {e}"), Some(e.to_string())),
+            };
+            Some(OnlineCheck {
+                model: m.name.clone(),
+                detail,
+                problem: problem.map(|p| format!("models.{}: {p}", m.name)),
+            })
+        });
+        let done = futures::future::join_all(checks).await;
+        Some(done.into_iter().flatten().collect())
     }
 
     /// How many loaded engines are alive (shared ones count once).

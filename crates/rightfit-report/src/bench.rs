@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use rightfit_types::bench_eval::Comparison;
 use rightfit_types::device::{CalibrationRecord, ModelBench, Spread};
 use serde_json::json;
 
@@ -137,4 +138,62 @@ pub fn bench_terminal(b: &ModelBench, record: &CalibrationRecord, saved: Option<
         None => "calibration not saved (--no-save)\n".to_owned(),
     });
     out
+}
+
+/// What `rightfit bench-eval` measured for `component`, as JSON.
+pub fn bench_eval_json(component: &str, c: &Comparison) -> serde_json::Value {
+    let (base, batched) = (&c.baseline, &c.batched);
+    json!({
+        "component": component,
+        "candidate": c.candidate,
+        "examples": base.examples,
+        "rounds": c.rounds,
+        "baseline": { "examples_per_s": c.baseline_eps, "seconds_last": base.seconds, "accuracy": base.accuracy, "failures": base.failures },
+        "batched": { "examples_per_s": c.batched_eps, "concurrency": c.concurrency, "seconds_last": batched.seconds, "accuracy": batched.accuracy, "failures": batched.failures },
+        "speedup": c.batched_eps / c.baseline_eps,
+        "identical_outputs": c.identical,
+    })
+}
+
+/// What `rightfit bench-eval` measured for `component`: a title line, the table of both modes,
+/// and the speedup.
+pub fn bench_eval_terminal(component: &str, c: &Comparison) -> String {
+    let (base, batched) = (&c.baseline, &c.batched);
+    let mut t = table(&[
+        "mode",
+        "examples/s",
+        "seconds (last round)",
+        "accuracy %",
+        "failures",
+    ]);
+    for (mode, eps, m) in [
+        (
+            "one at a time, no prefix reuse".to_owned(),
+            c.baseline_eps,
+            base,
+        ),
+        (
+            format!("batched ×{}, prefix reuse", c.concurrency),
+            c.batched_eps,
+            batched,
+        ),
+    ] {
+        t.add_row(vec![
+            mode,
+            format!("{eps:.2}"),
+            format!("{:.1}", m.seconds),
+            format!("{:.1}", m.accuracy * 100.0),
+            m.failures.to_string(),
+        ]);
+    }
+    format!(
+        "bench-eval: {component} / {}, {} examples, {} round(s), median examples/s\n{t}\n\
+         speedup {:.2}×; identical outputs on {}/{} examples\n",
+        c.candidate,
+        base.examples,
+        c.rounds,
+        c.batched_eps / c.baseline_eps,
+        c.identical,
+        base.examples
+    )
 }

@@ -166,3 +166,21 @@ pub fn cascade_terminal(c: &Calibration, component: &str, target: f64, seed: u64
     }
     out
 }
+
+/// A calibration as JSON, with the runs it read and what it was asked for.
+pub fn cascade_json(
+    c: &Calibration,
+    small_run: &str,
+    large_run: &str,
+    target: f64,
+    seed: u64,
+) -> serde_json::Value {
+    let mut value = serde_json::to_value(c).unwrap_or_default();
+    if let Some(o) = value.as_object_mut() {
+        o.insert("small_run".into(), small_run.into());
+        o.insert("large_run".into(), large_run.into());
+        o.insert("target".into(), target.into());
+        o.insert("seed".into(), seed.into());
+    }
+    value
+}

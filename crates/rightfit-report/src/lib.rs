@@ -11,9 +11,9 @@
 //! crate only lays them out. The CLI prints or writes what it returns.
 
 mod bench;
-pub use bench::{bench_json, bench_terminal};
+pub use bench::{bench_eval_json, bench_eval_terminal, bench_json, bench_terminal};
 mod cascade;
-pub use cascade::cascade_terminal;
+pub use cascade::{cascade_json, cascade_terminal};
 mod devices;
 pub use devices::{
     DeviceEstimates, device_estimates_json, device_estimates_terminal, devices_terminal,
@@ -39,13 +39,18 @@ pub use fmt::{bytes, count, table, usd};
 mod models;
 pub use models::{model_info_json, model_info_terminal, models_json, models_terminal};
 mod project;
-pub use project::project_terminal;
+pub use project::{online_checks_terminal, project_terminal};
 mod runs;
 pub use runs::{comparisons_json, comparisons_terminal, runs_terminal};
 mod score;
-pub use score::score_terminal;
+pub use score::{score_json, score_terminal};
+mod serve;
+pub use serve::serve_banner;
 mod students;
-pub use students::{StudentListing, student_terminal, students_lift_terminal, students_terminal};
+pub use students::{
+    StudentListing, lift_section, student_terminal, students_lift_terminal, students_listing,
+    students_terminal, trained_students,
+};
 mod table;
 pub use table::RunReport;
 

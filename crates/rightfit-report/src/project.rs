@@ -83,3 +83,12 @@ pub fn project_terminal(
     out.push_str(&format!("{models}\n{comps}\n"));
     out
 }
+
+/// `config check --online`: each hosted model and what its check said.
+pub fn online_checks_terminal(rows: &[(String, String)]) -> String {
+    let mut t = table(&["model", "online check"]);
+    for (model, detail) in rows {
+        t.add_row(vec![model.clone(), detail.clone()]);
+    }
+    t.to_string()
+}

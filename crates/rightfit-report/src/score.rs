@@ -39,3 +39,16 @@ pub fn score_terminal(result: &OfflineScore, missing: usize, skipped_lines: usiz
     ]);
     format!("{t}\n")
 }
+
+/// The result as JSON, with the ids that had no prediction and the lines that were skipped.
+pub fn score_json(
+    result: &OfflineScore,
+    missing: &[String],
+    skipped_lines: &[String],
+) -> serde_json::Value {
+    serde_json::json!({
+        "result": result,
+        "missing_predictions": missing,
+        "skipped_lines": skipped_lines,
+    })
+}

@@ -1,9 +1,13 @@
 //! Students as `rightfit students` and `rightfit distill` print them.
 
+use std::path::Path;
+
+use rightfit_config::project::{Component, Project};
 use rightfit_types::StudentManifest;
 
 use crate::fmt::{bytes, table, usd};
-use crate::lift::Lift;
+use crate::lift::{Lift, lift, lift_markdown, lift_terminal};
+use crate::table::RunReport;
 
 /// One configured student, trained or not.
 #[derive(Debug, Clone)]
@@ -167,6 +171,73 @@ pub fn students_lift_terminal(lift: &Lift, students: &[(String, StudentManifest)
         ]);
     }
     if any { format!("{t}\n") } else { String::new() }
+}
+
+/// Every student of `project`, trained or not; `read` reads a trained student's manifest from
+/// its artefact directory (`rightfit-distill` owns the format).
+pub fn students_listing(
+    project: &Project,
+    read: impl Fn(&Path) -> Result<StudentManifest, String>,
+) -> Vec<StudentListing> {
+    let mut out = Vec::new();
+    for c in project.components.values() {
+        for s in &c.students {
+            let read = if s.artefact.exists() {
+                read(&s.artefact)
+            } else {
+                Err("not trained: run 'rightfit distill'".to_owned())
+            };
+            out.push(StudentListing {
+                model: s.model.clone(),
+                kind: s.kind.name().to_owned(),
+                source: s.data.describe(),
+                problem: read.as_ref().err().cloned(),
+                manifest: read.ok(),
+            });
+        }
+    }
+    out
+}
+
+/// The component's candidates that answer with a trained student, with its manifest (`read`
+/// as for [`students_listing`]; an unreadable one is left out).
+pub fn trained_students(
+    c: &Component,
+    read: impl Fn(&Path) -> Result<StudentManifest, String>,
+) -> Vec<(String, StudentManifest)> {
+    c.candidates
+        .iter()
+        .filter_map(|cand| {
+            let s = c.student(cand.student.as_deref()?)?;
+            Some((cand.name.clone(), read(&s.artefact).ok()?))
+        })
+        .collect()
+}
+
+/// What follows a run's report in the table and Markdown formats: the lift table (every
+/// candidate against its model's zero-shot and the baseline, `baseline` or else the best
+/// candidate that is not a cascade), and in the table format the students' own table; `None`
+/// when there is nothing to compare. JSON readers compute it from the summaries.
+pub fn lift_section(
+    r: &RunReport,
+    baseline: Option<&str>,
+    students: &[(String, StudentManifest)],
+    markdown: bool,
+) -> Option<String> {
+    let lift = lift(&r.candidates, baseline)?;
+    if markdown {
+        return Some(format!(
+            "\n{}",
+            lift_markdown(&lift, &r.primary_metric).trim_end()
+        ));
+    }
+    let mut out = format!("\n{}", lift_terminal(&lift, &r.primary_metric).trim_end());
+    let table = students_lift_terminal(&lift, students);
+    if !table.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(table.trim_end());
+    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use rightfit_providers::{Capabilities, EventStream, Health, MemoryUse, Provider, ProviderError};
@@ -19,6 +18,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::bert::{Bert, BertConfig};
 use crate::error::StudentError;
+use crate::measure::peak_rss_bytes;
 
 /// How the embedder runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +155,7 @@ impl SentenceEmbedder {
         self.inner.dims
     }
 
-    /// The weights file (for provenance: hash it with [`crate::file_sha256`]).
+    /// The weights file (for provenance: hash it with [`file_sha256`](crate::file_sha256)).
     pub fn weights_path(&self) -> &Path {
         &self.inner.weights
     }
@@ -265,7 +265,7 @@ impl Provider for SentenceEmbedder {
     async fn memory(&self) -> Option<MemoryUse> {
         Some(MemoryUse {
             model_bytes: self.inner.weights_bytes,
-            peak_rss_bytes: crate::peak_rss_bytes().unwrap_or(0),
+            peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
         })
     }
 }
@@ -286,9 +286,4 @@ fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, StudentEr
     }))
     .map_err(|e| bad(format!("cannot truncate to {max_tokens} tokens: {e}")))?;
     Ok(t)
-}
-
-/// Milliseconds since `start`.
-pub(crate) fn ms_since(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1000.0
 }

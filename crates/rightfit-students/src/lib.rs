@@ -22,6 +22,7 @@ mod bert;
 pub mod classifier;
 mod embedder;
 mod error;
+mod measure;
 mod provider;
 
 pub use artefact::{Artefact, ArtefactInfo, EmbedderRef, Provenance};
@@ -32,33 +33,5 @@ pub use classifier::{
 };
 pub use embedder::{EmbedderOptions, SentenceEmbedder};
 pub use error::StudentError;
+pub use measure::{file_sha256, peak_rss_bytes};
 pub use provider::{ClassifierProvider, InputFn};
-
-/// SHA-256 of a file, lowercase hex (for [`EmbedderRef::sha256`]).
-pub fn file_sha256(path: &std::path::Path) -> Result<String, StudentError> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let io = |source| StudentError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// Peak resident set size of this process (`VmHWM`), where the system reports it.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}

@@ -15,7 +15,7 @@ use rightfit_types::{
 };
 
 use crate::classifier::{Classifier, argmax};
-use crate::embedder::ms_since;
+use crate::measure::ms_since;
 
 /// ln p, floored so that a probability that underflowed to 0 stays a finite number (JSON has
 /// no infinities).

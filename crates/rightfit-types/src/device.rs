@@ -206,6 +206,23 @@ pub struct ModelBench {
     pub peak_rss_bytes: u64,
 }
 
+/// This machine's own figures, measured or worked out beside a model's benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineFigures {
+    /// Memory read bandwidth, GB/s.
+    pub bandwidth_gbs: f64,
+    /// How it was measured.
+    pub bandwidth_method: String,
+    /// Peak compute of the cores used, TFLOPS.
+    pub compute_tflops: f64,
+    /// How it was worked out.
+    pub compute_method: String,
+    /// Memory (`MemTotal`), bytes.
+    pub memory_bytes: u64,
+    /// Memory available to a new process (`MemAvailable`), bytes.
+    pub available_memory_bytes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

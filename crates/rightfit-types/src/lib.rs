@@ -9,6 +9,7 @@
 //! (plus `serde_json::Value` for JSON Schemas), so providers, the engine, the evaluator and the
 //! gateway can all use it without pulling in an async runtime or an HTTP stack.
 
+pub mod bench_eval;
 pub mod cascade;
 mod chat;
 pub mod device;

@@ -32,6 +32,17 @@ pub enum ReportFormat {
     Json,
 }
 
+/// Where and how an export is written (`runs export`, `traffic export`).
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// jsonl or csv.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// Export formats.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum ExportFormat {

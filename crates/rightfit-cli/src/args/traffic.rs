@@ -1,10 +1,8 @@
 //! Arguments of the gateway's record commands: `traffic` and `keys`.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::common::{ExportFormat, ProjectArgs, ReportFormat};
+use super::common::{ExportArgs, ProjectArgs, ReportFormat};
 
 /// Which records: the flags `traffic list` and `traffic stats` share.
 #[derive(Debug, Args)]
@@ -72,12 +70,8 @@ pub enum TrafficCommand {
         /// At most this many rows (the oldest).
         #[arg(long)]
         limit: Option<usize>,
-        /// jsonl or csv.
-        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
-        format: ExportFormat,
-        /// Write here instead of stdout.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
+        #[command(flatten)]
+        export: ExportArgs,
     },
 }
 

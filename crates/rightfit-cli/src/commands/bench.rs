@@ -6,30 +6,19 @@
 use anyhow::Context;
 use rightfit_config::Settings;
 use rightfit_config::calibration::save_calibration;
-use rightfit_decide::device::{self, MachineFigures};
+use rightfit_decide::device;
 use rightfit_llama::bench::{BenchOptions, bench_model};
 use rightfit_llama::gguf::shape::shape_of;
 use rightfit_llama::machine;
 
 use super::generate::load_engine;
-use super::output::{json, line};
+use super::output::{json, line, note};
 use crate::args::BenchArgs;
 use crate::errors::user;
 use crate::progress::spinner;
 
 /// `rightfit bench-model`.
 pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
-    let max_conc = args.concurrency.iter().copied().max().unwrap_or(1).max(1);
-    if args.reps == 0 || args.gen_tokens < 2 || args.prompt_tokens < 2 {
-        return Err(user(anyhow::anyhow!(
-            "--reps must be at least 1, --gen-tokens and --prompt-tokens at least 2"
-        )));
-    }
-    let (name, engine) = load_engine(settings, &args.engine, |o| {
-        o.prefix_cache = false;
-        o.parallel = max_conc;
-    })
-    .await?;
     let options = BenchOptions {
         prompt_tokens: args.prompt_tokens,
         gen_tokens: args.gen_tokens,
@@ -37,27 +26,24 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency.clone(),
         batch_invariant: args.engine.batch_invariant,
     };
+    options.check().map_err(|e| user(anyhow::anyhow!(e)))?;
+    let max_conc = args.concurrency.iter().copied().max().unwrap_or(1).max(1);
+    let (name, engine) = load_engine(settings, &args.engine, |o| {
+        o.prefix_cache = false;
+        o.parallel = max_conc;
+    })
+    .await?;
     let bar = spinner("");
     let bench = bench_model(&engine, &name, &options, &|m| bar.set_message(m))
         .await
         .map_err(user)?;
     bar.set_message("memory bandwidth");
     let threads = settings.threads;
-    let bandwidth = tokio::task::spawn_blocking(move || machine::memory_bandwidth(threads))
+    let figures = tokio::task::spawn_blocking(move || machine::figures(threads))
         .await
         .context("the bandwidth task failed")??;
     bar.finish_and_clear();
-    let compute = machine::peak_compute(settings.threads)?;
     let shape = shape_of(&bench.path).map_err(user)?;
-    let (memory_bytes, available_memory_bytes) = machine::memory();
-    let figures = MachineFigures {
-        bandwidth_gbs: bandwidth.gbs,
-        bandwidth_method: bandwidth.method,
-        compute_tflops: compute.tflops,
-        compute_method: compute.method,
-        memory_bytes,
-        available_memory_bytes,
-    };
     let measured_at = rightfit_config::time::now_rfc3339();
     let record = device::calibration_record(&shape, &bench, figures, threads, measured_at);
     let saved = if args.no_save {
@@ -65,19 +51,13 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
     } else {
         let saved = save_calibration(settings, &record)?;
         if let Some(e) = saved.replaced {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("note: replacing it: {:#}", anyhow::Error::new(e));
-            }
+            note(format!("note: replacing it: {:#}", anyhow::Error::new(e)));
         }
         Some(saved.path)
     };
+    let saved = saved.as_deref();
     if args.json {
-        return json(&rightfit_report::bench_json(
-            &bench,
-            &record,
-            saved.as_deref(),
-        ));
+        return json(&rightfit_report::bench_json(&bench, &record, saved));
     }
-    line(rightfit_report::bench_terminal(&bench, &record, saved.as_deref()).trim_end())
+    line(rightfit_report::bench_terminal(&bench, &record, saved).trim_end())
 }

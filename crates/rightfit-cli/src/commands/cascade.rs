@@ -31,13 +31,8 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     };
     let calibration = replay(&small, &large, &options).map_err(|e| user(anyhow!(e)))?;
     if args.format == ReportFormat::Json {
-        let mut value = serde_json::to_value(&calibration)?;
-        if let Some(o) = value.as_object_mut() {
-            o.insert("small_run".into(), small_run.into());
-            o.insert("large_run".into(), large_run.into());
-            o.insert("target".into(), args.target.into());
-            o.insert("seed".into(), seed.into());
-        }
+        let runs = (small_run.as_str(), large_run.as_str());
+        let value = rightfit_report::cascade_json(&calibration, runs.0, runs.1, args.target, seed);
         return json(&value);
     }
     line(format!(

@@ -9,12 +9,12 @@ use rightfit_config::Settings;
 use rightfit_config::calibration::load_calibrations;
 use rightfit_config::project::{ConstraintsConfig, Project};
 use rightfit_decide::Recommendation;
-use rightfit_llama::gguf::shape::shape_of;
-use rightfit_llama::models::ModelStore;
+use rightfit_distill::manifest;
+use rightfit_registry::ModelRegistry;
 use rightfit_report::{HtmlSection, RunReport};
 use rightfit_store::SqliteStore;
 
-use super::output::line;
+use super::output::{line, note};
 use crate::args::{ProjectArgs, ReportFormat};
 use crate::errors::user;
 
@@ -62,37 +62,25 @@ pub fn print_report(r: &RunReport, format: ReportFormat) -> anyhow::Result<()> {
     }
 }
 
-/// Prints the lift table (every candidate against its model's zero-shot and the baseline, the
-/// component's `baseline` or else the best candidate that is not a cascade) after a report,
-/// in the table and Markdown formats; JSON readers compute it from the summaries.
-/// Students among the candidates (`project`'s trained ones) get a table of their own.
+/// Prints the lift table after a report (`rightfit_report::lift_section`: the baseline and the
+/// trained students are `project`'s), in the table and Markdown formats.
 pub fn print_lift(
     r: &RunReport,
     project: Option<&Project>,
     format: ReportFormat,
 ) -> anyhow::Result<()> {
+    if format == ReportFormat::Json {
+        return Ok(());
+    }
     let component = project.and_then(|p| p.components.get(&r.run.component));
     let baseline = component.and_then(|c| c.baseline.as_deref());
-    let Some(lift) = rightfit_report::lift(&r.candidates, baseline) else {
-        return Ok(());
-    };
-    match format {
-        ReportFormat::Table => {
-            line("")?;
-            line(rightfit_report::lift_terminal(&lift, &r.primary_metric).trim_end())?;
-            let students = component.map(super::distill::trained).unwrap_or_default();
-            let table = rightfit_report::students_lift_terminal(&lift, &students);
-            if !table.is_empty() {
-                line("")?;
-                line(table.trim_end())?;
-            }
-            Ok(())
-        }
-        ReportFormat::Markdown => {
-            line("")?;
-            line(rightfit_report::lift_markdown(&lift, &r.primary_metric).trim_end())
-        }
-        ReportFormat::Json => Ok(()),
+    let read = |path: &Path| manifest::read(path).map_err(|e| e.to_string());
+    let students = component.map(|c| rightfit_report::trained_students(c, read));
+    let markdown = format == ReportFormat::Markdown;
+    let students = students.unwrap_or_default();
+    match rightfit_report::lift_section(r, baseline, &students, markdown) {
+        Some(text) => line(text),
+        None => Ok(()),
     }
 }
 
@@ -105,11 +93,10 @@ pub fn recommend_run(
     extra: &ConstraintsConfig,
 ) -> anyhow::Result<Recommendation> {
     let calibrations = load_calibrations(settings).map_err(user)?;
-    let models = ModelStore::new(settings.models_dir());
+    let registry = ModelRegistry::new(settings);
     let locate = |file: &str| {
-        let path = models.resolve(file).ok()?.path;
-        let shape = shape_of(&path).ok()?;
-        Some((path.to_string_lossy().into_owned(), shape))
+        let (resolved, shape) = registry.shape(file).ok()?;
+        Some((resolved.path.to_string_lossy().into_owned(), shape))
     };
     rightfit_decide::recommend_run(project, r, extra, &calibrations, &locate).map_err(user)
 }
@@ -118,12 +105,23 @@ pub fn recommend_run(
 pub fn write_html(path: &Path, title: &str, sections: &[HtmlSection]) -> anyhow::Result<()> {
     let page = rightfit_report::html(title, &rightfit_config::time::now_rfc3339(), sections);
     std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!(
-            "wrote {} (open it in a browser; it needs no network)",
-            path.display()
-        );
-    }
+    note(format!(
+        "wrote {} (open it in a browser; it needs no network)",
+        path.display()
+    ));
     Ok(())
+}
+
+/// On the first Ctrl-C: `message` on stderr, then `first` (which asks the work to stop where it
+/// can keep what it did); a second Ctrl-C exits at once (status 130).
+pub fn on_ctrl_c(message: &'static str, first: impl FnOnce() + Send + 'static) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            note(message);
+            first();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
 }

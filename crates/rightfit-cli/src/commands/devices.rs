@@ -4,10 +4,8 @@
 
 use rightfit_config::Settings;
 use rightfit_config::calibration::{calibration_path, latest_calibration, load_calibrations};
-use rightfit_decide::Workload;
-use rightfit_decide::device::{self, CalibrationRecord, DeviceProfile};
-use rightfit_llama::gguf::shape::shape_of;
-use rightfit_llama::models::ModelStore;
+use rightfit_decide::device::{self, DevicesRequest};
+use rightfit_registry::ModelRegistry;
 use rightfit_report::DeviceEstimates;
 
 use super::output::{json, line};
@@ -21,66 +19,33 @@ pub fn run(settings: &Settings, args: DevicesArgs) -> anyhow::Result<()> {
     if let Some(r) = latest_calibration(&records) {
         devices.push(device::this_machine(r));
     }
-    match args.model.clone() {
-        None if args.json => json(&serde_json::to_value(&devices)?),
-        None => line(rightfit_report::devices_terminal(&devices).trim_end()),
-        Some(model) => estimate(settings, &model, &args, &devices, &records),
-    }
-}
-
-fn estimate(
-    settings: &Settings,
-    model: &str,
-    args: &DevicesArgs,
-    devices: &[DeviceProfile],
-    records: &[CalibrationRecord],
-) -> anyhow::Result<()> {
-    if args.prompt_tokens == 0 || args.output_tokens == 0 {
-        return Err(user(anyhow::anyhow!(
-            "--prompt-tokens and --output-tokens must be at least 1"
-        )));
-    }
-    let hosted_cost_per_request = match args.hosted_cost_per_1k {
-        Some(c) if !(c.is_finite() && c >= 0.0) => {
-            return Err(user(anyhow::anyhow!(
-                "--hosted-cost-per-1k must be a non-negative number of dollars, not {c}"
-            )));
+    let Some(model) = &args.model else {
+        if args.json {
+            return json(&serde_json::to_value(&devices)?);
         }
-        other => other.map(|c| c / 1000.0),
+        return line(rightfit_report::devices_terminal(&devices).trim_end());
     };
-    let resolved = ModelStore::new(settings.models_dir())
-        .resolve(model)
-        .map_err(user)?;
-    let shape = shape_of(&resolved.path).map_err(user)?;
-    let record = device::choose_calibration(
-        records,
-        &resolved.path.to_string_lossy(),
-        &shape.quantization,
-    );
-    let workload = Workload {
-        prompt_tokens: f64::from(args.prompt_tokens),
-        output_tokens: f64::from(args.output_tokens),
-        context_tokens: args
-            .context
-            .unwrap_or(args.prompt_tokens.saturating_add(args.output_tokens)),
-    };
-    let calibration = record.map_or_else(Default::default, |r| r.calibration.clone());
+    let a = &args;
+    let request = DevicesRequest::new(
+        a.prompt_tokens,
+        a.output_tokens,
+        a.context,
+        a.parallel,
+        a.hosted_cost_per_1k,
+    )
+    .map_err(|e| user(anyhow::anyhow!(e)))?;
+    let (resolved, shape) = ModelRegistry::new(settings).shape(model).map_err(user)?;
+    let path = resolved.path.to_string_lossy();
+    let (record, calibration, rows) =
+        device::estimate_model(&shape, &path, &request, &devices, &records);
     let file = calibration_path(settings);
-    let rows = device::estimate_devices(
-        &shape,
-        &workload,
-        args.parallel,
-        devices,
-        &calibration,
-        hosted_cost_per_request,
-    );
     let estimates = DeviceEstimates {
         model: &resolved.name,
         path: &resolved.path,
         shape: &shape,
-        workload: &workload,
-        parallel: args.parallel,
-        hosted_cost_per_request,
+        workload: &request.workload,
+        parallel: request.parallel,
+        hosted_cost_per_request: request.hosted_cost_per_request,
         calibration: &calibration,
         calibrated_by: record.map(|r| (r, file.as_path())),
         rows: &rows,

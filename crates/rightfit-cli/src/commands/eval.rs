@@ -9,11 +9,11 @@ use rightfit_store::RunStore;
 use rightfit_types::RunStatus;
 use tokio::sync::watch;
 
-use super::common::{open_store, print_lift, print_report, recommend_run, write_html};
-use super::output::line;
+use super::common::{on_ctrl_c, open_store, print_lift, print_report, recommend_run, write_html};
+use super::output::{line, note};
 use crate::args::{EvalArgs, ReportFormat};
 use crate::errors::user;
-use crate::progress::CandidateBars;
+use crate::progress::Bars;
 
 /// `rightfit eval`.
 pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
@@ -28,45 +28,27 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         cache: !args.no_cache,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("\ninterrupted: keeping what finished (Ctrl-C again to abort at once)");
-            }
+    on_ctrl_c(
+        "\ninterrupted: keeping what finished (Ctrl-C again to abort at once)",
+        move || {
             let _ = stop_tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
+        },
+    );
     let registry = ModelRegistry::new(settings);
-    let bars = CandidateBars::new();
+    let bars = Bars::new();
     let mut json_reports: Vec<RunReport> = Vec::new();
     let mut html_sections = Vec::new();
     for component in &components {
-        let (run, prepared, only) = match &args.resume {
-            Some(which) => {
-                let skip_others = args.components.is_empty();
-                let found = runner::find_resumable(&store, component, which, skip_others);
-                let Some(found) = found.await.map_err(user)? else {
-                    continue;
-                };
-                runner::reopen(&project, found, &store)
-                    .await
-                    .map_err(user)?
-            }
-            None => {
-                let (run, prepared) = runner::start(&project, component, &options, &store)
-                    .await
-                    .map_err(user)?;
-                (run, prepared, options.only.clone())
-            }
+        let (resume, skip_others) = (args.resume.as_deref(), args.components.is_empty());
+        let opened = runner::open(&project, component, resume, skip_others, &options, &store);
+        let Some((run, prepared, only)) = opened.await.map_err(user)? else {
+            continue;
         };
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("{component}: run {} — {}", run.id, prepared.describe());
-        }
+        note(format!(
+            "{component}: run {} — {}",
+            run.id,
+            prepared.describe()
+        ));
         let outcome = runner::execute(
             &project,
             run,
@@ -128,10 +110,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             &html_sections,
         )?;
     }
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("runs kept in {}", store.path().display());
-    }
+    note(format!("runs kept in {}", store.path().display()));
     store.close().await;
     Ok(())
 }

@@ -7,21 +7,34 @@ use std::sync::Arc;
 use anyhow::Context;
 use futures::StreamExt;
 use rightfit_config::Settings;
-use rightfit_config::project::{ModelConfig, Project};
+use rightfit_config::output_format::response_format;
 use rightfit_llama::{Engine, EngineOptions, LocalProvider};
 use rightfit_providers::Provider;
 use rightfit_registry::ModelRegistry;
 use rightfit_types::{
-    ChatRequest, EmbeddingRequest, LoglikelihoodRequest, Message, ResponseFormat, Sampling,
-    StreamEvent, Timings, Usage,
+    ChatRequest, EmbeddingRequest, LoglikelihoodRequest, Message, Sampling, StreamEvent, Timings,
+    Usage,
 };
 
-use super::output::{self, line, stream};
+use super::output::{self, line, note, stream};
 use crate::args::{
     ChatArgs, CompleteArgs, EmbedArgs, EngineArgs, HostedArgs, LoglikArgs, SamplingArgs,
 };
 use crate::errors::user;
 use crate::progress::spinner;
+
+/// The engine options `--ctx` and `--batch-invariant` set, then `tune`'s.
+fn engine_tune(
+    args: &EngineArgs,
+    tune: impl Fn(&mut EngineOptions) + Send + Sync,
+) -> impl Fn(&mut EngineOptions) + Send + Sync {
+    let (ctx, batch_invariant) = (args.ctx, args.batch_invariant);
+    move |o: &mut EngineOptions| {
+        o.context_size = ctx.unwrap_or(0);
+        o.batch_invariant = batch_invariant;
+        tune(o);
+    }
+}
 
 /// Resolves the model and loads it through the registry, with a spinner.
 pub async fn load_engine(
@@ -30,13 +43,7 @@ pub async fn load_engine(
     tune: impl Fn(&mut EngineOptions) + Send + Sync,
 ) -> anyhow::Result<(String, Engine)> {
     let registry = ModelRegistry::new(settings);
-    let ctx = args.ctx;
-    let batch_invariant = args.batch_invariant;
-    let tune = move |o: &mut EngineOptions| {
-        o.context_size = ctx.unwrap_or(0);
-        o.batch_invariant = batch_invariant;
-        tune(o);
-    };
+    let tune = engine_tune(args, tune);
     let name = registry
         .files()
         .resolve(&args.model)
@@ -56,26 +63,8 @@ fn read_stdin() -> anyhow::Result<String> {
 }
 
 fn build_request(prompt: rightfit_types::Prompt, s: &SamplingArgs) -> anyhow::Result<ChatRequest> {
-    let response_format = if let Some(path) = &s.json_schema {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))
-            .map_err(user)?;
-        let schema: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not valid JSON", path.display()))
-            .map_err(user)?;
-        ResponseFormat::JsonSchema {
-            name: "output".into(),
-            schema,
-            strict: true,
-        }
-    } else if let Some(path) = &s.grammar {
-        let gbnf = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))
-            .map_err(user)?;
-        ResponseFormat::Grammar { gbnf }
-    } else {
-        ResponseFormat::Text
-    };
+    let response_format = response_format(s.json_schema.as_deref(), s.grammar.as_deref());
+    let response_format = response_format.map_err(user)?;
     let mut req = match prompt {
         rightfit_types::Prompt::Messages(m) => ChatRequest::chat(m),
         rightfit_types::Prompt::Text(t) => ChatRequest::completion(t),
@@ -114,46 +103,31 @@ async fn stream_answer(
     }
     stream("\n")?;
     if timings && let Some((u, t)) = done {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("{}", rightfit_report::timings_line(&u, &t));
-        }
+        note(rightfit_report::timings_line(&u, &t));
     }
     Ok(text)
 }
 
-/// The model `--model` names (for `chat` and `embed`): one named in a project file, a hosted
-/// one named on the command line, or a local one.
+/// The model `--model` names (for `chat` and `embed`), built by the registry
+/// (`ModelRegistry::named`): one named in a project file, a hosted one, or a local one.
 async fn model_provider(
     settings: &Settings,
     engine: &EngineArgs,
     args: &HostedArgs,
 ) -> anyhow::Result<Arc<dyn Provider>> {
-    let configured = match &args.config {
-        Some(path) => {
-            let project = Project::load(path).map_err(user)?;
-            let model = project.model(&engine.model);
-            let model = model.map_err(|e| user(anyhow::anyhow!("{}: {e}", path.display())))?;
-            Some(model.clone())
-        }
-        None => ModelConfig::from_spec(
-            &engine.model,
-            args.base_url.as_deref(),
-            args.api_key_env.as_deref(),
-        )
-        .map_err(user)?,
+    let project = match &args.config {
+        Some(path) => Some((path.as_path(), super::project::load(path)?)),
+        None => None,
     };
-    let Some(model) = configured else {
-        let (name, engine) = load_engine(settings, engine, |_| {}).await?;
-        return Ok(Arc::new(LocalProvider::new(name, engine)));
-    };
-    // A project's entry is built as eval and serve build it (adapters, students and the
-    // entry's own engine settings included), so all three answer alike.
-    use rightfit_registry::ProviderFactory;
-    ModelRegistry::new(settings)
-        .provider(&model)
-        .await
-        .map_err(user)
+    let project = project.as_ref().map(|(path, p)| (*path, p));
+    let (base_url, key_env) = (args.base_url.as_deref(), args.api_key_env.as_deref());
+    let tune = engine_tune(engine, |_| {});
+    let bar = spinner(&format!("loading {}", engine.model));
+    let registry = ModelRegistry::new(settings);
+    let built = registry.named(&engine.model, project, base_url, key_env, &tune);
+    let provider = built.await.map_err(user)?;
+    bar.finish_and_clear();
+    Ok(provider)
 }
 
 pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
@@ -179,13 +153,10 @@ pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
         stream_answer(provider, request(&history)?, args.sampling.timings).await?;
         return Ok(());
     }
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!(
-            "chatting with {} — an empty line or Ctrl-D ends the conversation",
-            provider.name()
-        );
-    }
+    note(format!(
+        "chatting with {} — an empty line or Ctrl-D ends the conversation",
+        provider.name()
+    ));
     let mut lines = stdin.lock().lines();
     loop {
         #[allow(clippy::print_stderr)]

@@ -1,8 +1,7 @@
-//! Writing to stdout: lines, streamed text, JSON (a closed pipe ends the program quietly).
+//! Writing to stdout (lines, streamed text, JSON; a closed pipe ends the program quietly) and
+//! notes to stderr.
 
 use std::io::Write;
-
-pub use rightfit_report::table;
 
 /// Writes a line to stdout (a closed pipe ends the program quietly, as `head` expects).
 pub fn line(text: impl std::fmt::Display) -> anyhow::Result<()> {
@@ -25,4 +24,13 @@ pub fn stream(text: &str) -> anyhow::Result<()> {
 /// Pretty JSON to stdout.
 pub fn json(value: &serde_json::Value) -> anyhow::Result<()> {
     line(serde_json::to_string_pretty(value)?)
+}
+
+/// Writes a line to stderr: progress, notes and what a command did, kept off stdout (which may
+/// be the result, a dataset or JSON).
+pub fn note(text: impl std::fmt::Display) {
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{text}");
+    }
 }

@@ -10,8 +10,8 @@ use rightfit_report::HtmlSection;
 use rightfit_store::RunStore;
 use rightfit_types::{RunInfo, RunStatus};
 
-use super::common::{open_store, print_report, recommend_run, width, write_html};
-use super::output::{json as print_json, line, stream};
+use super::common::{open_store, print_report, recommend_run, store_for, width, write_html};
+use super::output::{json as print_json, line, note, stream};
 use crate::args::{ConstraintArgs, RecommendArgs, ReportArgs, ReportFormat};
 use crate::errors::user;
 
@@ -60,14 +60,11 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
         let r = run_report(&store, run).await?;
         let rec = recommend_run(settings, &project, &r, &extra)?;
         if run.status != RunStatus::Finished {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!(
-                    "note: run {} is {} — the recommendation uses what it measured so far",
-                    run.id,
-                    run.status.as_str()
-                );
-            }
+            note(format!(
+                "note: run {} is {} — the recommendation uses what it measured so far",
+                run.id,
+                run.status.as_str()
+            ));
         }
         if args.html.is_some() {
             sections.push(HtmlSection {
@@ -93,31 +90,17 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
 
 /// `rightfit report`.
 pub async fn report_command(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
-    let (project, store) = match &args.project.store {
-        // A database named outright: the project file is optional (no recommendation without it).
-        Some(path) => (
-            super::project::load(&args.project.config).ok(),
-            rightfit_store::SqliteStore::open(path)
-                .await
-                .map_err(user)?,
-        ),
-        None => {
-            let p = super::project::load(&args.project.config)?;
-            let s = open_store(&p, &args.project).await?;
-            (Some(p), s)
-        }
-    };
+    // A database named outright (--store): the project file is optional (no recommendation
+    // without it); otherwise the store is the project's, and a bad project file is the error.
+    let store = store_for(&args.project).await?;
+    let project = super::project::load(&args.project.config).ok();
     let run = store.resolve_run(&args.run).await.map_err(user)?;
     let r = run_report(&store, &run).await?;
-    let rec = match &project {
-        Some(p) => Some(recommend_run(
-            settings,
-            p,
-            &r,
-            &ConstraintsConfig::default(),
-        )?),
-        None => None,
-    };
+    let none = ConstraintsConfig::default();
+    let rec = project
+        .as_ref()
+        .map(|p| recommend_run(settings, p, &r, &none));
+    let rec = rec.transpose()?;
     if let Some(path) = &args.html {
         let section = HtmlSection {
             records: store.records(&run.id, None).await?,

@@ -4,8 +4,8 @@ use rightfit_eval::summary::run_report;
 use rightfit_store::RunStore;
 
 use super::common::{output, print_lift, print_report, store_for};
-use super::output::{json, line};
-use crate::args::{ExportFormat, RunsCommand};
+use super::output::{json, line, note};
+use crate::args::{ExportArgs, ExportFormat, RunsCommand};
 use crate::errors::user;
 
 /// Dispatches a `runs` subcommand.
@@ -66,8 +66,10 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
         RunsCommand::Export {
             project,
             run,
-            format,
-            output: path,
+            export: ExportArgs {
+                format,
+                output: path,
+            },
         } => {
             let store = store_for(&project).await?;
             let info = store.resolve_run(&run).await.map_err(user)?;
@@ -75,10 +77,11 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
             let mut out = output(path.as_deref())?;
             rightfit_eval::records::write_records(&mut out, &records, format == ExportFormat::Csv)?;
             if let Some(path) = path {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("wrote {} records to {}", records.len(), path.display());
-                }
+                note(format!(
+                    "wrote {} records to {}",
+                    records.len(),
+                    path.display()
+                ));
             }
             Ok(())
         }

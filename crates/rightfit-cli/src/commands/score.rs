@@ -2,7 +2,7 @@
 
 use rightfit_eval::score_predictions::{OfflineOptions, ScoreFiles, score_files};
 
-use super::output::{json, line};
+use super::output::{json, line, note};
 use crate::args::{ReportFormat, ScoreArgs};
 use crate::errors::user;
 
@@ -24,17 +24,15 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     };
     let scored = score_files(&args.metric, &files, options).map_err(user)?;
     for p in scored.problems.iter().take(20) {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("skipped: {p}");
-        }
+        note(format!("skipped: {p}"));
     }
     if args.format == ReportFormat::Json {
-        return json(&serde_json::json!({
-            "result": scored.result,
-            "missing_predictions": scored.missing,
-            "skipped_lines": scored.problems,
-        }));
+        let (result, missing) = (&scored.result, &scored.missing);
+        return json(&rightfit_report::score_json(
+            result,
+            missing,
+            &scored.problems,
+        ));
     }
     let text = rightfit_report::score_terminal(
         &scored.result,

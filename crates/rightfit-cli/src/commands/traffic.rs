@@ -5,8 +5,10 @@ use rightfit_store::TrafficStore;
 use rightfit_types::TrafficFilter;
 
 use super::common::{output, store_for, width};
-use super::output::{json as print_json, line};
-use crate::args::{ExportFormat, ListFormat, ReportFormat, TrafficCommand, TrafficSelect};
+use super::output::{json as print_json, line, note};
+use crate::args::{
+    ExportArgs, ExportFormat, ListFormat, ReportFormat, TrafficCommand, TrafficSelect,
+};
 use crate::errors::user;
 
 /// `--since` as the text traffic times compare with.
@@ -78,8 +80,10 @@ pub async fn run(cmd: TrafficCommand) -> anyhow::Result<()> {
             reference_from,
             since: since_text,
             limit,
-            format,
-            output: path,
+            export: ExportArgs {
+                format,
+                output: path,
+            },
         } => {
             let query = TrafficQuery {
                 component,
@@ -95,12 +99,12 @@ pub async fn run(cmd: TrafficCommand) -> anyhow::Result<()> {
                 format == ExportFormat::Csv,
             )?;
             // On stderr: stdout may be the dataset.
-            #[allow(clippy::print_stderr)]
-            {
-                let message =
-                    dataset::describe_export(&query, rows.len(), skipped, path.as_deref());
-                eprintln!("{message}");
-            }
+            note(dataset::describe_export(
+                &query,
+                rows.len(),
+                skipped,
+                path.as_deref(),
+            ));
             Ok(())
         }
     }

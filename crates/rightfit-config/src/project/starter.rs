@@ -1,5 +1,47 @@
 //! The commented starter project `rightfit init` writes.
 
+use std::path::{Path, PathBuf};
+
+/// Why the starter project was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum StarterError {
+    /// A project file is there already.
+    #[error("{} already exists — pass --force to overwrite it", .0.display())]
+    Exists(PathBuf),
+    /// A directory or file could not be written.
+    #[error("{what} {}", path.display())]
+    Write {
+        /// `creating` or `writing`.
+        what: &'static str,
+        /// The directory or file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes [`STARTER`] as `dir/rightfit.toml` (refused when it exists, unless `force`) and
+/// [`STARTER_DATA`] as `dir/data/tickets.jsonl` (kept when it exists); returns both paths.
+pub fn write_starter(dir: &Path, force: bool) -> Result<(PathBuf, PathBuf), StarterError> {
+    let file = dir.join("rightfit.toml");
+    if file.exists() && !force {
+        return Err(StarterError::Exists(file));
+    }
+    let failed = |what, path: &Path| {
+        let path = path.to_owned();
+        move |source| StarterError::Write { what, path, source }
+    };
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).map_err(failed("creating", &data))?;
+    std::fs::write(&file, STARTER).map_err(failed("writing", &file))?;
+    let tickets = data.join("tickets.jsonl");
+    if !tickets.exists() {
+        std::fs::write(&tickets, STARTER_DATA).map_err(failed("writing", &tickets))?;
+    }
+    Ok((file, tickets))
+}
+
 /// A starter `rightfit.toml`: one local model, one component, two candidates. It reads
 /// `data/tickets.jsonl`, which `rightfit init` writes beside it.
 pub const STARTER: &str = r#"# rightfit.toml — what to evaluate, on which data, with which models.

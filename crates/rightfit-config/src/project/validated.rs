@@ -59,6 +59,35 @@ impl Project {
         Ok(names.to_vec())
     }
 
+    /// The students `rightfit distill` trains, as (component, student) names: every student of
+    /// the `components` named (all when none is), only those in `students` when some are named.
+    /// A name in either list that matches no chosen student is the error.
+    pub fn students_chosen(
+        &self,
+        components: &[String],
+        students: &[String],
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut chosen = Vec::new();
+        for (name, c) in &self.components {
+            if !components.is_empty() && !components.contains(name) {
+                continue;
+            }
+            for s in &c.students {
+                if students.is_empty() || students.contains(&s.name) {
+                    chosen.push((name.clone(), s.name.clone()));
+                }
+            }
+        }
+        match components
+            .iter()
+            .chain(students)
+            .find(|n| !chosen.iter().any(|(c, s)| c == *n || s == *n))
+        {
+            Some(unmatched) => Err(unmatched.clone()),
+            None => Ok(chosen),
+        }
+    }
+
     /// A model by name, with an error listing the others.
     pub fn model(&self, name: &str) -> Result<&ModelConfig, String> {
         self.models.get(name).ok_or_else(|| {

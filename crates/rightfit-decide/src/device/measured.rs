@@ -17,7 +17,8 @@
 //! SmolLM2's Q4_1 it predicted a quarter of the Q4_K_M models' prompt speed (docs/devices.md).
 
 use rightfit_types::device::{
-    BenchFigures, Calibration, CalibrationRecord, ModelBench, ModelShape, model_file_name,
+    BenchFigures, Calibration, CalibrationRecord, MachineFigures, ModelBench, ModelShape,
+    model_file_name,
 };
 
 use super::profile::{DeviceKind, DeviceProfile};
@@ -38,23 +39,6 @@ pub fn calibrate(shape: &ModelShape, figures: &BenchFigures, source: String) -> 
         prefill_efficiency: figures.prompt_tokens_per_s / roofline_prefill,
         source,
     }
-}
-
-/// This machine's own figures, measured or worked out beside a model's benchmark.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MachineFigures {
-    /// Memory read bandwidth, GB/s.
-    pub bandwidth_gbs: f64,
-    /// How it was measured.
-    pub bandwidth_method: String,
-    /// Peak compute of the cores used, TFLOPS.
-    pub compute_tflops: f64,
-    /// How it was worked out.
-    pub compute_method: String,
-    /// Memory (`MemTotal`), bytes.
-    pub memory_bytes: u64,
-    /// Memory available to a new process (`MemAvailable`), bytes.
-    pub available_memory_bytes: u64,
 }
 
 /// The record `bench-model` saves: the efficiencies [`calibrate`] derives from `bench` and

@@ -10,12 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{Classifier, Dense, ModelKind, TrainOptions};
+use super::model::{Classifier, Dense, ModelKind, TrainOptions};
 use crate::error::StudentError;
-
-/// The fewest examples each label needs: enough to hold one out for validation and still learn
-/// from several.
-pub const MIN_EXAMPLES_PER_LABEL: usize = 5;
 
 /// Figures for one epoch, passed to the progress callback as each ends.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -1,14 +1,14 @@
-//! A classifier on frozen embeddings: multinomial logistic regression or a one-hidden-layer MLP
-//! over standardised features, trained by [`train`] and applied in plain Rust (one matrix-vector
-//! product per layer), so serving needs no tensor library.
-
-mod train;
+//! The classifier's types and its forward pass: settings, layers, and a trained classifier
+//! applied in plain Rust (one matrix-vector product per layer), so serving needs no tensor
+//! library. A leaf: `train` builds on it.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::StudentError;
 
-pub use train::{EpochReport, MIN_EXAMPLES_PER_LABEL, TrainReport, check_label_counts, train};
+/// The fewest examples each label needs: enough to hold one out for validation and still learn
+/// from several.
+pub const MIN_EXAMPLES_PER_LABEL: usize = 5;
 
 /// The classifier's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
