@@ -303,10 +303,15 @@ pub enum ModelsCommand {
         #[arg(long = "pip-arg", value_name = "ARG", allow_hyphen_values = true)]
         pip_args: Vec<String>,
     },
-    /// Register a GGUF file you have under a name.
+    /// Register a GGUF file you have under a name: a model, or with --base a LoRA adapter
+    /// trained elsewhere (checked against its base now; it answers as the base with the adapter
+    /// applied, e.g. `model = "NAME"` in a project's [models]).
     Add {
         /// The .gguf file.
         path: PathBuf,
+        /// The file is a GGUF LoRA adapter for this model (a catalogue or added name).
+        #[arg(long, value_name = "MODEL")]
+        base: Option<String>,
         /// Name to use (default: the file name, lowercased, without extension).
         #[arg(long)]
         name: Option<String>,

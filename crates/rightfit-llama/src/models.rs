@@ -7,6 +7,9 @@
 //! A catalogue model that is a directory (a sentence-transformers model) is stored as a directory
 //! under its `file_name`; it counts as present only when every pinned file is there at its size,
 //! and `resolve` returns the directory.
+//!
+//! An added LoRA adapter (`models add FILE --base NAME`, see [`adapter`]) records its base; it
+//! resolves to the base's file with the adapter applied.
 
 use std::fs::{self, File};
 use std::io;
@@ -18,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{self, CatalogEntry, SourceKind};
 use crate::fetch::{self, Assembly, FetchError, FetchOptions, Progress};
 use crate::gguf::{self, GgufError};
+
+mod adapter;
 
 const MANIFEST_SUFFIX: &str = ".model.json";
 
@@ -81,6 +86,10 @@ pub enum ModelStoreError {
         /// The underlying error.
         source: io::Error,
     },
+    /// A LoRA adapter added without its base, on a base it does not fit, or a base given for a
+    /// file that is not an adapter.
+    #[error("{0}")]
+    Adapter(String),
     /// A manifest could not be read.
     #[error("{path}: bad manifest: {detail}")]
     Manifest {
@@ -109,6 +118,9 @@ pub struct Manifest {
     pub size: u64,
     /// Its SHA-256 when added.
     pub sha256: String,
+    /// For a LoRA adapter: the model it is applied to (a catalogue or added name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 /// One row of `models list`.
@@ -123,6 +135,8 @@ pub struct ListedModel {
     pub present: bool,
     /// Its size on disk (or expected size).
     pub size: u64,
+    /// For an added LoRA adapter: the model it is applied to.
+    pub base: Option<String>,
 }
 
 impl ListedModel {
@@ -133,6 +147,7 @@ impl ListedModel {
             path: self.path.clone(),
             present: self.present,
             size: self.size,
+            base: self.base.clone(),
             catalog: self.entry.map(|e| CatalogFacts {
                 description: e.description.to_owned(),
                 architecture: e.architecture.to_owned(),
@@ -154,6 +169,9 @@ pub struct ResolvedModel {
     pub path: PathBuf,
     /// Its catalogue entry, if it is a catalogue model.
     pub entry: Option<&'static CatalogEntry>,
+    /// A LoRA adapter applied on the file (an adapter added with `models add --base`: `path`
+    /// and `entry` are then its base's).
+    pub adapter: Option<PathBuf>,
 }
 
 /// The models directory.
@@ -232,6 +250,7 @@ impl ModelStore {
                         present: self.is_present(e),
                         size: e.size,
                         path,
+                        base: None,
                     };
                 }
                 let meta = fs::metadata(&path).ok();
@@ -241,6 +260,7 @@ impl ModelStore {
                     present: meta.is_some(),
                     size: meta.map_or(e.size, |m| m.len()),
                     path,
+                    base: None,
                 }
             })
             .collect();
@@ -252,6 +272,7 @@ impl ModelStore {
                 present: meta.is_some(),
                 size: meta.map_or(m.size, |x| x.len()),
                 path: m.path,
+                base: m.base,
             });
         }
         Ok(out)
@@ -297,6 +318,7 @@ impl ModelStore {
                 name: entry.name.to_owned(),
                 path,
                 entry: Some(entry),
+                adapter: None,
             });
         }
         if is_plain_name(name_or_path) {
@@ -309,10 +331,20 @@ impl ModelStore {
                         path: m.path,
                     });
                 }
+                if let Some(base) = &m.base {
+                    let on = self.adapter_base(&m.name, base)?;
+                    return Ok(ResolvedModel {
+                        name: m.name,
+                        path: on.path,
+                        entry: on.entry,
+                        adapter: Some(m.path),
+                    });
+                }
                 return Ok(ResolvedModel {
                     name: m.name,
                     path: m.path,
                     entry: None,
+                    adapter: None,
                 });
             }
         }
@@ -325,7 +357,12 @@ impl ModelStore {
             let entry = path
                 .file_name()
                 .and_then(|f| catalog::CATALOG.iter().find(|e| f == e.file_name));
-            return Ok(ResolvedModel { name, path, entry });
+            return Ok(ResolvedModel {
+                name,
+                path,
+                entry,
+                adapter: None,
+            });
         }
         let known: Vec<&str> = catalog::CATALOG.iter().map(|e| e.name).collect();
         Err(ModelStoreError::Unknown {
@@ -475,7 +512,8 @@ impl ModelStore {
         })
     }
 
-    /// Registers a GGUF file under a name; with `copy`, copies it into the store.
+    /// Registers a GGUF file under a name; with `copy`, copies it into the store. A LoRA
+    /// adapter is refused here: [`ModelStore::add_adapter`] adds one on its base.
     pub fn add(
         &self,
         path: &Path,
@@ -483,7 +521,25 @@ impl ModelStore {
         copy: bool,
         progress: &mut dyn Progress,
     ) -> Result<Manifest, ModelStoreError> {
-        gguf::read_header(path)?;
+        let header = gguf::read_header(path)?;
+        if header.get_str("general.type") == Some("adapter") {
+            return Err(ModelStoreError::Adapter(format!(
+                "{} is a LoRA adapter, not a model: add it on the model it was trained from with --base NAME",
+                path.display()
+            )));
+        }
+        self.register(path, name, copy, None, progress)
+    }
+
+    /// Writes the manifest of a checked file (an adapter when `base` is given).
+    fn register(
+        &self,
+        path: &Path,
+        name: Option<&str>,
+        copy: bool,
+        base: Option<String>,
+        progress: &mut dyn Progress,
+    ) -> Result<Manifest, ModelStoreError> {
         let name = match name {
             Some(n) => n.to_owned(),
             None => path
@@ -537,6 +593,7 @@ impl ModelStore {
             path: stored,
             size,
             sha256,
+            base,
         };
         let text =
             serde_json::to_string_pretty(&manifest).map_err(|e| ModelStoreError::Manifest {

@@ -159,7 +159,11 @@ impl ModelRegistry {
             detail,
         };
         match &model.provider {
-            ProviderConfig::Local { model: file, .. } => {
+            ProviderConfig::Local {
+                model: file,
+                adapter,
+                ..
+            } => {
                 let resolved = self
                     .files
                     .resolve(file)
@@ -169,11 +173,19 @@ impl ModelRegistry {
                 } else {
                     resolved.path.clone()
                 };
-                let sha = rightfit_students::file_sha256(&weights)
-                    .map_err(|e| in_entry(e.to_string()))?;
+                let sha = |path: &std::path::Path| {
+                    rightfit_students::file_sha256(path).map_err(|e| in_entry(e.to_string()))
+                };
+                let mut source = resolved.path.display().to_string();
+                let mut sha256 = sha(&weights)?;
+                // An adapter changes every answer: it is part of what they rest on.
+                if let Some(adapter) = resolved.adapter.as_ref().or(adapter.as_ref()) {
+                    source = format!("{source} + adapter {}", adapter.display());
+                    sha256 = format!("{sha256}+{}", sha(adapter)?);
+                }
                 Ok(ModelIdentity {
-                    source: resolved.path.display().to_string(),
-                    sha256: Some(sha),
+                    source,
+                    sha256: Some(sha256),
                 })
             }
             ProviderConfig::Classifier { artefact, .. } => Ok(ModelIdentity {
@@ -283,6 +295,15 @@ impl ModelRegistry {
         if !self.prefix_cache {
             options.prefix_cache = false;
         }
+        // An added adapter (`models add --base`) answers as its base with the adapter on.
+        if let Some(adapter) = &resolved.adapter
+            && options.adapters.is_empty()
+        {
+            options.adapters = vec![LoraAdapter {
+                path: adapter.clone(),
+                scale: 1.0,
+            }];
+        }
         options
     }
 
@@ -298,8 +319,7 @@ impl ModelRegistry {
         if let Some(engine) = self.alive(&key) {
             return Ok(engine);
         }
-        // Start the peak-RSS counter afresh so this model's peak is its own (Linux).
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        restart_peak_rss();
         let engine = tokio::task::spawn_blocking(move || Engine::load(&path, options))
             .await
             .map_err(|e| BuildError::Task(e.to_string()))?
@@ -337,6 +357,15 @@ impl ModelRegistry {
         if resolved.path.is_dir() {
             return self.sentence_embedder(model, &resolved.path).await;
         }
+        if resolved.adapter.is_some()
+            && let ProviderConfig::Local {
+                adapter: Some(_), ..
+            } = &model.provider
+        {
+            return Err(in_entry(format!(
+                "'{file}' is an added adapter and the entry sets another `adapter`: keep one"
+            )));
+        }
         let options = self.options(&resolved, tune);
         let engine = self.engine(&resolved, options).await.map_err(|e| match e {
             BuildError::Local(detail) => in_entry(detail),
@@ -368,6 +397,7 @@ impl ModelRegistry {
             ..EmbedderOptions::default()
         };
         let (path, name) = key.clone();
+        restart_peak_rss();
         let embedder =
             tokio::task::spawn_blocking(move || SentenceEmbedder::load(name, &path, options))
                 .await
@@ -431,6 +461,12 @@ impl ModelRegistry {
             read.manifest.embedder.normalize,
         )))
     }
+}
+
+/// Starts the process's peak-RSS counter afresh (Linux), so that the peak a model reports after
+/// it is loaded is its own and not that of a larger model used and dropped before it.
+fn restart_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 #[async_trait::async_trait]

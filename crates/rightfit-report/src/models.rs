@@ -19,6 +19,7 @@ pub fn models_json(models: &[ModelListing]) -> serde_json::Value {
                 "path": m.path,
                 "size": m.size,
                 "catalog": e.is_some(),
+                "adapter_on": m.base,
                 "architecture": e.map(|e| &e.architecture),
                 "parameters": e.map(|e| &e.parameters),
                 "quantization": e.map(|e| &e.quantization),
@@ -52,7 +53,10 @@ pub fn models_terminal(models: &[ModelListing], dir: &Path) -> String {
                 String::new(),
                 String::new(),
                 String::new(),
-                m.path.display().to_string(),
+                match &m.base {
+                    Some(base) => format!("LoRA adapter on {base}: {}", m.path.display()),
+                    None => m.path.display().to_string(),
+                },
             ]),
         };
     }

@@ -36,6 +36,9 @@ pub struct ModelListing {
     pub size: u64,
     /// The catalogue's facts; `None` for an added model.
     pub catalog: Option<CatalogFacts>,
+    /// For an added LoRA adapter: the model it is applied to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 /// What a model file's GGUF header says.

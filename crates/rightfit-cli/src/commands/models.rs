@@ -50,15 +50,27 @@ pub async fn run(settings: &Settings, cmd: ModelsCommand) -> anyhow::Result<()> 
             .map_err(user)?;
             line(format!("{} (SHA-256 verified)", path.display()))
         }
-        ModelsCommand::Add { path, name, copy } => {
-            let m = tokio::task::spawn_blocking(move || {
-                store.add(&path, name.as_deref(), copy, &mut Bars::new())
+        ModelsCommand::Add {
+            path,
+            base,
+            name,
+            copy,
+        } => {
+            let m = tokio::task::spawn_blocking(move || match base {
+                Some(base) => {
+                    store.add_adapter(&path, &base, name.as_deref(), copy, &mut Bars::new())
+                }
+                None => store.add(&path, name.as_deref(), copy, &mut Bars::new()),
             })
             .await
             .context("the add task failed")?
             .map_err(user)?;
+            let on = m
+                .base
+                .as_ref()
+                .map_or_else(String::new, |b| format!(", a LoRA adapter on {b}"));
             line(format!(
-                "added '{}' -> {} ({}, sha256 {})",
+                "added '{}' -> {} ({}, sha256 {}{on})",
                 m.name,
                 m.path.display(),
                 rightfit_report::bytes(m.size),

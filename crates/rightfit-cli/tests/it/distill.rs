@@ -228,4 +228,70 @@ fn a_distilled_student_answers_alike_through_chat_eval_and_serve_smollm2() {
     for (id, eval, gateway) in &served {
         assert_eq!(gateway, eval, "example {id}: serve and eval differ");
     }
+
+    // The adapter, taken elsewhere and brought back with `models add --base`, answers alike.
+    let adapter = dir.path().join("elsewhere.gguf");
+    let trained = dir
+        .path()
+        .join(".rightfit/students/sentiment/lora/adapter.gguf");
+    std::fs::copy(&trained, &adapter).expect("copy the adapter");
+    let o = rightfit(
+        home.path(),
+        &[
+            "models",
+            "add",
+            &adapter.to_string_lossy(),
+            "--name",
+            "tuned",
+        ],
+    );
+    assert!(!o.status.success(), "an adapter without its base");
+    assert!(stderr(&o).contains("--base"), "{}", stderr(&o));
+    let o = rightfit(
+        home.path(),
+        &[
+            "models",
+            "add",
+            &adapter.to_string_lossy(),
+            "--base",
+            "smollm2-135m",
+            "--name",
+            "tuned",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("LoRA adapter on smollm2-135m"),
+        "{}",
+        stdout(&o)
+    );
+    let o = rightfit(home.path(), &["models", "list"]);
+    assert!(
+        stdout(&o).contains("LoRA adapter on smollm2-135m"),
+        "{}",
+        stdout(&o)
+    );
+    let (id, eval, _) = &served[0];
+    let o = rightfit(
+        home.path(),
+        &[
+            "chat",
+            "-m",
+            "tuned",
+            "--ctx",
+            "1024",
+            "--batch-invariant",
+            "--system",
+            SYSTEM,
+            "--max-tokens",
+            "4",
+            &format!("Line: {}", text_of(id)),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        eval,
+        "example {id}: the added adapter and eval differ"
+    );
 }

@@ -44,7 +44,8 @@ pub enum ProviderConfig {
         /// Reuse the KV cache of shared prompt prefixes (default on).
         prefix_cache: bool,
         /// A GGUF LoRA adapter applied on the model (trained by `rightfit distill`, or
-        /// elsewhere and added with `rightfit models add --adapter`). Left out of the
+        /// elsewhere: a path here, or `rightfit models add FILE --base MODEL` and the added
+        /// name as `model`). Left out of the
         /// serialisation when absent, so runs of models without one keep their hash.
         #[serde(skip_serializing_if = "Option::is_none")]
         adapter: Option<PathBuf>,

@@ -136,3 +136,79 @@ fn an_adapter_for_another_base_is_a_located_error() {
     let e = read_adapter(&junk).expect_err("junk");
     assert!(e.to_string().contains("junk.gguf"), "{e}");
 }
+
+/// `rightfit models add FILE --base MODEL`: an adapter trained elsewhere becomes a model that
+/// resolves to its base with the adapter applied; one that does not fit is refused before
+/// anything is recorded.
+#[test]
+fn an_adapter_is_added_on_its_base_and_checked_first() {
+    use rightfit_llama::fetch::NoProgress;
+    use rightfit_llama::models::{ModelStore, ModelStoreError};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = tiny_base(&dir, "small.gguf", &LLAMA);
+    let wide = tiny_base(
+        &dir,
+        "wide.gguf",
+        &Shape {
+            n_embd: 32,
+            ..LLAMA
+        },
+    );
+    let adapter = dir.path().join("for-small.gguf");
+    write_adapter(&adapter, &lora_for(&small, 2), Arch::Llama, &[]).expect("write");
+    let store = ModelStore::new(dir.path().join("models"));
+    store
+        .add(&small.path, Some("small"), false, &mut NoProgress)
+        .expect("a model");
+    store
+        .add(&wide.path, Some("wide"), false, &mut NoProgress)
+        .expect("a model");
+
+    // Without --base an adapter is not a model.
+    let e = store
+        .add(&adapter, Some("tuned"), false, &mut NoProgress)
+        .expect_err("an adapter needs its base");
+    assert!(matches!(e, ModelStoreError::Adapter(_)), "{e}");
+    assert!(e.to_string().contains("--base"), "{e}");
+    // On a base of another width: refused, naming the tensor, and nothing recorded.
+    let e = store
+        .add_adapter(&adapter, "wide", Some("tuned"), false, &mut NoProgress)
+        .expect_err("another base");
+    assert!(
+        e.to_string().contains("'wide'") && e.to_string().contains("blk.0"),
+        "{e}"
+    );
+    assert!(store.resolve("tuned").is_err(), "nothing was recorded");
+    // A model file given as an adapter.
+    let e = store
+        .add_adapter(&wide.path, "small", Some("x"), false, &mut NoProgress)
+        .expect_err("not an adapter");
+    assert!(e.to_string().contains("not a LoRA adapter"), "{e}");
+
+    let m = store
+        .add_adapter(&adapter, "small", Some("tuned"), false, &mut NoProgress)
+        .expect("fits its base");
+    assert_eq!(m.base.as_deref(), Some("small"));
+    let r = store.resolve("tuned").expect("resolves");
+    assert_eq!(r.name, "tuned");
+    assert_eq!(
+        std::fs::canonicalize(&r.path).expect("base"),
+        std::fs::canonicalize(&small.path).expect("base")
+    );
+    assert_eq!(
+        r.adapter
+            .as_deref()
+            .map(|p| std::fs::canonicalize(p).expect("adapter")),
+        Some(std::fs::canonicalize(&adapter).expect("adapter"))
+    );
+    let listed = store.list().expect("list");
+    let tuned = listed.iter().find(|m| m.name == "tuned").expect("listed");
+    assert_eq!(tuned.base.as_deref(), Some("small"));
+    assert!(store.resolve("small").expect("base").adapter.is_none());
+    // An adapter is not a base.
+    let e = store
+        .add_adapter(&adapter, "tuned", Some("twice"), false, &mut NoProgress)
+        .expect_err("an adapter on an adapter");
+    assert!(e.to_string().contains("itself an adapter"), "{e}");
+}
