@@ -23,6 +23,18 @@ impl Project {
         let mut r = Readiness::default();
         for m in self.models.values() {
             let key = match &m.provider {
+                ProviderConfig::Local {
+                    adapter: Some(adapter),
+                    ..
+                } if !adapter.exists() => {
+                    r.problems.push(format!(
+                        "models.{}: adapter {} does not exist{}",
+                        m.name,
+                        adapter.display(),
+                        untrained_hint(&m.name)
+                    ));
+                    None
+                }
                 ProviderConfig::Local { model, .. } => {
                     match locate(model) {
                         Ok(path) => {
@@ -32,7 +44,17 @@ impl Project {
                     }
                     None
                 }
-                ProviderConfig::Classifier { .. } => None,
+                ProviderConfig::Classifier { artefact, .. } => {
+                    if !artefact.exists() {
+                        r.problems.push(format!(
+                            "models.{}: {} does not exist{}",
+                            m.name,
+                            artefact.display(),
+                            untrained_hint(&m.name)
+                        ));
+                    }
+                    None
+                }
                 ProviderConfig::Openai { api_key, .. }
                 | ProviderConfig::Anthropic { api_key, .. }
                 | ProviderConfig::Gemini { api_key, .. } => Some(api_key),
@@ -52,6 +74,16 @@ impl Project {
             }
         }
         r
+    }
+}
+
+/// For a student's entry (`COMPONENT.STUDENT`), how to make its artefact.
+fn untrained_hint(name: &str) -> String {
+    match name.split_once('.') {
+        Some((component, student)) => format!(
+            " — student '{student}' is not trained yet: run 'rightfit distill -c FILE {component} --student {student}'"
+        ),
+        None => String::new(),
     }
 }
 
@@ -102,5 +134,63 @@ model = "small"
             Some(&PathBuf::from("/models/smollm2-135m.gguf"))
         );
         assert_eq!(found.problems.len(), 2);
+    }
+
+    #[test]
+    fn an_untrained_student_is_a_problem_that_says_how_to_train_it() {
+        let file = r#"
+[project]
+students = "no-students-here"
+
+[models.small]
+provider = "local"
+model = "smollm2-135m"
+
+[components.c]
+prompt = "Q: {{ q }}"
+dataset = { path = "missing.jsonl" }
+reference = "a"
+output = { type = "label", labels = ["x", "y"] }
+
+[[components.c.students]]
+name = "clf"
+type = "classifier"
+embedder = "small"
+data = { from = "dataset", dataset = { path = "missing.jsonl" } }
+
+[[components.c.students]]
+name = "tuned"
+type = "lora"
+base = "small"
+data = { from = "dataset", dataset = { path = "missing.jsonl" } }
+
+[[components.c.candidates]]
+student = "clf"
+
+[[components.c.candidates]]
+student = "tuned"
+"#;
+        let p = Project::parse(std::path::Path::new("proj/rightfit.toml"), file).expect("valid");
+        let r = p.readiness(|m| Ok(PathBuf::from(format!("/models/{m}.gguf"))));
+        let about = |name: &str| -> Vec<&String> {
+            r.problems
+                .iter()
+                .filter(|p| p.starts_with(&format!("models.c.{name}:")))
+                .collect()
+        };
+        let clf = about("clf");
+        assert_eq!(clf.len(), 1, "{:?}", r.problems);
+        assert!(
+            clf[0].contains("rightfit distill -c FILE c --student clf"),
+            "{}",
+            clf[0]
+        );
+        let tuned = about("tuned");
+        assert_eq!(tuned.len(), 1, "{:?}", r.problems);
+        assert!(
+            tuned[0].contains("adapter") && tuned[0].contains("--student tuned"),
+            "{}",
+            tuned[0]
+        );
     }
 }
