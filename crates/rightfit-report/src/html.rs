@@ -6,6 +6,7 @@
 //! - [`charts`]: quality against cost and against p95 latency, with their Pareto frontiers.
 //! - [`distribution`]: latency and time-to-first-token distributions per candidate.
 //! - [`decision`]: the recommendation block and the aspects table.
+//! - [`lift`]: the lift table with bars, and the trained students beside the baseline.
 //! - [`examples`]: the per-example table and its filters (`report.js` runs them).
 //! - [`escape`]: user text made safe for the page.
 //!
@@ -18,11 +19,12 @@ mod decision;
 mod distribution;
 mod escape;
 mod examples;
+mod lift;
 #[cfg(test)]
 mod tests;
 
 use rightfit_decide::Recommendation;
-use rightfit_types::ExampleRecord;
+use rightfit_types::{ExampleRecord, StudentManifest};
 
 use crate::table::{RunReport, comparison_line, extra_columns, headers, rows};
 use escape::esc;
@@ -41,13 +43,25 @@ pub struct HtmlSection {
     pub records: Vec<ExampleRecord>,
     /// The recommendation for the component, when one was made.
     pub recommendation: Option<Recommendation>,
+    /// What the lift table is set against, and the trained students to show beside it.
+    pub lift: HtmlLift,
+}
+
+/// The lift table's inputs beyond the run.
+#[derive(Debug, Clone, Default)]
+pub struct HtmlLift {
+    /// The component's baseline candidate; `None`: the best candidate that is not a cascade.
+    pub baseline: Option<String>,
+    /// The candidates that answer with a trained student, with its manifest.
+    pub students: Vec<(String, StudentManifest)>,
 }
 
 /// The whole report as one HTML document. `title` heads the page; `generated` says when (shown
 /// as given).
 ///
 /// Each section shows its run, the recommendation (when there is one), the summary table, the
-/// charts, the aspects table and the per-example table. The page opens from `file://` with no
+/// lift table and the trained students (with two candidates or more), the charts, the aspects
+/// table and the per-example table. The page opens from `file://` with no
 /// network. Its per-example filters can be set from the URL fragment, e.g.
 /// `report.html#cand=gpt-4o-mini%2Fzero-shot&only=wrong&q=refund` (`only` is `all`, `wrong`,
 /// `failed` or `disagree`; `report.js` says what each shows).
@@ -84,7 +98,7 @@ pub fn html(title: &str, generated: &str, sections: &[HtmlSection]) -> String {
     out
 }
 
-/// One component: its run, recommendation, summary, charts, aspects and examples.
+/// One component: its run, recommendation, summary, lift, charts, aspects and examples.
 fn section(out: &mut String, index: usize, s: &HtmlSection) {
     let r = &s.report;
     let run = &r.run;
@@ -138,6 +152,7 @@ fn section(out: &mut String, index: usize, s: &HtmlSection) {
 
     out.push_str("<h3>Summary</h3>\n");
     summary_table(out, r, chosen);
+    lift::lift_tables(out, r, s.lift.baseline.as_deref(), &s.lift.students);
 
     out.push_str("<h3>Charts</h3>\n<div class=\"charts\">\n");
     charts::quality_cost(out, r, s.recommendation.as_ref());

@@ -21,7 +21,7 @@ pub use devices::{
 mod generate;
 pub use generate::{loglik_json, loglik_terminal, timings_line};
 mod html;
-pub use html::{HtmlSection, html};
+pub use html::{HtmlLift, HtmlSection, html};
 mod decision;
 pub use decision::{
     recommendation_markdown, recommendation_terminal, recommendations_json,

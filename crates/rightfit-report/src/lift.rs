@@ -200,7 +200,7 @@ fn share(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
-fn headers(primary_metric: &str) -> Vec<String> {
+pub(crate) fn headers(primary_metric: &str) -> Vec<String> {
     vec![
         "candidate".to_owned(),
         format!("{primary_metric} % (95% CI)"),
@@ -211,7 +211,7 @@ fn headers(primary_metric: &str) -> Vec<String> {
     ]
 }
 
-fn cells(r: &LiftRow) -> Vec<String> {
+pub(crate) fn cells(r: &LiftRow) -> Vec<String> {
     let dash = || "—".to_owned();
     let name = if r.is_baseline {
         format!("{} (baseline)", r.candidate)
@@ -232,7 +232,7 @@ fn cells(r: &LiftRow) -> Vec<String> {
 }
 
 /// The one-line answer: the best small candidate, what it keeps and what it costs.
-fn answer(l: &Lift) -> String {
+pub(crate) fn answer(l: &Lift) -> String {
     let Some(row) = l
         .best_small
         .as_ref()

@@ -6,7 +6,7 @@ use rightfit_config::project::{Component, Project};
 use rightfit_types::StudentManifest;
 
 use crate::fmt::{bytes, table, usd};
-use crate::lift::{Lift, lift, lift_markdown, lift_terminal};
+use crate::lift::{Lift, LiftRow, lift, lift_markdown, lift_terminal};
 use crate::table::RunReport;
 
 /// One configured student, trained or not.
@@ -67,7 +67,7 @@ pub fn students_terminal(students: &[StudentListing]) -> String {
 }
 
 /// The validation figures of the kept epoch, short.
-fn figures(m: &StudentManifest) -> String {
+pub(crate) fn figures(m: &StudentManifest) -> String {
     let v = &m.training.validation;
     let mut parts = Vec::new();
     if let Some(a) = v.get("accuracy") {
@@ -136,39 +136,62 @@ pub fn student_terminal(m: &StudentManifest) -> String {
     out
 }
 
-/// Students beside the baseline they are to replace (usually the teacher): quality retained,
-/// cost and latency ×, and what training took. `students` pairs candidate names with their
-/// student's manifest; candidates without a row in the lift are left out. Empty without any.
-pub fn students_lift_terminal(lift: &Lift, students: &[(String, StudentManifest)]) -> String {
-    let mut t = table(&[
+/// The columns of the students' table: each student beside the baseline it is to replace
+/// (usually the teacher).
+pub(crate) fn student_headers(baseline: &str) -> Vec<String> {
+    [
         "student candidate",
-        &format!("retained of {}", lift.baseline),
+        &format!("retained of {baseline}"),
         "cost ×",
         "latency ×",
         "trained on",
         "data",
         "training time",
         "peak memory",
-    ]);
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// One student's cells under [`student_headers`]: quality retained, cost and latency ×, and
+/// what training took.
+pub(crate) fn student_cells(candidate: &str, row: &LiftRow, m: &StudentManifest) -> Vec<String> {
+    let ratio = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{v:.3}"));
+    let seconds: f64 = m.training.seconds.values().sum();
+    vec![
+        candidate.to_owned(),
+        row.retained
+            .map_or("-".to_owned(), |r| format!("{:.1}%", r * 100.0)),
+        ratio(row.cost_ratio),
+        ratio(row.latency_ratio),
+        format!("{} rows", m.data.train + m.data.validation),
+        m.data.source.clone(),
+        format!("{seconds:.0} s"),
+        m.training.peak_rss_bytes.map_or("-".to_owned(), bytes),
+    ]
+}
+
+/// The students that have a row in `lift`, with that row.
+pub(crate) fn students_in<'a>(
+    lift: &'a Lift,
+    students: &'a [(String, StudentManifest)],
+) -> impl Iterator<Item = (&'a str, &'a LiftRow, &'a StudentManifest)> {
+    students.iter().filter_map(|(candidate, m)| {
+        let row = lift.rows.iter().find(|r| &r.candidate == candidate)?;
+        Some((candidate.as_str(), row, m))
+    })
+}
+
+/// Students beside the baseline they are to replace (usually the teacher): quality retained,
+/// cost and latency ×, and what training took. `students` pairs candidate names with their
+/// student's manifest; candidates without a row in the lift are left out. Empty without any.
+pub fn students_lift_terminal(lift: &Lift, students: &[(String, StudentManifest)]) -> String {
+    let headers = student_headers(&lift.baseline);
+    let mut t = table(&headers.iter().map(String::as_str).collect::<Vec<_>>());
     let mut any = false;
-    for (candidate, m) in students {
-        let Some(row) = lift.rows.iter().find(|r| &r.candidate == candidate) else {
-            continue;
-        };
+    for (candidate, row, m) in students_in(lift, students) {
         any = true;
-        let ratio = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{v:.3}"));
-        let seconds: f64 = m.training.seconds.values().sum();
-        t.add_row(vec![
-            candidate.clone(),
-            row.retained
-                .map_or("-".to_owned(), |r| format!("{:.1}%", r * 100.0)),
-            ratio(row.cost_ratio),
-            ratio(row.latency_ratio),
-            format!("{} rows", m.data.train + m.data.validation),
-            m.data.source.clone(),
-            format!("{seconds:.0} s"),
-            m.training.peak_rss_bytes.map_or("-".to_owned(), bytes),
-        ]);
+        t.add_row(student_cells(candidate, row, m));
     }
     if any { format!("{t}\n") } else { String::new() }
 }
@@ -241,12 +264,13 @@ pub fn lift_section(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rightfit_types::{BaseModel, TrainingDataInfo, TrainingInfo};
     use std::collections::BTreeMap;
 
-    fn manifest() -> StudentManifest {
+    /// A classifier student's manifest: 85 + 9 rows, 2 s of training, 91.7% on validation.
+    pub(crate) fn manifest() -> StudentManifest {
         StudentManifest {
             format: 1,
             component: "intent".into(),

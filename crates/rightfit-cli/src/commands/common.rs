@@ -11,8 +11,8 @@ use rightfit_config::project::{ConstraintsConfig, Project};
 use rightfit_decide::Recommendation;
 use rightfit_distill::manifest;
 use rightfit_registry::ModelRegistry;
-use rightfit_report::{HtmlSection, RunReport};
-use rightfit_store::SqliteStore;
+use rightfit_report::{HtmlLift, HtmlSection, RunReport};
+use rightfit_store::{RunStore, SqliteStore};
 
 use super::output::{line, note};
 use crate::args::{ProjectArgs, ReportFormat};
@@ -62,8 +62,21 @@ pub fn print_report(r: &RunReport, format: ReportFormat) -> anyhow::Result<()> {
     }
 }
 
-/// Prints the lift table after a report (`rightfit_report::lift_section`: the baseline and the
-/// trained students are `project`'s), in the table and Markdown formats.
+/// What the lift table of `r` is set against and the trained students beside it (`project`'s
+/// baseline for the component and its candidates that answer with a trained student).
+fn lift_of(r: &RunReport, project: Option<&Project>) -> HtmlLift {
+    let Some(c) = project.and_then(|p| p.components.get(&r.run.component)) else {
+        return HtmlLift::default();
+    };
+    let read = |path: &Path| manifest::read(path).map_err(|e| e.to_string());
+    HtmlLift {
+        baseline: c.baseline.clone(),
+        students: rightfit_report::trained_students(c, read),
+    }
+}
+
+/// Prints the lift table after a report (`rightfit_report::lift_section`) in the table and
+/// Markdown formats.
 pub fn print_lift(
     r: &RunReport,
     project: Option<&Project>,
@@ -72,16 +85,28 @@ pub fn print_lift(
     if format == ReportFormat::Json {
         return Ok(());
     }
-    let component = project.and_then(|p| p.components.get(&r.run.component));
-    let baseline = component.and_then(|c| c.baseline.as_deref());
-    let read = |path: &Path| manifest::read(path).map_err(|e| e.to_string());
-    let students = component.map(|c| rightfit_report::trained_students(c, read));
+    let l = lift_of(r, project);
     let markdown = format == ReportFormat::Markdown;
-    let students = students.unwrap_or_default();
-    match rightfit_report::lift_section(r, baseline, &students, markdown) {
+    match rightfit_report::lift_section(r, l.baseline.as_deref(), &l.students, markdown) {
         Some(text) => line(text),
         None => Ok(()),
     }
+}
+
+/// One component's part of the HTML report: the run's records, and the lift and students
+/// from `project`.
+pub async fn html_section(
+    store: &SqliteStore,
+    report: RunReport,
+    recommendation: Option<Recommendation>,
+    project: Option<&Project>,
+) -> anyhow::Result<HtmlSection> {
+    Ok(HtmlSection {
+        records: store.records(&report.run.id, None).await?,
+        lift: lift_of(&report, project),
+        report,
+        recommendation,
+    })
 }
 
 /// The recommendation for a stored run (`extra` overriding the component's constraints), with

@@ -5,11 +5,12 @@ use rightfit_eval::runner::{self, EvalOptions};
 use rightfit_eval::summary::run_report;
 use rightfit_registry::ModelRegistry;
 use rightfit_report::RunReport;
-use rightfit_store::RunStore;
 use rightfit_types::RunStatus;
 use tokio::sync::watch;
 
-use super::common::{on_ctrl_c, open_store, print_lift, print_report, recommend_run, write_html};
+use super::common::{
+    html_section, on_ctrl_c, open_store, print_lift, print_report, recommend_run, write_html,
+};
 use super::output::{line, note};
 use crate::args::{EvalArgs, ReportFormat};
 use crate::errors::user;
@@ -65,11 +66,9 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         let report = run_report(&store, &outcome).await?;
         if args.html.is_some() {
             let recommendation = recommend_run(settings, &project, &report, &Default::default())?;
-            html_sections.push(rightfit_report::HtmlSection {
-                records: store.records(&outcome.id, None).await?,
-                report: report.clone(),
-                recommendation: Some(recommendation),
-            });
+            let section =
+                html_section(&store, report.clone(), Some(recommendation), Some(&project));
+            html_sections.push(section.await?);
         }
         if args.format == ReportFormat::Json && components.len() > 1 {
             // Several components: one JSON array at the end, so stdout stays one document.

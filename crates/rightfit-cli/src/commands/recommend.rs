@@ -6,11 +6,12 @@ use anyhow::anyhow;
 use rightfit_config::Settings;
 use rightfit_config::project::ConstraintsConfig;
 use rightfit_eval::summary::{judged_runs, run_report};
-use rightfit_report::HtmlSection;
 use rightfit_store::RunStore;
 use rightfit_types::{RunInfo, RunStatus};
 
-use super::common::{open_store, print_report, recommend_run, store_for, width, write_html};
+use super::common::{
+    html_section, open_store, print_report, recommend_run, store_for, width, write_html,
+};
 use super::output::{json as print_json, line, note, stream};
 use crate::args::{ConstraintArgs, RecommendArgs, ReportArgs, ReportFormat};
 use crate::errors::user;
@@ -67,11 +68,7 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
             ));
         }
         if args.html.is_some() {
-            sections.push(HtmlSection {
-                records: store.records(&run.id, None).await?,
-                report: r,
-                recommendation: Some(rec.clone()),
-            });
+            sections.push(html_section(&store, r, Some(rec.clone()), Some(&project)).await?);
         }
         all.push((run.id.clone(), rec));
     }
@@ -102,11 +99,7 @@ pub async fn report_command(settings: &Settings, args: ReportArgs) -> anyhow::Re
         .map(|p| recommend_run(settings, p, &r, &none));
     let rec = rec.transpose()?;
     if let Some(path) = &args.html {
-        let section = HtmlSection {
-            records: store.records(&run.id, None).await?,
-            report: r.clone(),
-            recommendation: rec.clone(),
-        };
+        let section = html_section(&store, r.clone(), rec.clone(), project.as_ref()).await?;
         write_html(path, &format!("rightfit — run {}", run.id), &[section])?;
         if !args.print {
             return Ok(());

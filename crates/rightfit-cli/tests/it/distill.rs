@@ -63,6 +63,9 @@ data = {{ from = "dataset", dataset = {{ path = "{train}", columns = ["id", "tex
 [[components.sentiment.candidates]]
 student = "lora"
 
+[[components.sentiment.candidates]]
+model = "smollm2"
+
 [gateway]
 listen = "127.0.0.1:{port}"
 auth = "none"
@@ -155,13 +158,24 @@ fn a_distilled_student_answers_alike_through_chat_eval_and_serve_smollm2() {
     assert_eq!(exported[0]["messages"][2]["role"], "assistant");
 
     // eval: the three test lines, as the run stores them.
-    let o = rightfit(home.path(), &["eval", "-c", &config, "--format", "json"]);
+    // The HTML report shows the student beside its base's zero-shot, with what training took.
+    let page = dir.path().join("report.html");
+    let html = page.to_string_lossy();
+    let o = rightfit(
+        home.path(),
+        &["eval", "-c", &config, "--format", "json", "--html", &html],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&page).expect("the HTML report");
+    let students = &page[page.find("Trained students").expect("the students' table")..];
+    assert!(students.contains("lora on smollm2"), "{students}");
+    assert!(students.contains("<td>24 rows</td>"), "{students}");
     let o = rightfit(home.path(), &["runs", "export", "-c", &config, "latest"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let records: Vec<Value> = stdout(&o)
         .lines()
         .map(|l| serde_json::from_str(l).expect("jsonl"))
+        .filter(|r: &Value| r["candidate"] != "smollm2/zero-shot")
         .collect();
     assert_eq!(records.len(), 3);
     let test =

@@ -147,6 +147,7 @@ fn user_text_is_escaped_everywhere() {
         "now <b>",
         &[HtmlSection {
             report: r,
+            lift: Default::default(),
             recommendation: Some(recommendation(evil, &[evil])),
             records,
         }],
@@ -190,6 +191,7 @@ fn frontier_points_are_highlighted_and_listed_cheapest_first() {
         &[HtmlSection {
             report: r,
             records: vec![],
+            lift: Default::default(),
             recommendation: Some(recommendation("mid", &["cheap", "mid", "best"])),
         }],
     );
@@ -242,6 +244,7 @@ fn a_differing_recommended_frontier_is_noted() {
         &[HtmlSection {
             report: r,
             records: vec![],
+            lift: Default::default(),
             recommendation: Some(recommendation("a", &["a"])),
         }],
     );
@@ -261,6 +264,7 @@ fn candidates_without_cost_or_quality_are_listed_not_dropped() {
         &[HtmlSection {
             report: r,
             records: vec![],
+            lift: Default::default(),
             recommendation: None,
         }],
     );
@@ -289,6 +293,7 @@ fn free_local_models_get_a_linear_axis_from_zero_and_wide_spreads_a_log_axis() {
         &[HtmlSection {
             report: free,
             records: vec![],
+            lift: Default::default(),
             recommendation: None,
         }],
     );
@@ -311,6 +316,7 @@ fn free_local_models_get_a_linear_axis_from_zero_and_wide_spreads_a_log_axis() {
         &[HtmlSection {
             report: wide,
             records: vec![],
+            lift: Default::default(),
             recommendation: None,
         }],
     );
@@ -326,6 +332,7 @@ fn empty_sections_say_so_without_panicking() {
     let empty = HtmlSection {
         report: report(vec![]),
         records: vec![],
+        lift: Default::default(),
         recommendation: None,
     };
     let page = html("t", "g", &[empty]);
@@ -345,6 +352,7 @@ fn empty_sections_say_so_without_panicking() {
         &[HtmlSection {
             report: report(vec![summary("broken", None, None, None)]),
             records: vec![failed],
+            lift: Default::default(),
             recommendation: Some(Recommendation {
                 chosen: None,
                 ..recommendation("x", &[])
@@ -365,6 +373,7 @@ fn a_single_point_is_drawn_on_a_padded_axis() {
         &[HtmlSection {
             report: report(vec![summary("only", Some(1.0), Some(0.0), Some(0.0))]),
             records: vec![record("only", "1", 0, 1.0, "a")],
+            lift: Default::default(),
             recommendation: None,
         }],
     );
@@ -390,6 +399,7 @@ fn the_same_input_gives_the_same_page() {
                 ]
             })
             .collect(),
+        lift: Default::default(),
         recommendation: Some(recommendation("a", &["b", "a"])),
     };
     assert_eq!(html("t", "g", &[section()]), html("t", "g", &[section()]));
@@ -406,6 +416,7 @@ fn nothing_outside_the_page_is_referenced() {
                 summary("b", Some(0.6), Some(0.0), Some(90.0)),
             ]),
             records: vec![record("a", "1", 0, 1.0, "x"), record("b", "1", 0, 0.0, "y")],
+            lift: Default::default(),
             recommendation: Some(recommendation("a", &["b", "a"])),
         }],
     );
@@ -437,6 +448,7 @@ fn long_texts_are_capped_with_a_note() {
         &[HtmlSection {
             report: report(vec![summary("a", Some(1.0), Some(0.0), Some(1.0))]),
             records: vec![record("a", "1", 0, 1.0, &long)],
+            lift: Default::default(),
             recommendation: None,
         }],
     );
@@ -455,6 +467,7 @@ fn the_summary_and_aspects_mark_the_chosen_candidate() {
                 summary("b", Some(0.6), Some(0.0), Some(90.0)),
             ]),
             records: vec![],
+            lift: Default::default(),
             recommendation: Some(recommendation("b", &["b", "a"])),
         }],
     );
@@ -467,4 +480,74 @@ fn the_summary_and_aspects_mark_the_chosen_candidate() {
     assert!(page.contains("<table class=\"aspects\">"));
     assert!(page.contains("Constraints: quality ≥ 80.0%."));
     assert!(page.contains("<li>not separated</li>"));
+}
+
+#[test]
+fn the_lift_table_shows_students_beside_the_baseline_with_what_training_took() {
+    let mut big = summary("big", Some(0.8), Some(10.0), Some(2000.0));
+    big.model = "large".into();
+    let mut clf = summary("intent.clf", Some(0.76), Some(1.0), Some(100.0));
+    clf.model = "minilm".into();
+    clf.strategy = "distilled".into();
+    let mut small = summary("small", Some(0.1), Some(0.5), Some(400.0));
+    small.model = "small".into();
+    let candidates = vec![small, clf, big];
+    let page = |students| {
+        html(
+            "t",
+            "now",
+            &[HtmlSection {
+                report: report(candidates.clone()),
+                records: vec![],
+                lift: HtmlLift {
+                    baseline: Some("big".into()),
+                    students,
+                },
+                recommendation: None,
+            }],
+        )
+    };
+    let with = page(vec![(
+        "intent.clf".to_owned(),
+        crate::students::tests::manifest(),
+    )]);
+    assert!(with.contains("Lift against <span class=\"name\">big</span>"));
+    let lift = &with[with.find("<table class=\"lift\">").expect("lift table")..];
+    let clf_row = &lift[lift.find("<th scope=\"row\">intent.clf").expect("clf row")..];
+    let clf_row = &clf_row[..clf_row.find("</tr>").expect("row ends")];
+    assert!(clf_row.contains("<span class=\"badge student\">student</span>"));
+    assert!(clf_row.contains("<td class=\"num\">95%</td>"), "{clf_row}");
+    assert!(clf_row.contains("style=\"width:114px\""), "{clf_row}");
+    assert!(lift.contains("<tr class=\"baseline\"><th scope=\"row\">big (baseline)"));
+    let students = &with[with.find("Trained students").expect("students table")..];
+    for cell in [
+        "<td class=\"num\">95.0%</td>",
+        "<td>94 rows</td>",
+        "<td>dataset train.csv</td>",
+        "<td class=\"num\">2 s</td>",
+        "<td>classifier on minilm</td>",
+        "<td>acc 91.7% (epoch 4 of 12)</td>",
+    ] {
+        assert!(students.contains(cell), "{cell} in {students}");
+    }
+
+    let without = page(vec![]);
+    assert!(without.contains("Lift against"));
+    assert!(!without.contains("Trained students"));
+    assert!(!without.contains("badge student"));
+}
+
+#[test]
+fn one_candidate_has_no_lift_table() {
+    let page = html(
+        "t",
+        "now",
+        &[HtmlSection {
+            report: report(vec![summary("a", Some(0.5), None, None)]),
+            records: vec![],
+            lift: Default::default(),
+            recommendation: None,
+        }],
+    );
+    assert!(!page.contains("Lift against"));
 }

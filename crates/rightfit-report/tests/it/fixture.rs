@@ -305,6 +305,7 @@ pub fn section() -> (HtmlSection, Vec<ExampleRecord>) {
         HtmlSection {
             report,
             records: records.clone(),
+            lift: Default::default(),
             recommendation: Some(recommendation),
         },
         records,

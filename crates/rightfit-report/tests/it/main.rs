@@ -262,6 +262,7 @@ fn chromium_report_with_empty_sections_loads_cleanly() {
     let (full, _) = fixture::section();
     let empty = HtmlSection {
         records: vec![],
+        lift: Default::default(),
         recommendation: None,
         ..full.clone()
     };
