@@ -227,11 +227,19 @@ impl ModelRegistry {
         };
         match configured {
             Some(model) => self.provider(&model).await,
-            None => {
-                let loaded = self.load(spec, tune).await?;
-                Ok(Arc::new(LocalProvider::new(loaded.name, loaded.engine)))
-            }
+            None => self.local_file(spec, tune).await,
         }
+    }
+
+    /// A local model file (catalogue name, added name or path) as a provider: [`Self::load`],
+    /// answered through the engine.
+    pub async fn local_file(
+        &self,
+        spec: &str,
+        tune: Tune<'_>,
+    ) -> Result<Arc<dyn Provider>, BuildError> {
+        let loaded = self.load(spec, tune).await?;
+        Ok(Arc::new(LocalProvider::new(loaded.name, loaded.engine)))
     }
 
     /// A local model file by catalogue name, added name or path, and its shape (read from the

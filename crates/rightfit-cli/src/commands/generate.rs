@@ -8,7 +8,7 @@ use anyhow::Context;
 use futures::StreamExt;
 use rightfit_config::Settings;
 use rightfit_config::output_format::response_format;
-use rightfit_llama::{Engine, EngineOptions, LocalProvider};
+use rightfit_llama::{Engine, EngineOptions};
 use rightfit_providers::Provider;
 use rightfit_registry::ModelRegistry;
 use rightfit_types::{
@@ -175,16 +175,29 @@ pub async fn chat(settings: &Settings, args: ChatArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A local model as a provider, built by the registry, with a spinner.
+async fn local_provider(
+    settings: &Settings,
+    args: &EngineArgs,
+) -> anyhow::Result<Arc<dyn Provider>> {
+    let bar = spinner(&format!("loading {}", args.model));
+    let registry = ModelRegistry::new(settings);
+    let provider = registry
+        .local_file(&args.model, &engine_tune(args, |_| {}))
+        .await;
+    bar.finish_and_clear();
+    provider.map_err(user)
+}
+
 pub async fn complete(settings: &Settings, args: CompleteArgs) -> anyhow::Result<()> {
-    let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
-    let provider = LocalProvider::new(name, engine);
+    let provider = local_provider(settings, &args.engine).await?;
     let prompt = match args.prompt {
         Some(p) => p,
         None => read_stdin()?,
     };
     stream(&prompt)?;
     let request = build_request(rightfit_types::Prompt::Text(prompt), &args.sampling)?;
-    stream_answer(&provider, request, args.sampling.timings).await?;
+    stream_answer(provider.as_ref(), request, args.sampling.timings).await?;
     Ok(())
 }
 
@@ -214,8 +227,7 @@ pub async fn embed(settings: &Settings, args: EmbedArgs) -> anyhow::Result<()> {
 }
 
 pub async fn loglik(settings: &Settings, args: LoglikArgs) -> anyhow::Result<()> {
-    let (name, engine) = load_engine(settings, &args.engine, |_| {}).await?;
-    let provider = LocalProvider::new(name, engine);
+    let provider = local_provider(settings, &args.engine).await?;
     let r = provider
         .loglikelihood(LoglikelihoodRequest {
             model: String::new(),
