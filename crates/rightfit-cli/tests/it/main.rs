@@ -73,7 +73,7 @@ fn models_list_shows_the_catalogue() {
     insta::assert_snapshot!("models_list_empty", text);
     let o = rightfit(home.path(), &["models", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(v.as_array().map(Vec::len), Some(4));
+    assert_eq!(v.as_array().map(Vec::len), Some(5));
     assert_eq!(v[0]["present"], false);
 }
 

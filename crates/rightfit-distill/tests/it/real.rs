@@ -23,6 +23,23 @@ pub fn smollm2() -> PathBuf {
     path
 }
 
+/// The Qwen2.5-Coder-0.5B-Instruct file (qwen2), in `RIGHTFIT_TEST_QWEN_SMALL` or the default
+/// models directory. Fails (does not skip) when it is missing.
+pub fn qwen_small() -> PathBuf {
+    let path = match std::env::var("RIGHTFIT_TEST_QWEN_SMALL") {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => PathBuf::from(std::env::var("HOME").expect("HOME is set"))
+            .join(".cache/rightfit/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
+    };
+    assert!(
+        path.exists(),
+        "{} is missing: run 'rightfit models pull qwen2.5-coder-0.5b' or set \
+         RIGHTFIT_TEST_QWEN_SMALL",
+        path.display()
+    );
+    path
+}
+
 pub fn engine(adapter: Option<&Path>) -> Engine {
     engine_for(&smollm2(), adapter)
 }
