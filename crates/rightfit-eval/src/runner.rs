@@ -15,6 +15,7 @@ mod candidate;
 mod judge;
 mod label;
 mod options;
+mod process;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,7 @@ use tokio::sync::watch;
 
 pub use crate::call::{Answer, AnswerBody, cache_key};
 pub use options::{EvalError, EvalOptions, NoProgress, Progress};
+pub use process::{alive, settle};
 
 use crate::example::{Prepared, prepare};
 use crate::prompt::Templates;
@@ -101,6 +103,7 @@ pub async fn start(
             "rows_read": prepared.rows_read,
             "primary_metric": c.metrics.first(),
             "few_shot_ids": prepared.shots.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+            "process": process::this_process(),
         }),
     };
     store.create_run(&run).await?;
@@ -140,6 +143,11 @@ pub async fn reopen(
         .unwrap_or_default();
     let mut run = run;
     run.status = RunStatus::Running;
+    if let Some(meta) = run.meta.as_object_mut() {
+        meta.remove("error");
+        meta.remove("interrupted");
+        meta.insert("process".to_owned(), json!(process::this_process()));
+    }
     store.update_run(&run).await?;
     Ok((run, prepared, only))
 }
@@ -162,6 +170,15 @@ pub async fn find_resumable(
     } else {
         store.resolve_run(which).await?
     };
+    let mut found = [found];
+    settle(store, &mut found).await?;
+    let [found] = found;
+    if found.status == RunStatus::Running && process::alive(&found) == Some(true) {
+        return Err(EvalError::Invalid(format!(
+            "run {} is still running (pid {}); wait for it, or stop it first",
+            found.id, found.meta["process"]["pid"]
+        )));
+    }
     if found.component == component {
         Ok(Some(found))
     } else if skip_others {
@@ -197,8 +214,54 @@ pub async fn open(
 }
 
 /// Runs (or continues) a run until it finishes or `stop` turns true; returns the run as stored.
+/// A run that ends by error is stored as `failed`, the error in `meta.error`.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
+    project: &Project,
+    run: RunInfo,
+    prepared: Prepared,
+    only: &[String],
+    options: &EvalOptions,
+    store: &dyn RunStore,
+    providers: &dyn ProviderFactory,
+    progress: &dyn Progress,
+    stop: watch::Receiver<bool>,
+) -> Result<RunInfo, EvalError> {
+    let id = run.id.clone();
+    let outcome = execute_phases(
+        project, run, prepared, only, options, store, providers, progress, stop,
+    )
+    .await;
+    if let Err(e) = &outcome {
+        mark_failed(store, &id, e).await;
+    }
+    outcome
+}
+
+/// Stores the run `id` as `failed` with `error` as its reason. The error being reported is
+/// what matters: a store that cannot take the mark is logged, not raised.
+async fn mark_failed(store: &dyn RunStore, id: &str, error: &EvalError) {
+    let run = match store.run(id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!("run {id}: cannot mark it failed: {e}");
+            return;
+        }
+    };
+    let mut run = run;
+    run.status = RunStatus::Failed;
+    run.finished_at = Some(clock::now_rfc3339());
+    if let Some(meta) = run.meta.as_object_mut() {
+        meta.insert("error".to_owned(), json!(error.to_string()));
+    }
+    if let Err(e) = store.update_run(&run).await {
+        tracing::warn!("run {id}: cannot mark it failed: {e}");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute_phases(
     project: &Project,
     mut run: RunInfo,
     mut prepared: Prepared,

@@ -1,7 +1,7 @@
 //! Stored runs as tables: the list (`rightfit runs list`) and two runs compared example by
 //! example (`rightfit runs compare`).
 
-use rightfit_types::{PairedComparison, RunInfo};
+use rightfit_types::{PairedComparison, RunInfo, RunStatus};
 use serde_json::json;
 
 use crate::fmt::table;
@@ -24,7 +24,7 @@ pub fn runs_terminal(runs: &[RunInfo]) -> String {
         t.add_row(vec![
             r.id.clone(),
             r.component.clone(),
-            r.status.as_str().to_owned(),
+            status(r),
             r.started_at.clone(),
             r.rows_used.to_string(),
             r.rows_skipped.to_string(),
@@ -32,6 +32,19 @@ pub fn runs_terminal(runs: &[RunInfo]) -> String {
         ]);
     }
     format!("{t}\n")
+}
+
+/// A run's status, with why it failed or was interrupted when the run says.
+fn status(r: &RunInfo) -> String {
+    let why = match r.status {
+        RunStatus::Failed => r.meta.get("error"),
+        RunStatus::Interrupted => r.meta.get("interrupted"),
+        _ => None,
+    };
+    match why.and_then(|w| w.as_str()) {
+        Some(why) => format!("{}: {why}", r.status.as_str()),
+        None => r.status.as_str().to_owned(),
+    }
 }
 
 /// Run `b` against run `a`, a comparison or why there is none per candidate pair, as JSON.

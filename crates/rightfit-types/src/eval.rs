@@ -16,6 +16,9 @@ pub enum RunStatus {
     Interrupted,
     /// Every candidate saw every example.
     Finished,
+    /// Ended by an error (a model that would not load, a store that failed); the reason is in
+    /// the run's `meta.error`. `eval --resume` continues it once the cause is fixed.
+    Failed,
 }
 
 impl RunStatus {
@@ -25,6 +28,7 @@ impl RunStatus {
             RunStatus::Running => "running",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
         }
     }
 
@@ -34,6 +38,7 @@ impl RunStatus {
             "running" => Some(RunStatus::Running),
             "interrupted" => Some(RunStatus::Interrupted),
             "finished" => Some(RunStatus::Finished),
+            "failed" => Some(RunStatus::Failed),
             _ => None,
         }
     }

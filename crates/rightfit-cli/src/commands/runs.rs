@@ -1,5 +1,6 @@
 //! `rightfit runs list | show | compare | export`.
 
+use rightfit_eval::runner::settle;
 use rightfit_eval::summary::run_report;
 use rightfit_store::RunStore;
 
@@ -17,10 +18,9 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
             limit,
             json: as_json,
         } => {
-            let runs = store_for(&project)
-                .await?
-                .runs(component.as_deref(), limit)
-                .await?;
+            let store = store_for(&project).await?;
+            let mut runs = store.runs(component.as_deref(), limit).await?;
+            settle(&store, &mut runs).await?;
             if as_json {
                 return json(&serde_json::to_value(&runs)?);
             }
@@ -32,8 +32,9 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
             format,
         } => {
             let store = store_for(&project).await?;
-            let info = store.resolve_run(&run).await.map_err(user)?;
-            let r = run_report(&store, &info).await?;
+            let mut info = [store.resolve_run(&run).await.map_err(user)?];
+            settle(&store, &mut info).await?;
+            let r = run_report(&store, &info[0]).await?;
             print_report(&r, format)?;
             // The project's baseline and students, when the project file is readable.
             let p = super::project::load(&project.config).ok();

@@ -339,9 +339,11 @@ fn a_killed_run_resumes_to_the_uninterrupted_result_smollm2() {
     );
     let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(
-        runs[0]["status"], "running",
-        "a killed run stays unfinished"
+        runs[0]["status"], "interrupted",
+        "a killed run is not shown as running"
     );
+    let why = runs[0]["meta"]["interrupted"].as_str().unwrap_or_default();
+    assert!(why.contains("ended without finishing"), "{runs}");
     let partial = records(home.path(), &config, &parts).len();
     assert!(partial >= killed_at && partial < 45, "{partial}");
 
@@ -374,6 +376,52 @@ fn a_killed_run_resumes_to_the_uninterrupted_result_smollm2() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no unfinished run"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_run_whose_model_cannot_load_is_failed_with_the_reason_smollm2() {
+    let home = home_with_model();
+    let dir = starter(home.path());
+    let config_path = dir.path().join("rightfit.toml");
+    let good = std::fs::read_to_string(&config_path).expect("read");
+    // Valid as written, but no machine holds a context this large: the engine fails to load
+    // once the run exists.
+    let bad = good.replace(
+        "model = \"smollm2-135m\"",
+        "model = \"smollm2-135m\"\ncontext_size = 900000000",
+    );
+    std::fs::write(&config_path, bad).expect("write");
+    let config = config_path.display().to_string();
+    let o = rightfit(
+        home.path(),
+        &["eval", "-c", &config, "--candidate", "smollm2/zero-shot"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = rightfit(home.path(), &["runs", "list", "-c", &config, "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(runs[0]["status"], "failed", "{runs}");
+    let why = runs[0]["meta"]["error"].as_str().unwrap_or_default();
+    assert!(why.contains("900000000"), "{runs}");
+    assert!(runs[0]["finished_at"].is_string(), "{runs}");
+    let o = rightfit(home.path(), &["runs", "list", "-c", &config]);
+    assert!(
+        stdout(&o).contains("failed: models.smollm2"),
+        "{}",
+        stdout(&o)
+    );
+
+    // The cause fixed, a new run finishes; the failed one stays failed, newest first.
+    std::fs::write(&config_path, good).expect("write");
+    let o = rightfit(
+        home.path(),
+        &["eval", "-c", &config, "--candidate", "smollm2/zero-shot"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = rightfit(home.path(), &["runs", "list", "-c", &config, "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs}");
+    assert_eq!(runs[0]["status"], "finished", "{runs}");
+    assert_eq!(runs[1]["status"], "failed", "{runs}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use rightfit_store::{RunStore, SqliteStore, StoreError, TrafficStore};
-use rightfit_types::TrafficFilter;
+use rightfit_types::{RunInfo, RunStatus, TrafficFilter};
 use sqlx::{Connection, SqliteConnection};
 
 use crate::support::{candidate, file_store, key, record, running, traffic};
@@ -76,7 +76,10 @@ async fn reopening_keeps_data_and_does_not_run_migrations_again() {
         .unwrap();
     store.close().await;
     let before = applied(&path).await;
-    assert_eq!(before.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        before.iter().map(|m| m.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
 
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(
@@ -325,7 +328,8 @@ async fn a_database_from_before_the_gateway_upgrades_and_keeps_its_runs() {
         [1, 2, 3]
     );
 
-    // Opening it applies migration 4 only; the run is still there and traffic can be written.
+    // Opening it applies migrations 4 and 5 only; the run is still there and traffic can be
+    // written.
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(store.run("r1").await.unwrap().unwrap().seed, 7);
     let r = traffic("req_1", "2026-11-30T00:00:00.000Z", "intent", "qwen");
@@ -334,7 +338,7 @@ async fn a_database_from_before_the_gateway_upgrades_and_keeps_its_runs() {
     store.close().await;
     assert_eq!(
         applied(&path).await.iter().map(|m| m.0).collect::<Vec<_>>(),
-        [1, 2, 3, 4]
+        [1, 2, 3, 4, 5]
     );
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(
@@ -343,4 +347,83 @@ async fn a_database_from_before_the_gateway_upgrades_and_keeps_its_runs() {
     );
     assert_eq!(store.keys().await.unwrap().len(), 1);
     store.close().await;
+}
+
+#[tokio::test]
+async fn a_database_from_before_failed_runs_upgrades_without_losing_a_record() {
+    // Migrations 1 to 4 applied from copies of the files; a run, its candidate and two records
+    // written with plain SQL. Migration 5 rebuilds `runs`: nothing below it may be lost.
+    let dir = tempfile::tempdir().unwrap();
+    let old_migrations = dir.path().join("migrations");
+    std::fs::create_dir(&old_migrations).unwrap();
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for name in [
+        "0001_runs.sql",
+        "0002_response_cache.sql",
+        "0003_record_steps.sql",
+        "0004_traffic.sql",
+    ] {
+        std::fs::copy(ours.join(name), old_migrations.join(name)).unwrap();
+    }
+    let path = dir.path().join("runs.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::migrate::Migrator::new(old_migrations.as_path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO runs (id, component, started_at, finished_at, status, config_hash, dataset, \
+         rows_used, rows_skipped, row_limit, seed, meta) VALUES ('r1', 'c', \
+         '2026-01-01T00:00:00Z', NULL, 'running', 'h', 'd', 2, 0, NULL, 7, '{}')",
+        "INSERT INTO candidates (run_id, name, model, strategy, params) VALUES ('r1', 'm1', 'm', \
+         'zero-shot', '{}')",
+        "INSERT INTO records (run_id, candidate, example_id, position, input, output, reference, \
+         score, scores, parsed, unparseable, latency_ms, ttft_ms, tokens_in, tokens_out, cost_usd, \
+         calls, cached, error) VALUES ('r1', 'm1', 'e1', 0, 'null', 'yes', '\"yes\"', 1.0, '{}', \
+         NULL, 0, 5.0, NULL, 1, 1, NULL, 1, 0, NULL), ('r1', 'm1', 'e2', 1, 'null', 'no', \
+         '\"yes\"', 0.0, '{}', NULL, 0, 6.0, NULL, 1, 1, NULL, 1, 0, NULL)",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let run = store.run("r1").await.unwrap().expect("the run survives");
+    assert_eq!((run.seed, run.status), (7, RunStatus::Running));
+    assert_eq!(store.candidates("r1").await.unwrap().len(), 1);
+    let records = store.records("r1", None).await.unwrap();
+    let ids: Vec<&str> = records.iter().map(|r| r.example_id.as_str()).collect();
+    assert_eq!(ids, ["e1", "e2"]);
+    // The new status is accepted, and the foreign keys still hold: deleting the run deletes
+    // its candidates and records.
+    let failed = RunInfo {
+        status: RunStatus::Failed,
+        ..run
+    };
+    store.update_run(&failed).await.unwrap();
+    assert_eq!(
+        store.run("r1").await.unwrap().unwrap().status,
+        RunStatus::Failed
+    );
+    assert!(store.delete_run("r1").await.unwrap());
+    store.close().await;
+    let mut conn = raw(&path).await;
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name LIKE 'runs_before%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert!(tables.is_empty(), "{tables:?}");
+    conn.close().await.unwrap();
 }
