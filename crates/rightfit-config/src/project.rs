@@ -17,6 +17,7 @@ mod convert;
 mod dataset;
 mod error;
 mod gateway;
+pub mod limits;
 mod model;
 mod raw;
 mod readiness;
@@ -46,3 +47,5 @@ pub use validated::Project;
 mod tests;
 #[cfg(test)]
 mod tests_gateway;
+#[cfg(test)]
+mod tests_limits;

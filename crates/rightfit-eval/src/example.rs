@@ -367,7 +367,7 @@ fn pick_shots(pool: &[Example], k: usize, stratify: bool, seed: u64) -> Vec<Exam
             None => groups.push((key, vec![i])),
         }
     }
-    let mut picked = Vec::with_capacity(k);
+    let mut picked = Vec::with_capacity(k.min(pool.len()));
     let mut round = 0;
     while picked.len() < k {
         let mut any = false;

@@ -10,6 +10,7 @@ use toml::Spanned;
 use super::locate::Locator;
 use crate::project::component::{FewShot, OutputContract};
 use crate::project::error::ConfigError;
+use crate::project::limits::{self, within};
 use crate::project::model::{ModelConfig, ProviderConfig};
 use crate::project::raw::RawCandidate;
 use crate::project::strategy::{
@@ -274,6 +275,7 @@ fn candidate(
             if samples < 2 {
                 return Err(bad("samples", "self-consistency needs samples ≥ 2"));
             }
+            within(samples, 2, limits::SAMPLES).map_err(|m| bad("samples", &m))?;
             // Identical greedy samples would always agree.
             temperature = Some(temperature.unwrap_or(0.7));
             if temperature == Some(0.0) {
@@ -289,6 +291,7 @@ fn candidate(
             if rounds == 0 {
                 return Err(bad("rounds", "reflection needs rounds ≥ 1"));
             }
+            within(rounds, 1, limits::ROUNDS).map_err(|m| bad("rounds", &m))?;
             let critic = c
                 .critic
                 .as_ref()
@@ -334,6 +337,10 @@ fn candidate(
         .replacen("/distilled/zero-shot", "/distilled", 1),
         None => default_name(&model, &strategy, shots.as_ref(), reason),
     });
+    let max_tokens = c
+        .max_tokens
+        .unwrap_or(cx.max_tokens + if reason { REASONING_TOKENS } else { 0 });
+    within(max_tokens, 1, limits::MAX_TOKENS).map_err(|m| bad("max_tokens", &m))?;
     Ok(Candidate {
         name,
         model,
@@ -342,9 +349,7 @@ fn candidate(
         top_p: c.top_p,
         seed: c.seed,
         // Reasoning needs room before the answer.
-        max_tokens: c
-            .max_tokens
-            .unwrap_or(cx.max_tokens + if reason { REASONING_TOKENS } else { 0 }),
+        max_tokens,
         constrained,
         shots,
         reason,
@@ -375,6 +380,10 @@ fn shots(
             "k must be ≥ 1",
         ));
     }
+    within(k, 1, limits::SHOTS).map_err(|m| {
+        cx.at
+            .invalid(c.model.as_ref().map_or(0..0, Spanned::span), ckey("k"), m)
+    })?;
     let select = match c.select.as_ref().map(|s| s.get_ref().as_str()) {
         None | Some("fixed") => {
             if let Some(e) = &c.embedder {

@@ -16,6 +16,7 @@ use crate::project::component::{
 use crate::project::constraints::ConstraintsConfig;
 use crate::project::dataset::DatasetConfig;
 use crate::project::error::ConfigError;
+use crate::project::limits::{self, within};
 use crate::project::model::ModelConfig;
 use crate::project::raw::{RawComponent, RawDataset, RawOutput, RawReference};
 use crate::project::student::Student;
@@ -182,6 +183,8 @@ pub(super) fn component(
         OutputContract::Label { .. } => 16,
         _ => 256,
     });
+    within(max_tokens, 1, limits::MAX_TOKENS)
+        .map_err(|m| at.invalid(span.clone(), key("max_tokens"), m))?;
     let split = match raw.split {
         Some(sp) => {
             let sp_span = sp.span();
@@ -235,8 +238,15 @@ pub(super) fn component(
                 }
                 m => m.as_ref().map(|m| m.get_ref().clone()),
             };
+            let k = fs.k.unwrap_or(4);
+            within(k, 1, limits::SHOTS)
+                .map_err(|m| at.invalid(fs_span.clone(), key("few_shot.k"), m))?;
+            if let Some(pool) = fs.pool {
+                within(pool, 1, limits::POOL)
+                    .map_err(|m| at.invalid(fs_span.clone(), key("few_shot.pool"), m))?;
+            }
             Ok::<_, ConfigError>(FewShot {
-                k: fs.k.unwrap_or(4),
+                k,
                 dataset: ds,
                 seed: fs.seed.unwrap_or(project_seed),
                 stratify: fs.stratify.unwrap_or(true),
@@ -248,7 +258,10 @@ pub(super) fn component(
         .transpose()?;
     let judge = match raw.judge {
         Some(j) => {
+            let j_span = j.span();
             let j = j.into_inner();
+            within(j.max_tokens.unwrap_or(16), 1, limits::MAX_TOKENS)
+                .map_err(|m| at.invalid(j_span, key("judge.max_tokens"), m))?;
             if !models.contains_key(j.model.get_ref()) {
                 return Err(at.unknown_model(&key("judge.model"), &j.model, models));
             }

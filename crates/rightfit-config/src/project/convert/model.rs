@@ -10,6 +10,7 @@ use super::paths::clean;
 use crate::env;
 use crate::prices::{self, Price};
 use crate::project::error::ConfigError;
+use crate::project::limits::{self, within};
 use crate::project::model::{ModelConfig, PriceSource, ProviderConfig, SecretRef};
 use crate::project::raw::RawModel;
 
@@ -70,6 +71,19 @@ impl ModelConfig {
 }
 
 /// `env:NAME`: secrets are never written in the file itself.
+/// `Ok` for an absolute http or https URL with a host; otherwise what is wrong with it (a
+/// request to it could only fail, and would be retried as "unavailable").
+fn http_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        "http" | "https" => Err(format!("'{text}' names no host")),
+        other => Err(format!(
+            "'{text}': the scheme is '{other}', expected http or https (e.g. http://localhost:8000/v1)"
+        )),
+    }
+}
+
 fn secret(at: &Locator<'_>, key: &str, value: &Spanned<String>) -> Result<SecretRef, ConfigError> {
     match value.get_ref().strip_prefix("env:") {
         Some(var) if !var.is_empty() => Ok(SecretRef::Env(var.to_owned())),
@@ -181,6 +195,19 @@ pub(super) fn model(
             key("price"),
             "prices are US dollars per million tokens, ≥ 0",
         ));
+    }
+    let count = |k: &str, r: Result<(), String>| r.map_err(|m| at.invalid(span.clone(), key(k), m));
+    if let Some(n) = raw.context_size {
+        count("context_size", within(n, 1, limits::CONTEXT))?;
+    }
+    if let Some(n) = raw.parallel {
+        count("parallel", within(n, 1, limits::PARALLEL))?;
+    }
+    if let Some(n) = raw.concurrency {
+        count("concurrency", within(n, 1, limits::PARALLEL))?;
+    }
+    if let Some(url) = &raw.base_url {
+        count("base_url", http_url(url))?;
     }
     let concurrency = raw.concurrency.unwrap_or(match provider {
         ProviderConfig::Local { .. } => raw.parallel.unwrap_or(8),
