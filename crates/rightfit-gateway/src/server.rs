@@ -173,7 +173,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/messages", post(messages))
         .route("/v1/models", get(models))
-        .route("/health", get(health))
+        .route("/health", get(live))
+        .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(app)
@@ -207,8 +208,18 @@ async fn models(Axum(app): Axum<Arc<App>>, headers: HeaderMap) -> Response {
     axum::Json(openai::models(&list)).into_response()
 }
 
-/// Liveness and what the gateway serves; 503 while a model it has built says it is not ready.
-async fn health(Axum(app): Axum<Arc<App>>) -> Response {
+/// Liveness, for anyone who can reach the gateway: it answers, and says nothing else (no
+/// component, model, upstream address or upstream error).
+async fn live() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+/// Readiness in detail, behind a key like the API (with `auth = "keys"`): what the gateway
+/// serves and each built model's own health; 503 while one says it is not ready.
+async fn ready(Axum(app): Axum<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(e) = app.keys.check(&headers) {
+        return e.into_response(Api::OpenAi);
+    }
     let state = app.state();
     let mut models = serde_json::Map::new();
     let mut ready = true;
@@ -248,7 +259,7 @@ async fn metrics(Axum(app): Axum<Arc<App>>) -> Response {
 async fn not_found() -> Response {
     GatewayError::new(
         ErrorKind::NotFound,
-        "no such route: the gateway serves POST /v1/chat/completions, POST /v1/messages, GET /v1/models, GET /health and GET /metrics",
+        "no such route: the gateway serves POST /v1/chat/completions, POST /v1/messages, GET /v1/models, GET /health, GET /health/ready and GET /metrics",
     )
     .into_response(Api::OpenAi)
 }

@@ -224,6 +224,22 @@ async fn keys_are_required_limited_budgeted_and_revocable() {
     );
     let (status, _, _) = call(&g, with("rf-not-a-key", &body)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Liveness needs no key and tells nothing; the detail needs one.
+    let get = |path: &str, key: Option<&str>| {
+        let mut r = Request::get(path);
+        if let Some(k) = key {
+            r = r.header("authorization", format!("Bearer {k}"));
+        }
+        r.body(Body::empty()).expect("request")
+    };
+    let (status, _, h) = call(&g, get("/health", None)).await;
+    assert_eq!((status, h), (StatusCode::OK, json!({"status": "ok"})));
+    let (status, _, h) = call(&g, get("/health/ready", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{h}");
+    assert!(h.get("models").is_none(), "{h}");
+    let (status, _, h) = call(&g, get("/health/ready", Some(budgeted.secret.expose()))).await;
+    assert_eq!(status, StatusCode::OK, "{h}");
+    assert!(h["models"]["big"]["ready"].is_boolean(), "{h}");
     // Anthropic clients send x-api-key.
     let req = Request::post("/v1/messages")
         .header("x-api-key", limited.secret.expose())
@@ -305,7 +321,14 @@ async fn models_health_and_metrics() {
         .filter_map(|m| m["id"].as_str())
         .collect();
     assert_eq!(ids, ["triage", "big"]);
+    // Liveness says nothing internal; readiness has the detail.
     let req = Request::get("/health")
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = call(&g, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"status": "ok"}));
+    let req = Request::get("/health/ready")
         .body(Body::empty())
         .expect("request");
     let (status, _, body) = call(&g, req).await;
