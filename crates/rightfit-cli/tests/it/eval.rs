@@ -384,11 +384,14 @@ fn a_run_whose_model_cannot_load_is_failed_with_the_reason_smollm2() {
     let dir = starter(home.path());
     let config_path = dir.path().join("rightfit.toml");
     let good = std::fs::read_to_string(&config_path).expect("read");
-    // Valid as written, but no machine holds a context this large: the engine fails to load
-    // once the run exists.
+    // Valid as written, and the file's header reads, but its tensors are cut short: the engine
+    // fails to load once the run exists.
+    let model = std::fs::read(super::model()).expect("the model");
+    let truncated = dir.path().join("truncated.gguf");
+    std::fs::write(&truncated, &model[..4_000_000]).expect("write");
     let bad = good.replace(
         "model = \"smollm2-135m\"",
-        "model = \"smollm2-135m\"\ncontext_size = 900000000",
+        &format!("model = \"{}\"", truncated.display()),
     );
     std::fs::write(&config_path, bad).expect("write");
     let config = config_path.display().to_string();
@@ -401,7 +404,7 @@ fn a_run_whose_model_cannot_load_is_failed_with_the_reason_smollm2() {
     let runs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(runs[0]["status"], "failed", "{runs}");
     let why = runs[0]["meta"]["error"].as_str().unwrap_or_default();
-    assert!(why.contains("900000000"), "{runs}");
+    assert!(why.contains("truncated"), "{runs}");
     assert!(runs[0]["finished_at"].is_string(), "{runs}");
     let o = rightfit(home.path(), &["runs", "list", "-c", &config]);
     assert!(

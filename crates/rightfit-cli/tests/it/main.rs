@@ -13,7 +13,7 @@ mod hosted;
 mod strategies;
 mod traffic;
 
-fn model() -> PathBuf {
+pub(crate) fn model() -> PathBuf {
     let p = std::env::var(rightfit_config::env::TEST_MODEL)
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
