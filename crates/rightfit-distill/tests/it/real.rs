@@ -8,36 +8,39 @@ use rightfit_distill::Example;
 use rightfit_llama::{Engine, EngineOptions, LoraAdapter};
 use rightfit_types::LoglikelihoodRequest;
 
-/// The SmolLM2-135M file. Fails (does not skip) when it is missing, like rightfit-llama's tests.
-pub fn smollm2() -> PathBuf {
-    let path = match std::env::var("RIGHTFIT_TEST_MODEL") {
+/// The model file in `var`, else `file` in the default models directory. Fails (does not
+/// skip) when it is missing, like rightfit-llama's tests; `pull` names the catalogue entry.
+fn model_file(var: &str, file: &str, pull: &str) -> PathBuf {
+    let path = match std::env::var(var) {
         Ok(p) => PathBuf::from(p),
         Err(_) => PathBuf::from(std::env::var("HOME").expect("HOME is set"))
-            .join(".cache/rightfit/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+            .join(".cache/rightfit/models")
+            .join(file),
     };
     assert!(
         path.exists(),
-        "{} is missing: run 'rightfit models pull smollm2-135m' or set RIGHTFIT_TEST_MODEL",
+        "{} is missing: run 'rightfit models pull {pull}' or set {var}",
         path.display()
     );
     path
 }
 
-/// The Qwen2.5-Coder-0.5B-Instruct file (qwen2), in `RIGHTFIT_TEST_QWEN_SMALL` or the default
-/// models directory. Fails (does not skip) when it is missing.
+/// The SmolLM2-135M file.
+pub fn smollm2() -> PathBuf {
+    model_file(
+        "RIGHTFIT_TEST_MODEL",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "smollm2-135m",
+    )
+}
+
+/// The Qwen2.5-Coder-0.5B-Instruct file (qwen2).
 pub fn qwen_small() -> PathBuf {
-    let path = match std::env::var("RIGHTFIT_TEST_QWEN_SMALL") {
-        Ok(p) => PathBuf::from(p),
-        Err(_) => PathBuf::from(std::env::var("HOME").expect("HOME is set"))
-            .join(".cache/rightfit/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
-    };
-    assert!(
-        path.exists(),
-        "{} is missing: run 'rightfit models pull qwen2.5-coder-0.5b' or set \
-         RIGHTFIT_TEST_QWEN_SMALL",
-        path.display()
-    );
-    path
+    model_file(
+        "RIGHTFIT_TEST_QWEN_SMALL",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "qwen2.5-coder-0.5b",
+    )
 }
 
 pub fn engine(adapter: Option<&Path>) -> Engine {

@@ -28,6 +28,34 @@ async fn applied(path: &Path) -> Vec<(i64, String)> {
     rows
 }
 
+/// A database in `dir` as a rightfit of migrations 1 to `last` left it (those migrations applied
+/// by sqlx from copies of the files), and a connection to it with foreign keys on.
+async fn migrated_to(dir: &Path, last: i64) -> (std::path::PathBuf, SqliteConnection) {
+    let old_migrations = dir.join("migrations");
+    std::fs::create_dir(&old_migrations).unwrap();
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for entry in std::fs::read_dir(&ours).unwrap() {
+        let name = entry.unwrap().file_name();
+        let version: i64 = name.to_string_lossy()[..4].parse().unwrap();
+        if version <= last {
+            std::fs::copy(ours.join(&name), old_migrations.join(&name)).unwrap();
+        }
+    }
+    let path = dir.join("runs.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::migrate::Migrator::new(old_migrations.as_path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    (path, conn)
+}
+
 #[tokio::test]
 async fn open_creates_the_file_and_its_directories_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
@@ -287,27 +315,7 @@ async fn a_database_from_before_the_gateway_upgrades_and_keeps_its_runs() {
     // A database as a rightfit of migrations 1 to 3 left it: those migrations applied by sqlx
     // from a copy of the files, and a run written with plain SQL.
     let dir = tempfile::tempdir().unwrap();
-    let old_migrations = dir.path().join("migrations");
-    std::fs::create_dir(&old_migrations).unwrap();
-    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    for name in [
-        "0001_runs.sql",
-        "0002_response_cache.sql",
-        "0003_record_steps.sql",
-    ] {
-        std::fs::copy(ours.join(name), old_migrations.join(name)).unwrap();
-    }
-    let path = dir.path().join("runs.db");
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true);
-    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
-    sqlx::migrate::Migrator::new(old_migrations.as_path())
-        .await
-        .unwrap()
-        .run(&mut conn)
-        .await
-        .unwrap();
+    let (path, mut conn) = migrated_to(dir.path(), 3).await;
     sqlx::query(
         "INSERT INTO runs (id, component, started_at, finished_at, status, config_hash, dataset, \
          rows_used, rows_skipped, row_limit, seed, meta) VALUES ('r1', 'c', \
@@ -354,29 +362,7 @@ async fn a_database_from_before_failed_runs_upgrades_without_losing_a_record() {
     // Migrations 1 to 4 applied from copies of the files; a run, its candidate and two records
     // written with plain SQL. Migration 5 rebuilds `runs`: nothing below it may be lost.
     let dir = tempfile::tempdir().unwrap();
-    let old_migrations = dir.path().join("migrations");
-    std::fs::create_dir(&old_migrations).unwrap();
-    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    for name in [
-        "0001_runs.sql",
-        "0002_response_cache.sql",
-        "0003_record_steps.sql",
-        "0004_traffic.sql",
-    ] {
-        std::fs::copy(ours.join(name), old_migrations.join(name)).unwrap();
-    }
-    let path = dir.path().join("runs.db");
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
-    sqlx::migrate::Migrator::new(old_migrations.as_path())
-        .await
-        .unwrap()
-        .run(&mut conn)
-        .await
-        .unwrap();
+    let (path, mut conn) = migrated_to(dir.path(), 4).await;
     for sql in [
         "INSERT INTO runs (id, component, started_at, finished_at, status, config_hash, dataset, \
          rows_used, rows_skipped, row_limit, seed, meta) VALUES ('r1', 'c', \
