@@ -29,7 +29,7 @@ use tokio::sync::watch;
 
 pub use crate::call::{Answer, AnswerBody, cache_key};
 pub use options::{EvalError, EvalOptions, NoProgress, Progress};
-pub use process::{alive, settle};
+pub use process::settle;
 
 use crate::example::{Prepared, prepare};
 use crate::prompt::Templates;
@@ -170,9 +170,6 @@ pub async fn find_resumable(
     } else {
         store.resolve_run(which).await?
     };
-    let mut found = [found];
-    settle(store, &mut found).await?;
-    let [found] = found;
     if found.status == RunStatus::Running && process::alive(&found) == Some(true) {
         return Err(EvalError::Invalid(format!(
             "run {} is still running (pid {}); wait for it, or stop it first",
@@ -241,7 +238,7 @@ pub async fn execute(
 /// Stores the run `id` as `failed` with `error` as its reason. The error being reported is
 /// what matters: a store that cannot take the mark is logged, not raised.
 async fn mark_failed(store: &dyn RunStore, id: &str, error: &EvalError) {
-    let run = match store.run(id).await {
+    let mut run = match store.run(id).await {
         Ok(Some(run)) => run,
         Ok(None) => return,
         Err(e) => {
@@ -249,7 +246,6 @@ async fn mark_failed(store: &dyn RunStore, id: &str, error: &EvalError) {
             return;
         }
     };
-    let mut run = run;
     run.status = RunStatus::Failed;
     run.finished_at = Some(clock::now_rfc3339());
     if let Some(meta) = run.meta.as_object_mut() {

@@ -27,7 +27,7 @@ pub(super) fn this_process() -> Option<Value> {
 /// Whether the process recorded in `meta.process` is alive: `Some(false)` when it is surely
 /// gone (same host, and another boot, no such pid, or a pid now used by a later process);
 /// `None` when this machine cannot tell (another host, no record, no `/proc`).
-pub fn alive(run: &RunInfo) -> Option<bool> {
+pub(super) fn alive(run: &RunInfo) -> Option<bool> {
     let p = run.meta.get("process")?;
     if p.get("host")?.as_str()? != host()? {
         return None;

@@ -66,11 +66,7 @@ pub(super) fn lift_tables(
     let mut h = student_headers(&l.baseline);
     h.extend(["student".to_owned(), "validation".to_owned()]);
     for (i, name) in h.iter().enumerate() {
-        let class = if (1..4).contains(&i) || i == 6 || i == 7 {
-            " class=\"num\""
-        } else {
-            ""
-        };
+        let class = if numeric(i) { " class=\"num\"" } else { "" };
         out.push_str(&format!("<th{class}>{}</th>", esc(name)));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
@@ -86,15 +82,23 @@ pub(super) fn lift_tables(
         ));
         out.push_str("<tr>");
         for (i, cell) in c.iter().enumerate() {
-            match i {
-                0 => out.push_str(&format!("<th scope=\"row\">{}</th>", esc(cell))),
-                1..=3 | 6 | 7 => out.push_str(&format!("<td class=\"num\">{}</td>", esc(cell))),
-                _ => out.push_str(&format!("<td>{}</td>", esc(cell))),
+            if i == 0 {
+                out.push_str(&format!("<th scope=\"row\">{}</th>", esc(cell)));
+            } else if numeric(i) {
+                out.push_str(&format!("<td class=\"num\">{}</td>", esc(cell)));
+            } else {
+                out.push_str(&format!("<td>{}</td>", esc(cell)));
             }
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table></div>\n");
+}
+
+/// Whether the students' table's column `i` holds a figure (retained, cost ×, latency ×,
+/// training time, peak memory), right-aligned.
+fn numeric(i: usize) -> bool {
+    matches!(i, 1..=3 | 6 | 7)
 }
 
 /// A bar as long as the share kept of the baseline's quality, with the baseline's length

@@ -260,7 +260,8 @@ pub(super) fn component(
         Some(j) => {
             let j_span = j.span();
             let j = j.into_inner();
-            within(j.max_tokens.unwrap_or(16), 1, limits::MAX_TOKENS)
+            let max_tokens = j.max_tokens.unwrap_or(16);
+            within(max_tokens, 1, limits::MAX_TOKENS)
                 .map_err(|m| at.invalid(j_span, key("judge.max_tokens"), m))?;
             if !models.contains_key(j.model.get_ref()) {
                 return Err(at.unknown_model(&key("judge.model"), &j.model, models));
@@ -268,7 +269,7 @@ pub(super) fn component(
             Some(Judge {
                 model: j.model.into_inner(),
                 rubric: j.rubric,
-                max_tokens: j.max_tokens.unwrap_or(16),
+                max_tokens,
             })
         }
         None => None,

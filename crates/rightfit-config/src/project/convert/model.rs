@@ -70,7 +70,6 @@ impl ModelConfig {
     }
 }
 
-/// `env:NAME`: secrets are never written in the file itself.
 /// `Ok` for an absolute http or https URL with a host; otherwise what is wrong with it (a
 /// request to it could only fail, and would be retried as "unavailable").
 fn http_url(text: &str) -> Result<(), String> {
@@ -84,6 +83,7 @@ fn http_url(text: &str) -> Result<(), String> {
     }
 }
 
+/// `env:NAME`: secrets are never written in the file itself.
 fn secret(at: &Locator<'_>, key: &str, value: &Spanned<String>) -> Result<SecretRef, ConfigError> {
     match value.get_ref().strip_prefix("env:") {
         Some(var) if !var.is_empty() => Ok(SecretRef::Env(var.to_owned())),
