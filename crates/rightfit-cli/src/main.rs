@@ -14,7 +14,6 @@ use rightfit_config::{Overrides, Settings, env};
 mod args;
 mod commands;
 mod errors;
-mod progress;
 
 use args::{Cli, Command};
 

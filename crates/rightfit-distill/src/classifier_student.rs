@@ -22,7 +22,7 @@ use crate::context::{Distill, peak_rss_bytes};
 use crate::data::TrainingSet;
 use crate::error::{DistillError, Result};
 use crate::manifest;
-use crate::progress::TrainingFigures;
+use rightfit_types::progress::{TrainingFigures, Unit};
 
 /// Texts per embedding call.
 const EMBED_BATCH: usize = 64;
@@ -104,11 +104,12 @@ fn label_index(labels: &[String], reference: &serde_json::Value) -> Option<usize
 
 /// Embeds `texts` in batches, telling `progress`.
 async fn embed_all(d: &Distill<'_>, e: &Embedder, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-    d.progress.phase("embedding", Some(texts.len() as u64));
+    d.progress
+        .start("embedding", Some(texts.len() as u64), 0, Unit::Items);
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(EMBED_BATCH) {
         if d.stop.load(std::sync::atomic::Ordering::Relaxed) {
-            d.progress.finish_phase();
+            d.progress.finish();
             return Err(DistillError::Stopped(
                 "stopped while embedding; nothing was written".to_owned(),
             ));
@@ -132,7 +133,7 @@ async fn embed_all(d: &Distill<'_>, e: &Embedder, texts: &[String]) -> Result<Ve
         out.extend(answer.embeddings);
         d.progress.advance(chunk.len() as u64);
     }
-    d.progress.finish_phase();
+    d.progress.finish();
     Ok(out)
 }
 

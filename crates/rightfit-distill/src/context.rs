@@ -8,7 +8,7 @@ use rightfit_config::project::Project;
 use rightfit_registry::ModelRegistry;
 use rightfit_store::Store;
 
-use crate::progress::Progress;
+use rightfit_types::progress::Progress;
 
 /// What a distillation needs.
 pub struct Distill<'a> {

@@ -33,7 +33,7 @@ use rightfit_types::Message;
 use sha2::{Digest, Sha256};
 
 use crate::error::{DistillError, Result};
-use crate::progress::Progress;
+use rightfit_types::progress::{Progress, Unit};
 
 /// The fewest training rows a student takes.
 pub const MIN_ROWS: usize = 8;
@@ -323,13 +323,15 @@ async fn label(
         .models
         .get(&teacher.model)
         .map_or(4, |m| m.concurrency);
-    progress.phase(
+    progress.start(
         &format!("labelling with {candidate}"),
         Some(inputs.len() as u64),
+        0,
+        Unit::Items,
     );
     let each = |_: bool| progress.advance(1);
     let taught = teacher::answer_all(&answerer, teacher, inputs, concurrency, &each).await;
-    progress.finish_phase();
+    progress.finish();
     Ok(taught)
 }
 

@@ -42,7 +42,6 @@ pub mod lora_student;
 pub mod manifest;
 mod ops;
 pub mod optim;
-pub mod progress;
 pub mod train;
 
 pub use adapter::{AdapterInfo, load_adapter, read_adapter, write_adapter};

@@ -26,8 +26,8 @@ use crate::forward::Example;
 use crate::lora::{Layers, LoraConfig, Projection};
 use crate::manifest::{sha256_file, write_atomic};
 use crate::optim::OptimConfig;
-use crate::progress::{Progress, TrainingFigures};
 use crate::train::Trainer;
+use rightfit_types::progress::{Progress, TrainingFigures, Unit};
 
 const CHECKPOINT: &str = "checkpoint.gguf";
 const STATE: &str = "training.json";
@@ -118,7 +118,7 @@ pub async fn tokenise(
         .load(&base.spec, &tune)
         .await
         .map_err(|e| DistillError::Model(format!("models.{}: {e}", base.model)))?;
-    progress.phase("tokenising", Some(rows.len() as u64));
+    progress.start("tokenising", Some(rows.len() as u64), 0, Unit::Items);
     let mut out = Vec::with_capacity(rows.len());
     let mut too_long = 0u64;
     for row in rows {
@@ -138,7 +138,7 @@ pub async fn tokenise(
         }
         out.push(Example::prompt_answer(&t.prompt, &t.answer));
     }
-    progress.finish_phase();
+    progress.finish();
     Ok((out, too_long))
 }
 

@@ -16,7 +16,8 @@ use rightfit_registry::{ModelRegistry, ProviderFactory};
 use rightfit_store::{RunStore, SqliteStore};
 use tokio::sync::watch;
 
-use crate::runner::{self, EvalError, EvalOptions, NoProgress};
+use crate::runner::{self, EvalError, EvalOptions};
+use rightfit_types::progress::Quiet;
 
 pub use rightfit_types::bench_eval::{Comparison, Measured};
 
@@ -104,7 +105,7 @@ pub async fn measure(
         &options,
         &store,
         &registry,
-        &NoProgress,
+        &Quiet,
         rx,
     )
     .await?;

@@ -22,13 +22,14 @@ use std::collections::BTreeMap;
 use rightfit_config::project::{Component, ModelConfig, Project};
 use rightfit_registry::ProviderFactory;
 use rightfit_store::RunStore;
+use rightfit_types::progress::Progress;
 use rightfit_types::{ExampleRecord, RunInfo, RunStatus};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 pub use crate::call::{Answer, AnswerBody, cache_key};
-pub use options::{EvalError, EvalOptions, NoProgress, Progress};
+pub use options::{EvalError, EvalOptions};
 pub use process::settle;
 
 use crate::example::{Prepared, prepare};

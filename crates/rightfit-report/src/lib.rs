@@ -4,7 +4,8 @@
 //! `rightfit-decide`, and a filterable per-example table), and what the gateway served
 //! ([`traffic_stats`] and its tables); besides, every other table and JSON document the CLI
 //! prints: devices and their estimates, `bench-model`, cascade calibration, runs, keys, models,
-//! scores, log-likelihoods and `config check`. Pure: data in, text out.
+//! scores, log-likelihoods and `config check`. Pure, data in and text out, except
+//! [`progress`], which draws the bars of long work on stderr.
 //!
 //! The evaluator (`rightfit-eval`) computes summaries and comparisons from stored records,
 //! `rightfit-decide` the estimates and recommendations, `rightfit-llama` the measurements; this
@@ -35,6 +36,7 @@ pub use traffic::{
     traffic_stats, traffic_stats_markdown, traffic_stats_terminal,
 };
 mod fmt;
+pub mod progress;
 pub use fmt::{bytes, count, table, usd};
 mod models;
 pub use models::{model_info_json, model_info_terminal, models_json, models_terminal};

@@ -15,7 +15,7 @@ use super::generate::load_engine;
 use super::output::{json, line, note};
 use crate::args::BenchArgs;
 use crate::errors::user;
-use crate::progress::spinner;
+use rightfit_report::progress::spinner;
 
 /// `rightfit bench-model`.
 pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {

@@ -8,15 +8,15 @@ use rightfit_config::Settings;
 use rightfit_distill::export::{self, ExportFormat};
 use rightfit_distill::job::{Distill, Outcome, find};
 use rightfit_distill::manifest;
-use rightfit_distill::progress::Progress as _;
 use rightfit_eval::prompt::Templates;
 use rightfit_registry::ModelRegistry;
+use rightfit_types::progress::Progress as _;
 
 use super::common::{on_ctrl_c, open_store, output};
 use super::output::{json, line, note};
 use crate::args::{DistillArgs, ProjectArgs, StudentsCommand, TrainingFormat};
 use crate::errors::user;
-use crate::progress::Bars;
+use rightfit_report::progress::Bars;
 
 /// `rightfit distill`.
 pub async fn run(settings: &Settings, args: DistillArgs) -> anyhow::Result<()> {
@@ -76,7 +76,7 @@ pub async fn run(settings: &Settings, args: DistillArgs) -> anyhow::Result<()> {
         let (c, s) = find(&project, component, student).map_err(user)?;
         bars.note(&format!("{component}.{student}: {}", s.data.describe()));
         let outcome = job.student(c, s, args.fresh).await;
-        bars.finish_phase();
+        bars.finish();
         let (m, verb) = match outcome.map_err(user)? {
             Outcome::Trained(m) => (m, "trained"),
             Outcome::UpToDate(m) => (

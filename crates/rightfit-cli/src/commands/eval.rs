@@ -14,7 +14,7 @@ use super::common::{
 use super::output::{line, note};
 use crate::args::{EvalArgs, ReportFormat};
 use crate::errors::user;
-use crate::progress::Bars;
+use rightfit_report::progress::Bars;
 
 /// `rightfit eval`.
 pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {

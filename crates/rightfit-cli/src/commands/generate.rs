@@ -21,7 +21,7 @@ use crate::args::{
     ChatArgs, CompleteArgs, EmbedArgs, EngineArgs, HostedArgs, LoglikArgs, SamplingArgs,
 };
 use crate::errors::user;
-use crate::progress::spinner;
+use rightfit_report::progress::spinner;
 
 /// The engine options `--ctx` and `--batch-invariant` set, then `tune`'s.
 fn engine_tune(

@@ -9,7 +9,7 @@ use rightfit_llama::models::ModelStore;
 use super::output::{json, line};
 use crate::args::{ModelsCommand, SourceArg};
 use crate::errors::user;
-use crate::progress::Bars;
+use rightfit_report::progress::Bars;
 
 pub async fn run(settings: &Settings, cmd: ModelsCommand) -> anyhow::Result<()> {
     let store = ModelStore::new(settings.models_dir());
@@ -43,7 +43,7 @@ pub async fn run(settings: &Settings, cmd: ModelsCommand) -> anyhow::Result<()> 
                 hf_token: std::env::var(env::HF_TOKEN).ok(),
             };
             let path = tokio::task::spawn_blocking(move || {
-                store.pull(&name, only, force, &options, &mut Bars::new())
+                store.pull(&name, only, force, &options, &Bars::new())
             })
             .await
             .context("the download task failed")?
@@ -57,10 +57,8 @@ pub async fn run(settings: &Settings, cmd: ModelsCommand) -> anyhow::Result<()> 
             copy,
         } => {
             let m = tokio::task::spawn_blocking(move || match base {
-                Some(base) => {
-                    store.add_adapter(&path, &base, name.as_deref(), copy, &mut Bars::new())
-                }
-                None => store.add(&path, name.as_deref(), copy, &mut Bars::new()),
+                Some(base) => store.add_adapter(&path, &base, name.as_deref(), copy, &Bars::new()),
+                None => store.add(&path, name.as_deref(), copy, &Bars::new()),
             })
             .await
             .context("the add task failed")?

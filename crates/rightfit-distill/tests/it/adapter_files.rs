@@ -142,8 +142,8 @@ fn an_adapter_for_another_base_is_a_located_error() {
 /// anything is recorded.
 #[test]
 fn an_adapter_is_added_on_its_base_and_checked_first() {
-    use rightfit_llama::fetch::NoProgress;
     use rightfit_llama::models::{ModelStore, ModelStoreError};
+    use rightfit_types::progress::Quiet;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let small = tiny_base(&dir, "small.gguf", &LLAMA);
@@ -159,21 +159,21 @@ fn an_adapter_is_added_on_its_base_and_checked_first() {
     write_adapter(&adapter, &lora_for(&small, 2), Arch::Llama, &[]).expect("write");
     let store = ModelStore::new(dir.path().join("models"));
     store
-        .add(&small.path, Some("small"), false, &mut NoProgress)
+        .add(&small.path, Some("small"), false, &Quiet)
         .expect("a model");
     store
-        .add(&wide.path, Some("wide"), false, &mut NoProgress)
+        .add(&wide.path, Some("wide"), false, &Quiet)
         .expect("a model");
 
     // Without --base an adapter is not a model.
     let e = store
-        .add(&adapter, Some("tuned"), false, &mut NoProgress)
+        .add(&adapter, Some("tuned"), false, &Quiet)
         .expect_err("an adapter needs its base");
     assert!(matches!(e, ModelStoreError::Adapter(_)), "{e}");
     assert!(e.to_string().contains("--base"), "{e}");
     // On a base of another width: refused, naming the tensor, and nothing recorded.
     let e = store
-        .add_adapter(&adapter, "wide", Some("tuned"), false, &mut NoProgress)
+        .add_adapter(&adapter, "wide", Some("tuned"), false, &Quiet)
         .expect_err("another base");
     assert!(
         e.to_string().contains("'wide'") && e.to_string().contains("blk.0"),
@@ -182,12 +182,12 @@ fn an_adapter_is_added_on_its_base_and_checked_first() {
     assert!(store.resolve("tuned").is_err(), "nothing was recorded");
     // A model file given as an adapter.
     let e = store
-        .add_adapter(&wide.path, "small", Some("x"), false, &mut NoProgress)
+        .add_adapter(&wide.path, "small", Some("x"), false, &Quiet)
         .expect_err("not an adapter");
     assert!(e.to_string().contains("not a LoRA adapter"), "{e}");
 
     let m = store
-        .add_adapter(&adapter, "small", Some("tuned"), false, &mut NoProgress)
+        .add_adapter(&adapter, "small", Some("tuned"), false, &Quiet)
         .expect("fits its base");
     assert_eq!(m.base.as_deref(), Some("small"));
     let r = store.resolve("tuned").expect("resolves");
@@ -208,7 +208,7 @@ fn an_adapter_is_added_on_its_base_and_checked_first() {
     assert!(store.resolve("small").expect("base").adapter.is_none());
     // An adapter is not a base.
     let e = store
-        .add_adapter(&adapter, "tuned", Some("twice"), false, &mut NoProgress)
+        .add_adapter(&adapter, "tuned", Some("twice"), false, &Quiet)
         .expect_err("an adapter on an adapter");
     assert!(e.to_string().contains("itself an adapter"), "{e}");
 }

@@ -12,9 +12,9 @@ use rightfit_config::{Overrides, Settings};
 use rightfit_distill::DistillError;
 use rightfit_distill::job::{Distill, Outcome, find};
 use rightfit_distill::manifest;
-use rightfit_distill::progress::{Progress, TrainingFigures};
 use rightfit_registry::{ModelRegistry, ProviderFactory};
 use rightfit_store::SqliteStore;
+use rightfit_types::progress::{Progress, TrainingFigures};
 use rightfit_types::{ChatRequest, Message};
 
 use crate::real;
@@ -96,9 +96,6 @@ struct Watch<'a> {
 }
 
 impl Progress for Watch<'_> {
-    fn phase(&self, _: &str, _: Option<u64>) {}
-    fn advance(&self, _: u64) {}
-    fn finish_phase(&self) {}
     fn training(&self, f: &TrainingFigures) {
         self.steps.lock().expect("steps").push(f.step);
         if self.stop_at.is_some_and(|n| f.step >= n) {

@@ -15,7 +15,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::judge::Judge;
-use super::options::{EvalError, Progress};
+use rightfit_types::progress::{Progress, Unit};
+
+use super::options::EvalError;
 use crate::example::Example;
 use crate::prompt::Templates;
 use crate::score::Scorer;
@@ -74,9 +76,10 @@ impl CandidateRun<'_> {
             .map(|(i, e)| (i as u64, e))
             .collect();
         let already = self.examples.len() as u64 - todo.len() as u64;
-        progress.candidate(&candidate.name, self.examples.len() as u64, already);
+        let total = Some(self.examples.len() as u64);
+        progress.start(&candidate.name, total, already, Unit::Examples);
         if todo.is_empty() {
-            progress.finish_candidate();
+            progress.finish();
             return Ok(Finished::Done);
         }
         let provider = self.build(candidate).await?;
@@ -137,7 +140,10 @@ impl CandidateRun<'_> {
                 }
                 next = pending.next() => {
                     let Some(record) = next else { break };
-                    progress.advance(record.error.is_some());
+                    progress.advance(1);
+                    if record.error.is_some() {
+                        progress.failed();
+                    }
                     batch.push(record);
                     let due = batch.len() >= 32 || last_flush.elapsed().as_secs_f64() > 2.0;
                     if due && writing.is_none() {
@@ -158,7 +164,7 @@ impl CandidateRun<'_> {
             info.model_memory_bytes = Some(memory.model_bytes);
             store.put_candidate(&info).await?;
         }
-        progress.finish_candidate();
+        progress.finish();
         Ok(if interrupted {
             Finished::Interrupted
         } else {

@@ -1,24 +1,5 @@
-//! What a caller gives the runner and hears back: options, progress, errors.
-
-/// Hears about progress (the CLI draws a bar).
-pub trait Progress: Send + Sync {
-    /// A candidate starts: `total` examples, `done` already finished by an earlier attempt.
-    fn candidate(&self, name: &str, total: u64, done: u64);
-    /// One example finished.
-    fn advance(&self, failed: bool);
-    /// The candidate finished.
-    fn finish_candidate(&self);
-}
-
-/// A progress sink that ignores everything.
-#[derive(Debug)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn candidate(&self, _: &str, _: u64, _: u64) {}
-    fn advance(&self, _: bool) {}
-    fn finish_candidate(&self) {}
-}
+//! What a caller gives the runner and hears back: options and errors (progress is
+//! `rightfit_types::progress`).
 
 /// What to evaluate.
 #[derive(Debug, Clone)]

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rightfit_config::project::{ModelConfig, Project};
-use rightfit_eval::runner::{self, EvalOptions, NoProgress};
+use rightfit_eval::runner::{self, EvalOptions};
 use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderError};
 use rightfit_registry::{BuildError, ProviderFactory};
 use rightfit_store::{RunStore, SqliteStore};
+use rightfit_types::progress::Quiet;
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, FinishReason, Prompt, RunStatus, Timings, Usage,
 };
@@ -201,7 +202,7 @@ async fn eval(
         &options,
         store,
         factory,
-        &NoProgress,
+        &Quiet,
         stop,
     )
     .await
@@ -344,7 +345,7 @@ async fn an_interrupted_run_keeps_what_finished_and_resumes_the_rest() {
         &options,
         &store,
         &factory,
-        &NoProgress,
+        &Quiet,
         rx,
     )
     .await
@@ -366,15 +367,7 @@ async fn an_interrupted_run_keeps_what_finished_and_resumes_the_rest() {
     let (run, prepared, only) = runner::reopen(&p, found, &store).await.expect("reopen");
     let (_tx, rx) = no_stop();
     let run = runner::execute(
-        &p,
-        run,
-        prepared,
-        &only,
-        &options,
-        &store,
-        &factory,
-        &NoProgress,
-        rx,
+        &p, run, prepared, &only, &options, &store, &factory, &Quiet, rx,
     )
     .await
     .expect("execute");

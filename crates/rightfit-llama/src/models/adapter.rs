@@ -7,8 +7,8 @@ use std::path::Path;
 use super::{Manifest, ModelStore, ModelStoreError, ResolvedModel, read_manifest};
 use crate::catalog;
 use crate::engine::check_adapter;
-use crate::fetch::Progress;
 use crate::gguf;
+use rightfit_types::progress::Progress;
 
 impl ModelStore {
     /// Registers a GGUF LoRA adapter as a model: `base` (a catalogue or added model name) with
@@ -21,7 +21,7 @@ impl ModelStore {
         base: &str,
         name: Option<&str>,
         copy: bool,
-        progress: &mut dyn Progress,
+        progress: &dyn Progress,
     ) -> Result<Manifest, ModelStoreError> {
         let header = gguf::read_header(path)?;
         if header.get_str("general.type") != Some("adapter") {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use super::{ModelStore, ModelStoreError, hash_file};
 use crate::catalog::{self, CatalogEntry, Source, SourceKind};
-use crate::fetch::{self, Assembly, FetchError, FetchOptions, Progress};
+use crate::fetch::{self, Assembly, FetchError, FetchOptions};
+use rightfit_types::progress::Progress;
 
 impl ModelStore {
     /// Downloads a catalogue model, trying its sources in order (or only those of `only`).
@@ -18,7 +19,7 @@ impl ModelStore {
         only: Option<SourceKind>,
         force: bool,
         options: &FetchOptions,
-        progress: &mut dyn Progress,
+        progress: &dyn Progress,
     ) -> Result<PathBuf, ModelStoreError> {
         let entry = catalog::find(name).ok_or_else(|| ModelStoreError::Unknown {
             name: name.to_owned(),
@@ -41,19 +42,19 @@ impl ModelStore {
         only: Option<SourceKind>,
         force: bool,
         options: &FetchOptions,
-        progress: &mut dyn Progress,
+        progress: &dyn Progress,
     ) -> Result<PathBuf, ModelStoreError> {
         if entry.directory_files().is_some() {
             return self.pull_directory(entry, only, force, options, progress);
         }
         let dest = self.path_of(entry);
         if dest.exists() && !force {
-            progress.stage(&format!("{} is present; verifying its SHA-256", entry.name));
+            progress.note(&format!("{} is present; verifying its SHA-256", entry.name));
             let (size, sha) = hash_file(&dest, progress)?;
             if size == entry.size && sha == entry.sha256 {
                 return Ok(dest);
             }
-            progress.stage(&format!(
+            progress.note(&format!(
                 "{}: the file on disk differs from the catalogue; fetching it again",
                 dest.display()
             ));
@@ -73,17 +74,17 @@ impl ModelStore {
         only: Option<SourceKind>,
         force: bool,
         options: &FetchOptions,
-        progress: &mut dyn Progress,
+        progress: &dyn Progress,
     ) -> Result<PathBuf, ModelStoreError> {
         let dest = self.path_of(entry);
         let files = entry.directory_files().unwrap_or_default();
         if self.is_present(entry) && !force {
-            progress.stage(&format!("{} is present; verifying its files", entry.name));
+            progress.note(&format!("{} is present; verifying its files", entry.name));
             let mut intact = true;
             for f in files {
                 let (size, sha) = hash_file(&dest.join(f.path), progress)?;
                 if size != f.size || sha != f.sha256 {
-                    progress.stage(&format!(
+                    progress.note(&format!(
                         "{}: differs from the catalogue; fetching the model again",
                         dest.join(f.path).display()
                     ));
@@ -106,8 +107,8 @@ impl ModelStore {
 fn try_sources(
     entry: &CatalogEntry,
     only: Option<SourceKind>,
-    progress: &mut dyn Progress,
-    mut fetch: impl FnMut(&Source, &mut dyn Progress) -> Result<PathBuf, FetchError>,
+    progress: &dyn Progress,
+    mut fetch: impl FnMut(&Source, &dyn Progress) -> Result<PathBuf, FetchError>,
 ) -> Result<PathBuf, ModelStoreError> {
     let sources: Vec<_> = entry
         .sources
@@ -125,7 +126,7 @@ fn try_sources(
         match fetch(source, progress) {
             Ok(path) => return Ok(path),
             Err(e) => {
-                progress.stage(&format!("{} failed: {e}", source.describe()));
+                progress.note(&format!("{} failed: {e}", source.describe()));
                 failures.push((source.describe(), e));
             }
         }

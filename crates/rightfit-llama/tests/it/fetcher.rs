@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rightfit_llama::catalog::{CatalogEntry, Source, WheelPart};
-use rightfit_llama::fetch::{FetchOptions, NoProgress};
+use rightfit_llama::fetch::FetchOptions;
 use rightfit_llama::models::{ModelStore, ModelStoreError, hash_file};
+use rightfit_types::progress::Quiet;
 use sha2::{Digest, Sha256};
 
 use crate::support::smollm2;
@@ -123,7 +124,7 @@ impl Fixture {
             None,
             false,
             &offline(self.index.path()),
-            &mut NoProgress,
+            &Quiet,
         )
     }
 
@@ -157,7 +158,7 @@ fn split_wheels_are_assembled_in_order_and_verified() {
     };
     assert_eq!(
         store
-            .pull_entry(&f.entry, None, false, &gone, &mut NoProgress)
+            .pull_entry(&f.entry, None, false, &gone, &Quiet)
             .expect("kept"),
         path
     );
@@ -256,13 +257,10 @@ fn added_models_resolve_by_name_and_rm_keeps_the_users_file_smollm2() {
     let store = ModelStore::new(home.path().join("models"));
     let model = smollm2();
     let added = store
-        .add(&model, Some("my-smol"), false, &mut NoProgress)
+        .add(&model, Some("my-smol"), false, &Quiet)
         .expect("add");
     assert_eq!(added.size, std::fs::metadata(&model).expect("meta").len());
-    assert_eq!(
-        added.sha256,
-        hash_file(&model, &mut NoProgress).expect("hash").1
-    );
+    assert_eq!(added.sha256, hash_file(&model, &Quiet).expect("hash").1);
     let resolved = store.resolve("my-smol").expect("resolve");
     assert_eq!(resolved.path, std::fs::canonicalize(&model).expect("canon"));
     assert!(
@@ -273,16 +271,14 @@ fn added_models_resolve_by_name_and_rm_keeps_the_users_file_smollm2() {
             .any(|m| m.name == "my-smol" && m.present)
     );
     let err = store
-        .add(&model, Some("my-smol"), false, &mut NoProgress)
+        .add(&model, Some("my-smol"), false, &Quiet)
         .expect_err("taken");
     assert!(err.to_string().contains("exists"), "{err}");
     store.remove("my-smol").expect("rm");
     assert!(model.exists(), "the user's file is kept");
     assert!(store.resolve("my-smol").is_err());
     // A copied model is deleted with it.
-    let copied = store
-        .add(&model, Some("copy"), true, &mut NoProgress)
-        .expect("copy");
+    let copied = store.add(&model, Some("copy"), true, &Quiet).expect("copy");
     assert!(copied.path.starts_with(store.dir()));
     assert_eq!(copied.sha256, added.sha256);
     store.remove("copy").expect("rm copy");
@@ -295,9 +291,7 @@ fn adding_a_file_that_is_not_a_model_is_refused() {
     let store = ModelStore::new(home.path().join("models"));
     let junk = home.path().join("notes.gguf");
     std::fs::write(&junk, "not a model").expect("write");
-    let err = store
-        .add(&junk, None, false, &mut NoProgress)
-        .expect_err("junk");
+    let err = store.add(&junk, None, false, &Quiet).expect_err("junk");
     assert!(err.to_string().contains("not a GGUF file"), "{err}");
     let err = store.resolve("no-such-model").expect_err("unknown");
     assert!(

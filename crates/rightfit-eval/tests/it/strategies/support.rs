@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rightfit_config::project::{ModelConfig, Project};
-use rightfit_eval::runner::{self, EvalOptions, NoProgress};
+use rightfit_eval::runner::{self, EvalOptions};
 use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderError};
 use rightfit_registry::{BuildError, ProviderFactory};
 use rightfit_store::{RunStore, SqliteStore};
+use rightfit_types::progress::Quiet;
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, ContinuationScore, EmbeddingRequest, EmbeddingResponse,
     ExampleRecord, FinishReason, LoglikelihoodRequest, LoglikelihoodResponse, Prompt,
@@ -274,19 +275,9 @@ pub(super) async fn run(p: &Project, models: &Models) -> BTreeMap<(String, Strin
         .await
         .expect("start");
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let info = runner::execute(
-        p,
-        info,
-        prepared,
-        &[],
-        &options,
-        &store,
-        models,
-        &NoProgress,
-        rx,
-    )
-    .await
-    .expect("execute");
+    let info = runner::execute(p, info, prepared, &[], &options, &store, models, &Quiet, rx)
+        .await
+        .expect("execute");
     store
         .records(&info.id, None)
         .await
