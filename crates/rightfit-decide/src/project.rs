@@ -51,6 +51,15 @@ pub enum ProjectError {
     },
 }
 
+/// Checks every component's constraints with `extra` laid over them, so that a bad flag is
+/// refused before anything is read.
+pub fn check_constraints(project: &Project, extra: &ConstraintsConfig) -> Result<(), ProjectError> {
+    for c in project.components.values() {
+        constraints_from(&c.constraints.overridden_by(extra))?;
+    }
+    Ok(())
+}
+
 /// Validated constraints, with the device id looked up in the catalogue.
 pub fn constraints_from(c: &ConstraintsConfig) -> Result<Constraints, ProjectError> {
     c.check()

@@ -3,6 +3,8 @@
 //! changed since it was trained is left as it is.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rightfit_config::project::{Component, Project, Student, StudentKind};
@@ -14,7 +16,8 @@ use rightfit_types::{
 use crate::classifier_student;
 pub use crate::context::{Distill, peak_rss_bytes};
 use crate::data::{Sources, TrainingSet, training_set};
-use crate::error::{DistillError, Result};
+use crate::error::{DistillError, Result, io_err};
+use crate::export::{self, ExportFormat};
 use crate::lora_student;
 use crate::manifest;
 
@@ -57,7 +60,78 @@ pub fn find<'p>(
     Ok((c, s))
 }
 
+/// A student named as `COMPONENT.STUDENT`.
+pub fn find_named<'p>(project: &'p Project, name: &str) -> Result<(&'p Component, &'p Student)> {
+    let (c, s) = name.split_once('.').ok_or_else(|| {
+        DistillError::Data(format!(
+            "'{name}': name a student as COMPONENT.STUDENT (see 'rightfit students list')"
+        ))
+    })?;
+    find(project, c, s)
+}
+
+/// Deletes the trained student `COMPONENT.STUDENT` (its directory); returns the directory.
+pub fn remove(project: &Project, name: &str) -> Result<PathBuf> {
+    let dir = find_named(project, name)?.1.artefact.clone();
+    if !dir.exists() {
+        return Err(DistillError::Data(format!(
+            "{name} is not trained ({} does not exist)",
+            dir.display()
+        )));
+    }
+    std::fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+    Ok(dir)
+}
+
+/// What [`Distill::export`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    /// Lines written: the training rows, then the validation rows.
+    pub rows: usize,
+    pub train: usize,
+    pub validation: usize,
+    /// Rows refused because the evaluation data holds them too.
+    pub refused_overlap: u64,
+    /// Rows whose answer could not be used.
+    pub dropped: usize,
+}
+
+impl Exported {
+    /// One line for stderr: what was written, and to where.
+    pub fn describe(&self, to: &Path) -> String {
+        format!(
+            "{} rows ({} train, {} validation; {} refused as also evaluated, {} dropped) -> {}",
+            self.rows,
+            self.train,
+            self.validation,
+            self.refused_overlap,
+            self.dropped,
+            to.display()
+        )
+    }
+}
+
 impl Distill<'_> {
+    /// Writes the student's training rows to `out` in `format`, for a trainer elsewhere.
+    pub async fn export(
+        &self,
+        c: &Component,
+        s: &Student,
+        format: ExportFormat,
+        out: &mut dyn Write,
+    ) -> Result<Exported> {
+        let set = self.training_set(c, s).await?;
+        let templates = Templates::new(c).map_err(DistillError::Data)?;
+        let rows = export::write(out, &templates, &set, format)?;
+        Ok(Exported {
+            rows,
+            train: set.train.len(),
+            validation: set.validation.len(),
+            refused_overlap: set.refused_overlap,
+            dropped: set.dropped.len(),
+        })
+    }
+
     /// The student's training rows (for export, or to train on).
     pub async fn training_set(&self, c: &Component, s: &Student) -> Result<TrainingSet> {
         let sources = Sources {

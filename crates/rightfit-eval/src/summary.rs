@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use rightfit_config::project::Project;
 use rightfit_store::{RunStore, StoreError};
 use rightfit_types::{
     CandidateInfo, CandidateSummary, ExampleRecord, PairedComparison, RunInfo, RunReport,
@@ -113,6 +114,26 @@ pub enum JudgedRunsError {
     /// No component has a run.
     #[error("no stored runs in {} — evaluate first: rightfit eval", .0.display())]
     NoRuns(std::path::PathBuf),
+    /// A component named on the command line is not in the project.
+    #[error("{0}")]
+    UnknownComponent(String),
+}
+
+/// The runs a recommendation reads: the one `run` names (an id or a prefix of one), else the
+/// [`judged_runs`] of the `components` named, or of every component when none is.
+pub async fn runs_to_judge(
+    store: &dyn RunStore,
+    project: &Project,
+    run: Option<&str>,
+    components: &[String],
+) -> Result<Vec<RunInfo>, JudgedRunsError> {
+    if let Some(id) = run {
+        return Ok(vec![store.resolve_run(id).await?]);
+    }
+    let names = project
+        .components_named(components)
+        .map_err(JudgedRunsError::UnknownComponent)?;
+    judged_runs(store, &names, !components.is_empty(), &project.store).await
 }
 
 /// The [`judged_run`] of each component; each one `named` (on the command line) must have one,

@@ -92,3 +92,40 @@ pub fn online_checks_terminal(rows: &[(String, String)]) -> String {
     }
     t.to_string()
 }
+
+/// What `config check` concludes: everything present (`online`: hosted models reachable too),
+/// or one line per problem.
+pub fn readiness_terminal(problems: &[String], online: bool) -> String {
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(|p| format!("problem: {p}")).collect();
+        return lines.join("\n");
+    }
+    if online {
+        "datasets, local models and API keys: present; hosted models: reachable, keys accepted"
+    } else {
+        "datasets, local models and API keys: present"
+    }
+    .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readiness_terminal;
+
+    #[test]
+    fn readiness_is_a_line_per_problem_or_what_was_checked() {
+        let problems = vec![
+            "no file data/a.jsonl".to_owned(),
+            "OPENAI_API_KEY unset".to_owned(),
+        ];
+        assert_eq!(
+            readiness_terminal(&problems, true),
+            "problem: no file data/a.jsonl\nproblem: OPENAI_API_KEY unset"
+        );
+        assert_eq!(
+            readiness_terminal(&[], false),
+            "datasets, local models and API keys: present"
+        );
+        assert!(readiness_terminal(&[], true).ends_with("hosted models: reachable, keys accepted"));
+    }
+}

@@ -1,10 +1,25 @@
 //! Stored runs as tables: the list (`rightfit runs list`) and two runs compared example by
 //! example (`rightfit runs compare`).
 
+use std::path::Path;
+
 use rightfit_types::{PairedComparison, RunInfo, RunStatus};
 use serde_json::json;
 
 use crate::fmt::table;
+
+/// The command that continues an interrupted run: `rightfit eval` with the project file
+/// (unless it is the default `rightfit.toml`) and the store (when one was named), as given.
+pub fn resume_command(config: &Path, store: Option<&Path>, component: &str, run: &str) -> String {
+    let mut command = "rightfit eval".to_owned();
+    if config != Path::new("rightfit.toml") {
+        command.push_str(&format!(" -c {}", config.display()));
+    }
+    if let Some(store) = store {
+        command.push_str(&format!(" --store {}", store.display()));
+    }
+    format!("{command} {component} --resume {run}")
+}
 
 /// Runs, newest first as given, or how to start one.
 pub fn runs_terminal(runs: &[RunInfo]) -> String {
@@ -106,4 +121,25 @@ pub fn comparisons_terminal(
     }
     out.push_str(&format!("{t}\n"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::resume_command;
+
+    #[test]
+    fn the_resume_command_names_only_what_differs_from_the_defaults() {
+        let default = Path::new("rightfit.toml");
+        assert_eq!(
+            resume_command(default, None, "tickets", "20261204-1"),
+            "rightfit eval tickets --resume 20261204-1"
+        );
+        let other = Path::new("examples/distill.toml");
+        assert_eq!(
+            resume_command(other, Some(Path::new("/tmp/r.db")), "intent", "r2"),
+            "rightfit eval -c examples/distill.toml --store /tmp/r.db intent --resume r2"
+        );
+    }
 }

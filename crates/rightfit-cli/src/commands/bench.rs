@@ -17,7 +17,6 @@ use crate::args::BenchArgs;
 use crate::errors::user;
 use rightfit_report::progress::spinner;
 
-/// `rightfit bench-model`.
 pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<()> {
     let options = BenchOptions {
         prompt_tokens: args.prompt_tokens,

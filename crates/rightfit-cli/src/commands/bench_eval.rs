@@ -8,7 +8,6 @@ use super::output::{json, line, note};
 use crate::args::BenchEvalArgs;
 use crate::errors::user;
 
-/// `rightfit bench-eval`.
 pub async fn run(settings: &Settings, args: BenchEvalArgs) -> anyhow::Result<()> {
     let project = super::project::load(&args.project.config)?;
     let progress = |step| match step {

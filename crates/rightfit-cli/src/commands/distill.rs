@@ -1,24 +1,22 @@
 //! `rightfit distill` and `rightfit students list | show | rm`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rightfit_config::Settings;
-use rightfit_distill::export::{self, ExportFormat};
-use rightfit_distill::job::{Distill, Outcome, find};
+use rightfit_distill::export::ExportFormat;
+use rightfit_distill::job::{Distill, Outcome, find, find_named, remove};
 use rightfit_distill::manifest;
-use rightfit_eval::prompt::Templates;
 use rightfit_registry::ModelRegistry;
 use rightfit_types::progress::Progress as _;
 
 use super::common::{on_ctrl_c, open_store, output};
 use super::output::{json, line, note};
-use crate::args::{DistillArgs, ProjectArgs, StudentsCommand, TrainingFormat};
+use crate::args::{DistillArgs, StudentsCommand, TrainingFormat};
 use crate::errors::user;
 use rightfit_report::progress::Bars;
 
-/// `rightfit distill`.
 pub async fn run(settings: &Settings, args: DistillArgs) -> anyhow::Result<()> {
     let project = super::project::load(&args.project.config)?;
     let store = open_store(&project, &args.project).await?;
@@ -52,23 +50,14 @@ pub async fn run(settings: &Settings, args: DistillArgs) -> anyhow::Result<()> {
             )));
         };
         let (c, s) = find(&project, component, student).map_err(user)?;
-        let set = job.training_set(c, s).await.map_err(user)?;
-        let templates = Templates::new(c).map_err(|e| user(anyhow::anyhow!(e)))?;
         let format = match format {
             TrainingFormat::Openai => ExportFormat::OpenAi,
             TrainingFormat::PromptCompletion => ExportFormat::PromptCompletion,
         };
         let path = args.output.unwrap_or_default();
         let mut out = output(Some(path.as_path()).filter(|p| *p != Path::new("-")))?;
-        let n = export::write(&mut out, &templates, &set, format).map_err(user)?;
-        note(format!(
-            "{n} rows ({} train, {} validation; {} refused as also evaluated, {} dropped) -> {}",
-            set.train.len(),
-            set.validation.len(),
-            set.refused_overlap,
-            set.dropped.len(),
-            path.display()
-        ));
+        let exported = job.export(c, s, format, &mut out).await.map_err(user)?;
+        note(exported.describe(&path));
         return Ok(());
     }
     let mut manifests = Vec::new();
@@ -99,7 +88,6 @@ pub async fn run(settings: &Settings, args: DistillArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `rightfit students`.
 pub fn students(cmd: StudentsCommand) -> anyhow::Result<()> {
     match cmd {
         StudentsCommand::List { project, json: j } => {
@@ -113,31 +101,15 @@ pub fn students(cmd: StudentsCommand) -> anyhow::Result<()> {
             line(rightfit_report::students_terminal(&listing).trim_end())
         }
         StudentsCommand::Show { project, student } => {
-            let m = manifest::read(&artefact(&project, &student)?).map_err(user)?;
+            let p = super::project::load(&project.config)?;
+            let (_, s) = find_named(&p, &student).map_err(user)?;
+            let m = manifest::read(&s.artefact).map_err(user)?;
             line(rightfit_report::student_terminal(&m).trim_end())
         }
         StudentsCommand::Rm { project, student } => {
-            let artefact = artefact(&project, &student)?;
-            if !artefact.exists() {
-                return Err(user(anyhow::anyhow!(
-                    "{student} is not trained ({} does not exist)",
-                    artefact.display()
-                )));
-            }
-            std::fs::remove_dir_all(&artefact)
-                .map_err(|e| user(anyhow::anyhow!("{}: {e}", artefact.display())))?;
-            line(format!("removed {}", artefact.display()))
+            let p = super::project::load(&project.config)?;
+            let removed = remove(&p, &student).map_err(user)?;
+            line(format!("removed {}", removed.display()))
         }
     }
-}
-
-/// Where the student `COMPONENT.STUDENT` of the project is (or will be) kept.
-fn artefact(project: &ProjectArgs, student: &str) -> anyhow::Result<PathBuf> {
-    let p = super::project::load(&project.config)?;
-    let (c, s) = student.split_once('.').ok_or_else(|| {
-        user(anyhow::anyhow!(
-            "'{student}': name a student as COMPONENT.STUDENT (see 'rightfit students list')"
-        ))
-    })?;
-    Ok(find(&p, c, s).map_err(user)?.1.artefact.clone())
 }

@@ -16,7 +16,6 @@ use crate::args::{EvalArgs, ReportFormat};
 use crate::errors::user;
 use rightfit_report::progress::Bars;
 
-/// `rightfit eval`.
 pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     let project = super::project::load(&args.project.config)?;
     let store = open_store(&project, &args.project).await?;
@@ -81,21 +80,11 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             if !json_reports.is_empty() {
                 line(serde_json::to_string_pretty(&json_reports)?)?;
             }
-            let config = if args.project.config == std::path::Path::new("rightfit.toml") {
-                String::new()
-            } else {
-                format!(" -c {}", args.project.config.display())
-            };
-            let store = args
-                .project
-                .store
-                .as_ref()
-                .map(|p| format!(" --store {}", p.display()))
-                .unwrap_or_default();
+            let (config, store) = (&args.project.config, args.project.store.as_deref());
+            let command = rightfit_report::resume_command(config, store, component, &outcome.id);
+            let id = &outcome.id;
             return Err(user(anyhow::anyhow!(
-                "run {} interrupted; continue it with: rightfit eval{config}{store} {component} --resume {}",
-                outcome.id,
-                outcome.id
+                "run {id} interrupted; continue it with: {command}"
             )));
         }
     }

@@ -7,7 +7,6 @@ use super::output::{json, line};
 use crate::args::{KeysCommand, ListFormat};
 use crate::errors::user;
 
-/// Dispatches a `keys` subcommand.
 pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Create {

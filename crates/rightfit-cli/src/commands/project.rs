@@ -11,7 +11,6 @@ use super::output::line;
 use crate::args::{ConfigCommand, InitArgs};
 use crate::errors::user;
 
-/// Writes the starter project.
 pub fn init(args: InitArgs) -> anyhow::Result<()> {
     let (file, tickets) = write_starter(&args.dir, args.force).map_err(user)?;
     line(format!(
@@ -26,7 +25,6 @@ pub fn load(path: &Path) -> anyhow::Result<Project> {
     Project::load(path).map_err(user)
 }
 
-/// `config check`.
 pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<()> {
     let ConfigCommand::Check { project, online } = cmd;
     let p = load(&project.config)?;
@@ -43,19 +41,12 @@ pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<(
         line(rightfit_report::online_checks_terminal(&rows))?;
         problems.extend(checks.into_iter().filter_map(|c| c.problem));
     }
+    line(rightfit_report::readiness_terminal(&problems, online))?;
     if problems.is_empty() {
-        line(if online {
-            "datasets, local models and API keys: present; hosted models: reachable, keys accepted"
-        } else {
-            "datasets, local models and API keys: present"
-        })
-    } else {
-        for p in &problems {
-            line(format!("problem: {p}"))?;
-        }
-        Err(user(anyhow::anyhow!(
-            "{} problem(s) — the file is valid but cannot run yet",
-            problems.len()
-        )))
+        return Ok(());
     }
+    let n = problems.len();
+    Err(user(anyhow::anyhow!(
+        "{n} problem(s) — the file is valid but cannot run yet"
+    )))
 }

@@ -2,12 +2,11 @@
 //! component (`rightfit_decide::recommend_run`), in the terminal, as Markdown or JSON, and as a
 //! self-contained HTML report.
 
-use anyhow::anyhow;
 use rightfit_config::Settings;
 use rightfit_config::project::ConstraintsConfig;
-use rightfit_eval::summary::{judged_runs, run_report};
+use rightfit_eval::summary::{run_report, runs_to_judge};
 use rightfit_store::RunStore;
-use rightfit_types::{RunInfo, RunStatus};
+use rightfit_types::RunStatus;
 
 use super::common::{
     html_section, open_store, print_report, recommend_run, store_for, width, write_html,
@@ -34,27 +33,13 @@ fn flags(a: &ConstraintArgs) -> ConstraintsConfig {
     }
 }
 
-/// `rightfit recommend`.
 pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Result<()> {
     let project = super::project::load(&args.project.config)?;
     let store = open_store(&project, &args.project).await?;
     let extra = flags(&args.constraints);
-    // Bad constraints are refused before anything is read.
-    for c in project.components.values() {
-        rightfit_decide::project::constraints_from(&c.constraints.overridden_by(&extra))
-            .map_err(user)?;
-    }
-    let runs: Vec<RunInfo> = match &args.run {
-        Some(id) => vec![store.resolve_run(id).await.map_err(user)?],
-        None => {
-            let named = !args.components.is_empty();
-            let names = project.components_named(&args.components);
-            let names = names.map_err(|e| user(anyhow!(e)))?;
-            judged_runs(&store, &names, named, &project.store)
-                .await
-                .map_err(user)?
-        }
-    };
+    rightfit_decide::project::check_constraints(&project, &extra).map_err(user)?;
+    let runs = runs_to_judge(&store, &project, args.run.as_deref(), &args.components);
+    let runs = runs.await.map_err(user)?;
     let mut sections = Vec::new();
     let mut all = Vec::new();
     for run in &runs {
@@ -85,7 +70,6 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
     }
 }
 
-/// `rightfit report`.
 pub async fn report_command(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     // A database named outright (--store): the project file is optional (no recommendation
     // without it); otherwise the store is the project's, and a bad project file is the error.

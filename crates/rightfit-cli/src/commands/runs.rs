@@ -9,7 +9,6 @@ use super::output::{json, line, note};
 use crate::args::{ExportArgs, ExportFormat, RunsCommand};
 use crate::errors::user;
 
-/// Dispatches a `runs` subcommand.
 pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
     match cmd {
         RunsCommand::List {

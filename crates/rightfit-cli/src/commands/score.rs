@@ -6,7 +6,6 @@ use super::output::{json, line, note};
 use crate::args::{ReportFormat, ScoreArgs};
 use crate::errors::user;
 
-/// `rightfit score`.
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     let files = ScoreFiles {
         predictions: &args.predictions,

@@ -17,7 +17,6 @@ use super::project::load;
 use crate::args::{AuthMode, ServeArgs};
 use crate::errors::user;
 
-/// Runs the gateway.
 pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let mut project = load(&args.project.config)?;
     if let Some(addr) = args.listen {

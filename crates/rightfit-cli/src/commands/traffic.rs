@@ -28,7 +28,6 @@ fn selected(select: &TrafficSelect) -> anyhow::Result<TrafficFilter> {
     })
 }
 
-/// Dispatches a `traffic` subcommand.
 pub async fn run(cmd: TrafficCommand) -> anyhow::Result<()> {
     match cmd {
         TrafficCommand::List {
