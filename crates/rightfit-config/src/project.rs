@@ -32,7 +32,7 @@ pub use component::{Component, FewShot, Judge, METRICS, OutputContract, Referenc
 pub use constraints::{ConstraintsConfig, OBJECTIVES};
 pub use dataset::DatasetConfig;
 pub use error::ConfigError;
-pub use gateway::{DEFAULT_LISTEN, GatewayAuth, GatewayConfig};
+pub use gateway::{DEFAULT_LISTEN, Durability, GatewayAuth, GatewayConfig};
 pub use model::{ModelConfig, PriceSource, ProviderConfig, SecretRef};
 pub use readiness::Readiness;
 pub use serve::{Route, ServePolicy, Sticky};

@@ -212,10 +212,17 @@ async fn respond(
             let app = app.clone();
             let tasks = app.tasks.clone();
             tasks.spawn(async move {
-                pump(&app, &r, sse, first, rest, &model, tx, &mut record).await;
+                let last = pump(&app, &r, sse, first, rest, &model, &tx, &mut record).await;
                 let text = record.output.clone();
                 let _ = primary.send(Some(text.filter(|_| record.error.is_none())));
+                // Recorded (journalled) before the client sees the stream end: a gateway
+                // killed after that loses nothing the client was told is complete.
                 app.finish(record, r.key.as_deref());
+                for frame in last {
+                    if tx.send(frame).await.is_err() {
+                        break;
+                    }
+                }
             });
             let body = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv()
@@ -229,6 +236,8 @@ async fn respond(
 
 /// Forwards a model's stream to the client, frame by frame, until it ends, fails, passes its
 /// deadline, or the client goes away (which drops the upstream stream: the work is cancelled).
+/// The frames that end a complete stream (usage, `[DONE]`) are returned unsent, for the caller
+/// to send once the request is recorded.
 #[allow(clippy::too_many_arguments)]
 async fn pump(
     app: &App,
@@ -237,9 +246,10 @@ async fn pump(
     first: StreamEvent,
     mut rest: rightfit_providers::EventStream,
     model: &rightfit_config::project::ModelConfig,
-    tx: mpsc::Sender<Bytes>,
+    tx: &mpsc::Sender<Bytes>,
     record: &mut TrafficRecord,
-) {
+) -> Vec<Bytes> {
+    let mut last = Vec::new();
     let mut text = String::new();
     let mut finish: Option<FinishReason> = None;
     let mut usage: Option<Usage> = None;
@@ -286,14 +296,15 @@ async fn pump(
         if let StreamEvent::Done { usage: u, .. } = &event {
             usage = Some(*u);
         }
+        if done {
+            last = sse.frames(&event);
+            break;
+        }
         for frame in sse.frames(&event) {
             if tx.send(frame).await.is_err() {
                 error = Some((CLIENT_CLOSED, "the client closed the connection".into()));
                 break 'outer;
             }
-        }
-        if done {
-            break;
         }
     }
     drop(rest);
@@ -311,6 +322,7 @@ async fn pump(
         record.status = status;
         record.error = Some(e);
     }
+    last
 }
 
 /// A whole answer sent as the events of a stream.

@@ -5,7 +5,8 @@
 //! weighted split, shadow, cascade, fallback chain). Requests are parsed into validated requests
 //! ([`wire`]), routed by a pure plan ([`plan`]), answered through the same `Provider` trait the
 //! evaluator uses ([`answer`]; strategies and cascades run the evaluator's own code), and
-//! recorded by a batched writer off the request path ([`recorder`]) into the store. Talks to:
+//! recorded by a batched writer off the request path ([`recorder`]) into the store, through a
+//! local journal written before each answer completes ([`journal`]). Talks to:
 //! `rightfit-config` (policies), `rightfit-providers` (models), `rightfit-eval` (strategies,
 //! scorers), `rightfit-store` (traffic, keys).
 //!
@@ -21,6 +22,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 mod generate;
+pub mod journal;
 pub mod metrics;
 pub mod plan;
 pub mod recorder;

@@ -1,7 +1,8 @@
-//! Recording traffic off the request path: [`TrafficRecorder::record`] puts a record in a queue
-//! (never waiting on the database) and a background task, the [`Writer`], writes the queue in
-//! batches, one transaction each. [`Writer::close`] stops taking records and writes every one
-//! already queued.
+//! Recording traffic off the request path: [`TrafficRecorder::record`] appends a record to the
+//! journal ([`crate::journal`], when there is one: one write, so a killed gateway loses nothing it
+//! answered) and puts it in a queue (never waiting on the database); a background task, the
+//! [`Writer`], writes the queue in batches, one transaction each, and tells the journal what is
+//! stored. [`Writer::close`] stops taking records and writes every one already queued.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use rightfit_types::TrafficRecord;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::journal::Journal;
 use crate::metrics::Metrics;
 
 /// Records waiting to be written before new ones are dropped (and counted) rather than let the
@@ -28,22 +30,39 @@ pub struct WriterStats {
     pub dropped: AtomicU64,
     /// Batches that failed to write (their records are counted in `failed_records`).
     pub failed_batches: AtomicU64,
-    /// Records lost to failed batches.
+    /// Records lost to failed batches (kept in the journal, when there is one, for the next
+    /// start).
     pub failed_records: AtomicU64,
+    /// Records the journal could not take (they still go to the store).
+    pub journal_errors: AtomicU64,
 }
+
+/// A queued record and its journal segment.
+type Queued = (TrafficRecord, Option<u64>);
 
 /// Hands records to the writer. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TrafficRecorder {
-    tx: mpsc::Sender<TrafficRecord>,
+    tx: mpsc::Sender<Queued>,
     stats: Arc<WriterStats>,
     metrics: Metrics,
+    journal: Option<Arc<Journal>>,
 }
 
 impl TrafficRecorder {
-    /// Queues a record; never waits. A full queue drops the record and counts it.
+    /// Appends a record to the journal (one write; with `durability = "power"` a disk flush
+    /// too), then queues it; never waits on the database. A full queue drops the record and
+    /// counts it (a journalled one is stored at the next start).
     pub fn record(&self, record: TrafficRecord) {
-        if self.tx.try_send(record).is_err() {
+        let segment = self.journal.as_ref().and_then(|j| match j.append(&record) {
+            Ok(segment) => Some(segment),
+            Err(e) => {
+                self.stats.journal_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("traffic journal: {e}; this record goes to the store only");
+                None
+            }
+        });
+        if self.tx.try_send((record, segment)).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             self.metrics.traffic_dropped(1);
         }
@@ -74,39 +93,52 @@ impl Writer {
 }
 
 /// Starts the writer: batches of at most `batch` records, written at least every `flush`.
-/// Each batch's priced requests are added to their keys' spend in the same pass.
+/// Each batch's priced requests are added to their keys' spend in the same pass; the journal
+/// hears which records are stored, and is closed once the writer drains.
 pub fn spawn(
     store: Arc<dyn TrafficStore>,
     metrics: Metrics,
     batch: usize,
     flush: Duration,
+    journal: Option<Arc<Journal>>,
 ) -> (TrafficRecorder, Writer) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (stop, stopped) = oneshot::channel();
     let stats = Arc::new(WriterStats::default());
-    let task = tokio::spawn(run(
+    let sink = Sink {
         store,
-        rx,
-        stopped,
-        batch.max(1),
-        flush,
-        (stats.clone(), metrics.clone()),
-    ));
+        stats: stats.clone(),
+        metrics: metrics.clone(),
+        journal: journal.clone(),
+    };
+    let task = tokio::spawn(run(sink, rx, stopped, batch.max(1), flush));
     (
-        TrafficRecorder { tx, stats, metrics },
+        TrafficRecorder {
+            tx,
+            stats,
+            metrics,
+            journal,
+        },
         Writer { task, stop },
     )
 }
 
-async fn run(
+/// Where the writer's batches go, and who hears about them.
+struct Sink {
     store: Arc<dyn TrafficStore>,
-    mut rx: mpsc::Receiver<TrafficRecord>,
+    stats: Arc<WriterStats>,
+    metrics: Metrics,
+    journal: Option<Arc<Journal>>,
+}
+
+async fn run(
+    sink: Sink,
+    mut rx: mpsc::Receiver<Queued>,
     mut stopped: oneshot::Receiver<()>,
     batch: usize,
     flush: Duration,
-    (stats, metrics): (Arc<WriterStats>, Metrics),
 ) {
-    let mut pending: Vec<TrafficRecord> = Vec::with_capacity(batch);
+    let mut pending: Vec<Queued> = Vec::with_capacity(batch);
     let mut stopping = false;
     loop {
         // Wait for the first record of a batch, then gather more until the batch is full or
@@ -136,39 +168,60 @@ async fn run(
                 Ok(_) => {}
             }
         }
-        write(&*store, &mut pending, &stats, &metrics).await;
+        write(&sink, &mut pending).await;
     }
     if !pending.is_empty() {
-        write(&*store, &mut pending, &stats, &metrics).await;
+        write(&sink, &mut pending).await;
+    }
+    if let Some(j) = &sink.journal {
+        j.close();
     }
 }
 
-async fn write(
-    store: &dyn TrafficStore,
-    pending: &mut Vec<TrafficRecord>,
-    stats: &WriterStats,
-    metrics: &Metrics,
-) {
+/// Tells the journal that the records of `segments` were stored (`ok`) or not.
+fn tell(journal: Option<&Journal>, segments: impl IntoIterator<Item = Option<u64>>, ok: bool) {
+    let Some(journal) = journal else { return };
+    let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+    for s in segments.into_iter().flatten() {
+        *counts.entry(s).or_default() += 1;
+    }
+    for (segment, n) in counts {
+        journal.stored(segment, n, ok);
+    }
+}
+
+async fn write(sink: &Sink, queued: &mut Vec<Queued>) {
+    let Sink {
+        store,
+        stats,
+        metrics,
+        journal,
+    } = sink;
+    let journal = journal.as_deref();
+    let (mut pending, mut segments): (Vec<TrafficRecord>, Vec<Option<u64>>) =
+        queued.drain(..).unzip();
     // A record whose id is taken fails its batch: drop that one (counted) and write the rest.
-    let mut result = store.put_traffic(pending).await;
+    let mut result = store.put_traffic(&pending).await;
     while let Err(StoreError::DuplicateTraffic { id, .. }) = &result {
-        let before = pending.len();
-        pending.retain(|r| r.id != *id);
-        if pending.len() == before {
+        let Some(at) = pending.iter().position(|r| r.id == *id) else {
             break;
-        }
+        };
+        pending.remove(at);
+        // The id is stored: as far as the journal is concerned, this record is.
+        tell(journal, [segments.remove(at)], true);
         tracing::error!("traffic log: record {id} was already stored; dropped");
         stats.failed_records.fetch_add(1, Ordering::Relaxed);
         metrics.traffic_dropped(1);
-        result = store.put_traffic(pending).await;
+        result = store.put_traffic(&pending).await;
     }
     let n = pending.len() as u64;
     match result {
         Ok(()) => {
+            tell(journal, segments, true);
             stats.written.fetch_add(n, Ordering::Relaxed);
             metrics.traffic_written(n);
             let mut spend: BTreeMap<String, f64> = BTreeMap::new();
-            for r in pending.iter() {
+            for r in &pending {
                 if let (Some(key), Some(cost)) = (&r.key_id, r.cost_usd)
                     && cost > 0.0
                 {
@@ -182,11 +235,16 @@ async fn write(
             }
         }
         Err(e) => {
+            tell(journal, segments, false);
             stats.failed_batches.fetch_add(1, Ordering::Relaxed);
             stats.failed_records.fetch_add(n, Ordering::Relaxed);
             metrics.traffic_dropped(n);
-            tracing::error!("traffic log: {n} records could not be written: {e}");
+            let kept = if journal.is_some() {
+                " (kept in the journal: stored at the next start)"
+            } else {
+                ""
+            };
+            tracing::error!("traffic log: {n} records could not be written{kept}: {e}");
         }
     }
-    pending.clear();
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use http::{HeaderMap, StatusCode, header};
-use rightfit_config::project::{GatewayAuth, Project};
+use rightfit_config::project::{Durability, GatewayAuth, Project};
 use rightfit_registry::ProviderFactory;
 use rightfit_store::Store;
 use serde_json::json;
@@ -22,6 +22,7 @@ use crate::app::App;
 use crate::auth::{Keys, REFRESH};
 use crate::error::{ErrorKind, GatewayError};
 use crate::generate::generate;
+use crate::journal::{self, Journal};
 use crate::metrics::Metrics;
 use crate::recorder::{self, Writer};
 use crate::state::State;
@@ -36,6 +37,9 @@ pub struct Options {
     pub factory: Arc<dyn ProviderFactory>,
     /// Where traffic and keys are kept.
     pub store: Arc<dyn Store>,
+    /// The traffic journal's directory (`GatewayConfig::journal_dir`); `None`: no journal, so a
+    /// killed gateway loses the records of its last `flush_ms`.
+    pub journal: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Options {
@@ -44,6 +48,24 @@ impl std::fmt::Debug for Options {
             .field("file", &self.file)
             .finish_non_exhaustive()
     }
+}
+
+/// Opens the journal in `dir` and stores what an earlier gateway left in it.
+async fn open_journal(
+    store: &dyn Store,
+    dir: &std::path::Path,
+    durability: Durability,
+) -> Result<Journal, String> {
+    let (journal, left) = Journal::open(dir, durability)?;
+    if !left.is_empty() {
+        let replayed = journal::replay(store, dir, &left).await?;
+        if replayed.unreadable > 0 {
+            tracing::warn!("{}", replayed.describe(dir));
+        } else {
+            tracing::info!("{}", replayed.describe(dir));
+        }
+    }
+    Ok(journal)
 }
 
 /// A gateway ready to serve: its app and the traffic writer's task.
@@ -68,6 +90,12 @@ impl Gateway {
     pub async fn start(o: Options) -> Result<Self, String> {
         let g = o.project.gateway.clone();
         let state = State::build(o.project, &*o.factory, None).await?;
+        // What an earlier gateway answered but did not store goes in first, so that keys'
+        // spend counts it.
+        let journal = match &o.journal {
+            Some(dir) => Some(Arc::new(open_journal(&*o.store, dir, g.durability).await?)),
+            None => None,
+        };
         let keys = Keys::load(&*o.store, g.auth == GatewayAuth::Keys).await?;
         let metrics = Metrics::new();
         let (recorder, writer) = recorder::spawn(
@@ -75,6 +103,7 @@ impl Gateway {
             metrics.clone(),
             g.batch,
             Duration::from_millis(g.flush_ms),
+            journal,
         );
         let app = Arc::new(App::new(
             state,

@@ -106,6 +106,13 @@ pub trait TrafficStore: Send + Sync + std::fmt::Debug {
     /// record and write the rest again rather than lose them.
     async fn put_traffic(&self, records: &[TrafficRecord]) -> Result<(), StoreError>;
 
+    /// Stores, in one transaction, the records whose ids are not stored yet and leaves the others
+    /// as they are; says for each record whether it was new. For replaying the gateway's journal,
+    /// which holds records the store may already have. Values are checked as in
+    /// [`TrafficStore::put_traffic`].
+    async fn put_traffic_missing(&self, records: &[TrafficRecord])
+    -> Result<Vec<bool>, StoreError>;
+
     /// The records the filter selects: oldest first, or newest first with
     /// [`TrafficFilter::newest_first`]; at most [`TrafficFilter::limit`] of them (the first ones in
     /// that order).

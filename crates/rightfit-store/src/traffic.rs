@@ -45,11 +45,16 @@ fn where_clause(filter: &TrafficFilter) -> (String, Vec<&str>) {
     }
 }
 
-#[async_trait]
-impl TrafficStore for SqliteStore {
-    async fn put_traffic(&self, records: &[TrafficRecord]) -> Result<(), StoreError> {
+impl SqliteStore {
+    /// Inserts `records` in one transaction; with `skip_stored`, an id already stored is left
+    /// alone (and reported `false`) instead of failing the batch.
+    async fn insert_traffic(
+        &self,
+        records: &[TrafficRecord],
+        skip_stored: bool,
+    ) -> Result<Vec<bool>, StoreError> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // Check every value before taking the write lock.
         let rows = records
@@ -64,10 +69,16 @@ impl TrafficStore for SqliteStore {
             .await
             .map_err(self.query_error(action()))?;
         let sql = format!(
-            "INSERT INTO traffic ({}) VALUES ({})",
+            "INSERT INTO traffic ({}) VALUES ({}){}",
             TRAFFIC_COLUMNS.join(", "),
-            vec!["?"; TRAFFIC_COLUMNS.len()].join(", ")
+            vec!["?"; TRAFFIC_COLUMNS.len()].join(", "),
+            if skip_stored {
+                " ON CONFLICT(id) DO NOTHING"
+            } else {
+                ""
+            }
         );
+        let mut new = Vec::with_capacity(rows.len());
         for row in &rows {
             let result = sqlx::query(&sql)
                 .bind(&row.id)
@@ -99,7 +110,7 @@ impl TrafficStore for SqliteStore {
                 .await;
             // Returning drops `tx`, which rolls the batch back.
             match result {
-                Ok(_) => {}
+                Ok(done) => new.push(done.rows_affected() == 1),
                 Err(err) if kind(&err) == Some(ErrorKind::UniqueViolation) => {
                     return Err(StoreError::DuplicateTraffic {
                         path: self.path.clone(),
@@ -109,7 +120,22 @@ impl TrafficStore for SqliteStore {
                 Err(err) => return Err(self.query_error(action())(err)),
             }
         }
-        tx.commit().await.map_err(self.query_error(action()))
+        tx.commit().await.map_err(self.query_error(action()))?;
+        Ok(new)
+    }
+}
+
+#[async_trait]
+impl TrafficStore for SqliteStore {
+    async fn put_traffic(&self, records: &[TrafficRecord]) -> Result<(), StoreError> {
+        self.insert_traffic(records, false).await.map(|_| ())
+    }
+
+    async fn put_traffic_missing(
+        &self,
+        records: &[TrafficRecord],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.insert_traffic(records, true).await
     }
 
     async fn traffic(&self, filter: &TrafficFilter) -> Result<Vec<TrafficRecord>, StoreError> {

@@ -37,11 +37,13 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let models: Vec<String> = project.models.keys().cloned().collect();
     let auth = project.gateway.auth;
     let file = args.project.config.clone();
+    let journal = project.gateway.journal_dir(&store_path);
     let gateway = Gateway::start(Options {
         file: file.clone(),
         project,
         factory: Arc::new(ModelRegistry::new(settings)),
         store,
+        journal,
     })
     .await
     .map_err(|e| user(anyhow!(e)))?;

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::{home_with_model, rightfit, stderr, stdout};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -56,7 +56,7 @@ flush_ms = 50
 }
 
 /// Waits until the gateway answers /health.
-fn wait_ready(server: &mut Child, port: u16) {
+pub(crate) fn wait_ready(server: &mut Child, port: u16) {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(120) {
         if let Ok(Some(status)) = server.try_wait() {

@@ -10,6 +10,7 @@ mod distill;
 mod eval;
 mod gateway;
 mod hosted;
+mod journal;
 mod strategies;
 mod traffic;
 

@@ -89,7 +89,10 @@ fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
         Some(c) => constraints::over(&at, "constraints", &ConstraintsConfig::default(), c)?,
         None => ConstraintsConfig::default(),
     };
-    let gateway = gateway::gateway(&at, raw.gateway)?;
+    let mut gateway = gateway::gateway(&at, raw.gateway)?;
+    if let Some(journal) = &mut gateway.journal {
+        *journal = clean(&root.join(&*journal));
+    }
     let students_dir = clean(
         &root.join(
             raw.project

@@ -4,6 +4,7 @@
 //! `[components.NAME.serve]` (`ServePolicy`).
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 /// Default `listen`: loopback only, port 8787.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -32,6 +33,43 @@ pub struct GatewayConfig {
     pub flush_ms: u64,
     /// The traffic writer puts at most this many records in one transaction (default 256).
     pub batch: usize,
+    /// What an answered request's record survives before the writer has stored it (default
+    /// [`Durability::Process`]).
+    pub durability: Durability,
+    /// The traffic journal's directory, resolved against the project file's directory (default:
+    /// beside the store, [`GatewayConfig::journal_dir`]).
+    pub journal: Option<PathBuf>,
+}
+
+/// What an answered request's traffic record survives between its answer and the batched
+/// database write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// `durability = "process"`: appended to the journal with one `write(2)` before the answer
+    /// completes: survives the gateway being killed or crashing, not a power cut.
+    Process,
+    /// `durability = "power"`: also flushed to the disk (`fdatasync`) before the answer
+    /// completes: survives a power cut, at one disk flush per request.
+    Power,
+    /// `durability = "none"`: no journal; records answered in the last `flush_ms` are lost if
+    /// the gateway is killed.
+    None,
+}
+
+impl GatewayConfig {
+    /// The journal's directory for a gateway whose store is `store`: `journal` when set, else
+    /// `<store>.journal` beside it; `None` with `durability = "none"`.
+    pub fn journal_dir(&self, store: &Path) -> Option<PathBuf> {
+        if self.durability == Durability::None {
+            return None;
+        }
+        Some(self.journal.clone().unwrap_or_else(|| {
+            let mut name = store.file_name().unwrap_or_default().to_os_string();
+            name.push(".journal");
+            store.with_file_name(name)
+        }))
+    }
 }
 
 /// Who may call the gateway.
@@ -56,6 +94,8 @@ impl Default for GatewayConfig {
             redact_patterns: Vec::new(),
             flush_ms: 200,
             batch: 256,
+            durability: Durability::Process,
+            journal: None,
         }
     }
 }

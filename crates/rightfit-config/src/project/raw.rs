@@ -241,6 +241,8 @@ pub(crate) struct RawGateway {
     pub redact_patterns: Option<Vec<Spanned<String>>>,
     pub flush_ms: Option<Spanned<i64>>,
     pub batch: Option<Spanned<i64>>,
+    pub durability: Option<Spanned<String>>,
+    pub journal: Option<Spanned<String>>,
 }
 
 /// `[components.NAME.serve]`.

@@ -1,6 +1,6 @@
 //! `[gateway]` and `[components.NAME.serve]`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 
@@ -73,7 +73,22 @@ fn without_the_tables_the_gateway_and_serving_take_their_defaults() {
     assert!(g.log_inputs);
     assert!(g.redact_fields.is_empty() && g.redact_patterns.is_empty());
     assert_eq!((g.flush_ms, g.batch), (200, 256));
+    assert_eq!((g.durability, &g.journal), (Durability::Process, &None));
     assert_eq!(*g, GatewayConfig::default());
+    // The journal sits beside the store unless named; "none" keeps none.
+    let store = Path::new("proj/.rightfit/runs.db");
+    let beside = Some(PathBuf::from("proj/.rightfit/runs.db.journal"));
+    assert_eq!(g.journal_dir(store), beside);
+    let named = GatewayConfig {
+        journal: Some("/var/lib/j".into()),
+        ..GatewayConfig::default()
+    };
+    assert_eq!(named.journal_dir(store), Some(PathBuf::from("/var/lib/j")));
+    let none = GatewayConfig {
+        durability: Durability::None,
+        ..named
+    };
+    assert_eq!(none.journal_dir(store), None);
 
     let c = &p.components["c"];
     assert_eq!(c.serve, None);
@@ -116,6 +131,8 @@ redact_fields = ["user", "metadata"]
 redact_patterns = ['\b\d{13,19}\b', '[\w.+-]+@[\w-]+\.[\w.]+']
 flush_ms = 50
 batch = 32
+durability = "power"
+journal = "../logs/journal"
 "#,
     ) + r#"
 [components.c.serve]
@@ -139,6 +156,8 @@ timeout_s = 30
             redact_patterns: vec![r"\b\d{13,19}\b".into(), r"[\w.+-]+@[\w-]+\.[\w.]+".into()],
             flush_ms: 50,
             batch: 32,
+            durability: Durability::Power,
+            journal: Some("logs/journal".into()),
         }
     );
     let c = &p.components["c"];
@@ -337,6 +356,12 @@ fn gateway_keys_are_refused_with_key_and_line() {
         ),
         ("flush_ms = 0", "gateway.flush_ms", "at least 1 millisecond"),
         ("batch = 0", "gateway.batch", "at least 1 record"),
+        (
+            "durability = \"disk\"",
+            "gateway.durability",
+            "unknown durability 'disk'",
+        ),
+        ("journal = \" \"", "gateway.journal", "an empty path"),
         (
             "redact_fields = [\"user\", \" \"]",
             "gateway.redact_fields[1]",

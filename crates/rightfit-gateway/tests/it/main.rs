@@ -3,6 +3,7 @@
 //! as clients.
 
 mod faults;
+mod journal;
 mod routes;
 mod routing;
 mod sdk;

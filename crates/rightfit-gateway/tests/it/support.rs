@@ -162,11 +162,14 @@ pub async fn start_with(
     project: Project,
     store: Arc<dyn Store>,
 ) -> Running {
+    // Every test gateway keeps the default journal, beside the store as `rightfit serve` has it.
+    let journal = project.gateway.journal_dir(&dir.path().join("traffic.db"));
     let gateway = Gateway::start(Options {
         file: file.clone(),
         project,
         factory: Arc::new(Hosted),
         store: store.clone(),
+        journal,
     })
     .await
     .expect("gateway starts");

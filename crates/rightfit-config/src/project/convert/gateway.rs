@@ -4,7 +4,7 @@ use toml::Spanned;
 
 use super::locate::Locator;
 use crate::project::error::ConfigError;
-use crate::project::gateway::{GatewayAuth, GatewayConfig};
+use crate::project::gateway::{Durability, GatewayAuth, GatewayConfig};
 use crate::project::raw::RawGateway;
 
 /// A positive integer key, or the error that names it.
@@ -124,6 +124,33 @@ pub(super) fn gateway(
                 format!("{n} records is more than this machine can address"),
             )
         })?;
+    }
+    if let Some(d) = &raw.durability {
+        out.durability = match d.get_ref().as_str() {
+            "process" => Durability::Process,
+            "power" => Durability::Power,
+            "none" => Durability::None,
+            other => {
+                return Err(at.invalid(
+                    d.span(),
+                    key("durability"),
+                    format!(
+                        "unknown durability '{other}': expected \"process\" (survives a killed gateway), \"power\" (survives a power cut; a disk flush per request) or \"none\""
+                    ),
+                ));
+            }
+        };
+    }
+    if let Some(j) = &raw.journal {
+        if j.get_ref().trim().is_empty() {
+            return Err(at.invalid(
+                j.span(),
+                key("journal"),
+                "an empty path: name a directory, or leave journal out to keep it beside the store",
+            ));
+        }
+        // Resolved against the project file's directory by the caller.
+        out.journal = Some(j.get_ref().into());
     }
     Ok(out)
 }

@@ -71,6 +71,39 @@ pub async fn a_duplicate_id_fails_the_batch_and_names_the_id(store: &dyn Traffic
     assert_eq!(store.count_traffic(&all()).await.unwrap(), 3);
 }
 
+pub async fn missing_records_are_added_and_stored_ones_left_alone(store: &dyn TrafficStore) {
+    let first = traffic("req_1", "2026-11-30T00:00:00.000Z", "intent", "a");
+    store
+        .put_traffic(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    // A replayed journal: the stored record again (changed, to show it is not replaced), two
+    // new ones, one of them twice.
+    let mut again = first.clone();
+    again.candidate = "changed".to_owned();
+    let new = traffic("req_2", "2026-11-30T00:00:01.000Z", "intent", "b");
+    let other = traffic("req_3", "2026-11-30T00:00:02.000Z", "intent", "a");
+    let added = store
+        .put_traffic_missing(&[again, new.clone(), other.clone(), new.clone()])
+        .await
+        .unwrap();
+    assert_eq!(added, vec![false, true, true, false]);
+    assert_eq!(
+        store.traffic(&all()).await.unwrap(),
+        vec![first, new, other]
+    );
+    // Values are checked as put_traffic checks them: a bad one writes nothing.
+    let mut bad = traffic("req_4", "2026-11-30T00:00:03.000Z", "intent", "a");
+    bad.latency_ms = f64::NAN;
+    let fresh = traffic("req_5", "2026-11-30T00:00:04.000Z", "intent", "a");
+    assert!(store.put_traffic_missing(&[fresh, bad]).await.is_err());
+    assert_eq!(store.count_traffic(&all()).await.unwrap(), 3);
+    assert_eq!(
+        store.put_traffic_missing(&[]).await.unwrap(),
+        Vec::<bool>::new()
+    );
+}
+
 pub async fn a_batch_with_a_bad_value_writes_nothing(store: &dyn TrafficStore) {
     let mut bad = traffic("req_2", "2026-11-30T00:00:01.000Z", "intent", "a");
     bad.latency_ms = f64::NAN;
