@@ -5,7 +5,7 @@
 //! [`rightfit_types::ChatResponse`] (or stream events) into the bodies and SSE frames the
 //! official SDKs read. Pure functions: no I/O, no routing.
 
-use rightfit_types::{ChatRequest, Message};
+use rightfit_types::{ChatRequest, MAX_REQUEST_DEPTH, Message, json_depth};
 use serde_json::{Map, Value};
 
 use crate::api::Api;
@@ -182,9 +182,18 @@ pub(crate) fn text_content(value: &Value, param: &str) -> Result<String, Gateway
     Ok(texts.join("\n"))
 }
 
-/// The body as a JSON object, or the 400 to answer.
+/// The body as a JSON object, or the 400 to answer. A body nested deeper than
+/// [`MAX_REQUEST_DEPTH`] is refused here, so that its traffic record stays within what the store
+/// writes and every reader reads ([`rightfit_types::MAX_RECORD_DEPTH`]).
 pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>, GatewayError> {
     match serde_json::from_slice::<Value>(body) {
+        Ok(v) if json_depth(&v) > MAX_REQUEST_DEPTH => Err(GatewayError::invalid_request(
+            format!(
+                "The request body nests {} levels deep; this gateway takes at most {MAX_REQUEST_DEPTH}.",
+                json_depth(&v)
+            ),
+            None,
+        )),
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(GatewayError::invalid_request(
             format!(

@@ -162,7 +162,18 @@ impl TrafficStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(self.query_error("read traffic records"))?;
-        rows.into_iter().map(|row| row.decode(&self.path)).collect()
+        // A record that does not read back (written by hand, or by an older rightfit without
+        // today's limits) is skipped and named, not allowed to fail the whole listing.
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match row.decode(&self.path) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!("{e}; skipped");
+                    None
+                }
+            })
+            .collect())
     }
 
     async fn count_traffic(&self, filter: &TrafficFilter) -> Result<u64, StoreError> {

@@ -4,6 +4,33 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::Step;
 
+/// How deep the gateway lets a request's JSON nest (`{"a": [1]}` is 2 deep). Real requests are
+/// a few levels deep; tool schemas a few more.
+pub const MAX_REQUEST_DEPTH: usize = 32;
+
+/// How deep a stored traffic record's `input` may nest: the store refuses a deeper one. Room for
+/// a request of [`MAX_REQUEST_DEPTH`] inside the record's `{"messages", "params"}` wrapping, and
+/// well inside what every reader parses (serde_json stops at 128 levels): whatever the store
+/// takes, `rightfit traffic` and the journal read back.
+pub const MAX_RECORD_DEPTH: usize = 64;
+
+/// How deep `value` nests: 0 for a scalar, 1 for a flat array or object, one more per level.
+/// Walks with its own stack, so a value of any depth is measured without recursion.
+pub fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match v {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    deepest
+}
+
 /// One request served by the gateway, or one shadow call made for it.
 ///
 /// A request that a component's policy sends to a shadow candidate too yields two records: the
@@ -123,4 +150,29 @@ pub struct GatewayKey {
     pub budget_usd: Option<f64>,
     /// US dollars spent so far (priced requests only).
     pub spent_usd: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::json_depth;
+
+    #[test]
+    fn depth_counts_levels_of_arrays_and_objects() {
+        assert_eq!(json_depth(&json!(3)), 0);
+        assert_eq!(json_depth(&json!([])), 1);
+        assert_eq!(json_depth(&json!({"a": [1]})), 2);
+        assert_eq!(json_depth(&json!({"a": 1, "b": {"c": [[]]}})), 4);
+        // Deeper than serde_json would parse, built by hand: measured without recursion.
+        let mut deep = serde_json::Value::Null;
+        for _ in 0..100_000 {
+            deep = serde_json::Value::Array(vec![deep]);
+        }
+        assert_eq!(json_depth(&deep), 100_000);
+        // Dropping a 100,000-deep value recurses in serde_json: take it apart level by level.
+        while let serde_json::Value::Array(mut items) = deep {
+            deep = items.pop().unwrap_or_default();
+        }
+    }
 }

@@ -177,6 +177,54 @@ async fn a_body_over_the_limit_is_refused_with_413() {
     assert_eq!(up.request_count(), 1);
 }
 
+/// A chat body `levels` deep in all, through an extra field (`"metadata": {"x": {"x": ... 1}}`),
+/// written as text: serde_json would recurse to serialise a deep value.
+fn nested_body(levels: usize) -> String {
+    let mut body = chat("triage", "Hi").to_string();
+    body.pop();
+    body.push_str(&format!(
+        r#","metadata":{}1{}}}"#,
+        r#"{"x":"#.repeat(levels - 1),
+        "}".repeat(levels - 1)
+    ));
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_nest_at_most_32_levels_and_what_is_stored_reads_back() {
+    let (up, g) = gateway("").await;
+    // 126 levels (the issue's example): parsed by serde_json, refused by the depth rule, as is
+    // one level past the rule; nothing is sent upstream or stored.
+    for levels in [126, 33] {
+        let (status, _, body) = call(&g, post("/v1/chat/completions", nested_body(levels))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(
+            message.contains(&format!("nests {levels} levels deep")),
+            "{message}"
+        );
+        assert!(message.contains("at most 32"), "{message}");
+    }
+    // 200 levels: past serde_json's own limit, refused as unparseable.
+    let (status, _, _) = call(&g, post("/v1/chat/completions", nested_body(200))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(up.request_count(), 0);
+    // The deepest accepted body (32 levels, 31 of them in the field) is answered, stored, and
+    // every reader gets it back whole.
+    let (status, _, body) = call(&g, post("/v1/chat/completions", nested_body(32))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let records = g.wait_records(1).await;
+    assert_eq!(records.len(), 1);
+    let stored = &records[0].input["params"]["metadata"];
+    assert_eq!(rightfit_types::json_depth(stored), 31);
+    let all = g
+        .store
+        .traffic(&rightfit_types::TrafficFilter::default())
+        .await
+        .expect("read back");
+    assert_eq!(all, records);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_are_required_limited_budgeted_and_revocable() {
     let up = upstream().await;

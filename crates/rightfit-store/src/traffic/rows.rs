@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use rightfit_types::{GatewayKey, Step, TrafficRecord};
+use rightfit_types::{GatewayKey, MAX_RECORD_DEPTH, Step, TrafficRecord, json_depth};
 
 use crate::error::StoreError;
 use crate::rows::{Bad, finite, to_i64};
@@ -87,6 +87,15 @@ impl TrafficRow {
             });
         }
         check_steps(&what, &r.steps)?;
+        let depth = json_depth(&r.input);
+        if depth > MAX_RECORD_DEPTH {
+            return Err(StoreError::InvalidValue {
+                what: what.clone(),
+                field: "input".to_owned(),
+                value: format!("JSON nested {depth} levels deep"),
+                rule: "a traffic record's input nests at most 64 levels (MAX_RECORD_DEPTH), so that every reader reads it back",
+            });
+        }
         Ok(Self {
             id: r.id.clone(),
             at: r.at.clone(),

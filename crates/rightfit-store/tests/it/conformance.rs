@@ -59,6 +59,7 @@ backends!(
     traffic_round_trips_every_field,
     a_duplicate_id_fails_the_batch_and_names_the_id,
     missing_records_are_added_and_stored_ones_left_alone,
+    traffic_input_nests_at_most_max_record_depth,
     a_batch_with_a_bad_value_writes_nothing,
     traffic_filters_select_and_order,
     a_batch_of_1000_traffic_records_is_written_in_one_call,

@@ -413,3 +413,38 @@ async fn a_database_from_before_failed_runs_upgrades_without_losing_a_record() {
     assert!(tables.is_empty(), "{tables:?}");
     conn.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_traffic_record_that_does_not_read_back_is_skipped_not_fatal() {
+    let (_dir, store, path) = file_store().await;
+    let records = [
+        traffic("req_1", "2026-11-30T00:00:01.000Z", "intent", "a"),
+        traffic("req_2", "2026-11-30T00:00:02.000Z", "intent", "a"),
+        traffic("req_3", "2026-11-30T00:00:03.000Z", "intent", "a"),
+    ];
+    store.put_traffic(&records).await.unwrap();
+    // Damage one row behind the store's back: input that is not JSON, and JSON nested past what
+    // serde_json reads (as an older rightfit could have written).
+    let mut conn = raw(&path).await;
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    for (id, input) in [("req_2", "{not json".to_owned()), ("req_3", deep)] {
+        sqlx::query("UPDATE traffic SET input = ? WHERE id = ?")
+            .bind(input)
+            .bind(id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+    let back = store.traffic(&TrafficFilter::default()).await.unwrap();
+    assert_eq!(back, vec![records[0].clone()]);
+    // The count is of rows, so a listing can say that some were not shown.
+    assert_eq!(
+        store
+            .count_traffic(&TrafficFilter::default())
+            .await
+            .unwrap(),
+        3
+    );
+    store.close().await;
+}

@@ -104,6 +104,38 @@ pub async fn missing_records_are_added_and_stored_ones_left_alone(store: &dyn Tr
     );
 }
 
+/// `input` as `{"messages": [], "params": {"x": {"x": ... 1}}}`, `depth` levels in all.
+fn nested_input(depth: usize) -> serde_json::Value {
+    let mut inner = serde_json::json!(1);
+    for _ in 0..depth - 1 {
+        inner = serde_json::Value::Object(serde_json::Map::from_iter([("x".to_owned(), inner)]));
+    }
+    serde_json::json!({"messages": [], "params": inner})
+}
+
+pub async fn traffic_input_nests_at_most_max_record_depth(store: &dyn TrafficStore) {
+    let max = rightfit_types::MAX_RECORD_DEPTH;
+    let mut deepest = traffic("req_1", "2026-11-30T00:00:00.000Z", "intent", "a");
+    deepest.input = nested_input(max);
+    assert_eq!(rightfit_types::json_depth(&deepest.input), max);
+    store
+        .put_traffic(std::slice::from_ref(&deepest))
+        .await
+        .unwrap();
+    assert_eq!(store.traffic(&all()).await.unwrap(), vec![deepest]);
+    let mut deeper = traffic("req_2", "2026-11-30T00:00:01.000Z", "intent", "a");
+    deeper.input = nested_input(max + 1);
+    let err = store.put_traffic(&[deeper]).await.unwrap_err();
+    match &err {
+        StoreError::InvalidValue { field, value, .. } => {
+            assert_eq!(field, "input");
+            assert!(value.contains("65 levels"), "{value}");
+        }
+        other => panic!("expected InvalidValue, got {other:?}"),
+    }
+    assert_eq!(store.count_traffic(&all()).await.unwrap(), 1);
+}
+
 pub async fn a_batch_with_a_bad_value_writes_nothing(store: &dyn TrafficStore) {
     let mut bad = traffic("req_2", "2026-11-30T00:00:01.000Z", "intent", "a");
     bad.latency_ms = f64::NAN;
