@@ -23,6 +23,7 @@ pub mod auth;
 pub mod error;
 mod generate;
 pub mod journal;
+mod listen;
 pub mod metrics;
 pub mod plan;
 pub mod recorder;

@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::extract::State as Axum;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use http::{HeaderMap, StatusCode, header};
 use rightfit_config::project::{Durability, GatewayAuth, Project};
 use rightfit_registry::ProviderFactory;
@@ -23,6 +22,7 @@ use crate::auth::{Keys, REFRESH};
 use crate::error::{ErrorKind, GatewayError};
 use crate::generate::generate;
 use crate::journal::{self, Journal};
+use crate::listen;
 use crate::metrics::Metrics;
 use crate::recorder::{self, Writer};
 use crate::state::State;
@@ -168,23 +168,19 @@ impl Gateway {
                 }
             }
         });
-        // Answers are small writes: send them at once rather than wait for Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY not set: {e}");
-            }
-        });
-        let served = axum::serve(listener, router(self.app.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let g = &self.app.state().project.gateway;
+        let limits = listen::Limits {
+            header_timeout: Duration::from_secs_f64(g.header_timeout_s),
+            per_client: g.max_connections_per_client,
+        };
+        listen::serve(listener, router(self.app.clone()), limits, shutdown).await;
         reloader.abort();
         refresher.abort();
         let _ = reloader.await;
         let _ = refresher.await;
         self.app.tasks.close();
         self.app.tasks.wait().await;
-        self.writer.close().await?;
-        served.map_err(|e| format!("server: {e}"))
+        self.writer.close().await
     }
 }
 

@@ -39,6 +39,13 @@ pub struct GatewayConfig {
     /// The traffic journal's directory, resolved against the project file's directory (default:
     /// beside the store, [`GatewayConfig::journal_dir`]).
     pub journal: Option<PathBuf>,
+    /// A client has this long to send a request's headers, counted from when the connection
+    /// opens or its previous answer was sent (so it bounds idle keep-alive connections too),
+    /// seconds (default 30).
+    pub header_timeout_s: f64,
+    /// Connections one client address may hold open at once; one more is answered 429 and
+    /// closed (default 256).
+    pub max_connections_per_client: usize,
 }
 
 /// What an answered request's traffic record survives between its answer and the batched
@@ -96,6 +103,8 @@ impl Default for GatewayConfig {
             batch: 256,
             durability: Durability::Process,
             journal: None,
+            header_timeout_s: 30.0,
+            max_connections_per_client: 256,
         }
     }
 }

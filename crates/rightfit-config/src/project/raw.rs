@@ -243,6 +243,8 @@ pub(crate) struct RawGateway {
     pub batch: Option<Spanned<i64>>,
     pub durability: Option<Spanned<String>>,
     pub journal: Option<Spanned<String>>,
+    pub header_timeout_s: Option<Spanned<f64>>,
+    pub max_connections_per_client: Option<Spanned<i64>>,
 }
 
 /// `[components.NAME.serve]`.

@@ -133,6 +133,8 @@ flush_ms = 50
 batch = 32
 durability = "power"
 journal = "../logs/journal"
+header_timeout_s = 5.5
+max_connections_per_client = 8
 "#,
     ) + r#"
 [components.c.serve]
@@ -158,6 +160,8 @@ timeout_s = 30
             batch: 32,
             durability: Durability::Power,
             journal: Some("logs/journal".into()),
+            header_timeout_s: 5.5,
+            max_connections_per_client: 8,
         }
     );
     let c = &p.components["c"];
@@ -362,6 +366,18 @@ fn gateway_keys_are_refused_with_key_and_line() {
             "unknown durability 'disk'",
         ),
         ("journal = \" \"", "gateway.journal", "an empty path"),
+        ("header_timeout_s = 0", "gateway.header_timeout_s", "more than 0"),
+        ("header_timeout_s = 3601", "gateway.header_timeout_s", "at most 3600"),
+        (
+            "max_connections_per_client = 0",
+            "gateway.max_connections_per_client",
+            "at least 1 connection",
+        ),
+        (
+            "max_connections_per_client = 65537",
+            "gateway.max_connections_per_client",
+            "between 1 and 65536",
+        ),
         (
             "redact_fields = [\"user\", \" \"]",
             "gateway.redact_fields[1]",

@@ -2,6 +2,7 @@
 //! sockets, with the testkit's protocol-faithful servers as upstream models; the official SDKs
 //! as clients.
 
+mod connections;
 mod faults;
 mod journal;
 mod routes;

@@ -75,6 +75,28 @@ pub(super) fn gateway(
                 )
             })?;
     }
+    if let Some(t) = &raw.header_timeout_s {
+        let v = *t.get_ref();
+        if !(v > 0.0 && v <= 3600.0) {
+            return Err(at.invalid(
+                t.span(),
+                key("header_timeout_s"),
+                format!("must be more than 0 and at most 3600 seconds, not {v}"),
+            ));
+        }
+        out.header_timeout_s = v;
+    }
+    if let Some(n) = &raw.max_connections_per_client {
+        let v = at_least_one(at, "max_connections_per_client", n, "connection")?;
+        if v > 65_536 {
+            return Err(at.invalid(
+                n.span(),
+                key("max_connections_per_client"),
+                format!("{v} is out of range: between 1 and 65536"),
+            ));
+        }
+        out.max_connections_per_client = v as usize;
+    }
     if let Some(t) = &raw.request_timeout_s {
         let v = *t.get_ref();
         if !(v > 0.0 && v.is_finite()) {
