@@ -14,6 +14,8 @@ pub const TEST_MODEL: &str = "RIGHTFIT_TEST_MODEL";
 pub const TEST_QWEN_SMALL: &str = "RIGHTFIT_TEST_QWEN_SMALL";
 /// The all-MiniLM-L6-v2 directory the students tests use (default: the pulled catalogue copy).
 pub const TEST_EMBEDDER: &str = "RIGHTFIT_TEST_EMBEDDER";
+/// Cases each fuzz test runs (`rightfit_testkit::fuzz`; default 256, `scripts/fuzz` sets more).
+pub const FUZZ_CASES: &str = "RIGHTFIT_FUZZ_CASES";
 /// Hugging Face access token, for gated or private repositories.
 pub const HF_TOKEN: &str = "HF_TOKEN";
 /// The OpenAI key `rightfit chat --model gpt-4o` uses (configs name their own variables).
@@ -144,4 +146,5 @@ pub const TESTS: &[(&str, &str)] = &[
         "Cargo's build directory; tests write artefacts there",
     ),
     (BUILD_JOBS, "parallel jobs of scripts/test-tools' builds"),
+    (FUZZ_CASES, "cases each fuzz test runs (default 256)"),
 ];

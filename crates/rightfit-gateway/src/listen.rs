@@ -52,7 +52,11 @@ impl Clients {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        let mut open = self.clients.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self
+            .clients
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(n) = open.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {

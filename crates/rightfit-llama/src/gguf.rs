@@ -139,15 +139,15 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
-    /// Number of elements.
-    pub fn elements(&self) -> u64 {
-        self.dims.iter().product()
+    /// Number of elements; `None` when the dimensions multiply past 2^64 (a corrupt file).
+    pub fn elements(&self) -> Option<u64> {
+        self.dims.iter().try_fold(1u64, |n, &d| n.checked_mul(d))
     }
 
-    /// Bytes of data, when the type is known.
+    /// Bytes of data, when the type is known and the size fits in 64 bits.
     pub fn bytes(&self) -> Option<u64> {
         let (block, size) = type_layout(self.ggml_type)?;
-        Some(self.elements() / block * size)
+        (self.elements()? / block).checked_mul(size)
     }
 }
 
@@ -192,9 +192,13 @@ impl GgufHeader {
         self.get_u64(&format!("{}.context_length", self.architecture()?))
     }
 
-    /// Total number of weights (parameters).
+    /// Total number of weights (parameters), saturating at 2^64 - 1 for a header whose counts
+    /// do not fit (only a corrupt one).
     pub fn parameter_count(&self) -> u64 {
-        self.tensors.iter().map(TensorInfo::elements).sum()
+        self.tensors
+            .iter()
+            .map(|t| t.elements().unwrap_or(u64::MAX))
+            .fold(0, u64::saturating_add)
     }
 
     /// The embedded Jinja chat template, if any.
@@ -339,6 +343,14 @@ impl<R: Read> Reader<'_, R> {
     fn check_extents(&self, header: &GgufHeader) -> Result<(), GgufError> {
         let mut needed = header.data_offset;
         for t in &header.tensors {
+            // Found by the fuzz test: dimensions whose product overflows (a panic in a debug
+            // build, a wrong size in a release one) are corruption, named as such.
+            if type_layout(t.ggml_type).is_some() && t.bytes().is_none() {
+                return Err(self.corrupt(format!(
+                    "tensor {} has dimensions {:?}: more than 2^64 bytes",
+                    t.name, t.dims
+                )));
+            }
             let Some(bytes) = t.bytes() else { continue };
             let end = header
                 .data_offset

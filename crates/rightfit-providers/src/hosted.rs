@@ -13,4 +13,7 @@ mod retry;
 pub mod sse;
 mod transport;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use transport::HostedProvider;

@@ -22,6 +22,7 @@ pub mod chromium;
 pub mod clients;
 mod embeddings;
 mod error_bodies;
+pub mod fuzz;
 mod gemini;
 mod limits;
 pub mod llama_server;

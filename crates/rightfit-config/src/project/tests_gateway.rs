@@ -366,8 +366,16 @@ fn gateway_keys_are_refused_with_key_and_line() {
             "unknown durability 'disk'",
         ),
         ("journal = \" \"", "gateway.journal", "an empty path"),
-        ("header_timeout_s = 0", "gateway.header_timeout_s", "more than 0"),
-        ("header_timeout_s = 3601", "gateway.header_timeout_s", "at most 3600"),
+        (
+            "header_timeout_s = 0",
+            "gateway.header_timeout_s",
+            "more than 0",
+        ),
+        (
+            "header_timeout_s = 3601",
+            "gateway.header_timeout_s",
+            "at most 3600",
+        ),
         (
             "max_connections_per_client = 0",
             "gateway.max_connections_per_client",

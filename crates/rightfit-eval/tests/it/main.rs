@@ -19,6 +19,7 @@ use rightfit_types::{
 };
 use tokio::sync::watch;
 
+mod fuzz;
 mod strategies;
 
 /// What a scripted provider does.

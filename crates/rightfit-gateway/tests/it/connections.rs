@@ -28,7 +28,8 @@ async fn until_closed(s: &mut TcpStream) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
-const REQUEST: &str = "{\"model\":\"triage\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+const REQUEST: &str =
+    "{\"model\":\"triage\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
 
 fn post(keep_alive: bool) -> String {
     format!(
@@ -70,7 +71,10 @@ async fn a_client_holds_at_most_its_connections() {
     assert!(said.starts_with("HTTP/1.1 429"), "{said}");
     assert!(said.contains("too_many_connections"), "{said}");
     // The two admitted ones work.
-    second.write_all(post(false).as_bytes()).await.expect("write");
+    second
+        .write_all(post(false).as_bytes())
+        .await
+        .expect("write");
     let said = until_closed(&mut second).await;
     assert!(said.starts_with("HTTP/1.1 200"), "{said}");
     // Closing connections frees their places: a new one is served.

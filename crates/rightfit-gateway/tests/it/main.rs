@@ -4,6 +4,7 @@
 
 mod connections;
 mod faults;
+mod fuzz;
 mod journal;
 mod routes;
 mod routing;

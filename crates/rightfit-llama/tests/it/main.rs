@@ -6,4 +6,5 @@ mod bad_files;
 mod directory;
 mod engine;
 mod fetcher;
+mod fuzz;
 mod support;

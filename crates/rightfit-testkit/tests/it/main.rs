@@ -9,6 +9,7 @@ mod anthropic;
 mod chromium;
 mod embeddings;
 mod faults;
+mod fuzz_config;
 mod gemini;
 mod openai;
 mod sdk;
