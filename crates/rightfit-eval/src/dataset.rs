@@ -33,7 +33,7 @@ pub use from_traffic::{
     write_rows,
 };
 pub use path::{FieldPath, FieldPathError};
-pub use records::{DatasetError, Row, Skipped};
+pub use records::{DatasetError, MAX_DATASET_BYTES, Row, Skipped};
 use records::{Record, kind};
 pub use sample::{Split, sample, split, stratified_sample};
 
@@ -134,10 +134,18 @@ pub struct Loaded {
 /// [`Loaded::skipped`].
 pub fn load(spec: &DatasetSpec) -> Result<Loaded, DatasetError> {
     let path = spec.path.as_path();
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Read {
+    let read_error = |source| DatasetError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_DATASET_BYTES {
+        return Err(DatasetError::TooLarge {
+            path: path.to_owned(),
+            bytes: size,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(read_error)?;
     let text = text::decode(path, &bytes)?;
     let spec_error = |message: String| DatasetError::Spec {
         path: path.to_owned(),
@@ -273,6 +281,21 @@ mod tests {
             .iter()
             .map(|row| (row.line, row.id.as_str()))
             .collect()
+    }
+
+    #[test]
+    fn a_dataset_over_the_size_limit_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.jsonl");
+        let file = std::fs::File::create(&path).unwrap();
+        // Sparse: one byte past the limit, no disk used.
+        file.set_len(MAX_DATASET_BYTES + 1).unwrap();
+        let err = load(&DatasetSpec::new(&path)).unwrap_err();
+        assert!(matches!(err, DatasetError::TooLarge { .. }), "{err:?}");
+        let said = err.to_string();
+        assert!(said.starts_with(&path.display().to_string()), "{said}");
+        assert!(said.contains("sample or split"), "{said}");
+        // (At the limit the file would be read: 2 GiB, too much for a test to allocate.)
     }
 
     #[test]

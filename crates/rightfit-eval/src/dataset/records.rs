@@ -46,6 +46,10 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// The largest dataset file read: 2 GiB. A dataset is read whole (and its rows kept) in memory;
+/// a larger one is refused before a byte is read rather than exhaust it.
+pub const MAX_DATASET_BYTES: u64 = 2 << 30;
+
 /// A dataset file that cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -56,6 +60,18 @@ pub enum DatasetError {
         path: PathBuf,
         /// What the operating system said.
         source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_DATASET_BYTES`]: it would be read whole into memory.
+    #[error(
+        "{}: {bytes} bytes is more than a dataset may be ({max} bytes) — sample or split it first",
+        path.display(),
+        max = MAX_DATASET_BYTES
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
     },
     /// The file is not UTF-8 text.
     #[error(

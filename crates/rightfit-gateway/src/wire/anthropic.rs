@@ -4,6 +4,7 @@
 //! Shapes follow api.anthropic.com as `rightfit-testkit`'s Anthropic server reproduces them (the
 //! official SDKs are tested against it). Anthropic has no `n`: one choice, index 0.
 
+use rightfit_config::project::limits::MAX_TOKENS;
 use rightfit_types::{ChatRequest, Message, Sampling};
 use serde_json::{Map, Value};
 
@@ -30,7 +31,7 @@ pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
     let f = Fields::new(&map);
     let model = f.required_string("model")?.to_owned();
     let max_tokens = f
-        .integer("max_tokens", 1, u32::MAX)?
+        .integer("max_tokens", 1, MAX_TOKENS)?
         .ok_or_else(|| missing("max_tokens"))?;
     let mut messages = Vec::new();
     if let Some(value) = f.get("system") {

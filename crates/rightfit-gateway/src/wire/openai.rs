@@ -5,6 +5,7 @@
 //! Shapes follow api.openai.com as `rightfit-testkit`'s OpenAI server reproduces them (the
 //! official SDKs are tested against it).
 
+use rightfit_config::project::limits::MAX_TOKENS;
 use rightfit_types::{ChatRequest, Message, ResponseFormat, Sampling};
 use serde_json::{Map, Value};
 
@@ -72,9 +73,10 @@ pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
         top_k: f.integer("top_k", 0, u32::MAX)?.filter(|&k| k > 0),
         seed: seed(&f)?,
     };
-    let max_tokens = match f.integer("max_completion_tokens", 1, u32::MAX)? {
+    // The bound config files have too (rightfit_config::project::limits).
+    let max_tokens = match f.integer("max_completion_tokens", 1, MAX_TOKENS)? {
         Some(n) => Some(n),
-        None => f.integer("max_tokens", 1, u32::MAX)?,
+        None => f.integer("max_tokens", 1, MAX_TOKENS)?,
     };
     let stop = stop(f.get("stop"))?;
     let logprobs = logprobs(&f)?;

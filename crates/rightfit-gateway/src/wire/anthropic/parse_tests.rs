@@ -243,3 +243,13 @@ fn a_body_that_is_not_json_is_refused() {
         "invalid_request_error"
     );
 }
+
+#[test]
+fn max_tokens_is_bounded_as_in_config_files() {
+    let max = rightfit_config::project::limits::MAX_TOKENS;
+    let body = |n: u64| json!({"model": "m", "max_tokens": n, "messages": [{"role": "user", "content": "hi"}]});
+    assert_eq!(ok(&body(u64::from(max))).chat.max_tokens, Some(max));
+    let e = parse(body(u64::from(max) + 1).to_string().as_bytes()).expect_err("over the bound");
+    assert!(e.message().contains("max_tokens"), "{}", e.message());
+    assert!(e.status().is_client_error());
+}
