@@ -20,7 +20,7 @@ pub const LATEST: &str = "latest";
 /// Where runs, candidates, records and cached responses are kept.
 ///
 /// Runs are listed newest first: by `started_at` (RFC 3339 UTC, so text order is time order),
-/// then by id.
+/// then, for runs started in the same second, the one created later first.
 #[async_trait]
 pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// Stores a new run. Fails with [`StoreError::DuplicateRun`] if its id is taken.

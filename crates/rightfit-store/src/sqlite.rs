@@ -36,8 +36,9 @@ const MAX_CONNECTIONS: u32 = 4;
 /// SQLite's result code for "file is not a database".
 const SQLITE_NOTADB: &str = "26";
 
-/// Runs newest first.
-const NEWEST_FIRST: &str = "ORDER BY started_at DESC, id DESC";
+/// Runs newest first. `started_at` has whole seconds, so two runs started in one second are
+/// ordered by when they were created (SQLite's rowid), not by their ids' random suffixes.
+const NEWEST_FIRST: &str = "ORDER BY started_at DESC, rowid DESC";
 
 /// A [`RunStore`] in SQLite.
 #[derive(Debug)]

@@ -18,6 +18,13 @@
 //! Latency percentiles cover every request due in the measured window: a failed one counts with
 //! the time it took to fail, a timed-out one with the timeout. `ok` counts 2xx answers read to the
 //! end; `errors` maps what went wrong (`status_503`, `timeout`, `connect`, `body`) to counts.
+//!
+//! For soak tests (scripts/soak): `--stream-fraction F` asks for a stream (`"stream": true` with
+//! usage) in that share of requests, spread evenly, naming `--stream-model` (default `--model`);
+//! a streamed answer is ok only when it ends with `data: [DONE]` (else `incomplete_stream`).
+//! `--disconnect-fraction F` hangs up on that share of the streamed requests as soon as the first
+//! bytes of the answer arrive (`disconnected`). `--ids FILE` writes one line per request whose
+//! answer carried an id: its outcome (`ok` or the error kind) and the id.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -26,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{Request, Uri, header};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -33,7 +41,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 
-const USAGE: &str = "usage: rightfit-loadgen --url URL --rate R [--duration S (10)] [--warmup S (2)] [--timeout S (10)] [--connections N (rate/10, >= 16)] [--model M (bench)] [--key KEY] [--body JSON]";
+const USAGE: &str = "usage: rightfit-loadgen --url URL --rate R [--duration S (10)] [--warmup S (2)] [--timeout S (10)] [--connections N (rate/10, >= 16)] [--model M (bench)] [--key KEY] [--body JSON] [--stream-fraction F (0)] [--stream-model M] [--disconnect-fraction F (0)] [--ids FILE]";
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -46,6 +54,11 @@ struct Args {
     connections: usize,
     key: Option<String>,
     body: Bytes,
+    /// The body of a streamed request.
+    stream_body: Bytes,
+    stream_fraction: f64,
+    disconnect_fraction: f64,
+    ids: Option<std::path::PathBuf>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -58,6 +71,16 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut model = "bench".to_owned();
     let mut key = None;
     let mut body = None;
+    let mut stream_model = None;
+    let mut stream_fraction = 0.0;
+    let mut disconnect_fraction = 0.0;
+    let mut ids = None;
+    let fraction = |flag: &str, raw: String| -> Result<f64, String> {
+        match raw.parse::<f64>() {
+            Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+            _ => Err(format!("{flag} '{raw}' is not a fraction between 0 and 1")),
+        }
+    };
     let seconds = |flag: &str, raw: String| -> Result<f64, String> {
         match raw.parse::<f64>() {
             Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
@@ -100,6 +123,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--model" => model = value()?,
             "--key" => key = Some(value()?),
             "--body" => body = Some(value()?),
+            "--stream-model" => stream_model = Some(value()?),
+            "--stream-fraction" => stream_fraction = fraction("--stream-fraction", value()?)?,
+            "--disconnect-fraction" => {
+                disconnect_fraction = fraction("--disconnect-fraction", value()?)?;
+            }
+            "--ids" => ids = Some(std::path::PathBuf::from(value()?)),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
@@ -110,16 +139,24 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     let body = match body {
         Some(raw) => {
-            serde_json::from_str::<Value>(&raw).map_err(|e| format!("--body is not JSON: {e}"))?;
-            raw
+            serde_json::from_str::<Value>(&raw).map_err(|e| format!("--body is not JSON: {e}"))?
         }
         None => json!({
             "model": model,
             "messages": [{"role": "user", "content": "Say hello."}],
             "max_tokens": 16,
-        })
-        .to_string(),
+        }),
     };
+    let mut stream_body = body.clone();
+    if let Some(fields) = stream_body.as_object_mut() {
+        fields.insert("stream".into(), json!(true));
+        fields.insert("stream_options".into(), json!({"include_usage": true}));
+        if let Some(m) = stream_model {
+            fields.insert("model".into(), json!(m));
+        }
+    } else if stream_fraction > 0.0 {
+        return Err("--stream-fraction needs a --body that is a JSON object".to_owned());
+    }
     Ok(Args {
         url,
         rate,
@@ -128,7 +165,11 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         timeout: Duration::from_secs_f64(timeout),
         connections: connections.unwrap_or_else(|| ((rate / 10.0).ceil() as usize).max(16)),
         key,
-        body: Bytes::from(body),
+        body: Bytes::from(body.to_string()),
+        stream_body: Bytes::from(stream_body.to_string()),
+        stream_fraction,
+        disconnect_fraction,
+        ids,
     })
 }
 
@@ -142,6 +183,39 @@ struct Sample {
     latency: Duration,
     /// None for a 2xx answer read to the end, else what went wrong.
     error: Option<String>,
+    /// The answer's `id`, when it had one.
+    id: Option<String>,
+    streamed: bool,
+}
+
+/// What one request does.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    stream: bool,
+    /// Hang up when the first bytes of the answer arrive.
+    disconnect: bool,
+}
+
+/// Whether request `i` is among an evenly spread `fraction` of all.
+fn picked(i: u64, fraction: f64) -> bool {
+    fraction > 0.0 && ((i + 1) as f64 * fraction).floor() > (i as f64 * fraction).floor()
+}
+
+/// The `id` of a whole answer, or of a stream's first `data:` event.
+fn answer_id(body: &[u8], streamed: bool) -> Option<String> {
+    let json = if streamed {
+        let text = std::str::from_utf8(body).ok()?;
+        let line = text.lines().find_map(|l| l.strip_prefix("data: "))?;
+        serde_json::from_str::<Value>(line).ok()?
+    } else {
+        serde_json::from_slice::<Value>(body).ok()?
+    };
+    json.get("id")?.as_str().map(str::to_owned)
+}
+
+/// Whether a stream ended with OpenAI's end marker.
+fn stream_complete(body: &[u8]) -> bool {
+    body.trim_ascii_end().ends_with(b"data: [DONE]")
 }
 
 type HttpClient = Client<HttpConnector, Body>;
@@ -150,23 +224,30 @@ async fn one(
     client: HttpClient,
     args: Arc<Args>,
     due: Instant,
+    shape: Shape,
     slots: Arc<Semaphore>,
     results: mpsc::UnboundedSender<Sample>,
 ) {
     let lag = Instant::now().saturating_duration_since(due);
     let deadline = tokio::time::Instant::from_std(due + args.timeout);
+    let mut id = None;
     let outcome = tokio::time::timeout_at(deadline, async {
         // A closed semaphore cannot happen (nobody closes it); count it as a failure if it did.
         let Ok(_slot) = slots.acquire().await else {
             return Some("closed".to_owned());
         };
+        let (body, accept) = if shape.stream {
+            (args.stream_body.clone(), "text/event-stream")
+        } else {
+            (args.body.clone(), "application/json")
+        };
         let mut request = Request::post(args.url.clone())
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json");
+            .header(header::ACCEPT, accept);
         if let Some(key) = &args.key {
             request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
         }
-        let request = match request.body(Body::from(args.body.clone())) {
+        let request = match request.body(Body::from(body)) {
             Ok(request) => request,
             Err(_) => return Some("request".to_owned()),
         };
@@ -175,13 +256,23 @@ async fn one(
             Err(_) => return Some("connect".to_owned()),
         };
         let status = response.status();
-        if axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
-            .await
-            .is_err()
-        {
-            return Some("body".to_owned());
+        let body = Body::new(response.into_body());
+        if shape.disconnect {
+            // Read the first bytes, then drop the answer: the connection closes mid-answer.
+            let mut frames = body.into_data_stream();
+            if let Some(Ok(first)) = frames.next().await {
+                id = answer_id(&first, true);
+            }
+            return Some("disconnected".to_owned());
         }
-        (!status.is_success()).then(|| format!("status_{}", status.as_u16()))
+        let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+            return Some("body".to_owned());
+        };
+        id = answer_id(&bytes, shape.stream);
+        if !status.is_success() {
+            return Some(format!("status_{}", status.as_u16()));
+        }
+        (shape.stream && !stream_complete(&bytes)).then(|| "incomplete_stream".to_owned())
     })
     .await
     .unwrap_or_else(|_| Some("timeout".to_owned()));
@@ -191,6 +282,8 @@ async fn one(
         lag,
         latency: due.elapsed(),
         error: outcome,
+        id,
+        streamed: shape.stream,
     });
 }
 
@@ -243,11 +336,20 @@ async fn run(args: Args) -> Value {
     });
 
     let (results_tx, mut results_rx) = mpsc::unbounded_channel::<Sample>();
+    let (mut sent, mut streamed) = (0u64, 0u64);
     while let Some(due) = due_rx.recv().await {
+        let mut shape = Shape::default();
+        if picked(sent, args.stream_fraction) {
+            shape.stream = true;
+            shape.disconnect = picked(streamed, args.disconnect_fraction);
+            streamed += 1;
+        }
+        sent += 1;
         tokio::spawn(one(
             client.clone(),
             Arc::clone(&args),
             due,
+            shape,
             Arc::clone(&slots),
             results_tx.clone(),
         ));
@@ -258,16 +360,27 @@ async fn run(args: Args) -> Value {
     let mut latencies = Vec::new();
     let mut lags = Vec::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut ids = String::new();
+    let mut streamed = 0u64;
     while let Some(sample) = results_rx.recv().await {
         if sample.due < measure_from {
             continue;
         }
         latencies.push(millis(sample.latency));
         lags.push(millis(sample.lag));
+        streamed += u64::from(sample.streamed);
+        if let Some(id) = &sample.id {
+            let outcome = sample.error.as_deref().unwrap_or("ok");
+            ids.push_str(&format!("{outcome} {id}\n"));
+        }
         if let Some(error) = sample.error {
             *errors.entry(error).or_default() += 1;
         }
     }
+    let ids_written = match &args.ids {
+        Some(path) => std::fs::write(path, ids).map_err(|e| e.to_string()).err(),
+        None => None,
+    };
     latencies.sort_by(f64::total_cmp);
     lags.sort_by(f64::total_cmp);
     let sent = latencies.len() as u64;
@@ -293,6 +406,8 @@ async fn run(args: Args) -> Value {
         "lag_p99_ms": round3(percentile(&lags, 99.0)),
         "lag_max_ms": round3(lags.last().copied().unwrap_or(f64::NAN)),
         "scheduler_ok": scheduler_ok,
+        "streamed": streamed,
+        "ids_error": ids_written,
     })
 }
 
@@ -347,6 +462,28 @@ mod tests {
     }
 
     #[test]
+    fn shares_are_spread_evenly_and_exact() {
+        let every_fourth: Vec<u64> = (0..12).filter(|&i| picked(i, 0.25)).collect();
+        assert_eq!(every_fourth, [3, 7, 11]);
+        assert_eq!((0..1000).filter(|&i| picked(i, 0.1)).count(), 100);
+        assert_eq!((0..1000).filter(|&i| picked(i, 1.0)).count(), 1000);
+        assert!(!(0..1000).any(|i| picked(i, 0.0)));
+    }
+
+    #[test]
+    fn answers_give_their_id_and_streams_their_end() {
+        assert_eq!(
+            answer_id(br#"{"id": "req_1", "choices": []}"#, false).as_deref(),
+            Some("req_1")
+        );
+        let stream = b"data: {\"id\":\"req_2\"}\n\ndata: [DONE]\n\n";
+        assert_eq!(answer_id(stream, true).as_deref(), Some("req_2"));
+        assert!(stream_complete(stream));
+        assert!(!stream_complete(b"data: {\"id\":\"req_2\"}\n\n"));
+        assert_eq!(answer_id(b"{", false), None);
+    }
+
+    #[test]
     fn arguments_have_defaults_and_are_checked() {
         let a = args(&[
             "--url",
@@ -370,5 +507,32 @@ mod tests {
         assert!(args(&["--url", "http://x/", "--rate", "0"]).is_err());
         assert!(args(&["--url", "http://x/"]).is_err());
         assert!(args(&["--url", "http://x/", "--rate", "1", "--body", "{"]).is_err());
+        assert!(
+            args(&[
+                "--url",
+                "http://x/",
+                "--rate",
+                "1",
+                "--stream-fraction",
+                "2"
+            ])
+            .is_err()
+        );
+        let s = args(&[
+            "--url",
+            "http://x/",
+            "--rate",
+            "1",
+            "--stream-fraction",
+            "0.5",
+            "--stream-model",
+            "other",
+        ])
+        .expect("valid");
+        let body: Value = serde_json::from_slice(&s.stream_body).expect("JSON");
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["model"], "other");
+        let plain: Value = serde_json::from_slice(&s.body).expect("JSON");
+        assert_eq!(plain.get("stream"), None);
     }
 }

@@ -79,7 +79,8 @@ pub async fn runs_are_newest_first_by_component_and_limited(store: &dyn RunStore
         ("d", "ner", "2026-11-30T05:00:00Z"),
         ("a", "sentiment", "2026-11-30T01:00:00Z"),
         ("c", "sentiment", "2026-11-30T04:00:00Z"),
-        // Same start as "c": the id breaks the tie.
+        // Same start as "c", created after it: the later one is the newer (ids do not decide:
+        // their suffixes are random).
         ("c2", "sentiment", "2026-11-30T04:00:00Z"),
     ];
     for (id, component, started) in rows {
