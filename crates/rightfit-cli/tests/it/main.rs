@@ -13,6 +13,7 @@ mod hosted;
 mod journal;
 mod strategies;
 mod traffic;
+mod traffic_unreadable;
 
 pub(crate) fn model() -> PathBuf {
     let p = std::env::var(rightfit_config::env::TEST_MODEL)
