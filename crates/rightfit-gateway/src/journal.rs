@@ -22,6 +22,8 @@ use rightfit_config::project::Durability;
 use rightfit_store::TrafficStore;
 use rightfit_types::TrafficRecord;
 
+use crate::recorder::add_spend;
+
 /// A segment is closed and a new one started after this many records …
 const SEGMENT_RECORDS: u64 = 8_192;
 /// … or this many bytes, whichever comes first.
@@ -272,25 +274,15 @@ pub async fn replay(
                 .put_traffic_missing(chunk)
                 .await
                 .map_err(|e| format!("replaying {}: {e}", path.display()))?;
-            let mut spend: BTreeMap<&str, f64> = BTreeMap::new();
-            for (r, new) in chunk.iter().zip(&added) {
-                if !new {
-                    out.present += 1;
-                    continue;
-                }
-                out.stored += 1;
-                if let (Some(key), Some(cost)) = (&r.key_id, r.cost_usd)
-                    && cost > 0.0
-                {
-                    *spend.entry(key).or_default() += cost;
-                }
-            }
-            for (key, usd) in spend {
-                // As the writer does: a spend that cannot be added is logged, the records kept.
-                if let Err(e) = store.add_spend(key, usd).await {
-                    tracing::error!("traffic journal: spend of key {key} not recorded: {e}");
-                }
-            }
+            let new: Vec<&TrafficRecord> = chunk
+                .iter()
+                .zip(&added)
+                .filter_map(|(r, new)| new.then_some(r))
+                .collect();
+            out.stored += new.len() as u64;
+            out.present += (chunk.len() - new.len()) as u64;
+            // Only the records stored now: the others' cost was counted when they were.
+            add_spend(store, new).await;
         }
         out.segments += 1;
         if unreadable > 0 {

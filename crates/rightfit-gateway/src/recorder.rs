@@ -220,19 +220,7 @@ async fn write(sink: &Sink, queued: &mut Vec<Queued>) {
             tell(journal, segments, true);
             stats.written.fetch_add(n, Ordering::Relaxed);
             metrics.traffic_written(n);
-            let mut spend: BTreeMap<String, f64> = BTreeMap::new();
-            for r in &pending {
-                if let (Some(key), Some(cost)) = (&r.key_id, r.cost_usd)
-                    && cost > 0.0
-                {
-                    *spend.entry(key.clone()).or_default() += cost;
-                }
-            }
-            for (key, usd) in spend {
-                if let Err(e) = store.add_spend(&key, usd).await {
-                    tracing::error!("traffic log: spend of key {key} not recorded: {e}");
-                }
-            }
+            add_spend(&**store, &pending).await;
         }
         Err(e) => {
             tell(journal, segments, false);
@@ -245,6 +233,27 @@ async fn write(sink: &Sink, queued: &mut Vec<Queued>) {
                 ""
             };
             tracing::error!("traffic log: {n} records could not be written{kept}: {e}");
+        }
+    }
+}
+
+/// Adds the cost of `records` to their keys' spend, one update per key. A spend that cannot be
+/// added is logged; the records are stored all the same.
+pub(crate) async fn add_spend<'a>(
+    store: &dyn TrafficStore,
+    records: impl IntoIterator<Item = &'a TrafficRecord>,
+) {
+    let mut spend: BTreeMap<&str, f64> = BTreeMap::new();
+    for r in records {
+        if let (Some(key), Some(cost)) = (&r.key_id, r.cost_usd)
+            && cost > 0.0
+        {
+            *spend.entry(key).or_default() += cost;
+        }
+    }
+    for (key, usd) in spend {
+        if let Err(e) = store.add_spend(key, usd).await {
+            tracing::error!("traffic log: spend of key {key} not recorded: {e}");
         }
     }
 }
