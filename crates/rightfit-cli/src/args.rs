@@ -386,6 +386,10 @@ pub struct SamplingArgs {
     /// Print timings and token counts to stderr when done.
     #[arg(long)]
     pub timings: bool,
+    /// Print each generated token's log-probability to stderr when done, with the N most
+    /// likely alternatives per position (0 to 20; `--logprobs` alone: none).
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "0")]
+    pub logprobs: Option<u32>,
 }
 
 #[derive(Debug, Args)]

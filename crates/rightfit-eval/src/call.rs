@@ -183,13 +183,14 @@ pub async fn call_read(
                 .and_then(|c| c.logprobs.as_ref())
                 .filter(|l| !l.is_empty())
                 .map(|l| (l.iter().map(|t| t.logprob).sum::<f64>() / l.len() as f64).exp());
+            o.logprobs = choice.and_then(|c| c.logprobs.clone());
             choice.map(|c| c.text.clone()).unwrap_or_default()
         }
         (AnswerBody::Loglikelihood(r), Call::Loglikelihood(req)) => {
             o.tokens_in = u64::from(r.context_tokens)
                 + r.scores.iter().map(|s| u64::from(s.tokens)).sum::<u64>();
-            o.confidence = extract::label_margin(r);
-            r.best()
+            o.confidence = extract::label_margin(r, &req.continuations, req.normalize);
+            r.best_normalised(&req.continuations, req.normalize)
                 .and_then(|i| req.continuations.get(i))
                 .map(|c| c.trim().to_owned())
                 .unwrap_or_default()

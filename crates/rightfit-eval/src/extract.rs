@@ -1,7 +1,7 @@
 //! Reading answers: the final answer of a reasoning candidate, the key a vote counts, the vote,
 //! and confidence from label log-likelihoods.
 
-use rightfit_types::LoglikelihoodResponse;
+use rightfit_types::{ContinuationScore, LabelNorm, LoglikelihoodResponse};
 use serde_json::Value;
 
 use crate::score::Scorer;
@@ -100,18 +100,33 @@ pub fn vote(keys: &[Option<String>]) -> Option<Vote> {
 }
 
 /// Confidence of a log-likelihood choice: the probability margin between the two most likely
-/// labels, probabilities normalised over the labels (softmax of the total log-probabilities).
-/// 1 with a single label; `None` without scores.
-pub fn label_margin(r: &LoglikelihoodResponse) -> Option<f64> {
-    let max = r
+/// labels, probabilities normalised over the labels (softmax of the scores `norm` compares: the
+/// total log-probabilities, or per token, or per byte). 1 with a single label; `None` without
+/// scores.
+pub fn label_margin(
+    r: &LoglikelihoodResponse,
+    continuations: &[String],
+    norm: LabelNorm,
+) -> Option<f64> {
+    let score = |i: usize, s: &ContinuationScore| match norm {
+        LabelNorm::None => s.logprob,
+        LabelNorm::Token => s.mean_logprob(),
+        LabelNorm::Byte => match continuations.get(i).map_or(0, String::len) {
+            0 => s.logprob,
+            n => s.logprob / n as f64,
+        },
+    };
+    let scores: Vec<f64> = r
         .scores
         .iter()
-        .map(|s| s.logprob)
-        .fold(f64::NEG_INFINITY, f64::max);
+        .enumerate()
+        .map(|(i, s)| score(i, s))
+        .collect();
+    let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !max.is_finite() {
         return None;
     }
-    let weights: Vec<f64> = r.scores.iter().map(|s| (s.logprob - max).exp()).collect();
+    let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
     let total: f64 = weights.iter().sum();
     let mut probs: Vec<f64> = weights.iter().map(|w| w / total).collect();
     probs.sort_by(|a, b| b.total_cmp(a));
@@ -206,10 +221,16 @@ mod tests {
             (0.25f64).ln() - 3.0,
             (0.25f64).ln() - 3.0,
         ]);
-        assert!((label_margin(&r).unwrap() - 0.25).abs() < 1e-12);
-        assert!((label_margin(&ll(&[-1.0, -1.0])).unwrap()).abs() < 1e-12);
-        assert_eq!(label_margin(&ll(&[-2.0])), Some(1.0));
-        assert_eq!(label_margin(&ll(&[])), None);
+        assert!((label_margin(&r, &[], LabelNorm::None).unwrap() - 0.25).abs() < 1e-12);
+        assert!((label_margin(&ll(&[-1.0, -1.0]), &[], LabelNorm::None).unwrap()).abs() < 1e-12);
+        assert_eq!(label_margin(&ll(&[-2.0]), &[], LabelNorm::None), Some(1.0));
+        assert_eq!(label_margin(&ll(&[]), &[], LabelNorm::None), None);
+        // Per byte: " no" (-3 over 3 bytes) against " not at all" (-4.4 over 11 bytes).
+        let r = ll(&[-3.0, -4.4]);
+        let c = [" no".to_owned(), " not at all".to_owned()];
+        let (a, b) = ((-1.0f64).exp(), (-0.4f64).exp());
+        let m = label_margin(&r, &c, LabelNorm::Byte).unwrap();
+        assert!((m - (b - a) / (a + b)).abs() < 1e-12, "{m}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod stats;
 pub mod strategy;
 pub mod summary;
 pub mod teacher;
+pub mod token_confidence;
 
 #[cfg(test)]
 pub(crate) mod testdata;

@@ -2,7 +2,7 @@
 //! latency, tokens, cost and steps. Strategies combine outcomes of calls made in turn (latencies
 //! add up) or in parallel (the slowest counts).
 
-use rightfit_types::Step;
+use rightfit_types::{Step, TokenLogprob};
 use serde_json::Value;
 
 /// What a strategy produced for one example.
@@ -28,6 +28,8 @@ pub struct Outcome {
     pub cached: bool,
     /// How sure the strategy is, where it can say.
     pub confidence: Option<f64>,
+    /// The token log-probabilities of a single call's answer, when they were asked for.
+    pub logprobs: Option<Vec<TokenLogprob>>,
     /// The calls, for a multi-call strategy.
     pub steps: Vec<Step>,
     /// The strategy could not answer: why.
@@ -75,6 +77,7 @@ impl Outcome {
             cost_usd: self.cost_usd,
             cached: self.cached,
             error: self.error.clone(),
+            logprobs: self.logprobs.clone(),
         }
     }
 }

@@ -160,6 +160,7 @@ impl Templates {
                 model: String::new(),
                 context,
                 continuations: labels.iter().map(|l| format!(" {l}")).collect(),
+                normalize: candidate.normalize,
             }));
         }
         let mut messages = self.messages(shots, example)?;
@@ -176,6 +177,7 @@ impl Templates {
         }
         let mut request = ChatRequest::chat(messages);
         request.max_tokens = Some(candidate.max_tokens);
+        request.logprobs = candidate.token_confidence.map(|_| 0);
         request.sampling = Sampling {
             temperature: candidate.temperature,
             top_p: candidate.top_p,

@@ -134,6 +134,7 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
                     cost_usd: None,
                     cached: false,
                     error: Some(e.message().to_owned()),
+                    logprobs: None,
                 });
                 let status = e.status().as_u16();
                 let retryable = status >= 500 || status == 429;

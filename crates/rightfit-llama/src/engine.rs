@@ -30,6 +30,7 @@ mod error;
 mod info;
 mod job;
 mod loglik;
+mod logprobs;
 mod lora;
 mod memory;
 mod options;
@@ -119,6 +120,15 @@ impl Engine {
             return Err(EngineError::InvalidRequest(
                 "parallel, batch size and threads must each be at least 1".to_owned(),
             ));
+        }
+        // llama.cpp keeps an output row per sequence in a batch's outputs, and aborts the
+        // process when a batch has room for fewer.
+        if options.parallel > options.batch_size || options.parallel > 256 {
+            return Err(EngineError::InvalidRequest(format!(
+                "parallel = {} sequences; llama.cpp decodes at most 256 at once and at most one \
+                 per batch token (batch size {})",
+                options.parallel, options.batch_size
+            )));
         }
         let (job_tx, job_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel();

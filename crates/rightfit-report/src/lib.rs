@@ -20,7 +20,7 @@ pub use devices::{
     DeviceEstimates, device_estimates_json, device_estimates_terminal, devices_terminal,
 };
 mod generate;
-pub use generate::{loglik_json, loglik_terminal, timings_line};
+pub use generate::{loglik_json, loglik_terminal, logprobs_terminal, timings_line};
 mod html;
 pub use html::{HtmlLift, HtmlSection, html};
 mod decision;

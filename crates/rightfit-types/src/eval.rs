@@ -178,6 +178,10 @@ pub struct Step {
     /// The call failed: its error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The answer's token log-probabilities, when the call asked for them (a cascade stage whose
+    /// confidence reads them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<crate::TokenLogprob>>,
 }
 
 impl ExampleRecord {

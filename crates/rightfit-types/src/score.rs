@@ -43,6 +43,10 @@ pub struct LoglikelihoodRequest {
     pub context: String,
     /// The candidate continuations (usually starting with a space).
     pub continuations: Vec<String>,
+    /// How the caller compares the continuations to choose one ([`LabelNorm`]); the scores
+    /// returned are always the raw sums, whatever it says.
+    #[serde(default, skip_serializing_if = "LabelNorm::is_none")]
+    pub normalize: LabelNorm,
 }
 
 /// The score of one continuation.
@@ -86,5 +90,62 @@ impl LoglikelihoodResponse {
             .enumerate()
             .max_by(|a, b| a.1.logprob.total_cmp(&b.1.logprob))
             .map(|(i, _)| i)
+    }
+
+    /// Index of the best continuation under `norm` (`continuations` as requested, for their
+    /// byte lengths); ties go as in [`LoglikelihoodResponse::best`].
+    pub fn best_normalised(&self, continuations: &[String], norm: LabelNorm) -> Option<usize> {
+        if norm == LabelNorm::None {
+            return self.best();
+        }
+        let score = |i: usize, s: &ContinuationScore| match norm {
+            LabelNorm::None => s.logprob,
+            LabelNorm::Token => s.mean_logprob(),
+            LabelNorm::Byte => {
+                let bytes = continuations.get(i).map_or(0, String::len);
+                if bytes == 0 {
+                    s.logprob
+                } else {
+                    s.logprob / bytes as f64
+                }
+            }
+        };
+        self.scores
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, score(i, s)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| i)
+    }
+}
+
+/// How continuations of different lengths are compared when choosing a label: as
+/// lm-evaluation-harness reports `acc` (total log-probability) and `acc_norm` (per byte of the
+/// continuation), plus per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelNorm {
+    /// Total log-probability: short labels are favoured, as each token costs probability.
+    #[default]
+    None,
+    /// Log-probability per token.
+    Token,
+    /// Log-probability per byte of the continuation (lm-evaluation-harness's `acc_norm`).
+    Byte,
+}
+
+impl LabelNorm {
+    /// Whether this is [`LabelNorm::None`] (total log-probability).
+    pub fn is_none(&self) -> bool {
+        *self == LabelNorm::None
+    }
+
+    /// The name used in configuration files.
+    pub fn name(self) -> &'static str {
+        match self {
+            LabelNorm::None => "none",
+            LabelNorm::Token => "token",
+            LabelNorm::Byte => "byte",
+        }
     }
 }

@@ -79,6 +79,7 @@ fn build_request(prompt: rightfit_types::Prompt, s: &SamplingArgs) -> anyhow::Re
             top_k: s.top_k,
             seed: s.seed,
         });
+    req.logprobs = s.logprobs;
     Ok(req)
 }
 
@@ -91,17 +92,22 @@ async fn stream_answer(
     let mut events = provider.stream(request).await.map_err(user)?;
     let mut text = String::new();
     let mut done: Option<(Usage, Timings)> = None;
+    let mut logprobs = Vec::new();
     while let Some(event) = events.next().await {
         match event.map_err(user)? {
             StreamEvent::Delta { text: t, .. } => {
                 stream(&t)?;
                 text.push_str(&t);
             }
-            StreamEvent::Finish { .. } | StreamEvent::Logprobs { .. } => {}
+            StreamEvent::Logprobs { tokens, .. } => logprobs.extend(tokens),
+            StreamEvent::Finish { .. } => {}
             StreamEvent::Done { usage, timings } => done = Some((usage, timings)),
         }
     }
     stream("\n")?;
+    if !logprobs.is_empty() {
+        note(rightfit_report::logprobs_terminal(&logprobs));
+    }
     if timings && let Some((u, t)) = done {
         note(rightfit_report::timings_line(&u, &t));
     }
@@ -233,6 +239,7 @@ pub async fn loglik(settings: &Settings, args: LoglikArgs) -> anyhow::Result<()>
             model: String::new(),
             context: args.context,
             continuations: args.continuations.clone(),
+            normalize: Default::default(),
         })
         .await
         .map_err(user)?;

@@ -138,9 +138,10 @@ fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
     let output = server.wait_with_output().expect("serve exits");
     let log = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{log}");
-    // Answered: plain and stream by each of the three clients; refused calls
-    // (unknown model, bad key) are counted in the metrics, not logged.
-    assert!(log.contains("stopped: 6 traffic records written"), "{log}");
+    // Answered: plain and stream by each of the three clients, and the Python openai
+    // client's two calls with log-probabilities; refused calls (unknown model, bad key) are
+    // counted in the metrics, not logged.
+    assert!(log.contains("stopped: 8 traffic records written"), "{log}");
     // The reference: the same conversation through `rightfit chat`, greedy, same limit.
     let o = rightfit(
         home.path(),
@@ -164,6 +165,48 @@ fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
         assert_eq!(calls["not_found"]["error_status"], 404, "{name}");
         assert_eq!(calls["bad_key"]["error_status"], 401, "{name}");
     }
+    // The local model's own token log-probabilities, whole and streamed, through the SDK: the
+    // greedy answer's tokens, each the most likely at its place, spelling the answer.
+    for call in ["logprobs", "logprobs_stream"] {
+        let c = &runs["openai-python"][call];
+        let text = c["text"].as_str().expect("text");
+        assert_eq!(text.trim(), direct, "{call}: {c}");
+        let tokens = c["logprobs"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{call}: {c}"));
+        let joined: String = tokens
+            .iter()
+            .map(|t| t["token"].as_str().expect("token"))
+            .collect();
+        assert_eq!(joined, text, "{call}: {c}");
+        for t in tokens {
+            let lp = t["logprob"].as_f64().expect("logprob");
+            assert!(lp <= 0.0, "{t}");
+            assert_eq!(t["top"].as_array().map(Vec::len), Some(2), "{t}");
+            assert_eq!(t["top"][0][0], t["token"], "greedy: {t}");
+            assert_eq!(t["top"][0][1].as_f64(), Some(lp), "{t}");
+        }
+    }
+    // The same tokens whole or streamed (the second request reuses the cached prompt, so its
+    // numbers may round differently).
+    let (whole, streamed) = (
+        &runs["openai-python"]["logprobs"]["logprobs"],
+        &runs["openai-python"]["logprobs_stream"]["logprobs"],
+    );
+    assert_eq!(
+        whole.as_array().map(Vec::len),
+        streamed.as_array().map(Vec::len)
+    );
+    for (a, b) in whole
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(streamed.as_array().into_iter().flatten())
+    {
+        assert_eq!(a["token"], b["token"]);
+        let d = a["logprob"].as_f64().unwrap_or(0.0) - b["logprob"].as_f64().unwrap_or(1.0);
+        assert!(d.abs() < 0.05, "{a} vs {b}");
+    }
     let usage = &runs["openai-python"]["plain"]["usage"];
     assert!(
         usage["completion_tokens"].as_u64().expect("tokens") > 0,
@@ -177,7 +220,7 @@ fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
     assert!(o.status.success(), "{}", stderr(&o));
     let records: Vec<Value> = serde_json::from_str(&stdout(&o)).expect("json");
     let answered: Vec<&Value> = records.iter().filter(|r| r["status"] == 200).collect();
-    assert_eq!(answered.len(), 6, "{}", stdout(&o));
+    assert_eq!(answered.len(), 8, "{}", stdout(&o));
     assert!(
         answered
             .iter()
@@ -187,5 +230,5 @@ fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
         .iter()
         .filter(|r| r["output"].as_str().map(str::trim) == Some(direct.as_str()))
         .count();
-    assert_eq!(same, 6, "{}", stdout(&o));
+    assert_eq!(same, 8, "{}", stdout(&o));
 }

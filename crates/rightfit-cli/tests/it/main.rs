@@ -175,6 +175,31 @@ fn chat_streams_a_greedy_answer_smollm2() {
         .expect("write");
     let piped = child.wait_with_output().expect("wait");
     assert_eq!(stdout(&piped), stdout(&o));
+    // With --logprobs the same answer, and each token's log-probability and two alternatives
+    // in a table on stderr, the answer alone on stdout.
+    let l = rightfit(
+        home.path(),
+        &[
+            "chat",
+            "--max-tokens",
+            "16",
+            "--logprobs",
+            "2",
+            "What is the capital of France?",
+        ],
+    );
+    assert!(l.status.success(), "{}", stderr(&l));
+    assert_eq!(stdout(&l), stdout(&o));
+    let table = stderr(&l);
+    assert!(table.contains("alternatives (log p)"), "{table}");
+    assert!(
+        table.contains("\"Paris\"") || table.contains("\" Paris\""),
+        "{table}"
+    );
+    assert!(table.contains("tokens · mean log p"), "{table}");
+    let bad = rightfit(home.path(), &["chat", "--logprobs", "21", "hi"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("at most 20"), "{}", stderr(&bad));
 }
 
 #[test]

@@ -219,6 +219,7 @@ pub(crate) struct RawCandidate {
     pub max_tokens: Option<u32>,
     pub constrained: Option<bool>,
     pub student: Option<Spanned<String>>,
+    pub normalize: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use rightfit_types::LabelNorm;
+
 /// What a chain-of-thought answer's last line starts with, unless a candidate says otherwise.
 pub const DEFAULT_ANSWER_PREFIX: &str = "Answer:";
 
@@ -97,6 +99,28 @@ pub enum ConfidenceSource {
     /// A verifier model's judgement of the answer (the probability of "yes" where the model
     /// gives log-likelihoods, else its yes/no).
     Verifier,
+    /// The geometric-mean probability of the answer's tokens, `exp(mean log p)`, from the token
+    /// log-probabilities the stage's model reports (local models, OpenAI-compatible servers,
+    /// OpenAI, Gemini); a stage whose model reports none is trusted only if its answer parses.
+    TokenMean,
+    /// The probability of the answer's least likely token, `exp(min log p)`.
+    TokenMin,
+    /// As `token-mean`, over the tokens of the answer's parsed values only (the values of a JSON
+    /// answer: extraction fields; any other answer: its text without surrounding whitespace), so
+    /// that JSON punctuation and keys, which are near-certain, do not dilute it.
+    FieldMean,
+    /// As `token-min`, over the tokens of the answer's parsed values only.
+    FieldMin,
+}
+
+impl ConfidenceSource {
+    /// Whether the stage must be asked for token log-probabilities.
+    pub fn needs_logprobs(self) -> bool {
+        matches!(
+            self,
+            Self::TokenMean | Self::TokenMin | Self::FieldMean | Self::FieldMin
+        )
+    }
 }
 
 /// Few-shot examples a candidate shows.
@@ -147,6 +171,16 @@ pub struct Candidate {
     pub reason: bool,
     /// The final answer of a reasoning candidate is what follows the last line starting with this.
     pub answer_prefix: String,
+    /// Where a single call's confidence comes from when it is read from the answer's token
+    /// log-probabilities (`confidence = "token-mean"` …): the model is asked for them. A cascade
+    /// sets it on its stages when its own confidence reads tokens. Left out of the serialisation
+    /// when absent, so that runs keep their hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_confidence: Option<ConfidenceSource>,
+    /// How a log-likelihood candidate compares labels of different lengths (total, per token,
+    /// per byte). Left out of the serialisation when total, so that runs keep their hash.
+    #[serde(skip_serializing_if = "LabelNorm::is_none")]
+    pub normalize: LabelNorm,
     /// The student it answers with (`strategy = "distilled"`, or `student = "NAME"` with
     /// another strategy): `model` is then the student's model. Left out of the serialisation
     /// when absent, so that runs of other candidates keep their hash.

@@ -385,6 +385,7 @@ threshold = 0.4
     };
     assert_eq!(cascade.thresholds, [0.4]);
     assert_eq!(cascade.confidence, ConfidenceSource::Model);
+    assert_eq!(c.candidates[3].normalize, rightfit_types::LabelNorm::None);
     assert_eq!(c.candidates[5].model, "small", "the first stage's model");
     // The similarity pool (default 64) is drawn, not just k.
     assert_eq!(c.shots_wanted(), 64);
@@ -450,6 +451,26 @@ fn strategy_keys_are_checked_with_their_place() {
             "model = \"small\"\nstrategy = \"cascade\"\nstages = [\"small/zero-shot\", \"big/zero-shot\"]\nthreshold = 0.5",
             "no model of its own",
         ),
+        (
+            "strategy = \"cascade\"\nstages = [\"small/zero-shot\", \"big/zero-shot\"]\nthreshold = 0.5\nconfidence = \"tokens\"",
+            "expected model, validator, verifier, token-mean, token-min, field-mean or field-min",
+        ),
+        (
+            "model = \"small\"\nconfidence = \"validator\"",
+            "unknown confidence 'validator' for a single call",
+        ),
+        (
+            "model = \"small\"\nstrategy = \"self-consistency\"\nconfidence = \"token-mean\"",
+            "confidence applies to strategy cascade, or to a single-call strategy",
+        ),
+        (
+            "model = \"small\"\nnormalize = \"byte\"",
+            "normalize applies to strategy = \"loglikelihood\"",
+        ),
+        (
+            "model = \"small\"\nstrategy = \"loglikelihood\"\nnormalize = \"chars\"",
+            "unknown normalize 'chars'",
+        ),
     ];
     let base = "[[components.c.candidates]]\nmodel = \"small\"\n\n[[components.c.candidates]]\nmodel = \"big\"\n\n";
     for (candidate, wanted) in cases {
@@ -486,4 +507,56 @@ fn components_named_checks_each_name_and_defaults_to_all() {
     assert_eq!(p.model("small").expect("known").name, "small");
     let e = p.model("big").expect_err("unknown");
     assert_eq!(e, "no model named 'big' (models: small)");
+}
+
+#[test]
+fn token_confidences_and_label_normalisation_are_read() {
+    let p = labels(
+        r#"
+[[components.c.candidates]]
+model = "small"
+strategy = "loglikelihood"
+normalize = "byte"
+
+[[components.c.candidates]]
+model = "big"
+confidence = "field-mean"
+
+[[components.c.candidates]]
+name = "by-tokens"
+strategy = "cascade"
+stages = ["small/loglikelihood", "big/zero-shot"]
+threshold = 0.4
+confidence = "field-min"
+"#,
+    )
+    .expect("valid");
+    let c = &p.components["c"];
+    assert_eq!(c.candidates[0].normalize, rightfit_types::LabelNorm::Byte);
+    assert_eq!(c.candidates[0].token_confidence, None);
+    assert_eq!(
+        c.candidates[1].token_confidence,
+        Some(ConfidenceSource::FieldMean)
+    );
+    let Strategy::Cascade(cascade) = &c.candidates[2].strategy else {
+        panic!("a cascade")
+    };
+    assert_eq!(cascade.confidence, ConfidenceSource::FieldMin);
+    assert!(cascade.confidence.needs_logprobs());
+    assert!(!ConfidenceSource::Verifier.needs_logprobs());
+    for (name, source) in [
+        ("token-mean", ConfidenceSource::TokenMean),
+        ("token-min", ConfidenceSource::TokenMin),
+        ("field-mean", ConfidenceSource::FieldMean),
+    ] {
+        let p = labels(&format!(
+            "[[components.c.candidates]]\nmodel = \"small\"\n\n[[components.c.candidates]]\nmodel = \"big\"\n\n\
+             [[components.c.candidates]]\nstrategy = \"cascade\"\nstages = [\"small/zero-shot\", \"big/zero-shot\"]\nthreshold = 0.5\nconfidence = \"{name}\"\n"
+        ))
+        .expect(name);
+        let Strategy::Cascade(cascade) = &p.components["c"].candidates[2].strategy else {
+            panic!("a cascade")
+        };
+        assert_eq!(cascade.confidence, source, "{name}");
+    }
 }

@@ -97,6 +97,7 @@ pub fn engine_log_probs(engine: &Engine, items: &[Scored]) -> Vec<f64> {
                 model: String::new(),
                 context: s.context.clone(),
                 continuations: vec![s.continuation.clone()],
+                normalize: Default::default(),
             }))
             .expect("scores");
             r.scores[0].logprob

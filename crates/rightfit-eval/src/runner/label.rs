@@ -101,6 +101,8 @@ pub(crate) async fn label_pool(
         shots: None,
         reason: false,
         answer_prefix: rightfit_config::project::DEFAULT_ANSWER_PREFIX.to_owned(),
+        token_confidence: None,
+        normalize: Default::default(),
         student: None,
     };
     let local = matches!(

@@ -16,6 +16,7 @@ use crate::extract;
 use crate::outcome::Outcome;
 use crate::prompt::{Call, Templates};
 use crate::score::Scorer;
+use crate::token_confidence::token_confidence;
 
 /// Answers examples of one component with its candidates' strategies: everything a strategy may
 /// use for one run (or one served state) of the component.
@@ -110,6 +111,13 @@ impl Answerer<'_> {
         let (mut o, raw) = self.call(&candidate.model, &request).await;
         if o.error.is_none() {
             o.text = self.read_answer(candidate, &raw, local);
+        }
+        if let Some(source) = candidate.token_confidence {
+            // None when the model reported no tokens (a provider without log-probabilities).
+            o.confidence = o
+                .logprobs
+                .as_deref()
+                .and_then(|t| token_confidence(source, t));
         }
         (o, raw)
     }

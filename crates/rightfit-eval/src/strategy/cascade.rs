@@ -1,7 +1,7 @@
 //! A cascade: its stages in order; a stage whose confidence reaches its threshold answers,
 //! otherwise (or when it fails) the next stage is asked. The last stage always answers.
 
-use rightfit_config::project::{CascadeConfig, ConfidenceSource, OutputContract};
+use rightfit_config::project::{Candidate, CascadeConfig, ConfidenceSource, OutputContract};
 use rightfit_types::{ChatRequest, LoglikelihoodRequest, Message};
 
 use super::answerer::Answerer;
@@ -26,6 +26,18 @@ pub(super) async fn run(
         let Some(stage) = answerer.component.candidate(name) else {
             total.error = Some(format!("cascade stage '{name}' is not a candidate"));
             return total;
+        };
+        // A stage whose confidence reads token log-probabilities asks for them and reads them
+        // (the last stage's confidence is not read).
+        let asking;
+        let stage = if cascade.confidence.needs_logprobs() && i < last {
+            asking = Candidate {
+                token_confidence: Some(cascade.confidence),
+                ..stage.clone()
+            };
+            &asking
+        } else {
+            stage
         };
         let answer = answerer.plain(stage, example).await;
         if i == 0 {
@@ -55,6 +67,14 @@ pub(super) async fn run(
                     .confidence
                     .unwrap_or_else(|| validator(answerer, &answer.text)),
                 ConfidenceSource::Validator => validator(answerer, &answer.text),
+                // Read by the stage from its tokens; a model that reports none is trusted only
+                // if its answer parses.
+                ConfidenceSource::TokenMean
+                | ConfidenceSource::TokenMin
+                | ConfidenceSource::FieldMean
+                | ConfidenceSource::FieldMin => answer
+                    .confidence
+                    .unwrap_or_else(|| validator(answerer, &answer.text)),
                 ConfidenceSource::Verifier => {
                     let verifier = cascade.verifier.as_deref().unwrap_or(&stage.model);
                     let (verdict, c) = verify(answerer, verifier, example, &answer.text).await;
@@ -114,6 +134,7 @@ async fn verify(
             model: String::new(),
             context: format!("{shown}\nVerdict:"),
             continuations: vec![" yes".to_owned(), " no".to_owned()],
+            normalize: Default::default(),
         });
         let (o, _) = answerer.call(verifier, &request).await;
         if o.error.is_some() {

@@ -294,6 +294,85 @@ async fn a_cascade_trusts_a_validator_or_a_verifier() {
 }
 
 #[tokio::test]
+async fn a_cascade_escalates_on_the_small_models_token_log_probabilities() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = project(
+        dir.path(),
+        &[("alpha", "no"), ("beta", "yes")],
+        "",
+        "[[components.c.candidates]]\nmodel = \"small\"\n\n\
+         [[components.c.candidates]]\nmodel = \"large\"\n\n\
+         [[components.c.candidates]]\nname = \"alone\"\nmodel = \"small\"\nconfidence = \"token-min\"\n\n\
+         [[components.c.candidates]]\nname = \"mean\"\nstrategy = \"cascade\"\nstages = [\"small/zero-shot\", \"large/zero-shot\"]\nconfidence = \"token-mean\"\nthreshold = 0.5\n\n\
+         [[components.c.candidates]]\nname = \"least\"\nstrategy = \"cascade\"\nstages = [\"small/zero-shot\", \"large/zero-shot\"]\nconfidence = \"field-min\"\nthreshold = 0.5",
+    );
+    // The small model is sure of "no" (alpha) and unsure of its "yes" (beta): its second
+    // letter is unlikely, which the mean forgives and the least does not.
+    let models = Models::default()
+        .chat_with_tokens(
+            "small",
+            |s| Ok(if s.text == "alpha" { "no" } else { "yes" }.into()),
+            |answer| {
+                answer
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let lp = if answer == "yes" && i == 1 {
+                            -1.5
+                        } else {
+                            -0.05
+                        };
+                        (c.to_string(), lp)
+                    })
+                    .collect()
+            },
+        )
+        .chat("large", |s| {
+            Ok(if s.text == "alpha" { "no" } else { "yes" }.into())
+        });
+    let records = run(&p, &models).await;
+    let no = (-0.05f64).exp();
+    let mean_yes = ((-0.05 - 1.5 - 0.05) / 3.0f64).exp();
+    let least_yes = (-1.5f64).exp();
+    let v = get(&records, "mean", "e1");
+    assert_eq!((v.calls, v.output.as_deref()), (1, Some("no")));
+    assert!((v.confidence.expect("confidence") - no).abs() < 1e-12);
+    // The stage's tokens are kept in its step.
+    let stage = &v.steps[0];
+    assert_eq!(stage.logprobs.as_ref().map(Vec::len), Some(2), "{stage:?}");
+    // Mean of "yes": exp(-0.533) = 0.59 ≥ 0.5, answered; least: exp(-1.5) = 0.22, escalated.
+    let v = get(&records, "mean", "e2");
+    assert_eq!((v.calls, v.output.as_deref()), (1, Some("yes")));
+    assert!((v.confidence.expect("confidence") - mean_yes).abs() < 1e-12);
+    let v = get(&records, "least", "e2");
+    assert_eq!((v.calls, v.output.as_deref()), (2, Some("yes")));
+    assert!((v.confidence.expect("confidence") - least_yes).abs() < 1e-12);
+    // A single call reads its own tokens when asked to.
+    let v = get(&records, "alone", "e2");
+    assert!((v.confidence.expect("confidence") - least_yes).abs() < 1e-12);
+    assert_eq!(get(&records, "small/zero-shot", "e2").confidence, None);
+    // Only that candidate and the cascades' first stages asked for log-probabilities; the
+    // plain candidates and the last stages did not.
+    let asked: Vec<(String, Option<u32>)> = models
+        .calls()
+        .into_iter()
+        .map(|c| (c.model, c.logprobs))
+        .collect();
+    assert_eq!(
+        asked
+            .iter()
+            .filter(|(m, l)| m == "small" && l.is_some())
+            .count(),
+        6,
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().all(|(m, l)| m == "small" || l.is_none()),
+        "{asked:?}"
+    );
+}
+
+#[tokio::test]
 async fn similar_examples_are_the_nearest_by_embedding_most_similar_last() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(

@@ -8,6 +8,9 @@ SDK expects. Calls, in this order, one JSON line each on stdout:
   stream       the same streamed, stream_options={"include_usage": True}
   json_object  response_format={"type": "json_object"}, whole answer; "json" is the text parsed,
                or null when it is not JSON (what the model wrote is not the gateway's business)
+  logprobs     logprobs=True, top_logprobs=2, whole answer; "logprobs" lists each token as
+               {token, logprob, bytes, top: [[token, logprob], ...]} (null when the answer has none)
+  logprobs_stream  the same streamed: the tokens of every chunk, in order
   models       models.list(); "ids" lists the model ids
   not_found    model "no-such-model": must fail with openai.NotFoundError (404)
   bad_key      only when BAD_KEY is given: a client with that key must fail with
@@ -126,6 +129,56 @@ def streamed(client, model):
     return call
 
 
+def tokens_of(logprobs):
+    if logprobs is None or logprobs.content is None:
+        return None
+    return [
+        {
+            "token": t.token,
+            "logprob": t.logprob,
+            "bytes": t.bytes,
+            "top": [[a.token, a.logprob] for a in t.top_logprobs],
+        }
+        for t in logprobs.content
+    ]
+
+
+def with_logprobs(client, model):
+    def call():
+        r = client.chat.completions.create(
+            model=model, messages=MESSAGES, max_tokens=MAX_TOKENS, logprobs=True, top_logprobs=2
+        )
+        choice = r.choices[0]
+        return {
+            "text": choice.message.content,
+            "finish_reason": choice.finish_reason,
+            "logprobs": tokens_of(choice.logprobs),
+        }
+
+    return call
+
+
+def streamed_logprobs(client, model):
+    def call():
+        stream = client.chat.completions.create(
+            model=model,
+            messages=MESSAGES,
+            max_tokens=MAX_TOKENS,
+            stream=True,
+            logprobs=True,
+            top_logprobs=2,
+        )
+        text, tokens = [], []
+        for chunk in stream:
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    text.append(choice.delta.content)
+                tokens.extend(tokens_of(choice.logprobs) or [])
+        return {"text": "".join(text), "logprobs": tokens}
+
+    return call
+
+
 def json_mode(client, model):
     def call():
         fields = whole(client, model, response_format={"type": "json_object"})()
@@ -150,6 +203,8 @@ def main():
     # local model is too slow for the clients on 2 cores).
     if "json_object" not in os.environ.get("RIGHTFIT_CLIENT_SKIP", "").split(","):
         run("json_object", json_mode(client, model))
+    run("logprobs", with_logprobs(client, model))
+    run("logprobs_stream", streamed_logprobs(client, model))
     run("models", lambda: {"ids": [m.id for m in client.models.list()]})
     run("not_found", whole(client, "no-such-model"), expect="NotFoundError")
     if len(sys.argv) == 5:

@@ -25,7 +25,17 @@ async fn run(client: Client, base: String, key: String, model: &str) -> BTreeMap
 async fn the_official_sdks_talk_to_the_gateway() {
     let mut config = rightfit_testkit::ServerConfig::new(rightfit_testkit::Protocol::OpenAi);
     config.api_key = None;
-    config.default_reply = Reply::text("Hello there, from upstream.").with_tokens(12, 5);
+    // Token log-probabilities too (sent only to a request that asks): they must reach the SDKs.
+    config.default_reply = Reply::text("")
+        .with_logprobs([
+            ("Hello", -0.25),
+            (" there", -0.5),
+            (",", -0.125),
+            (" from", -1.0),
+            (" upstream.", -0.0625),
+        ])
+        .with_chunks(4)
+        .with_tokens(12, 5);
     let up = TestServer::start(config).await.expect("upstream");
     let toml = format!(
         "{}{}\n[gateway]\nauth = \"keys\"\nflush_ms = 20\n",
@@ -61,6 +71,41 @@ async fn the_official_sdks_talk_to_the_gateway() {
             calls["stream"]["chunks"].as_u64().expect("chunks") >= 2,
             "{client:?}"
         );
+        if client == Client::OpenAiPython {
+            for call in ["logprobs", "logprobs_stream"] {
+                let c = &calls[call];
+                let tokens: Vec<(&str, f64)> = c["logprobs"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{call}: {c}"))
+                    .iter()
+                    .map(|t| {
+                        (
+                            t["token"].as_str().expect("token"),
+                            t["logprob"].as_f64().expect("lp"),
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    tokens,
+                    [
+                        ("Hello", -0.25),
+                        (" there", -0.5),
+                        (",", -0.125),
+                        (" from", -1.0),
+                        (" upstream.", -0.0625)
+                    ],
+                    "{call}: {c}"
+                );
+                assert_eq!(c["text"], "Hello there, from upstream.", "{call}: {c}");
+                assert_eq!(
+                    c["logprobs"][0]["top"].as_array().map(Vec::len),
+                    Some(2),
+                    "{c}"
+                );
+            }
+            // Without asking, none.
+            assert!(calls["plain"].get("logprobs").is_none());
+        }
         let ids: Vec<&str> = calls["models"]["ids"]
             .as_array()
             .expect("ids")
@@ -91,11 +136,11 @@ async fn the_official_sdks_talk_to_the_gateway() {
     assert_eq!(calls["not_found"]["error_status"], 404);
     assert_eq!(calls["bad_key"]["error_status"], 401);
     g.stop().await;
-    // Every answered call is in the traffic log: 3 Python openai (plain, stream, json_object),
-    // 2 node, 2 anthropic.
+    // Every answered call is in the traffic log: 5 Python openai (plain, stream, json_object,
+    // logprobs whole and streamed), 2 node, 2 anthropic.
     let records = g.records().await;
     let answered = records.iter().filter(|r| r.status == 200).count();
-    assert_eq!(answered, 7, "{records:#?}");
+    assert_eq!(answered, 9, "{records:#?}");
     assert!(
         records
             .iter()

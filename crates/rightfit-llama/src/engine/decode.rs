@@ -147,19 +147,37 @@ impl Worker<'_> {
             seq.generated += 1;
             req.usage.completion_tokens += 1;
             self.stats.generated_tokens += 1;
-            let (text, stopped) = seq.text.push(&vocab.token_to_piece(token, false, None));
+            let piece = vocab.token_to_piece(token, false, None);
+            if let Some(track) = seq.logprobs.as_mut() {
+                track.push(model, self.ctx.get_logits_ith(at), token, &piece);
+            }
+            let (text, stopped) = seq.text.push(&piece);
+            let released = seq
+                .logprobs
+                .as_mut()
+                .map(|t| t.release(text.len()))
+                .unwrap_or_default();
             let gone = if !req.stream {
                 seq.held.push_str(&text);
+                if let Some(track) = seq.logprobs.as_mut() {
+                    track.held.extend(released);
+                }
                 req.events.is_closed()
             } else {
-                !text.is_empty()
+                let index = seq.choice;
+                (!text.is_empty()
                     && req
                         .events
-                        .send(Ok(StreamEvent::Delta {
-                            index: seq.choice,
-                            text,
-                        }))
-                        .is_err()
+                        .send(Ok(StreamEvent::Delta { index, text }))
+                        .is_err())
+                    || (!released.is_empty()
+                        && req
+                            .events
+                            .send(Ok(StreamEvent::Logprobs {
+                                index,
+                                tokens: released,
+                            }))
+                            .is_err())
             };
             if gone {
                 cancelled.push(seq.request);
@@ -189,13 +207,32 @@ impl Worker<'_> {
         let Some(req) = self.requests.get_mut(&seq.request) else {
             return;
         };
+        let tail = seq.text.finish();
         let mut rest = std::mem::take(&mut seq.held);
-        rest.push_str(&seq.text.finish());
+        rest.push_str(&tail);
         if !rest.is_empty() {
             let _ = req.events.send(Ok(StreamEvent::Delta {
                 index: seq.choice,
                 text: rest,
             }));
+        }
+        if let Some(mut track) = seq.logprobs.take() {
+            let released = track.release(tail.len());
+            // A whole answer reports its tokens once (an empty list when it has none); a stream
+            // reports what is left.
+            let tokens = if req.stream {
+                released
+            } else {
+                let mut all = std::mem::take(&mut track.held);
+                all.extend(released);
+                all
+            };
+            if !req.stream || !tokens.is_empty() {
+                let _ = req.events.send(Ok(StreamEvent::Logprobs {
+                    index: seq.choice,
+                    tokens,
+                }));
+            }
         }
         let _ = req.events.send(Ok(StreamEvent::Finish {
             index: seq.choice,

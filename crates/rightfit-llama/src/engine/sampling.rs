@@ -131,14 +131,6 @@ pub(crate) fn argmax(logits: &[f32]) -> i32 {
     i32::try_from(best).unwrap_or(0)
 }
 
-/// `log p(token)` under the softmax of `logits`, and whether `token` is the argmax.
-pub(crate) fn log_prob(logits: &[f32], token: usize) -> (f64, bool) {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
-    let lp = f64::from(logits[token] - max) - sum.ln();
-    (lp, argmax(logits) as usize == token)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,19 +139,5 @@ mod tests {
     fn argmax_takes_the_first_maximum() {
         assert_eq!(argmax(&[0.1, 3.0, -1.0, 3.0]), 1);
         assert_eq!(argmax(&[-5.0]), 0);
-    }
-
-    #[test]
-    fn log_prob_matches_a_direct_softmax() {
-        let logits = [1.0f32, 2.0, 3.0];
-        let z: f64 = logits.iter().map(|&v| f64::from(v).exp()).sum();
-        for (i, &v) in logits.iter().enumerate() {
-            let (lp, greedy) = log_prob(&logits, i);
-            assert!((lp - (f64::from(v).exp() / z).ln()).abs() < 1e-9);
-            assert_eq!(greedy, i == 2);
-        }
-        // Large logits do not overflow.
-        let (lp, _) = log_prob(&[1000.0, 1000.0], 0);
-        assert!((lp - 0.5f64.ln()).abs() < 1e-9);
     }
 }

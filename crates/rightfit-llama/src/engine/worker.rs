@@ -25,6 +25,7 @@ use super::backend::backend;
 use super::error::EngineError;
 use super::info::{EngineStats, ModelInfo, TrainingTokens};
 use super::job::{EventSender, Job};
+use super::logprobs::{LogprobTrack, MAX_TOP_LOGPROBS};
 use super::memory::ProcessMemory;
 use super::options::EngineOptions;
 use super::queue::{Prepared, Waiting};
@@ -97,7 +98,10 @@ pub(super) fn run(
         .with_n_ctx(NonZeroU32::new(n_ctx.max(16)))
         .with_n_batch(batch)
         .with_n_ubatch(ubatch)
-        .with_n_seq_max(options.parallel)
+        // Sequence ids after the generation slots are log-likelihood scoring's (see loglik.rs).
+        .with_n_seq_max(
+            options.parallel + super::loglik::scoring_lanes(options.parallel, batch).len() as u32,
+        )
         // A micro-batch of one token runs on `n_threads`: with more than one thread, flash attention
         // over 512+ cells splits the cells between threads and merges partial sums, rounding
         // differently from the same row computed in a larger batch. One thread makes it one chunk.
@@ -198,6 +202,8 @@ pub(super) struct Seq {
     pub(super) ignore_eos: bool,
     /// Batch position of this sequence's logits in the step being decoded.
     pub(super) logits_at: Option<i32>,
+    /// Log-probabilities of the generated tokens, when the request asked for them.
+    pub(super) logprobs: Option<LogprobTrack>,
 }
 
 /// Book-keeping for a request across its choices.
@@ -236,6 +242,10 @@ pub(super) struct Worker<'m> {
     pub(super) next_id: u64,
     pub(super) clock: u64,
     pub(super) batch: LlamaBatch<'static>,
+    /// Sequence ids that scoring decodes continuations on, and its batch (a token may belong
+    /// to all of them).
+    pub(super) scoring_lanes: Vec<i32>,
+    pub(super) score_batch: LlamaBatch<'static>,
     pub(super) stats: EngineStats,
 }
 
@@ -249,6 +259,11 @@ impl<'m> Worker<'m> {
     ) -> Self {
         let slots = (0..options.parallel).map(|_| Slot::default()).collect();
         let batch = LlamaBatch::new(ctx.n_batch() as usize, 1);
+        let scoring_lanes = super::loglik::scoring_lanes(options.parallel, ctx.n_batch());
+        let score_batch = LlamaBatch::new(
+            ctx.n_batch() as usize,
+            i32::try_from(scoring_lanes.len().max(1)).unwrap_or(1),
+        );
         let stats = EngineStats {
             model_bytes: info.model_bytes,
             context_bytes: info.context_rss_bytes,
@@ -268,6 +283,8 @@ impl<'m> Worker<'m> {
             next_id: 0,
             clock: 0,
             batch,
+            scoring_lanes,
+            score_batch,
             stats,
         }
     }
@@ -415,6 +432,13 @@ impl<'m> Worker<'m> {
                 tokens.len()
             )));
         }
+        if let Some(top) = request.logprobs
+            && top > MAX_TOP_LOGPROBS
+        {
+            return Err(EngineError::InvalidRequest(format!(
+                "top_logprobs = {top}; at most {MAX_TOP_LOGPROBS} alternatives per token"
+            )));
+        }
         let constraint = Constraint::from_format(&request.response_format)?;
         // Compile once now so that a bad grammar fails the request before it takes a slot.
         TokenPicker::new(self.model, &request.sampling, &constraint, 0)?;
@@ -511,6 +535,7 @@ impl<'m> Worker<'m> {
                 max_tokens,
                 ignore_eos: p.request.ignore_eos,
                 logits_at: None,
+                logprobs: p.request.logprobs.map(LogprobTrack::new),
             });
         }
         self.requests.insert(id, state);

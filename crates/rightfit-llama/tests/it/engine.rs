@@ -224,6 +224,7 @@ fn loglikelihood_prefers_the_true_capital_smollm2() {
             " Berlin".into(),
             " a city in Germany".into(),
         ],
+        normalize: Default::default(),
     }))
     .expect("scores");
     assert_eq!(r.scores.len(), 3);
@@ -242,6 +243,7 @@ fn loglikelihood_agrees_with_greedy_decoding_smollm2() {
         model: String::new(),
         context: context.into(),
         continuations: vec![greedy.text().to_owned(), " Pluto and Mars".into()],
+        normalize: Default::default(),
     }))
     .expect("scores");
     assert!(
@@ -259,6 +261,7 @@ fn loglikelihood_agrees_with_greedy_decoding_smollm2() {
         model: String::new(),
         context: context.into(),
         continuations: vec![greedy.text().to_owned(), " Pluto and Mars".into()],
+        normalize: Default::default(),
     }))
     .expect("scores");
     for (a, b) in r.scores.iter().zip(&r1.scores) {

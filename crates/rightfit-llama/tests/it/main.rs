@@ -7,4 +7,6 @@ mod directory;
 mod engine;
 mod fetcher;
 mod fuzz;
+mod logprobs;
+mod scoring;
 mod support;

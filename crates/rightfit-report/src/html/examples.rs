@@ -558,6 +558,7 @@ mod tests {
             cost_usd: None,
             cached: false,
             error: error.map(str::to_owned),
+            logprobs: None,
         };
         e.steps = vec![
             step("<script>alert(1)</script> yes", Some("yes"), None),

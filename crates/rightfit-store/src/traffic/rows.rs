@@ -176,6 +176,12 @@ fn check_steps(what: &str, steps: &[Step]) -> Result<(), StoreError> {
         if let Some(c) = step.cost_usd {
             finite(what, &format!("steps[{i}].cost_usd"), c)?;
         }
+        for (j, t) in step.logprobs.iter().flatten().enumerate() {
+            finite(what, &format!("steps[{i}].logprobs[{j}]"), t.logprob)?;
+            for a in &t.top {
+                finite(what, &format!("steps[{i}].logprobs[{j}].top"), a.logprob)?;
+            }
+        }
     }
     Ok(())
 }
@@ -306,6 +312,7 @@ mod tests {
             cost_usd: None,
             cached: false,
             error: None,
+            logprobs: None,
         });
         assert_eq!(invalid_field(TrafficRow::encode(&r)), "steps[0].confidence");
         let mut r = record();

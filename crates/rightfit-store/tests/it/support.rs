@@ -106,6 +106,7 @@ pub fn record(run_id: &str, candidate: &str, example_id: &str, position: u64) ->
                 cost_usd: Some(0.000_004),
                 cached: true,
                 error: None,
+                logprobs: None,
             },
             Step {
                 kind: "sample".to_owned(),
@@ -119,6 +120,7 @@ pub fn record(run_id: &str, candidate: &str, example_id: &str, position: u64) ->
                 cost_usd: None,
                 cached: false,
                 error: Some("timeout".to_owned()),
+                logprobs: None,
             },
         ],
     }

@@ -115,6 +115,7 @@ async fn log_likelihoods_score_each_label() {
             model: String::new(),
             context: "where can I get cash".into(),
             continuations: vec![" card_issue".into(), " atm".into(), " PIN_RESET".into()],
+            normalize: Default::default(),
         })
         .await
         .expect("scores");
@@ -130,6 +131,7 @@ async fn log_likelihoods_score_each_label() {
             model: String::new(),
             context: "x".into(),
             continuations: vec![" yes".into()],
+            normalize: Default::default(),
         })
         .await
         .expect_err("not a label");

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
+use rightfit_types::LabelNorm;
 use toml::Spanned;
 
 use super::locate::Locator;
@@ -223,7 +224,6 @@ fn candidate(
     only(c.select.is_some(), "select", &with_shots)?;
     for (present, k) in [
         (c.stages.is_some(), "stages"),
-        (c.confidence.is_some(), "confidence"),
         (c.verifier.is_some(), "verifier"),
         (c.threshold.is_some(), "threshold"),
         (c.thresholds.is_some(), "thresholds"),
@@ -327,6 +327,54 @@ fn candidate(
     if temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
         return Err(bad("temperature", "temperature must be within 0..=2"));
     }
+    // A single-call candidate's confidence from its own tokens (a cascade reads its stages').
+    let token_confidence = match (&strategy, c.confidence.as_ref()) {
+        (_, None) | (Strategy::Cascade(_), _) => None,
+        (Strategy::ZeroShot | Strategy::FewShot { .. } | Strategy::ChainOfThought, Some(s)) => {
+            match token_source(s.get_ref()) {
+                Some(source) => Some(source),
+                None => {
+                    return Err(bad(
+                        "confidence",
+                        &format!(
+                            "unknown confidence '{}' for a single call: expected token-mean, \
+                             token-min, field-mean or field-min (read from the answer's token \
+                             log-probabilities)",
+                            s.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
+        (_, Some(_)) => {
+            return Err(bad(
+                "confidence",
+                "confidence applies to strategy cascade, or to a single-call strategy (zero-shot, \
+                 few-shot, chain-of-thought, distilled) as token-mean, token-min, field-mean or \
+                 field-min",
+            ));
+        }
+    };
+    let normalize = match c.normalize.as_ref().map(|s| s.get_ref().as_str()) {
+        _ if c.normalize.is_some() && strategy != Strategy::Loglikelihood => {
+            return Err(bad(
+                "normalize",
+                "normalize applies to strategy = \"loglikelihood\" (how labels of different lengths are compared)",
+            ));
+        }
+        None | Some("none") => LabelNorm::None,
+        Some("token") => LabelNorm::Token,
+        Some("byte") => LabelNorm::Byte,
+        Some(other) => {
+            return Err(bad(
+                "normalize",
+                &format!(
+                    "unknown normalize '{other}': expected none (total log-probability), token \
+                     (per token) or byte (per byte, lm-evaluation-harness's acc_norm)"
+                ),
+            ));
+        }
+    };
     let name = c.name.clone().unwrap_or_else(|| match student {
         Some(t) => default_name(
             &format!("{}/distilled", t.name),
@@ -357,6 +405,8 @@ fn candidate(
             .answer_prefix
             .clone()
             .unwrap_or_else(|| DEFAULT_ANSWER_PREFIX.to_owned()),
+        token_confidence,
+        normalize,
         student: student.map(|t| t.name.clone()),
     })
 }
@@ -497,10 +547,14 @@ fn cascade_config(
         None | Some("model") => ConfidenceSource::Model,
         Some("validator") => ConfidenceSource::Validator,
         Some("verifier") => ConfidenceSource::Verifier,
+        Some(s) if token_source(s).is_some() => token_source(s).unwrap_or(ConfidenceSource::Model),
         Some(other) => {
             return Err(bad(
                 "confidence",
-                &format!("unknown confidence '{other}': expected model, validator or verifier"),
+                &format!(
+                    "unknown confidence '{other}': expected model, validator, verifier, \
+                     token-mean, token-min, field-mean or field-min"
+                ),
             ));
         }
     };
@@ -520,5 +574,16 @@ fn cascade_config(
         thresholds,
         confidence,
         verifier,
+    })
+}
+
+/// A confidence read from an answer's token log-probabilities, by its name in the file.
+fn token_source(name: &str) -> Option<ConfidenceSource> {
+    Some(match name {
+        "token-mean" => ConfidenceSource::TokenMean,
+        "token-min" => ConfidenceSource::TokenMin,
+        "field-mean" => ConfidenceSource::FieldMean,
+        "field-min" => ConfidenceSource::FieldMin,
+        _ => return None,
     })
 }

@@ -14,7 +14,7 @@ use rightfit_types::progress::Quiet;
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, ContinuationScore, EmbeddingRequest, EmbeddingResponse,
     ExampleRecord, FinishReason, LoglikelihoodRequest, LoglikelihoodResponse, Prompt,
-    ResponseFormat, Role, Timings, Usage,
+    ResponseFormat, Role, Timings, TokenLogprob, Usage,
 };
 
 /// One call a scripted model received.
@@ -29,9 +29,13 @@ pub(super) struct Seen {
     pub(super) temperature: Option<f32>,
     pub(super) stop: Vec<String>,
     pub(super) format: Option<ResponseFormat>,
+    /// Token log-probabilities asked for (chat).
+    pub(super) logprobs: Option<u32>,
 }
 
 pub(super) type Reply = Box<dyn Fn(&Seen) -> Result<String, String> + Send + Sync>;
+/// The tokens of an answer with their log-probabilities, reported when a call asks for them.
+pub(super) type Tokens = Box<dyn Fn(&str) -> Vec<(String, f64)> + Send + Sync>;
 /// The log-probability of a continuation given a context.
 pub(super) type Scores = Box<dyn Fn(&str, &str) -> f64 + Send + Sync>;
 
@@ -42,6 +46,7 @@ pub(super) struct Model {
     log: Arc<Mutex<Vec<Seen>>>,
     /// Log-likelihood: the log-probability of each continuation given the context.
     ll: Option<Scores>,
+    tokens: Option<Tokens>,
 }
 
 impl std::fmt::Debug for Model {
@@ -87,12 +92,26 @@ impl Provider for Model {
             temperature: r.sampling.temperature,
             stop: r.stop.clone(),
             format: Some(r.response_format.clone()),
+            logprobs: r.logprobs,
         };
         self.log.lock().expect("log").push(seen.clone());
         let text = (self.reply)(&seen).map_err(|detail| ProviderError::InvalidRequest {
             provider: self.name.clone(),
             detail,
         })?;
+        let logprobs = match (&self.tokens, r.logprobs) {
+            (Some(tokens), Some(_)) => Some(
+                tokens(&text)
+                    .into_iter()
+                    .map(|(token, logprob)| TokenLogprob {
+                        token,
+                        logprob,
+                        top: Vec::new(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
         Ok(ChatResponse {
             id: "r".into(),
             model: self.name.clone(),
@@ -100,7 +119,7 @@ impl Provider for Model {
                 index: 0,
                 text,
                 finish_reason: FinishReason::Stop,
-                logprobs: None,
+                logprobs,
             }],
             usage: Usage {
                 prompt_tokens: 100,
@@ -130,6 +149,7 @@ impl Provider for Model {
             temperature: None,
             stop: Vec::new(),
             format: None,
+            logprobs: None,
         });
         Ok(LoglikelihoodResponse {
             model: self.name.clone(),
@@ -155,6 +175,7 @@ impl Provider for Model {
             temperature: None,
             stop: Vec::new(),
             format: None,
+            logprobs: None,
         });
         Ok(EmbeddingResponse {
             model: self.name.clone(),
@@ -189,6 +210,27 @@ impl Models {
                 reply: Box::new(reply),
                 log: self.log.clone(),
                 ll: None,
+                tokens: None,
+            }),
+        );
+        self
+    }
+
+    /// A chat model that reports its answers' tokens, `tokens(answer)`, when asked.
+    pub(super) fn chat_with_tokens(
+        mut self,
+        name: &str,
+        reply: impl Fn(&Seen) -> Result<String, String> + Send + Sync + 'static,
+        tokens: impl Fn(&str) -> Vec<(String, f64)> + Send + Sync + 'static,
+    ) -> Self {
+        self.models.insert(
+            name.to_owned(),
+            Arc::new(Model {
+                name: name.to_owned(),
+                reply: Box::new(reply),
+                log: self.log.clone(),
+                ll: None,
+                tokens: Some(Box::new(tokens)),
             }),
         );
         self
@@ -206,6 +248,7 @@ impl Models {
                 reply: Box::new(|_| Err("no chat".into())),
                 log: self.log.clone(),
                 ll: Some(Box::new(ll)),
+                tokens: None,
             }),
         );
         self
