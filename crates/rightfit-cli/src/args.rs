@@ -25,6 +25,7 @@ Environment:
   RIGHTFIT_PYTHON   Python used for 'pip download'; default python3
   RIGHTFIT_LOG      log filter, e.g. info or rightfit_llama=debug; default warn
   HF_TOKEN          Hugging Face token for gated or private repositories
+  HF_ENDPOINT       Hugging Face Hub address (a mirror); default https://huggingface.co
 
 Exit status: 0 success, 1 a problem with your input (model, file, request), 2 a bug.";
 

@@ -18,16 +18,24 @@ pub const TEST_EMBEDDER: &str = "RIGHTFIT_TEST_EMBEDDER";
 pub const FUZZ_CASES: &str = "RIGHTFIT_FUZZ_CASES";
 /// Hugging Face access token, for gated or private repositories.
 pub const HF_TOKEN: &str = "HF_TOKEN";
+/// The Hugging Face Hub's address, for a mirror. Default `https://huggingface.co`.
+pub const HF_ENDPOINT: &str = "HF_ENDPOINT";
 /// The OpenAI key `rightfit chat --model gpt-4o` uses (configs name their own variables).
 pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
 /// The Anthropic key `rightfit chat --model claude-…` uses.
 pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
 /// The Gemini key `rightfit chat --model gemini-…` uses.
 pub const GEMINI_API_KEY: &str = "GEMINI_API_KEY";
-/// A Python with the `openai` and `anthropic` SDKs, for the protocol conformance tests.
+/// A Python with the `openai` and `anthropic` SDKs, for the protocol conformance tests (and the
+/// libraries of `crates/rightfit-testkit/python/requirements.txt`: `gguf` writes the tiny
+/// Phi-3 and Mistral fixtures).
 pub const TEST_PYTHON: &str = "RIGHTFIT_TEST_PYTHON";
 /// llama.cpp's `llama-server` binary, for the OpenAI-compatible provider's real-server test.
 pub const TEST_LLAMA_SERVER: &str = "RIGHTFIT_TEST_LLAMA_SERVER";
+/// llama.cpp's vocabulary-only GGUF files (`ggml-vocab-phi-3.gguf`, `ggml-vocab-llama-spm.gguf`,
+/// each with its `.inp`/`.out` expected token ids) and its `test-chat-template.cpp` reference
+/// renderings, extracted from the pinned llama-cpp-python sdist: the Phi-3 and Mistral tests.
+pub const TEST_LLAMA_VOCAB: &str = "RIGHTFIT_TEST_LLAMA_VOCAB";
 /// A headless-capable Chromium (Debian's `chromium`), for the HTML report's browser test.
 pub const TEST_CHROMIUM: &str = "RIGHTFIT_TEST_CHROMIUM";
 /// node (v20 or newer), for the gateway's JavaScript SDK test.
@@ -78,6 +86,10 @@ pub const ALL: &[(&str, &str)] = &[
         "Hugging Face token for gated or private repositories",
     ),
     (
+        HF_ENDPOINT,
+        "Hugging Face Hub address (a mirror); default https://huggingface.co",
+    ),
+    (
         OPENAI_API_KEY,
         "key for ad-hoc OpenAI models (rightfit chat --model gpt-4o)",
     ),
@@ -124,6 +136,10 @@ pub const TESTS: &[(&str, &str)] = &[
     ),
     (TEST_PYTHON, "Python with the SDKs the protocol tests use"),
     (TEST_LLAMA_SERVER, "llama.cpp's llama-server binary"),
+    (
+        TEST_LLAMA_VOCAB,
+        "llama.cpp's vocab GGUFs and chat-template references",
+    ),
     (TEST_CHROMIUM, "Chromium binary, for the browser test"),
     (
         TEST_NODE,

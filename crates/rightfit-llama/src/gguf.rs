@@ -337,6 +337,25 @@ mod tests {
     }
 
     #[test]
+    fn a_file_without_tensors_needs_no_padding() {
+        // As llama.cpp's ggml-vocab-*.gguf files are: the header, then the end of the file.
+        let mut b = MAGIC.to_vec();
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(&0u64.to_le_bytes()); // tensors
+        b.extend_from_slice(&1u64.to_le_bytes()); // kv
+        b.extend_from_slice(&20u64.to_le_bytes());
+        b.extend_from_slice(b"general.architecture");
+        b.extend_from_slice(&8u32.to_le_bytes());
+        b.extend_from_slice(&4u64.to_le_bytes());
+        b.extend_from_slice(b"phi3");
+        assert_ne!(b.len() % 32, 0);
+        let h = read_header(write(&b).path()).expect("valid file");
+        assert_eq!(h.architecture(), Some("phi3"));
+        assert!(h.tensors.is_empty());
+        assert_eq!(h.parameter_count(), 0);
+    }
+
+    #[test]
     fn missing_tensor_data_is_truncation() {
         let f = write(&tiny_gguf(15));
         let err = read_header(f.path()).expect_err("one byte short");

@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rightfit_config::Settings;
 use rightfit_config::project::{ModelConfig, Project, ProviderConfig};
+use rightfit_llama::catalog;
 use rightfit_llama::engine::LoraAdapter;
 use rightfit_llama::gguf::shape::shape_of;
-use rightfit_llama::models::{ModelStore, ResolvedModel};
+use rightfit_llama::models::{ModelStore, ModelStoreError, ResolvedModel};
 use rightfit_llama::{Engine, EngineOptions, LocalProvider, WeakEngine};
 use rightfit_providers::{HostedProvider, Provider};
 use rightfit_students::{ClassifierProvider, EmbedderOptions, SentenceEmbedder};
@@ -242,13 +243,28 @@ impl ModelRegistry {
         Ok(Arc::new(LocalProvider::new(loaded.name, loaded.engine)))
     }
 
-    /// A local model file by catalogue name, added name or path, and its shape (read from the
-    /// GGUF header), for the estimates of `devices` and `recommend`.
+    /// A local model file by catalogue name, added name or path, and its shape, for the
+    /// estimates of `devices` and `recommend`: read from the GGUF header; for a catalogue model
+    /// not downloaded yet whose entry gives its shape, the catalogue's figures (the returned
+    /// path, where the file would be, does not exist then).
     pub fn shape(&self, spec: &str) -> Result<(ResolvedModel, ModelShape), BuildError> {
-        let resolved = self
-            .files
-            .resolve(spec)
-            .map_err(|e| BuildError::Local(e.to_string()))?;
+        let resolved = match self.files.resolve(spec) {
+            Ok(resolved) => resolved,
+            Err(e @ ModelStoreError::NotPulled { .. }) => {
+                let entry = catalog::find(spec);
+                let Some((entry, shape)) = entry.and_then(|e| Some((e, e.shape()?))) else {
+                    return Err(BuildError::Local(e.to_string()));
+                };
+                let resolved = ResolvedModel {
+                    name: entry.name.to_owned(),
+                    path: self.files.path_of(entry),
+                    entry: Some(entry),
+                    adapter: None,
+                };
+                return Ok((resolved, shape));
+            }
+            Err(e) => return Err(BuildError::Local(e.to_string())),
+        };
         let shape = shape_of(&resolved.path).map_err(|e| BuildError::Local(e.to_string()))?;
         Ok((resolved, shape))
     }

@@ -46,6 +46,9 @@ pub struct DeviceEstimates<'a> {
     pub path: &'a Path,
     /// Its shape.
     pub shape: &'a ModelShape,
+    /// Whether the shape is the catalogue's (the file is not downloaded) rather than read from
+    /// the file's header.
+    pub shape_from_catalogue: bool,
     /// The request estimated.
     pub workload: &'a Workload,
     /// Sequences served at once.
@@ -66,6 +69,7 @@ pub fn device_estimates_json(e: &DeviceEstimates) -> serde_json::Value {
         "model": e.model,
         "path": e.path,
         "shape": e.shape,
+        "shape_source": if e.shape_from_catalogue { "catalogue" } else { "gguf header" },
         "kv_bytes_per_token": device::kv_bytes_per_token(e.shape),
         "workload": e.workload,
         "parallel": e.parallel.max(1),
@@ -119,6 +123,14 @@ pub fn device_estimates_terminal(e: &DeviceEstimates) -> String {
         e.workload.context_tokens,
         e.parallel.max(1)
     );
+    if e.shape_from_catalogue {
+        out.push_str(&format!(
+            "Shape from the catalogue: {} is not downloaded ('rightfit models pull {}' fetches \
+             it); its weights are counted as the file's size.\n",
+            e.path.display(),
+            e.model
+        ));
+    }
     let mut header = vec![
         "device",
         "fits (needed / usable)",

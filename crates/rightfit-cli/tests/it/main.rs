@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod catalogue;
 mod decide;
 mod devices;
 mod distill;
@@ -75,7 +76,7 @@ fn models_list_shows_the_catalogue() {
     insta::assert_snapshot!("models_list_empty", text);
     let o = rightfit(home.path(), &["models", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(v.as_array().map(Vec::len), Some(5));
+    assert_eq!(v.as_array().map(Vec::len), Some(7));
     assert_eq!(v[0]["present"], false);
 }
 

@@ -82,9 +82,14 @@ impl<R: Read> Reader<'_, R> {
         Ok(header)
     }
 
-    /// Every tensor's data must lie inside the file.
+    /// Every tensor's data must lie inside the file. A file without tensors (llama.cpp's
+    /// vocabulary-only files) has no data section, so no alignment padding after its header.
     fn check_extents(&self, header: &GgufHeader) -> Result<(), GgufError> {
-        let mut needed = header.data_offset;
+        let mut needed = if header.tensors.is_empty() {
+            0
+        } else {
+            header.data_offset
+        };
         for t in &header.tensors {
             // Found by the fuzz test: dimensions whose product overflows (a panic in a debug
             // build, a wrong size in a release one) are corruption, named as such.

