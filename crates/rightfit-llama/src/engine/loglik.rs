@@ -199,9 +199,15 @@ impl Worker<'_> {
         } else {
             self.scoring_lanes.clone()
         };
-        let pending: Vec<usize> = (0..job.continuations.len())
+        // In token order, so that continuations sharing leading tokens fall in the same round
+        // (more than `lanes` continuations take several) and share their nodes.
+        let mut pending: Vec<usize> = (0..job.continuations.len())
             .filter(|&i| job.continuations[i].len() > 1)
             .collect();
+        pending.sort_by(|&a, &b| {
+            let key = |c: usize| job.continuations[c].iter().map(|t| t.0);
+            key(a).cmp(key(b))
+        });
         for group in pending.chunks(lanes.len()) {
             let result = self.score_group(job, group, &lanes, prefix, &mut scores);
             for &lane in &lanes[..group.len()] {
