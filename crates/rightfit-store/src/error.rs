@@ -21,6 +21,18 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// The lock that serialises schema migrations between processes could not be taken.
+    #[error("could not lock {lock} to bring the schema of {path} up to date: {source}")]
+    MigrationLock {
+        /// The database file.
+        path: PathBuf,
+        /// The lock file beside it.
+        lock: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The file exists but is not a SQLite database at all.
     #[error(
         "{path} is not a rightfit database (file is not a database); move it away or pass --store"

@@ -24,6 +24,31 @@ use crate::rows::{
     CANDIDATE_COLUMNS, CacheRow, CandidateRow, RECORD_COLUMNS, RUN_COLUMNS, RecordRow, RunRow,
 };
 
+/// Takes the exclusive lock that serialises migrations of the database at `path` (waiting for
+/// another process that holds it); released when the returned file is dropped.
+async fn migration_lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let lock = SqliteStore::migration_lock_path(path);
+    let err = |source| StoreError::MigrationLock {
+        path: path.to_path_buf(),
+        lock: lock.clone(),
+        source,
+    };
+    let at = lock.clone();
+    // Blocking: off the async threads, so that a holder in this process can finish.
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&at)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| err(std::io::Error::other(e)))?
+    .map_err(err)
+}
+
 /// The schema, embedded at build time from `migrations/`.
 static MIGRATOR: Migrator = sqlx::migrate!();
 
@@ -60,6 +85,13 @@ impl SqliteStore {
                     source,
                 })?;
         }
+        // Processes opening a new store at the same moment would each apply the migrations
+        // (sqlx takes no lock on SQLite): one wins and the others fail with "table runs already
+        // exists" or a duplicate migration version. An exclusive lock on a file beside the
+        // database makes them take turns; each then finds what the first one created. (A file
+        // of its own: the database's locks are SQLite's, and mixing lock kinds on one file is
+        // not portable.)
+        let _migrating = migration_lock(path).await?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -73,6 +105,13 @@ impl SqliteStore {
             .await
             .map_err(|source| open_error(path, source))?;
         Self::set_up(pool, path.to_path_buf()).await
+    }
+
+    /// The file whose lock serialises migrations of the database at `path`: `<path>.lock`.
+    pub fn migration_lock_path(path: &Path) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
     }
 
     /// Opens a new, empty database that lives in memory until [`SqliteStore::close`] (for

@@ -9,6 +9,7 @@ mod decide;
 mod devices;
 mod distill;
 mod eval;
+mod first_start;
 mod gateway;
 mod hosted;
 mod journal;

@@ -10,5 +10,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod conformance;
+mod first_start;
 mod sqlite;
 mod support;
