@@ -22,7 +22,7 @@ use rightfit_config::project::Durability;
 use rightfit_store::TrafficStore;
 use rightfit_types::TrafficRecord;
 
-use crate::recorder::add_spend;
+use crate::spend::add_spend;
 
 /// A segment is closed and a new one started after this many records …
 const SEGMENT_RECORDS: u64 = 8_192;

@@ -32,6 +32,7 @@ mod request;
 pub mod server;
 mod shadow;
 pub mod signals;
+mod spend;
 mod sse;
 pub mod state;
 pub mod wire;

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::journal::Journal;
 use crate::metrics::Metrics;
+use crate::spend::add_spend;
 
 /// Records waiting to be written before new ones are dropped (and counted) rather than let the
 /// queue grow without bound under a database that cannot keep up.
@@ -233,27 +234,6 @@ async fn write(sink: &Sink, queued: &mut Vec<Queued>) {
                 ""
             };
             tracing::error!("traffic log: {n} records could not be written{kept}: {e}");
-        }
-    }
-}
-
-/// Adds the cost of `records` to their keys' spend, one update per key. A spend that cannot be
-/// added is logged; the records are stored all the same.
-pub(crate) async fn add_spend<'a>(
-    store: &dyn TrafficStore,
-    records: impl IntoIterator<Item = &'a TrafficRecord>,
-) {
-    let mut spend: BTreeMap<&str, f64> = BTreeMap::new();
-    for r in records {
-        if let (Some(key), Some(cost)) = (&r.key_id, r.cost_usd)
-            && cost > 0.0
-        {
-            *spend.entry(key).or_default() += cost;
-        }
-    }
-    for (key, usd) in spend {
-        if let Err(e) = store.add_spend(key, usd).await {
-            tracing::error!("traffic log: spend of key {key} not recorded: {e}");
         }
     }
 }

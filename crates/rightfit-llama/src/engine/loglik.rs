@@ -20,23 +20,6 @@ use super::sampling::argmax;
 use super::slots::{pos, seq_id};
 use super::worker::{Start, Worker};
 
-/// Sequence ids beyond the generation slots that scoring decodes continuations on, side by side
-/// (continuations beyond this many are scored in further rounds). llama.cpp reserves an output
-/// row per sequence id at load (`n_vocab` floats each), so this is not larger.
-pub(super) const SCORING_LANES: u32 = 32;
-
-/// The sequence ids scoring may use on an engine with `parallel` generation slots and batches of
-/// `batch` tokens: those after the slots, up to llama.cpp's limits (256 sequence ids, and no more
-/// sequence ids than a batch has outputs).
-pub(super) fn scoring_lanes(parallel: u32, batch: u32) -> Vec<i32> {
-    let first = parallel.min(256);
-    let last = parallel
-        .saturating_add(SCORING_LANES)
-        .min(256)
-        .min(batch.max(first));
-    (first..last).map(|s| s as i32).collect()
-}
-
 /// One row of logits, summarised once: its log-normaliser and most likely token.
 struct Row {
     norm: f64,
@@ -390,6 +373,7 @@ impl Worker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::options::scoring_lanes;
 
     #[test]
     fn a_row_gives_log_softmax_and_its_argmax() {

@@ -100,7 +100,7 @@ pub(super) fn run(
         .with_n_ubatch(ubatch)
         // Sequence ids after the generation slots are log-likelihood scoring's (see loglik.rs).
         .with_n_seq_max(
-            options.parallel + super::loglik::scoring_lanes(options.parallel, batch).len() as u32,
+            options.parallel + super::options::scoring_lanes(options.parallel, batch).len() as u32,
         )
         // A micro-batch of one token runs on `n_threads`: with more than one thread, flash attention
         // over 512+ cells splits the cells between threads and merges partial sums, rounding
@@ -259,7 +259,7 @@ impl<'m> Worker<'m> {
     ) -> Self {
         let slots = (0..options.parallel).map(|_| Slot::default()).collect();
         let batch = LlamaBatch::new(ctx.n_batch() as usize, 1);
-        let scoring_lanes = super::loglik::scoring_lanes(options.parallel, ctx.n_batch());
+        let scoring_lanes = super::options::scoring_lanes(options.parallel, ctx.n_batch());
         let score_batch = LlamaBatch::new(
             ctx.n_batch() as usize,
             i32::try_from(scoring_lanes.len().max(1)).unwrap_or(1),

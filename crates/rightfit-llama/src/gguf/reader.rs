@@ -1,12 +1,12 @@
 //! Reading a GGUF header field by field, with every count and length bounded and every tensor
-//! checked to lie inside the file ([`super::read_header`] opens the file and calls it).
+//! checked to lie inside the file ([`read_header`](crate::gguf::read_header) opens the file and calls it).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::Path;
 
 use super::ggml_types::type_layout;
-use super::{
+use super::header::{
     GgufError, GgufHeader, MAGIC, MAX_ARRAY_LEN, MAX_COUNT, MAX_DIMS, MAX_STRING_LEN, TensorInfo,
     Value,
 };
