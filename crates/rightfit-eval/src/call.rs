@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rightfit_config::project::ModelConfig;
+use rightfit_config::project::{ConfidenceSource, ModelConfig};
 use rightfit_config::time as clock;
 use rightfit_providers::{Provider, ProviderError};
 use rightfit_store::RunStore;
@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::extract;
 use crate::outcome::Outcome;
 use crate::prompt::Call;
+use crate::token_confidence::token_confidence;
 
 /// What a call returned, with how long it took.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -180,9 +181,8 @@ pub async fn call_read(
             // Where the provider returned token log-probabilities: the geometric mean
             // probability of the answer's tokens.
             o.confidence = choice
-                .and_then(|c| c.logprobs.as_ref())
-                .filter(|l| !l.is_empty())
-                .map(|l| (l.iter().map(|t| t.logprob).sum::<f64>() / l.len() as f64).exp());
+                .and_then(|c| c.logprobs.as_deref())
+                .and_then(|l| token_confidence(ConfidenceSource::TokenMean, l));
             o.logprobs = choice.and_then(|c| c.logprobs.clone());
             choice.map(|c| c.text.clone()).unwrap_or_default()
         }

@@ -1,7 +1,7 @@
 //! Reading answers: the final answer of a reasoning candidate, the key a vote counts, the vote,
 //! and confidence from label log-likelihoods.
 
-use rightfit_types::{ContinuationScore, LabelNorm, LoglikelihoodResponse};
+use rightfit_types::{LabelNorm, LoglikelihoodResponse};
 use serde_json::Value;
 
 use crate::score::Scorer;
@@ -108,20 +108,7 @@ pub fn label_margin(
     continuations: &[String],
     norm: LabelNorm,
 ) -> Option<f64> {
-    let score = |i: usize, s: &ContinuationScore| match norm {
-        LabelNorm::None => s.logprob,
-        LabelNorm::Token => s.mean_logprob(),
-        LabelNorm::Byte => match continuations.get(i).map_or(0, String::len) {
-            0 => s.logprob,
-            n => s.logprob / n as f64,
-        },
-    };
-    let scores: Vec<f64> = r
-        .scores
-        .iter()
-        .enumerate()
-        .map(|(i, s)| score(i, s))
-        .collect();
+    let scores = r.normalised_scores(continuations, norm);
     let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !max.is_finite() {
         return None;

@@ -115,29 +115,30 @@ impl LoglikelihoodResponse {
             .map(|(i, _)| i)
     }
 
-    /// Index of the best continuation under `norm` (`continuations` as requested, for their
-    /// byte lengths); ties go as in [`LoglikelihoodResponse::best`].
-    pub fn best_normalised(&self, continuations: &[String], norm: LabelNorm) -> Option<usize> {
-        if norm == LabelNorm::None {
-            return self.best();
-        }
-        let score = |i: usize, s: &ContinuationScore| match norm {
-            LabelNorm::None => s.logprob,
-            LabelNorm::Token => s.mean_logprob(),
-            LabelNorm::Byte => {
-                let bytes = continuations.get(i).map_or(0, String::len);
-                if bytes == 0 {
-                    s.logprob
-                } else {
-                    s.logprob / bytes as f64
-                }
-            }
-        };
+    /// Each continuation's score under `norm` (`continuations` as requested, for their byte
+    /// lengths): the total log-probability, or per token, or per byte.
+    pub fn normalised_scores(&self, continuations: &[String], norm: LabelNorm) -> Vec<f64> {
         self.scores
             .iter()
             .enumerate()
-            .map(|(i, s)| (i, score(i, s)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, s)| match norm {
+                LabelNorm::None => s.logprob,
+                LabelNorm::Token => s.mean_logprob(),
+                LabelNorm::Byte => match continuations.get(i).map_or(0, String::len) {
+                    0 => s.logprob,
+                    bytes => s.logprob / bytes as f64,
+                },
+            })
+            .collect()
+    }
+
+    /// Index of the best continuation under `norm`; ties go as in
+    /// [`LoglikelihoodResponse::best`].
+    pub fn best_normalised(&self, continuations: &[String], norm: LabelNorm) -> Option<usize> {
+        self.normalised_scores(continuations, norm)
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
             .map(|(i, _)| i)
     }
 }

@@ -4,14 +4,8 @@
 
 use std::process::Command;
 
+use super::devices::device;
 use super::{rightfit, stderr, stdout};
-
-fn device<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    v["devices"]
-        .as_array()
-        .and_then(|ds| ds.iter().find(|d| d["device"] == id))
-        .unwrap_or_else(|| panic!("{id} missing from {v}"))
-}
 
 #[test]
 fn phi3_and_mistral_are_listed_with_their_hub_sources() {

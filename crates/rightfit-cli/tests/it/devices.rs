@@ -3,7 +3,8 @@
 
 use super::{home_with_model, model, rightfit, stderr, stdout};
 
-fn device<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+/// The entry of device `id` in `rightfit devices --json`'s output.
+pub(crate) fn device<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     v["devices"]
         .as_array()
         .and_then(|ds| ds.iter().find(|d| d["device"] == id))

@@ -84,7 +84,7 @@ def whole(client, model, **extra):
         )
         r = raw.parse()
         choice = r.choices[0]
-        return {
+        fields = {
             "text": choice.message.content,
             "usage": usage_of(r.usage),
             "finish_reason": choice.finish_reason,
@@ -92,11 +92,14 @@ def whole(client, model, **extra):
             "model": r.model,
             "headers": headers_of(raw),
         }
+        if extra.get("logprobs"):
+            fields["logprobs"] = tokens_of(choice.logprobs)
+        return fields
 
     return call
 
 
-def streamed(client, model):
+def streamed(client, model, **extra):
     def call():
         stream = client.chat.completions.create(
             model=model,
@@ -104,8 +107,10 @@ def streamed(client, model):
             max_tokens=MAX_TOKENS,
             stream=True,
             stream_options={"include_usage": True},
+            **extra,
         )
         text, usage, finish, chunks, ids, model_seen = [], None, None, 0, set(), None
+        tokens = []
         for chunk in stream:
             ids.add(chunk.id)
             model_seen = chunk.model
@@ -117,7 +122,8 @@ def streamed(client, model):
                     chunks += 1
                 if choice.finish_reason is not None:
                     finish = choice.finish_reason
-        return {
+                tokens.extend(tokens_of(choice.logprobs) or [])
+        fields = {
             "text": "".join(text),
             "usage": usage,
             "finish_reason": finish,
@@ -125,6 +131,9 @@ def streamed(client, model):
             "ids": len(ids),
             "model": model_seen,
         }
+        if extra.get("logprobs"):
+            fields["logprobs"] = tokens
+        return fields
 
     return call
 
@@ -141,42 +150,6 @@ def tokens_of(logprobs):
         }
         for t in logprobs.content
     ]
-
-
-def with_logprobs(client, model):
-    def call():
-        r = client.chat.completions.create(
-            model=model, messages=MESSAGES, max_tokens=MAX_TOKENS, logprobs=True, top_logprobs=2
-        )
-        choice = r.choices[0]
-        return {
-            "text": choice.message.content,
-            "finish_reason": choice.finish_reason,
-            "logprobs": tokens_of(choice.logprobs),
-        }
-
-    return call
-
-
-def streamed_logprobs(client, model):
-    def call():
-        stream = client.chat.completions.create(
-            model=model,
-            messages=MESSAGES,
-            max_tokens=MAX_TOKENS,
-            stream=True,
-            logprobs=True,
-            top_logprobs=2,
-        )
-        text, tokens = [], []
-        for chunk in stream:
-            for choice in chunk.choices:
-                if choice.delta.content:
-                    text.append(choice.delta.content)
-                tokens.extend(tokens_of(choice.logprobs) or [])
-        return {"text": "".join(text), "logprobs": tokens}
-
-    return call
 
 
 def json_mode(client, model):
@@ -203,8 +176,8 @@ def main():
     # local model is too slow for the clients on 2 cores).
     if "json_object" not in os.environ.get("RIGHTFIT_CLIENT_SKIP", "").split(","):
         run("json_object", json_mode(client, model))
-    run("logprobs", with_logprobs(client, model))
-    run("logprobs_stream", streamed_logprobs(client, model))
+    run("logprobs", whole(client, model, logprobs=True, top_logprobs=2))
+    run("logprobs_stream", streamed(client, model, logprobs=True, top_logprobs=2))
     run("models", lambda: {"ids": [m.id for m in client.models.list()]})
     run("not_found", whole(client, "no-such-model"), expect="NotFoundError")
     if len(sys.argv) == 5:

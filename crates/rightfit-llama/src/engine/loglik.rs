@@ -16,7 +16,7 @@ use rightfit_types::{ContinuationScore, LoglikelihoodRequest, LoglikelihoodRespo
 
 use super::error::EngineError;
 use super::queue::LoglikJob;
-use super::sampling::argmax;
+use super::sampling::{argmax, log_normaliser};
 use super::slots::{pos, seq_id};
 use super::worker::{Start, Worker};
 
@@ -28,10 +28,8 @@ struct Row {
 
 impl Row {
     fn of(logits: &[f32]) -> Self {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let sum: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
         Self {
-            norm: f64::from(max) + sum.ln(),
+            norm: log_normaliser(logits),
             argmax: argmax(logits) as usize,
         }
     }

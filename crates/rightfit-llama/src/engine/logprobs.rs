@@ -13,6 +13,8 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{TokenLogprob, TopLogprob};
 
+use super::sampling::log_normaliser;
+
 /// Most alternatives per position a request may ask for (the OpenAI API's limit).
 pub(crate) const MAX_TOP_LOGPROBS: u32 = 20;
 
@@ -96,9 +98,7 @@ impl LogprobTrack {
 /// `log p(token)` under the softmax of `logits`, and the `top` most likely tokens with theirs,
 /// best first (ties: the lower token id first).
 pub(super) fn log_softmax_at(logits: &[f32], token: usize, top: usize) -> (f64, Vec<(usize, f64)>) {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
-    let norm = f64::from(max) + sum.ln();
+    let norm = log_normaliser(logits);
     let lp = |i: usize| f64::from(logits[i]) - norm;
     let mut best: Vec<usize> = Vec::with_capacity(top + 1);
     if top > 0 {

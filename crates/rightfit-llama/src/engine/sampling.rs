@@ -131,6 +131,13 @@ pub(crate) fn argmax(logits: &[f32]) -> i32 {
     i32::try_from(best).unwrap_or(0)
 }
 
+/// `log Σ exp(logits)`, computed stably: what a logit minus it makes a log-probability.
+pub(crate) fn log_normaliser(logits: &[f32]) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
+    f64::from(max) + sum.ln()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

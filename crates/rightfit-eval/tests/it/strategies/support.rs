@@ -198,60 +198,49 @@ pub(super) struct Models {
 }
 
 impl Models {
+    fn add(mut self, name: &str, reply: Reply, ll: Option<Scores>, tokens: Option<Tokens>) -> Self {
+        let log = self.log.clone();
+        let name = name.to_owned();
+        let model = Model {
+            name: name.clone(),
+            reply,
+            log,
+            ll,
+            tokens,
+        };
+        self.models.insert(name, Arc::new(model));
+        self
+    }
+
     pub(super) fn chat(
-        mut self,
+        self,
         name: &str,
         reply: impl Fn(&Seen) -> Result<String, String> + Send + Sync + 'static,
     ) -> Self {
-        self.models.insert(
-            name.to_owned(),
-            Arc::new(Model {
-                name: name.to_owned(),
-                reply: Box::new(reply),
-                log: self.log.clone(),
-                ll: None,
-                tokens: None,
-            }),
-        );
-        self
+        self.add(name, Box::new(reply), None, None)
     }
 
     /// A chat model that reports its answers' tokens, `tokens(answer)`, when asked.
     pub(super) fn chat_with_tokens(
-        mut self,
+        self,
         name: &str,
         reply: impl Fn(&Seen) -> Result<String, String> + Send + Sync + 'static,
         tokens: impl Fn(&str) -> Vec<(String, f64)> + Send + Sync + 'static,
     ) -> Self {
-        self.models.insert(
-            name.to_owned(),
-            Arc::new(Model {
-                name: name.to_owned(),
-                reply: Box::new(reply),
-                log: self.log.clone(),
-                ll: None,
-                tokens: Some(Box::new(tokens)),
-            }),
-        );
-        self
+        self.add(name, Box::new(reply), None, Some(Box::new(tokens)))
     }
 
     pub(super) fn scorer(
-        mut self,
+        self,
         name: &str,
         ll: impl Fn(&str, &str) -> f64 + Send + Sync + 'static,
     ) -> Self {
-        self.models.insert(
-            name.to_owned(),
-            Arc::new(Model {
-                name: name.to_owned(),
-                reply: Box::new(|_| Err("no chat".into())),
-                log: self.log.clone(),
-                ll: Some(Box::new(ll)),
-                tokens: None,
-            }),
-        );
-        self
+        self.add(
+            name,
+            Box::new(|_| Err("no chat".into())),
+            Some(Box::new(ll)),
+            None,
+        )
     }
 
     pub(super) fn calls(&self) -> Vec<Seen> {
