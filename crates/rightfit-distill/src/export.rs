@@ -6,7 +6,7 @@ use std::io::Write;
 
 use rightfit_eval::example::{Example, answer_text};
 use rightfit_eval::prompt::Templates;
-use rightfit_types::{Message, Role};
+use rightfit_types::Message;
 use serde_json::json;
 
 use crate::data::{TrainingSet, input_text};
@@ -48,10 +48,7 @@ fn line(templates: &Templates, row: &Example, format: ExportFormat) -> Result<se
             let mut messages = templates
                 .messages(&[], row)
                 .map_err(|e| DistillError::Data(format!("row {}: {e}", row.id)))?;
-            messages.push(Message {
-                role: Role::Assistant,
-                content: answer,
-            });
+            messages.push(Message::assistant(answer));
             json!({ "messages": messages })
         }
         ExportFormat::PromptCompletion => {

@@ -246,6 +246,7 @@ impl ModelAccess<'_> {
                 id: String::new(),
                 model: candidate.name.clone(),
                 choices: vec![Choice {
+                    tool_calls: Vec::new(),
                     index: 0,
                     text: outcome.text,
                     finish_reason: FinishReason::Stop,

@@ -51,6 +51,7 @@ impl Sse {
                 let index = match event {
                     StreamEvent::Delta { index, .. }
                     | StreamEvent::Logprobs { index, .. }
+                    | StreamEvent::ToolCall { index, .. }
                     | StreamEvent::Finish { index, .. } => Some(*index),
                     StreamEvent::Done { .. } => None,
                 };
@@ -66,6 +67,7 @@ impl Sse {
                     StreamEvent::Logprobs { index, tokens } => {
                         out.push(stream.logprobs(*index, tokens));
                     }
+                    StreamEvent::ToolCall { .. } => {}
                     StreamEvent::Finish { index, reason } => {
                         out.push(stream.finish(*index, *reason));
                     }

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, EmbeddingRequest, EmbeddingResponse, FinishReason,
-    LoglikelihoodRequest, LoglikelihoodResponse, StreamEvent, Timings, TokenLogprob, Usage,
+    LoglikelihoodRequest, LoglikelihoodResponse, StreamEvent, Timings, TokenLogprob, ToolCall,
+    Usage,
 };
 
 use crate::error::ProviderError;
@@ -132,6 +133,7 @@ pub async fn collect_stream(
     let mut texts = vec![String::new(); n as usize];
     let mut reasons: Vec<Option<FinishReason>> = vec![None; n as usize];
     let mut logprobs: Vec<Option<Vec<TokenLogprob>>> = vec![None; n as usize];
+    let mut calls: Vec<Vec<ToolCall>> = vec![Vec::new(); n as usize];
     let mut done: Option<(Usage, Timings)> = None;
     while let Some(event) = stream.next().await {
         match event? {
@@ -147,6 +149,41 @@ pub async fn collect_stream(
                     .ok_or_else(|| bad_index(model, index))?
                     .get_or_insert_with(Vec::new)
                     .extend(tokens);
+            }
+            StreamEvent::ToolCall {
+                index,
+                call,
+                id,
+                name,
+                arguments,
+            } => {
+                let choice = calls
+                    .get_mut(index as usize)
+                    .ok_or_else(|| bad_index(model, index))?;
+                let position = call as usize;
+                if position == choice.len() {
+                    choice.push(ToolCall {
+                        id: String::new(),
+                        name: String::new(),
+                        arguments: String::new(),
+                    });
+                }
+                let Some(slot) = choice.get_mut(position) else {
+                    return Err(ProviderError::Protocol {
+                        provider: model.to_owned(),
+                        detail: format!(
+                            "tool call {call} of choice {index} began before call {}",
+                            choice.len()
+                        ),
+                    });
+                };
+                if let Some(id) = id {
+                    slot.id = id;
+                }
+                if let Some(name) = name {
+                    slot.name.push_str(&name);
+                }
+                slot.arguments.push_str(&arguments);
             }
             StreamEvent::Finish { index, reason } => {
                 *reasons
@@ -169,10 +206,12 @@ pub async fn collect_stream(
         .into_iter()
         .zip(reasons)
         .zip(logprobs)
+        .zip(calls)
         .enumerate()
-        .map(|(index, ((text, reason), logprobs))| Choice {
+        .map(|(index, (((text, reason), logprobs), tool_calls))| Choice {
             index: index as u32,
             text,
+            tool_calls,
             finish_reason: reason.unwrap_or(FinishReason::Stop),
             logprobs,
         })

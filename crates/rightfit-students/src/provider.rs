@@ -183,6 +183,7 @@ impl Provider for ClassifierProvider {
             })
             .collect();
         let choice = |index: u32| Choice {
+            tool_calls: Vec::new(),
             index,
             text: Self::render(label, &request.response_format),
             finish_reason: FinishReason::Stop,

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::tools::{ImagePart, Tool, ToolCall, ToolChoice};
+
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -12,6 +14,8 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// The result of a tool call, given back to the model.
+    Tool,
 }
 
 impl Role {
@@ -21,40 +25,74 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
 
 /// One turn of a conversation.
+///
+/// Besides its text, an assistant turn may carry the tool calls the model made, a tool turn
+/// answers one call (`tool_call_id`), and a user turn may carry images. Every extra field is left
+/// out of the serialised form when empty, so plain conversations (and the cache keys and run hashes
+/// made from them) are unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Who said it.
     pub role: Role,
-    /// What was said (plain text).
+    /// What was said (plain text; for a tool turn, the tool's result).
     pub content: String,
+    /// The calls an assistant turn made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a tool turn: the id of the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// Images of a user turn, in order, before its text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImagePart>,
 }
 
 impl Message {
+    /// A plain message of any role.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            images: Vec::new(),
+        }
+    }
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::System,
-            content: content.into(),
-        }
+        Self::new(Role::System, content)
     }
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::User,
-            content: content.into(),
-        }
+        Self::new(Role::User, content)
     }
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new(Role::Assistant, content)
+    }
+    /// An assistant turn that calls tools (with any text it said before the calls).
+    pub fn assistant_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
         Self {
-            role: Role::Assistant,
-            content: content.into(),
+            tool_calls: calls,
+            ..Self::new(Role::Assistant, content)
         }
+    }
+    /// A tool's result for the call `call_id`.
+    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            tool_call_id: Some(call_id.into()),
+            ..Self::new(Role::Tool, content)
+        }
+    }
+    /// Whether the message is plain text: no tool calls, no tool result, no images.
+    pub fn is_plain(&self) -> bool {
+        self.tool_calls.is_empty() && self.tool_call_id.is_none() && self.images.is_empty()
     }
 }
 
@@ -162,6 +200,16 @@ pub struct ChatRequest {
     /// alternatives per position (0: the chosen token only). `None`: no log-probabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<u32>,
+    /// Functions the model may call (empty: none; the request is plain generation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    /// Whether and which tool the model must call.
+    #[serde(default, skip_serializing_if = "ToolChoice::is_auto")]
+    pub tool_choice: ToolChoice,
+    /// Whether the model may make several calls in one turn (`None`: the provider's default,
+    /// which is yes for OpenAI and Anthropic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
 }
 
 fn one() -> u32 {
@@ -191,7 +239,17 @@ impl ChatRequest {
             ignore_eos: false,
             chat_template: None,
             logprobs: None,
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+            parallel_tool_calls: None,
         }
+    }
+
+    /// Offers these functions to the model.
+    pub fn with_tools(mut self, tools: Vec<Tool>, choice: ToolChoice) -> Self {
+        self.tools = tools;
+        self.tool_choice = choice;
+        self
     }
 
     /// Sets the token limit.
@@ -239,6 +297,8 @@ pub enum FinishReason {
     Length,
     /// The provider withheld the output.
     ContentFilter,
+    /// The model called tools and waits for their results.
+    ToolCalls,
 }
 
 impl FinishReason {
@@ -248,6 +308,7 @@ impl FinishReason {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
             FinishReason::ContentFilter => "content_filter",
+            FinishReason::ToolCalls => "tool_calls",
         }
     }
 }
@@ -257,8 +318,12 @@ impl FinishReason {
 pub struct Choice {
     /// Position among the request's `n` choices.
     pub index: u32,
-    /// The generated text (stop sequences removed).
+    /// The generated text (stop sequences removed); with tool calls, what the model said before
+    /// them (often empty).
     pub text: String,
+    /// The tools the model called, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
     /// Why generation ended.
     pub finish_reason: FinishReason,
     /// Per-token log-probabilities, when the request asked for them and the provider gave them.
@@ -369,6 +434,24 @@ pub enum StreamEvent {
         index: u32,
         /// The tokens, in order.
         tokens: Vec<TokenLogprob>,
+    },
+    /// Part of a tool call for a choice. The first event of a call carries its id and name; it
+    /// and later ones carry more of its arguments' JSON text, which joined in order give
+    /// [`ToolCall::arguments`].
+    ToolCall {
+        /// Which choice.
+        index: u32,
+        /// Which call of the choice, from 0 in order.
+        call: u32,
+        /// The call's id (first event of the call only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The function's name (first event of the call only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// More argument text.
+        #[serde(default)]
+        arguments: String,
     },
     /// A choice is complete.
     Finish {

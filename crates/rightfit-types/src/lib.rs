@@ -20,6 +20,7 @@ pub mod progress;
 mod score;
 mod student;
 mod summary;
+mod tools;
 mod traffic;
 
 pub use chat::*;
@@ -27,4 +28,5 @@ pub use eval::*;
 pub use score::*;
 pub use student::*;
 pub use summary::*;
+pub use tools::*;
 pub use traffic::*;

@@ -100,7 +100,7 @@ async fn stream_answer(
                 text.push_str(&t);
             }
             StreamEvent::Logprobs { tokens, .. } => logprobs.extend(tokens),
-            StreamEvent::Finish { .. } => {}
+            StreamEvent::ToolCall { .. } | StreamEvent::Finish { .. } => {}
             StreamEvent::Done { usage, timings } => done = Some((usage, timings)),
         }
     }

@@ -1,7 +1,7 @@
 //! Self-consistency (samples in parallel, a vote) and reflection (draft, critique, revise).
 
 use rightfit_config::project::Candidate;
-use rightfit_types::{ChatRequest, Message, Role};
+use rightfit_types::{ChatRequest, Message};
 
 use super::answerer::Answerer;
 use crate::example::Example;
@@ -159,10 +159,7 @@ pub(super) async fn reflection(
             ask.push_str(&reasoning_instruction(&candidate.answer_prefix));
         }
         if let rightfit_types::Prompt::Messages(m) = &mut revise.prompt {
-            m.push(Message {
-                role: Role::Assistant,
-                content: latest_raw.clone(),
-            });
+            m.push(Message::assistant(latest_raw.clone()));
             m.push(Message::user(ask));
         }
         let (revised, revised_raw) = answerer.call(&candidate.model, &Call::Chat(revise)).await;

@@ -113,6 +113,7 @@ impl Provider for Scripted {
             id: format!("r{n}"),
             model: self.name.clone(),
             choices: vec![Choice {
+                tool_calls: Vec::new(),
                 index: 0,
                 text,
                 finish_reason: FinishReason::Stop,

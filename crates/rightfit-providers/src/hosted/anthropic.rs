@@ -180,6 +180,7 @@ impl Codec for Anthropic {
         Ok(Parsed {
             id: message.id,
             choices: vec![Choice {
+                tool_calls: Vec::new(),
                 index: 0,
                 text,
                 finish_reason,

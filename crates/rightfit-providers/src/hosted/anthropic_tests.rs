@@ -268,6 +268,7 @@ fn parses_a_text_message() {
         Parsed {
             id: Some("msg_013Zva2CMHLNnXjNJJKqJ2EF".into()),
             choices: vec![Choice {
+                tool_calls: Vec::new(),
                 index: 0,
                 text: "Bonjour !".into(),
                 finish_reason: FinishReason::Stop,

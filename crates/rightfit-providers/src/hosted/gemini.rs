@@ -161,6 +161,7 @@ impl Codec for Gemini {
                 return Err(format!("two candidates have index {index}"));
             }
             choices.push(Choice {
+                tool_calls: Vec::new(),
                 index,
                 text: candidate.text(),
                 finish_reason: candidate
@@ -180,6 +181,7 @@ impl Codec for Gemini {
             }
             // The prompt was blocked: the answer is empty and withheld.
             choices.push(Choice {
+                tool_calls: Vec::new(),
                 index: 0,
                 text: String::new(),
                 finish_reason: FinishReason::ContentFilter,

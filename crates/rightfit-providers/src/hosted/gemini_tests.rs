@@ -231,6 +231,7 @@ fn parses_a_response() {
         Parsed {
             id: Some("mIAzaOm3CpqBm9IPpq2XoQk".into()),
             choices: vec![Choice {
+                tool_calls: Vec::new(),
                 index: 0,
                 text: "Bonjour !".into(),
                 finish_reason: FinishReason::Stop,
@@ -418,6 +419,7 @@ fn blocked_prompt_is_one_filtered_choice() {
     assert_eq!(
         parsed.choices,
         vec![Choice {
+            tool_calls: Vec::new(),
             index: 0,
             text: String::new(),
             finish_reason: FinishReason::ContentFilter,

@@ -116,6 +116,7 @@ impl Provider for Model {
             id: "r".into(),
             model: self.name.clone(),
             choices: vec![Choice {
+                tool_calls: Vec::new(),
                 index: 0,
                 text,
                 finish_reason: FinishReason::Stop,

@@ -15,6 +15,7 @@ pub fn stop_reason(reason: FinishReason) -> &'static str {
         FinishReason::Stop => "end_turn",
         FinishReason::Length => "max_tokens",
         FinishReason::ContentFilter => "refusal",
+        FinishReason::ToolCalls => "tool_use",
     }
 }
 

@@ -17,6 +17,7 @@ fn answer(reason: FinishReason) -> ChatResponse {
         id: "upstream-id".into(),
         model: "qwen2.5-1.5b".into(),
         choices: vec![Choice {
+            tool_calls: Vec::new(),
             index: 0,
             text: "cancel".into(),
             finish_reason: reason,

@@ -31,12 +31,14 @@ fn answer() -> ChatResponse {
         model: "qwen2.5-1.5b".into(),
         choices: vec![
             Choice {
+                tool_calls: Vec::new(),
                 index: 0,
                 text: "hé".into(),
                 finish_reason: FinishReason::Stop,
                 logprobs: Some(tokens()),
             },
             Choice {
+                tool_calls: Vec::new(),
                 index: 1,
                 text: "ho".into(),
                 finish_reason: FinishReason::Length,

@@ -201,6 +201,7 @@ pub(super) fn parse_choice(choice: &Value) -> Result<Choice, String> {
     };
     let finish = parse_finish(choice.get("finish_reason"))?.unwrap_or(FinishReason::Stop);
     Ok(Choice {
+        tool_calls: Vec::new(),
         index,
         text,
         finish_reason: if refused(message.get("refusal")) {
