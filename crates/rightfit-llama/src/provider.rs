@@ -66,6 +66,8 @@ impl Provider for LocalProvider {
             loglikelihood: true,
             grammar: true,
             json_schema: true,
+            tools: true,
+            images: false,
         }
     }
 

@@ -28,6 +28,10 @@ pub struct Capabilities {
     pub grammar: bool,
     /// JSON Schema constrained output.
     pub json_schema: bool,
+    /// Tool calling: requests with `tools`, tool turns and assistant calls.
+    pub tools: bool,
+    /// Images in user turns.
+    pub images: bool,
 }
 
 /// The answer to a health check.

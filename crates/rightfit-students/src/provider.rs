@@ -159,6 +159,8 @@ impl Provider for ClassifierProvider {
             loglikelihood: true,
             grammar: false,
             json_schema: false,
+            tools: false,
+            images: false,
         }
     }
 

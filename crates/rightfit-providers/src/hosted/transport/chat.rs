@@ -317,6 +317,8 @@ impl Provider for HostedProvider {
             loglikelihood: false,
             grammar: self.codec.kind() == "openai-compatible",
             json_schema: true,
+            tools: true,
+            images: true,
         }
     }
 
