@@ -33,5 +33,5 @@ mod server;
 mod shared;
 
 pub use embeddings::embedding;
-pub use script::{Finish, Protocol, Quirks, Recorded, Reply, ServerConfig, Step};
+pub use script::{Finish, Protocol, Quirks, Recorded, Reply, ScriptedCall, ServerConfig, Step};
 pub use server::{Hold, TestServer};

@@ -43,6 +43,22 @@ pub struct Reply {
     /// Log-probabilities to report (OpenAI only, when the request asked with `logprobs: true`):
     /// one `(token, logprob)` per token; the text of the tokens should add up to `text`.
     pub logprobs: Vec<(String, f64)>,
+    /// Tool calls the answer makes after its text, in order. A reply with calls ends for the
+    /// protocol's tool reason (`tool_calls`, `tool_use`; Gemini's `STOP` with `functionCall`
+    /// parts) unless `finish` is `Length`.
+    pub tool_calls: Vec<ScriptedCall>,
+}
+
+/// A tool call in a scripted reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptedCall {
+    /// The call's id (`call_…` for OpenAI, `toolu_…` for Anthropic; Gemini sends none).
+    pub id: String,
+    /// The function's name.
+    pub name: String,
+    /// The arguments' JSON text; streamed in `chunks` pieces where the protocol streams
+    /// arguments (OpenAI, Anthropic), whole where it does not (Gemini).
+    pub arguments: String,
 }
 
 impl Reply {
@@ -58,7 +74,23 @@ impl Reply {
             completion_tokens: words as u32,
             finish: Finish::Stop,
             logprobs: Vec::new(),
+            tool_calls: Vec::new(),
         }
+    }
+
+    /// The same reply, then a call of `name` with these arguments (JSON text).
+    pub fn with_tool_call(
+        mut self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        self.tool_calls.push(ScriptedCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+        });
+        self
     }
 
     /// The same reply, streamed in `chunks` deltas.
