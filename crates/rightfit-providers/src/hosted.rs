@@ -15,5 +15,7 @@ mod transport;
 
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod tool_tests;
 
 pub use transport::HostedProvider;

@@ -15,6 +15,8 @@ use crate::respond::{self, Generation, StreamPlan, Writing, sse_event};
 use crate::script::{Finish, Reply};
 use crate::shared::{Req, Shared};
 
+mod tools;
+
 /// One accepted messages request.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -99,6 +101,7 @@ pub(crate) fn prepare(shared: &Shared, req: &Req) -> Result<Call, Response<Body>
             ));
         }
     }
+    tools::check(body).map_err(|message| invalid(&message))?;
     if !shared.knows_model(model) {
         return Err(error(
             404,
@@ -171,11 +174,24 @@ fn error(status: u16, kind: &str, message: &str, request_id: Option<&str>) -> Re
 
 impl Call {
     fn stop_reason(&self, reply: &Reply) -> &'static str {
-        match (reply.finish, self.tool.is_some()) {
+        let calls = self.tool.is_some() || !reply.tool_calls.is_empty();
+        match (reply.finish, calls) {
             (Finish::Length, _) => "max_tokens",
             (Finish::Stop, true) => "tool_use",
             (Finish::Stop, false) => "end_turn",
         }
+    }
+
+    /// Whether the text goes out as the forced tool's input (JSON output), not as text: when
+    /// `tool_choice` forced a tool and the reply scripts no calls of its own.
+    fn forced<'a>(&'a self, reply: &Reply) -> Option<&'a str> {
+        self.tool.as_deref().filter(|_| reply.tool_calls.is_empty())
+    }
+
+    /// The content blocks the reply streams: text (unless the reply only calls tools), then
+    /// one `tool_use` per scripted call.
+    fn has_text_block(&self, reply: &Reply) -> bool {
+        self.forced(reply).is_some() || !reply.text.is_empty() || reply.tool_calls.is_empty()
     }
 
     fn usage(reply: &Reply, output_tokens: u32) -> Value {
@@ -198,7 +214,7 @@ impl Generation for Call {
     }
 
     fn body(&self, reply: &Reply) -> Vec<u8> {
-        let block = match &self.tool {
+        let block = match self.forced(reply) {
             // Tool input is always an object; a reply that is not one gives `{}`.
             Some(name) => {
                 let input = serde_json::from_str::<Value>(&reply.text)
@@ -209,12 +225,17 @@ impl Generation for Call {
             }
             None => json!({"type": "text", "text": reply.text}),
         };
+        let mut content = Vec::with_capacity(reply.tool_calls.len() + 1);
+        if self.has_text_block(reply) {
+            content.push(block);
+        }
+        content.extend(reply.tool_calls.iter().map(tools::tool_use));
         respond::to_vec(&json!({
             "id": self.id,
             "type": "message",
             "role": "assistant",
             "model": self.model,
-            "content": [block],
+            "content": content,
             "stop_reason": self.stop_reason(reply),
             "stop_sequence": null,
             "usage": Self::usage(reply, reply.completion_tokens),
@@ -237,53 +258,90 @@ impl Generation for Call {
             "stop_sequence": null,
             "usage": Self::usage(reply, 1),
         });
-        let block = match &self.tool {
-            Some(name) => {
-                json!({"type": "tool_use", "id": self.tool_id, "name": name, "input": {}})
-            }
-            None => json!({"type": "text", "text": ""}),
-        };
-        let head = vec![
-            Self::event(
-                "message_start",
-                &json!({"type": "message_start", "message": message}),
-            ),
+        let start = |index: usize, block: &Value| {
             Self::event(
                 "content_block_start",
-                &json!({"type": "content_block_start", "index": 0, "content_block": block}),
-            ),
-            Self::event("ping", &json!({"type": "ping"})),
-        ];
-        let deltas = reply
-            .deltas()
-            .into_iter()
-            .map(|piece| {
-                let delta = if self.tool.is_some() {
-                    json!({"type": "input_json_delta", "partial_json": piece})
-                } else {
-                    json!({"type": "text_delta", "text": piece})
-                };
-                Self::event(
-                    "content_block_delta",
-                    &json!({"type": "content_block_delta", "index": 0, "delta": delta}),
-                )
-            })
-            .collect();
-        let tail = vec![
+                &json!({"type": "content_block_start", "index": index, "content_block": block}),
+            )
+        };
+        let delta = |index: usize, delta: Value| {
+            Self::event(
+                "content_block_delta",
+                &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            )
+        };
+        let stop = |index: usize| {
             Self::event(
                 "content_block_stop",
-                &json!({"type": "content_block_stop", "index": 0}),
-            ),
-            Self::event(
-                "message_delta",
-                &json!({
-                    "type": "message_delta",
-                    "delta": {"stop_reason": self.stop_reason(reply), "stop_sequence": null},
-                    "usage": {"output_tokens": reply.completion_tokens}
-                }),
-            ),
-            Self::event("message_stop", &json!({"type": "message_stop"})),
-        ];
+                &json!({"type": "content_block_stop", "index": index}),
+            )
+        };
+        let mut head = vec![Self::event(
+            "message_start",
+            &json!({"type": "message_start", "message": message}),
+        )];
+        let mut deltas: Vec<Bytes> = Vec::new();
+        // The index of the next block.
+        let mut blocks = 0;
+        if self.has_text_block(reply) {
+            let block = match self.forced(reply) {
+                Some(name) => {
+                    json!({"type": "tool_use", "id": self.tool_id, "name": name, "input": {}})
+                }
+                None => json!({"type": "text", "text": ""}),
+            };
+            head.push(start(0, &block));
+            head.push(Self::event("ping", &json!({"type": "ping"})));
+            for piece in reply.deltas() {
+                deltas.push(if self.forced(reply).is_some() {
+                    delta(
+                        0,
+                        json!({"type": "input_json_delta", "partial_json": piece}),
+                    )
+                } else {
+                    delta(0, json!({"type": "text_delta", "text": piece}))
+                });
+            }
+            blocks = 1;
+        } else {
+            head.push(Self::event("ping", &json!({"type": "ping"})));
+        }
+        for call in &reply.tool_calls {
+            let index = blocks;
+            let block = json!({"type": "tool_use", "id": call.id, "name": call.name, "input": {}});
+            // The previous block ends where this one begins, in the same entry.
+            let mut opening = Vec::new();
+            if index > 0 {
+                opening.extend_from_slice(&stop(index - 1));
+            }
+            opening.extend_from_slice(&start(index, &block));
+            deltas.push(Bytes::from(opening));
+            for piece in call.pieces(reply.chunks) {
+                if !piece.is_empty() {
+                    deltas.push(delta(
+                        index,
+                        json!({"type": "input_json_delta", "partial_json": piece}),
+                    ));
+                }
+            }
+            blocks += 1;
+        }
+        let mut tail = Vec::new();
+        if blocks > 0 {
+            tail.push(stop(blocks - 1));
+        }
+        tail.push(Self::event(
+            "message_delta",
+            &json!({
+                "type": "message_delta",
+                "delta": {"stop_reason": self.stop_reason(reply), "stop_sequence": null},
+                "usage": {"output_tokens": reply.completion_tokens}
+            }),
+        ));
+        tail.push(Self::event(
+            "message_stop",
+            &json!({"type": "message_stop"}),
+        ));
         StreamPlan {
             head,
             deltas,

@@ -19,6 +19,8 @@ use crate::respond::{self, Accepted, Generation, StreamPlan, Writing};
 use crate::script::{Finish, Reply};
 use crate::shared::{Req, Shared};
 
+mod tools;
+
 /// One accepted generateContent request.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -106,6 +108,7 @@ pub(crate) fn prepare(
             ));
         }
     }
+    tools::check(body).map_err(|message| error(400, &message, None))?;
     if !shared.knows_model(model) {
         let message = format!(
             "models/{model} is not found for API version {version}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods."
@@ -237,12 +240,20 @@ impl Call {
         })
     }
 
-    /// A response (or chunk) whose candidates all hold `text`; `finish` marks the last.
+    /// A response (or chunk) whose candidates all hold `text`; `finish` marks the last, which
+    /// also carries the reply's function calls (Gemini sends them whole).
     fn response(&self, reply: &Reply, text: &str, finish: bool) -> Value {
+        let mut parts = Vec::new();
+        if !text.is_empty() || reply.tool_calls.is_empty() {
+            parts.push(json!({"text": text}));
+        }
+        if finish {
+            parts.extend(tools::call_parts(&reply.tool_calls));
+        }
         let candidates: Vec<Value> = (0..self.candidates)
             .map(|index| {
                 let mut candidate = json!({
-                    "content": {"parts": [{"text": text}], "role": "model"},
+                    "content": {"parts": parts, "role": "model"},
                     "index": index
                 });
                 if finish && let Value::Object(map) = &mut candidate {

@@ -17,6 +17,8 @@ use crate::respond::{self, Accepted, Generation, StreamPlan, Writing, sse_event}
 use crate::script::{Finish, Quirks, Reply};
 use crate::shared::{Req, Shared};
 
+mod tools;
+
 /// One accepted chat completion request.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -125,6 +127,7 @@ fn chat(shared: &Shared, body: &Value, model: &str) -> Result<Call, Response<Bod
             }
         },
     };
+    tools::check(body)?;
     check_model(shared, model)?;
 
     let number = shared.next_id();
@@ -233,10 +236,11 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-fn finish_reason(finish: Finish) -> &'static str {
-    match finish {
-        Finish::Stop => "stop",
+fn finish_reason(reply: &Reply) -> &'static str {
+    match reply.finish {
         Finish::Length => "length",
+        Finish::Stop if !reply.tool_calls.is_empty() => "tool_calls",
+        Finish::Stop => "stop",
     }
 }
 
@@ -340,13 +344,26 @@ impl Generation for Call {
         } else {
             Value::Null
         };
+        let mut message =
+            json!({"role": "assistant", "content": reply.text, "refusal": null, "annotations": []});
+        if !reply.tool_calls.is_empty()
+            && let Value::Object(map) = &mut message
+        {
+            if reply.text.is_empty() {
+                map.insert("content".to_owned(), Value::Null);
+            }
+            map.insert(
+                "tool_calls".to_owned(),
+                tools::message_calls(&reply.tool_calls),
+            );
+        }
         let choices: Vec<Value> = (0..self.n)
             .map(|index| {
                 json!({
                     "index": index,
-                    "message": {"role": "assistant", "content": reply.text, "refusal": null, "annotations": []},
+                    "message": message,
                     "logprobs": logprobs,
-                    "finish_reason": finish_reason(reply.finish),
+                    "finish_reason": finish_reason(reply),
                 })
             })
             .collect();
@@ -380,8 +397,13 @@ impl Generation for Call {
         let head = vec![self.per_choice(|index| {
             json!({"index": index, "delta": {"role": "assistant", "content": "", "refusal": null}, "logprobs": null, "finish_reason": null})
         })];
-        let deltas = self
-            .pieces(reply)
+        // A reply that only calls tools streams no text.
+        let pieces = if reply.text.is_empty() && !reply.tool_calls.is_empty() {
+            Vec::new()
+        } else {
+            self.pieces(reply)
+        };
+        let mut deltas: Vec<Bytes> = pieces
             .into_iter()
             .map(|(piece, logprobs)| {
                 self.per_choice(|index| {
@@ -389,8 +411,13 @@ impl Generation for Call {
                 })
             })
             .collect();
+        for delta in tools::call_deltas(&reply.tool_calls, reply.chunks) {
+            deltas.push(self.per_choice(|index| {
+                json!({"index": index, "delta": delta, "logprobs": null, "finish_reason": null})
+            }));
+        }
         let mut tail = vec![self.per_choice(|index| {
-            json!({"index": index, "delta": {}, "logprobs": null, "finish_reason": finish_reason(reply.finish)})
+            json!({"index": index, "delta": {}, "logprobs": null, "finish_reason": finish_reason(reply)})
         })];
         if self.include_usage && !self.quirks.no_usage {
             tail.push(self.chunk(json!([]), Some(self.usage(reply))));

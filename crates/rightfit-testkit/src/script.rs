@@ -61,6 +61,35 @@ pub struct ScriptedCall {
     pub arguments: String,
 }
 
+impl ScriptedCall {
+    /// The pieces the arguments are streamed in: `chunks` pieces of (nearly) equal length in
+    /// chars (fewer when the text is shorter; one empty piece for empty arguments). They join
+    /// to `arguments`.
+    pub fn pieces(&self, chunks: usize) -> Vec<String> {
+        let chars: Vec<(usize, char)> = self.arguments.char_indices().collect();
+        let pieces = chunks.max(1).min(chars.len()).max(1);
+        let cuts: Vec<usize> = (0..pieces)
+            .map(|k| chars.get(k * chars.len() / pieces).map_or(0, |(i, _)| *i))
+            .collect();
+        cuts.iter()
+            .enumerate()
+            .map(|(k, &start)| {
+                let end = cuts.get(k + 1).copied().unwrap_or(self.arguments.len());
+                self.arguments[start..end].to_owned()
+            })
+            .collect()
+    }
+
+    /// The arguments as a JSON object, as protocols that carry them parsed (Anthropic's
+    /// `input`, Gemini's `args`) send them; `{}` when they are not one.
+    pub fn arguments_object(&self) -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&self.arguments)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+}
+
 impl Reply {
     /// A reply with this text, streamed in one chunk per whitespace-separated word, with token
     /// counts of 10 for the prompt and one per word for the completion.
@@ -314,6 +343,24 @@ mod tests {
         assert_eq!(Reply::text("ab").with_chunks(5).deltas(), ["a", "b"]);
         assert_eq!(Reply::text("").deltas(), [""]);
         assert_eq!(Reply::text("abc").with_chunks(0).deltas(), ["abc"]);
+    }
+
+    #[test]
+    fn call_arguments_split_into_pieces_that_join() {
+        let call = ScriptedCall {
+            id: "c".into(),
+            name: "f".into(),
+            arguments: r#"{"city":"Zürich"}"#.into(),
+        };
+        let pieces = call.pieces(4);
+        assert_eq!(pieces.len(), 4);
+        assert_eq!(pieces.concat(), call.arguments);
+        assert_eq!(call.arguments_object()["city"], "Zürich");
+        let empty = ScriptedCall {
+            arguments: String::new(),
+            ..call
+        };
+        assert_eq!(empty.pieces(3), [""]);
     }
 
     #[test]

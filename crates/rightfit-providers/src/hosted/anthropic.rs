@@ -14,16 +14,11 @@
 //! - Content blocks are concatenated in order; `thinking` and unknown blocks are skipped.
 
 use rightfit_config::Secret;
-use rightfit_types::{
-    ChatRequest, Choice, FinishReason, Prompt, ResponseFormat, StreamEvent, Timings, Usage,
-};
+use rightfit_types::{ChatRequest, Choice, FinishReason, Prompt, ResponseFormat, ToolCall, Usage};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::codec::{
-    Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed, StreamFault, json_number, split_system,
-};
-use super::sse::SseEvent;
+use super::codec::{Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed, json_number, split_system};
 
 /// The `anthropic-version` header value sent unless configured otherwise.
 pub(crate) const DEFAULT_VERSION: &str = "2023-06-01";
@@ -100,10 +95,7 @@ impl Codec for Anthropic {
         }
 
         let (system, turns) = split_system(messages);
-        let turns: Vec<Value> = turns
-            .into_iter()
-            .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
-            .collect();
+        let turns = tools::turns(&turns)?;
         if turns.is_empty() {
             return Err(
                 "the conversation has no user or assistant message; Anthropic needs at \
@@ -145,6 +137,15 @@ impl Codec for Anthropic {
         if stream {
             body.insert("stream".into(), true.into());
         }
+        if !request.tools.is_empty() && json_output(request) {
+            return Err(
+                "Anthropic carries JSON output (response_format json_object/json_schema) as a \
+                 forced tool, which cannot be combined with the request's own tools; ask for \
+                 text, or add the output schema as one more tool"
+                    .into(),
+            );
+        }
+        tools::insert_tools(&mut body, request)?;
         match &request.response_format {
             ResponseFormat::Text => {}
             ResponseFormat::JsonObject => force_tool(&mut body, "", &json!({"type": "object"}))?,
@@ -160,38 +161,22 @@ impl Codec for Anthropic {
         Ok(Value::Object(body))
     }
 
+    /// Reads a message as the answer to a JSON-output request (a `tool_use` block is the JSON
+    /// text); [`Codec::parse_reply`] reads tool calls when the request asked for text.
     fn parse_chat(&self, body: Value) -> Result<Parsed, String> {
-        if body.get("type").and_then(Value::as_str) == Some("error") {
-            let message = error_of(&body).map_or_else(|| body.to_string(), |e| e.message);
-            return Err(format!(
-                "the response is an error, not a message: {message}"
-            ));
-        }
-        let message: WireMessage =
-            serde_json::from_value(body).map_err(|e| format!("not an Anthropic message: {e}"))?;
-        let mut text = String::new();
-        for (i, block) in message.content.iter().enumerate() {
-            block_text(block, &mut text).map_err(|e| format!("content[{i}]: {e}"))?;
-        }
-        let finish_reason = message
-            .stop_reason
-            .as_deref()
-            .map_or(FinishReason::Stop, finish_reason);
-        Ok(Parsed {
-            id: message.id,
-            choices: vec![Choice {
-                tool_calls: Vec::new(),
-                index: 0,
-                text,
-                finish_reason,
-                logprobs: None,
-            }],
-            usage: message.usage.map(|u| u.to_usage()),
-        })
+        read_message(body, true)
+    }
+
+    fn parse_reply(&self, body: Value, request: &ChatRequest) -> Result<Parsed, String> {
+        read_message(body, json_output(request))
     }
 
     fn decoder(&self, _n: u32) -> Box<dyn Decoder> {
-        Box::new(AnthropicDecoder::default())
+        Box::new(AnthropicDecoder::new(true))
+    }
+
+    fn stream_decoder(&self, request: &ChatRequest) -> Box<dyn Decoder> {
+        Box::new(AnthropicDecoder::new(json_output(request)))
     }
 
     fn error_body(&self, body: &[u8]) -> Option<ErrorBody> {
@@ -206,6 +191,75 @@ impl Codec for Anthropic {
              reachable as openai-compatible)",
         )
     }
+}
+
+/// Whether the request asks for JSON output, which Anthropic carries as a forced tool whose
+/// `tool_use` input is the answer's text.
+fn json_output(request: &ChatRequest) -> bool {
+    matches!(
+        request.response_format,
+        ResponseFormat::JsonObject | ResponseFormat::JsonSchema { .. }
+    )
+}
+
+/// Reads a whole message. With `json_output`, `tool_use` input is the choice's text; otherwise
+/// `tool_use` blocks are the choice's tool calls.
+fn read_message(body: Value, json_output: bool) -> Result<Parsed, String> {
+    if body.get("type").and_then(Value::as_str) == Some("error") {
+        let message = error_of(&body).map_or_else(|| body.to_string(), |e| e.message);
+        return Err(format!(
+            "the response is an error, not a message: {message}"
+        ));
+    }
+    let message: WireMessage =
+        serde_json::from_value(body).map_err(|e| format!("not an Anthropic message: {e}"))?;
+    let mut text = String::new();
+    let mut tool_calls = Vec::new();
+    for (i, block) in message.content.iter().enumerate() {
+        if block.kind == "tool_use" && !json_output {
+            tool_calls.push(tool_call(block).map_err(|e| format!("content[{i}]: {e}"))?);
+        } else {
+            block_text(block, &mut text).map_err(|e| format!("content[{i}]: {e}"))?;
+        }
+    }
+    let finish_reason = message
+        .stop_reason
+        .as_deref()
+        .map_or(FinishReason::Stop, |r| finish_reason(r, json_output));
+    Ok(Parsed {
+        id: message.id,
+        choices: vec![Choice {
+            tool_calls,
+            index: 0,
+            text,
+            finish_reason,
+            logprobs: None,
+        }],
+        usage: message.usage.map(|u| u.to_usage()),
+    })
+}
+
+/// A `tool_use` block as a call: its input object becomes the arguments' JSON text.
+fn tool_call(block: &WireBlock) -> Result<ToolCall, String> {
+    let id = block
+        .id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .ok_or("a tool_use block without `id`")?;
+    let name = block
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| format!("tool_use block {id} without a `name`"))?;
+    let input = block
+        .input
+        .as_ref()
+        .ok_or_else(|| format!("tool_use block {id} ({name}) without `input`"))?;
+    Ok(ToolCall {
+        id,
+        name,
+        arguments: input.to_string(),
+    })
 }
 
 /// Adds the tool that carries JSON output and forces the model to call it.
@@ -253,12 +307,14 @@ fn force_tool(body: &mut Map<String, Value>, name: &str, schema: &Value) -> Resu
 }
 
 /// The rightfit spelling of a `stop_reason`. Values this code does not know (the API adds
-/// some now and then) count as a normal stop.
-fn finish_reason(reason: &str) -> FinishReason {
+/// some now and then) count as a normal stop; so does `tool_use` when the tool was the forced
+/// one that carries JSON output (`json_output`).
+fn finish_reason(reason: &str, json_output: bool) -> FinishReason {
     match reason {
         "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
         "refusal" => FinishReason::ContentFilter,
-        // end_turn, stop_sequence, tool_use (the forced JSON tool), pause_turn, and new ones.
+        "tool_use" if !json_output => FinishReason::ToolCalls,
+        // end_turn, stop_sequence, the forced JSON tool, pause_turn, and new ones.
         _ => FinishReason::Stop,
     }
 }
@@ -307,6 +363,10 @@ struct WireBlock {
     #[serde(rename = "type")]
     kind: String,
     text: Option<String>,
+    /// A `tool_use` block's call id.
+    id: Option<String>,
+    /// A `tool_use` block's function.
+    name: Option<String>,
     input: Option<Value>,
 }
 
@@ -345,229 +405,12 @@ impl WireUsage {
     }
 }
 
-/// Where a stream is.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// Before `message_start`.
-    #[default]
-    Waiting,
-    /// Between `message_start` and `message_stop`.
-    Open,
-    /// After `message_stop` (`Done` was returned).
-    Done,
-}
+#[path = "anthropic_stream.rs"]
+mod stream;
+#[path = "anthropic_tools.rs"]
+mod tools;
 
-/// The content block being streamed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct OpenBlock {
-    index: u64,
-    kind: String,
-}
-
-/// Reads one streamed message.
-#[derive(Debug, Default)]
-struct AnthropicDecoder {
-    stage: Stage,
-    block: Option<OpenBlock>,
-    stop_reason: Option<FinishReason>,
-    usage: WireUsage,
-}
-
-/// Parses a part of an event's data, naming the event when it does not fit.
-fn field<T: for<'de> Deserialize<'de>>(
-    data: &Value,
-    key: &str,
-    event: &str,
-) -> Result<T, StreamFault> {
-    let value = data.get(key).cloned().unwrap_or(Value::Null);
-    serde_json::from_value(value)
-        .map_err(|e| StreamFault::Protocol(format!("{event} event: `{key}`: {e}")))
-}
-
-impl AnthropicDecoder {
-    fn require(&self, stage: Stage, event: &str) -> Result<(), StreamFault> {
-        if self.stage == stage {
-            return Ok(());
-        }
-        let why = match self.stage {
-            Stage::Waiting => "before message_start",
-            Stage::Open => "after message_start",
-            Stage::Done => "after message_stop",
-        };
-        Err(StreamFault::Protocol(format!("{event} event {why}")))
-    }
-
-    fn block_start(&mut self, data: &Value) -> Result<Vec<StreamEvent>, StreamFault> {
-        const EVENT: &str = "content_block_start";
-        self.require(Stage::Open, EVENT)?;
-        if let Some(open) = &self.block {
-            return Err(StreamFault::Protocol(format!(
-                "{EVENT} event while content block {} is still open",
-                open.index
-            )));
-        }
-        let index: u64 = field(data, "index", EVENT)?;
-        let block: WireBlock = field(data, "content_block", EVENT)?;
-        let mut out = Vec::new();
-        // A text block starts empty in practice; should it not, its text is the first delta.
-        if block.kind == "text"
-            && let Some(text) = block.text.filter(|t| !t.is_empty())
-        {
-            out.push(StreamEvent::Delta { index: 0, text });
-        }
-        self.block = Some(OpenBlock {
-            index,
-            kind: block.kind,
-        });
-        Ok(out)
-    }
-
-    fn block_delta(&mut self, data: &Value) -> Result<Vec<StreamEvent>, StreamFault> {
-        const EVENT: &str = "content_block_delta";
-        self.require(Stage::Open, EVENT)?;
-        let index: u64 = field(data, "index", EVENT)?;
-        if self.block.as_ref().is_none_or(|b| b.index != index) {
-            return Err(StreamFault::Protocol(format!(
-                "{EVENT} event for content block {index}, which is not open"
-            )));
-        }
-        let delta: Value = field(data, "delta", EVENT)?;
-        let key = match delta.get("type").and_then(Value::as_str) {
-            Some("text_delta") => "text",
-            Some("input_json_delta") => "partial_json",
-            // thinking_delta, signature_delta and delta types added later carry no answer.
-            Some(_) => return Ok(Vec::new()),
-            None => {
-                return Err(StreamFault::Protocol(format!(
-                    "{EVENT} event: a delta without `type`: {delta}"
-                )));
-            }
-        };
-        let text: String = field(&delta, key, EVENT)?;
-        if text.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(vec![StreamEvent::Delta { index: 0, text }])
-    }
-
-    fn block_stop(&mut self, data: &Value) -> Result<Vec<StreamEvent>, StreamFault> {
-        const EVENT: &str = "content_block_stop";
-        self.require(Stage::Open, EVENT)?;
-        let index: u64 = field(data, "index", EVENT)?;
-        if self.block.as_ref().is_none_or(|b| b.index != index) {
-            return Err(StreamFault::Protocol(format!(
-                "{EVENT} event for content block {index}, which is not open"
-            )));
-        }
-        self.block = None;
-        Ok(Vec::new())
-    }
-
-    fn message_delta(&mut self, data: &Value) -> Result<Vec<StreamEvent>, StreamFault> {
-        const EVENT: &str = "message_delta";
-        self.require(Stage::Open, EVENT)?;
-        let delta: Value = field(data, "delta", EVENT)?;
-        if let Some(reason) = delta.get("stop_reason").and_then(Value::as_str) {
-            self.stop_reason = Some(finish_reason(reason));
-        }
-        if data.get("usage").is_some_and(|u| !u.is_null()) {
-            let usage: WireUsage = field(data, "usage", EVENT)?;
-            self.usage.update(&usage);
-        }
-        Ok(Vec::new())
-    }
-
-    fn message_stop(&mut self) -> Result<Vec<StreamEvent>, StreamFault> {
-        self.require(Stage::Open, "message_stop")?;
-        if let Some(open) = &self.block {
-            return Err(StreamFault::Protocol(format!(
-                "message_stop event while content block {} is still open",
-                open.index
-            )));
-        }
-        self.stage = Stage::Done;
-        Ok(vec![
-            StreamEvent::Finish {
-                index: 0,
-                // A message always gets a stop reason in message_delta; without one the model
-                // still ended its turn.
-                reason: self.stop_reason.unwrap_or(FinishReason::Stop),
-            },
-            StreamEvent::Done {
-                usage: self.usage.to_usage(),
-                timings: Timings::default(),
-            },
-        ])
-    }
-}
-
-impl Decoder for AnthropicDecoder {
-    fn event(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, StreamFault> {
-        let data: Value = serde_json::from_str(&event.data).map_err(|e| {
-            StreamFault::Protocol(format!("event data is not JSON ({e}): {}", event.data))
-        })?;
-        // The data's `type` repeats the `event:` line; either one is enough.
-        let kind = data
-            .get("type")
-            .and_then(Value::as_str)
-            .or(event.event.as_deref())
-            .unwrap_or_default();
-        match kind {
-            "message_start" => {
-                self.require(Stage::Waiting, kind)?;
-                let Some(message) = data.get("message").filter(|m| m.is_object()) else {
-                    return Err(StreamFault::Protocol(format!(
-                        "message_start event without a `message` object: {data}"
-                    )));
-                };
-                if message.get("usage").is_some_and(|u| !u.is_null()) {
-                    self.usage = field(message, "usage", kind)?;
-                }
-                self.stage = Stage::Open;
-                Ok(Vec::new())
-            }
-            "content_block_start" => self.block_start(&data),
-            "content_block_delta" => self.block_delta(&data),
-            "content_block_stop" => self.block_stop(&data),
-            "message_delta" => self.message_delta(&data),
-            "message_stop" => self.message_stop(),
-            "error" => Err(error_of(&data).map_or_else(
-                || StreamFault::Upstream {
-                    message: event.data.clone(),
-                    kind: None,
-                },
-                |e| StreamFault::Upstream {
-                    message: e.message,
-                    kind: e.kind,
-                },
-            )),
-            "ping" => Ok(Vec::new()),
-            _ if self.stage == Stage::Done => Err(StreamFault::Protocol(format!(
-                "{kind:?} event after message_stop"
-            ))),
-            // Anthropic may add event types; they carry nothing this decoder needs.
-            _ => Ok(Vec::new()),
-        }
-    }
-
-    fn end(&mut self) -> Result<Vec<StreamEvent>, StreamFault> {
-        let missing = match (self.stage, &self.block, self.stop_reason) {
-            (Stage::Done, _, _) => return Ok(Vec::new()),
-            (Stage::Waiting, _, _) => "before message_start: no message began".to_owned(),
-            (Stage::Open, Some(open), _) => format!(
-                "inside content block {} ({}), before its content_block_stop and message_stop",
-                open.index, open.kind
-            ),
-            (Stage::Open, None, None) => {
-                "before message_delta (no stop reason) and message_stop".to_owned()
-            }
-            (Stage::Open, None, Some(_)) => "after message_delta, before message_stop".to_owned(),
-        };
-        Err(StreamFault::Truncated(format!(
-            "the Anthropic stream ended {missing}"
-        )))
-    }
-}
+use stream::AnthropicDecoder;
 
 #[cfg(test)]
 #[path = "anthropic_tests.rs"]

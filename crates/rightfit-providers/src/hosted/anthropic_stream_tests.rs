@@ -2,7 +2,10 @@
 
 use super::tests::codec;
 use super::*;
+use crate::hosted::codec::StreamFault;
 use crate::hosted::sse::SseParser;
+#[allow(unused_imports)]
+use rightfit_types::{StreamEvent, Timings};
 
 /// Feeds a whole SSE text to a fresh decoder: the events of every SSE event, then those of
 /// `end()`, or the first fault.

@@ -42,6 +42,18 @@ pub(crate) trait Codec: Send + Sync + std::fmt::Debug {
     /// A decoder for one streamed response to a request for `n` choices.
     fn decoder(&self, n: u32) -> Box<dyn Decoder>;
 
+    /// Reads a whole response to `request`. Protocols whose reading depends on what was asked
+    /// (Anthropic: a `tool_use` block is the JSON output of a forced tool, or a tool call)
+    /// override this; the others read it as [`Codec::parse_chat`] does.
+    fn parse_reply(&self, body: Value, _request: &ChatRequest) -> Result<Parsed, String> {
+        self.parse_chat(body)
+    }
+
+    /// A decoder for one streamed response to `request` (see [`Codec::parse_reply`]).
+    fn stream_decoder(&self, request: &ChatRequest) -> Box<dyn Decoder> {
+        self.decoder(request.n.max(1))
+    }
+
     /// The message and type of an error body in this protocol's shape; `None` when the body is
     /// not one (an HTML page from a proxy, say).
     fn error_body(&self, body: &[u8]) -> Option<ErrorBody>;

@@ -7,22 +7,24 @@
 //! - Gemini's `seed` is an int32; larger seeds are folded into its range (it is a hint).
 //! - The stream has no end marker: every `data:` is a whole response chunk. The stream is
 //!   complete when each of the `n` candidates has had a `finishReason`.
+//! - Tools go as `functionDeclarations` whose `parameters` are reduced to Gemini's OpenAPI
+//!   schema subset (see `gemini_tools.rs`); `functionCall` parts come back whole (streamed
+//!   too) without ids, so calls are numbered `call_<candidate>_<n>`.
 //! - Parts marked `thought: true` are the model's reasoning, not its answer, and are skipped;
 //!   their tokens (`thoughtsTokenCount`) still count as completion tokens.
 
 use rightfit_config::Secret;
 use rightfit_types::{
-    ChatRequest, Choice, FinishReason, Prompt, ResponseFormat, Role, StreamEvent, Timings,
-    TokenLogprob, TopLogprob, Usage,
+    ChatRequest, Choice, FinishReason, Prompt, ResponseFormat, TokenLogprob, ToolCall, TopLogprob,
+    Usage,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::codec::{
-    Codec, Decoder, Embedded, EmbeddingCodec, ErrorBody, Parsed, StreamFault, float_vector,
-    json_number, split_system,
+    Codec, Decoder, Embedded, EmbeddingCodec, ErrorBody, Parsed, float_vector, json_number,
+    split_system,
 };
-use super::sse::SseEvent;
 
 /// The Gemini protocol.
 #[derive(Debug, Clone, Copy)]
@@ -64,17 +66,7 @@ impl Codec for Gemini {
             return Err("n = 0: ask for at least one choice".into());
         }
         let (system, turns) = split_system(messages);
-        let contents: Vec<Value> = turns
-            .into_iter()
-            .map(|m| {
-                let role = if m.role == Role::Assistant {
-                    "model"
-                } else {
-                    "user"
-                };
-                json!({ "role": role, "parts": [{ "text": m.content }] })
-            })
-            .collect();
+        let contents = tools::contents(&turns)?;
         if contents.is_empty() {
             return Err(
                 "the conversation has no user or assistant message; Gemini needs at \
@@ -142,6 +134,7 @@ impl Codec for Gemini {
             );
         }
         body.insert("generationConfig".into(), Value::Object(config));
+        tools::insert_tools(&mut body, request)?;
         Ok(Value::Object(body))
     }
 
@@ -160,15 +153,17 @@ impl Codec for Gemini {
             if choices.iter().any(|c: &Choice| c.index == index) {
                 return Err(format!("two candidates have index {index}"));
             }
+            let tool_calls = candidate.calls(index, 0)?;
+            let finish = candidate
+                .finish_reason
+                .as_deref()
+                .and_then(finish_reason)
+                .unwrap_or(FinishReason::Stop);
             choices.push(Choice {
-                tool_calls: Vec::new(),
                 index,
                 text: candidate.text(),
-                finish_reason: candidate
-                    .finish_reason
-                    .as_deref()
-                    .and_then(finish_reason)
-                    .unwrap_or(FinishReason::Stop),
+                finish_reason: with_calls(finish, !tool_calls.is_empty()),
+                tool_calls,
                 logprobs: candidate.logprobs_result.map(LogprobsResult::tokens),
             });
         }
@@ -197,11 +192,7 @@ impl Codec for Gemini {
     }
 
     fn decoder(&self, n: u32) -> Box<dyn Decoder> {
-        Box::new(GeminiDecoder {
-            finished: vec![false; n.max(1) as usize],
-            usage: None,
-            chunks: 0,
-        })
+        Box::new(GeminiDecoder::new(n))
     }
 
     fn error_body(&self, body: &[u8]) -> Option<ErrorBody> {
@@ -292,6 +283,15 @@ fn finish_reason(reason: &str) -> Option<FinishReason> {
     })
 }
 
+/// Gemini ends a turn that called functions with `STOP`; rightfit says `ToolCalls`.
+fn with_calls(reason: FinishReason, called: bool) -> FinishReason {
+    if called && reason == FinishReason::Stop {
+        FinishReason::ToolCalls
+    } else {
+        reason
+    }
+}
+
 /// The message and status of an `{"error": {"code", "message", "status"}}` value.
 fn error_of(value: &Value) -> Option<ErrorBody> {
     let error = value.get("error")?;
@@ -345,6 +345,18 @@ impl WireCandidate {
             .filter_map(|p| p.text.as_deref())
             .collect()
     }
+
+    /// The function calls, in order, numbered from `first` (the calls the candidate made in
+    /// earlier stream chunks). `Err` says what is malformed.
+    fn calls(&self, index: u32, first: usize) -> Result<Vec<ToolCall>, String> {
+        self.content
+            .iter()
+            .flat_map(|c| &c.parts)
+            .filter_map(|p| p.function_call.as_ref())
+            .enumerate()
+            .map(|(n, call)| call.to_call(index, first + n))
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -354,10 +366,12 @@ struct WireContent {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct WirePart {
     text: Option<String>,
     #[serde(default)]
     thought: bool,
+    function_call: Option<tools::WireFunctionCall>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -431,103 +445,12 @@ impl WireUsage {
     }
 }
 
-/// Reads one streamed response of `finished.len()` candidates.
-#[derive(Debug)]
-struct GeminiDecoder {
-    /// Which candidates have had their `finishReason`.
-    finished: Vec<bool>,
-    /// The latest `usageMetadata` (each chunk repeats the totals so far).
-    usage: Option<Usage>,
-    /// Chunks read.
-    chunks: u64,
-}
+#[path = "gemini_stream.rs"]
+mod stream;
+#[path = "gemini_tools.rs"]
+mod tools;
 
-impl GeminiDecoder {
-    fn finish(&mut self, index: u32, reason: FinishReason, out: &mut Vec<StreamEvent>) {
-        let done = &mut self.finished[index as usize];
-        if !*done {
-            *done = true;
-            out.push(StreamEvent::Finish { index, reason });
-        }
-    }
-}
-
-impl Decoder for GeminiDecoder {
-    fn event(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, StreamFault> {
-        let data: Value = serde_json::from_str(&event.data).map_err(|e| {
-            StreamFault::Protocol(format!("chunk is not JSON ({e}): {}", event.data))
-        })?;
-        if let Some(error) = error_of(&data) {
-            return Err(StreamFault::Upstream {
-                message: error.message,
-                kind: error.kind,
-            });
-        }
-        let chunk: WireResponse = serde_json::from_value(data).map_err(|e| {
-            StreamFault::Protocol(format!("chunk is not a GenerateContentResponse: {e}"))
-        })?;
-        self.chunks += 1;
-        if let Some(usage) = chunk.usage_metadata {
-            self.usage = Some(usage.to_usage());
-        }
-        let n = self.finished.len();
-        let mut out = Vec::new();
-        for (position, candidate) in chunk.candidates.into_iter().enumerate() {
-            let index = candidate.index(position);
-            if index as usize >= n {
-                return Err(StreamFault::Protocol(format!(
-                    "candidate index {index}, but {n} candidate(s) were asked for"
-                )));
-            }
-            let text = candidate.text();
-            if !text.is_empty() {
-                if self.finished[index as usize] {
-                    return Err(StreamFault::Protocol(format!(
-                        "text for candidate {index} after its finishReason"
-                    )));
-                }
-                out.push(StreamEvent::Delta { index, text });
-            }
-            if let Some(result) = candidate.logprobs_result {
-                let tokens = result.tokens();
-                if !tokens.is_empty() {
-                    out.push(StreamEvent::Logprobs { index, tokens });
-                }
-            }
-            if let Some(reason) = candidate.finish_reason.as_deref().and_then(finish_reason) {
-                self.finish(index, reason, &mut out);
-            }
-        }
-        if chunk
-            .prompt_feedback
-            .is_some_and(|f| f.block_reason.is_some())
-        {
-            // The prompt was blocked: no candidate will come.
-            for index in 0..n {
-                let index = u32::try_from(index).unwrap_or(u32::MAX);
-                self.finish(index, FinishReason::ContentFilter, &mut out);
-            }
-        }
-        Ok(out)
-    }
-
-    fn end(&mut self) -> Result<Vec<StreamEvent>, StreamFault> {
-        if self.chunks == 0 {
-            return Err(StreamFault::Truncated(
-                "the Gemini stream ended before its first chunk".into(),
-            ));
-        }
-        if let Some(index) = self.finished.iter().position(|done| !done) {
-            return Err(StreamFault::Truncated(format!(
-                "the Gemini stream ended before candidate {index} finished (no finishReason)"
-            )));
-        }
-        Ok(vec![StreamEvent::Done {
-            usage: self.usage.unwrap_or_default(),
-            timings: Timings::default(),
-        }])
-    }
-}
+use stream::GeminiDecoder;
 
 #[cfg(test)]
 #[path = "gemini_tests.rs"]

@@ -2,7 +2,10 @@
 
 use super::tests::{expected_logprobs, logprobs_result};
 use super::*;
-use crate::hosted::sse::SseParser;
+use crate::hosted::codec::StreamFault;
+use crate::hosted::sse::{SseEvent, SseParser};
+#[allow(unused_imports)]
+use rightfit_types::{StreamEvent, Timings};
 
 /// Feeds each chunk as one SSE `data:` event (as `alt=sse` sends them) to a fresh decoder for
 /// `n` candidates: the events of every chunk, then those of `end()`, or the first fault.

@@ -10,6 +10,7 @@
 //! | `stop` | at most 4 | any number |
 //! | response `id` | required | optional |
 //! | stream without `[DONE]` | truncated | accepted once every choice has finished |
+//! | tool call without `id` | protocol error | `call_<choice>_<n>` made up |
 
 use rightfit_config::Secret;
 use rightfit_types::{ChatRequest, Prompt, ResponseFormat};
@@ -19,6 +20,7 @@ use super::codec::{Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed, json_numbe
 
 mod embed;
 mod stream;
+mod tools;
 mod wire;
 
 use stream::OpenAiDecoder;
@@ -75,9 +77,11 @@ impl Codec for OpenAi {
         body.insert("model".into(), json!(model));
         let messages: Vec<Value> = messages
             .iter()
-            .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-            .collect();
+            .enumerate()
+            .map(|(at, m)| tools::message(m, at))
+            .collect::<Result<_, _>>()?;
         body.insert("messages".into(), Value::Array(messages));
+        tools::insert_tools(&mut body, request)?;
 
         let sampling = &request.sampling;
         match sampling.temperature {
@@ -199,7 +203,9 @@ impl Codec for OpenAi {
         };
         let mut parsed = Vec::with_capacity(choices.len());
         for (i, choice) in choices.iter().enumerate() {
-            parsed.push(parse_choice(choice).map_err(|e| format!("choices[{i}]{e}"))?);
+            parsed.push(
+                parse_choice(choice, self.compatible).map_err(|e| format!("choices[{i}]{e}"))?,
+            );
         }
         if parsed.is_empty() {
             return Err("`choices` is empty".into());

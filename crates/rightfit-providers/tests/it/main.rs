@@ -1,12 +1,13 @@
 //! The provider conformance suite: every hosted provider against a protocol-faithful test server
 //! (`rightfit-testkit`), with the same expectations — answers whole and streamed, request shapes,
 //! and every injected fault: retried when it should be, not otherwise, never a silent wrong
-//! answer. Embeddings likewise (`embeddings`). Plus the OpenAI-compatible provider against
+//! answer. Embeddings likewise (`embeddings`); tool calling and images (`tools`). Plus the OpenAI-compatible provider against
 //! llama.cpp's own `llama-server`.
 
 mod conformance;
 mod embeddings;
 mod llama_server;
+mod tools;
 
 use rightfit_config::Secret;
 use rightfit_config::project::ModelConfig;

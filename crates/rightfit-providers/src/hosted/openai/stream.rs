@@ -3,6 +3,7 @@
 use rightfit_types::{FinishReason, StreamEvent, Usage};
 use serde_json::Value;
 
+use super::tools::StreamedCalls;
 use super::wire::{
     error_from_value, excerpt, parse_finish, parse_index, parse_logprobs, parse_usage, refused,
     type_name,
@@ -18,6 +19,8 @@ pub(super) struct OpenAiDecoder {
     finished: Vec<bool>,
     /// Which choices sent a `refusal` (they finish as `ContentFilter`).
     refused: Vec<bool>,
+    /// The tool calls each choice has begun.
+    calls: Vec<StreamedCalls>,
     /// The last `usage` a chunk carried.
     usage: Option<Usage>,
     /// `Done` has been returned.
@@ -32,6 +35,7 @@ impl OpenAiDecoder {
             compatible,
             finished: vec![false; n],
             refused: vec![false; n],
+            calls: vec![StreamedCalls::default(); n],
             usage: None,
             done: false,
         }
@@ -120,6 +124,14 @@ impl OpenAiDecoder {
                 if refused(delta.get("refusal")) {
                     self.refused[slot] = true;
                 }
+                if let Some(calls) = delta.get("tool_calls") {
+                    if self.finished[slot] {
+                        return Err(format!(
+                            ".delta.tool_calls: a tool call for choice {index} after it finished"
+                        ));
+                    }
+                    self.calls[slot].delta(calls, index, self.compatible, out)?;
+                }
             }
             Some(other) => {
                 return Err(format!(
@@ -139,6 +151,9 @@ impl OpenAiDecoder {
                 self.finished[slot] = true;
                 let reason = if self.refused[slot] {
                     FinishReason::ContentFilter
+                } else if reason == FinishReason::Stop && self.calls[slot].any() {
+                    // Some compatible servers say `stop` after calling tools.
+                    FinishReason::ToolCalls
                 } else {
                     reason
                 };

@@ -330,8 +330,8 @@ fn finish_reasons() {
     assert_eq!(reason(json!("stop")), FinishReason::Stop);
     assert_eq!(reason(json!("length")), FinishReason::Length);
     assert_eq!(reason(json!("content_filter")), FinishReason::ContentFilter);
-    assert_eq!(reason(json!("tool_calls")), FinishReason::Stop);
-    assert_eq!(reason(json!("function_call")), FinishReason::Stop);
+    assert_eq!(reason(json!("tool_calls")), FinishReason::ToolCalls);
+    assert_eq!(reason(json!("function_call")), FinishReason::ToolCalls);
     assert_eq!(reason(json!("eos")), FinishReason::Stop);
     assert_eq!(reason(Value::Null), FinishReason::Stop);
 }

@@ -6,6 +6,7 @@
 use rightfit_types::{Choice, FinishReason, TokenLogprob, TopLogprob, Usage};
 use serde_json::{Map, Value};
 
+use super::tools::parse_calls;
 use crate::hosted::codec::ErrorBody;
 
 /// How much of an unreadable payload an error message quotes.
@@ -71,9 +72,9 @@ pub(super) fn parse_finish(v: Option<&Value>) -> Result<Option<FinishReason>, St
             "" => None,
             "length" => Some(FinishReason::Length),
             "content_filter" => Some(FinishReason::ContentFilter),
-            // `stop`, and `tool_calls`/`function_call` (no tools are offered, but a server may
-            // still say so) and reasons of other servers (`eos`, `stop_sequence`): the model
-            // ended its turn.
+            "tool_calls" | "function_call" => Some(FinishReason::ToolCalls),
+            // `stop`, and reasons of other servers (`eos`, `stop_sequence`): the model ended
+            // its turn.
             _ => Some(FinishReason::Stop),
         }),
         Some(other) => Err(format!(
@@ -173,7 +174,7 @@ pub(super) fn parse_index(choice: &Value) -> Result<u32, String> {
 }
 
 /// One choice of a whole response. `Err` is a suffix for a path.
-pub(super) fn parse_choice(choice: &Value) -> Result<Choice, String> {
+pub(super) fn parse_choice(choice: &Value, compatible: bool) -> Result<Choice, String> {
     if !choice.is_object() {
         return Err(format!(": expected an object, got {}", type_name(choice)));
     }
@@ -200,8 +201,15 @@ pub(super) fn parse_choice(choice: &Value) -> Result<Choice, String> {
         }
     };
     let finish = parse_finish(choice.get("finish_reason"))?.unwrap_or(FinishReason::Stop);
+    let tool_calls = parse_calls(message, index, compatible)?;
+    // Some compatible servers say `stop` after calling tools; the calls are what counts.
+    let finish = if finish == FinishReason::Stop && !tool_calls.is_empty() {
+        FinishReason::ToolCalls
+    } else {
+        finish
+    };
     Ok(Choice {
-        tool_calls: Vec::new(),
+        tool_calls,
         index,
         text,
         finish_reason: if refused(message.get("refusal")) {

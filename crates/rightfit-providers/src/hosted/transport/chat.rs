@@ -125,7 +125,7 @@ impl HostedProvider {
         let mut live = Live {
             body: response.bytes_stream().boxed(),
             parser: SseParser::new(),
-            decoder: self.codec.decoder(request.n.max(1)),
+            decoder: self.codec.stream_decoder(request),
             pending: VecDeque::new(),
             deadline,
             started,
@@ -142,7 +142,7 @@ impl HostedProvider {
             let body = read_all(&mut live.body, first_deadline)
                 .await
                 .map_err(|e| self.read_error(e, phase, after))?;
-            let parsed = self.parse_whole(&body, request.n.max(1))?;
+            let parsed = self.parse_whole(&body, request)?;
             live.pending.extend(events_of(parsed));
             live.finished = true;
             return Ok(live);
@@ -214,8 +214,9 @@ impl HostedProvider {
         })
     }
 
-    fn parse_whole(&self, body: &[u8], n: u32) -> Result<Parsed, ProviderError> {
-        let parsed = self.read_json(body, |value| self.codec.parse_chat(value))?;
+    fn parse_whole(&self, body: &[u8], request: &ChatRequest) -> Result<Parsed, ProviderError> {
+        let n = request.n.max(1);
+        let parsed = self.read_json(body, |value| self.codec.parse_reply(value, request))?;
         if parsed.choices.len() != n as usize {
             return Err(ProviderError::Protocol {
                 provider: self.label.clone(),
@@ -245,7 +246,7 @@ impl HostedProvider {
                 self.timeout,
             )
         })?;
-        let parsed = self.parse_whole(&bytes, request.n.max(1))?;
+        let parsed = self.parse_whole(&bytes, request)?;
         let usage = parsed.usage;
         let total_ms = ms(started.elapsed());
         let u = usage.unwrap_or_default();

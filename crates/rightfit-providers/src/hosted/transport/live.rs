@@ -185,6 +185,15 @@ pub(super) fn events_of(parsed: Parsed) -> Vec<StreamEvent> {
                 tokens,
             });
         }
+        for (call, tc) in c.tool_calls.into_iter().enumerate() {
+            events.push(StreamEvent::ToolCall {
+                index: c.index,
+                call: u32::try_from(call).unwrap_or(u32::MAX),
+                id: Some(tc.id),
+                name: Some(tc.name),
+                arguments: tc.arguments,
+            });
+        }
         events.push(StreamEvent::Finish {
             index: c.index,
             reason: c.finish_reason,
