@@ -5,7 +5,9 @@
 //! all active sequences together in one batch per step (requests that arrive together share each
 //! decode), reuses the KV cache of prompt prefixes it has already computed (few-shot examples are
 //! computed once per run, not once per example), scores fixed continuations by log-likelihood,
-//! constrains output with grammars, and computes pooled embeddings in a second context created on
+//! constrains output with grammars, answers
+//! tool calls (the tools rendered through the chat template, calls constrained by a grammar and
+//! read back from the text; see `tools`), and computes pooled embeddings in a second context created on
 //! first use. Async callers never block: they await channel messages.
 
 use std::path::{Path, PathBuf};
@@ -39,6 +41,7 @@ mod sampling;
 mod slots;
 mod template;
 mod text;
+mod tools;
 mod worker;
 
 pub use backend::builtin_templates;

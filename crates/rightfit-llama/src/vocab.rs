@@ -196,6 +196,18 @@ impl Vocabulary {
         self.format.render(&self.model, messages, template)
     }
 
+    /// Like [`Vocabulary::render_chat`], for a conversation that offers `tools` or carries tool
+    /// calls and results, rendered as the engine renders it (see the engine's tool calling).
+    pub fn render_chat_with_tools(
+        &self,
+        messages: &[Message],
+        tools: &[rightfit_types::Tool],
+        template: Option<&str>,
+    ) -> Result<String, EngineError> {
+        self.format
+            .render_tools(&self.model, messages, template, tools)
+    }
+
     fn checked(&self, token: u32) -> Result<LlamaToken, EngineError> {
         match i32::try_from(token) {
             Ok(id) if token < self.size => Ok(LlamaToken(id)),

@@ -147,7 +147,10 @@ impl Worker<'_> {
             seq.generated += 1;
             req.usage.completion_tokens += 1;
             self.stats.generated_tokens += 1;
-            let piece = vocab.token_to_piece(token, false, None);
+            // Tool-call markup may be a special token (Qwen2.5's `<tool_call>`), which renders
+            // as nothing unless asked for.
+            let special = seq.calls.is_some() && self.markup_tokens.contains(&token);
+            let piece = vocab.token_to_piece(token, special, None);
             if let Some(track) = seq.logprobs.as_mut() {
                 track.push(model, self.ctx.get_logits_ith(at), token, &piece);
             }
@@ -165,11 +168,12 @@ impl Worker<'_> {
                 req.events.is_closed()
             } else {
                 let index = seq.choice;
-                (!text.is_empty()
-                    && req
-                        .events
-                        .send(Ok(StreamEvent::Delta { index, text }))
-                        .is_err())
+                let events = match seq.calls.as_mut() {
+                    Some(reader) => reader.push_events(index, &text),
+                    None if text.is_empty() => Vec::new(),
+                    None => vec![StreamEvent::Delta { index, text }],
+                };
+                events.into_iter().any(|e| req.events.send(Ok(e)).is_err())
                     || (!released.is_empty()
                         && req
                             .events
@@ -199,7 +203,7 @@ impl Worker<'_> {
         }
     }
 
-    fn finish_slot(&mut self, slot: usize, reason: FinishReason) {
+    fn finish_slot(&mut self, slot: usize, mut reason: FinishReason) {
         let Some(mut seq) = self.slots[slot].seq.take() else {
             return;
         };
@@ -210,7 +214,16 @@ impl Worker<'_> {
         let tail = seq.text.finish();
         let mut rest = std::mem::take(&mut seq.held);
         rest.push_str(&tail);
-        if !rest.is_empty() {
+        if let Some(reader) = seq.calls.as_mut() {
+            let mut events = reader.push_events(seq.choice, &rest);
+            events.extend(reader.finish_events(seq.choice));
+            for event in events {
+                let _ = req.events.send(Ok(event));
+            }
+            if reader.made_calls() && reason == FinishReason::Stop {
+                reason = FinishReason::ToolCalls;
+            }
+        } else if !rest.is_empty() {
             let _ = req.events.send(Ok(StreamEvent::Delta {
                 index: seq.choice,
                 text: rest,

@@ -20,6 +20,8 @@ pub(super) struct Prepared {
     pub(super) events: EventSender,
     pub(super) enqueued: Instant,
     pub(super) stream: bool,
+    /// The functions whose calls are read back from the output (`None`: plain text).
+    pub(super) callable: Option<Arc<[String]>>,
 }
 
 /// A request accepted by the worker, in arrival order.

@@ -7,12 +7,19 @@ use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{ResponseFormat, Sampling};
 
 use super::error::EngineError;
+use super::tools::grammar::{CALL_OPEN, CALLS_ROOT};
 
 /// The compiled grammar of a request, if any.
 #[derive(Debug, Clone)]
 pub(crate) enum Constraint {
     None,
     Gbnf(String),
+    /// Tool calls (start rule [`super::tools::grammar::CALLS_ROOT`]). A lazy grammar lets the
+    /// model write free text and constrains it only from the moment it writes `<tool_call>`.
+    Tools {
+        gbnf: String,
+        lazy: bool,
+    },
 }
 
 impl Constraint {
@@ -78,10 +85,29 @@ impl TokenPicker {
         choice: u32,
     ) -> Result<Self, EngineError> {
         let mut chain = Vec::new();
-        if let Constraint::Gbnf(gbnf) = constraint {
-            let g = LlamaSampler::grammar(model, gbnf, "root")
-                .map_err(|e| EngineError::Grammar(format!("the grammar does not parse: {e}")))?;
-            chain.push(g);
+        let grammar = match constraint {
+            Constraint::None => None,
+            Constraint::Gbnf(gbnf) => Some(LlamaSampler::grammar(model, gbnf, "root")),
+            Constraint::Tools { gbnf, lazy: false } => {
+                Some(LlamaSampler::grammar(model, gbnf, CALLS_ROOT))
+            }
+            // The trigger must end the generated text: the grammar is then fed exactly
+            // `<tool_call>`, a prefix of every call. Were it matched inside a token that goes on
+            // (`<tool_call>{`), llama.cpp would feed the grammar text it may reject, and a
+            // rejection there aborts the process; such a call is left unconstrained instead (and
+            // read back as text if it is not a valid call).
+            Constraint::Tools { gbnf, lazy: true } => Some(LlamaSampler::grammar_lazy_patterns(
+                model,
+                gbnf,
+                CALLS_ROOT,
+                &[format!("({CALL_OPEN})$")],
+                &[],
+            )),
+        };
+        if let Some(g) = grammar {
+            chain.push(
+                g.map_err(|e| EngineError::Grammar(format!("the grammar does not parse: {e}")))?,
+            );
         }
         if sampling.is_greedy() {
             if chain.is_empty() {

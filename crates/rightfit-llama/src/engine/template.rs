@@ -5,11 +5,18 @@
 //! base model). llama.cpp recognises its built-in formats by name or by the shape of a Jinja
 //! template; an embedded Jinja template it does not recognise is rendered with `minijinja`.
 
+//!
+//! A conversation with tools, calls or tool results goes through [`ChatFormat::render_tools`]:
+//! an embedded Jinja template that knows tools renders them itself (with `minijinja`); any
+//! other template gets them in the Hermes format written into plain turns (see `tools::prompt`).
+//! A plain conversation renders exactly as before.
+
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
-use rightfit_types::Message;
+use rightfit_types::{Message, Tool};
 
 use super::backend::builtin_templates;
 use super::error::EngineError;
+use super::tools::prompt;
 
 /// Where templates come from for one model.
 #[derive(Debug, Clone)]
@@ -29,6 +36,28 @@ impl ChatFormat {
         requested: Option<&str>,
     ) -> Result<String, EngineError> {
         self.render_as(model, messages, requested, true)
+    }
+
+    /// Renders a conversation that may offer `tools` or carry calls and tool results, ending
+    /// with the opening of the assistant's turn. Without tools, calls or results this is
+    /// [`ChatFormat::render`], byte for byte.
+    pub(crate) fn render_tools(
+        &self,
+        model: &LlamaModel,
+        messages: &[Message],
+        requested: Option<&str>,
+        tools: &[Tool],
+    ) -> Result<String, EngineError> {
+        if tools.is_empty() && messages.iter().all(Message::is_plain) {
+            return self.render(model, messages, requested);
+        }
+        if requested.is_none()
+            && let Some(source) = &self.embedded
+            && prompt::template_supports_tools(source)
+        {
+            return self.render_jinja_tools(source, messages, tools);
+        }
+        self.render(model, &prompt::hermes_messages(messages, tools), requested)
     }
 
     /// The prompt for `messages` (as [`ChatFormat::render`] gives it) and the text the template
@@ -102,18 +131,7 @@ impl ChatFormat {
         messages: &[Message],
         add_assistant: bool,
     ) -> Result<String, EngineError> {
-        let mut env = minijinja::Environment::new();
-        minijinja_contrib::add_to_environment(&mut env);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function(
-            "raise_exception",
-            |msg: String| -> Result<String, minijinja::Error> {
-                Err(minijinja::Error::new(
-                    minijinja::ErrorKind::InvalidOperation,
-                    msg,
-                ))
-            },
-        );
+        let env = jinja_environment();
         let tmpl = env
             .template_from_str(source)
             .map_err(|e| EngineError::Template(format!("embedded Jinja template: {e}")))?;
@@ -129,4 +147,71 @@ impl ChatFormat {
         })
         .map_err(|e| EngineError::Template(format!("embedded Jinja template: {e}")))
     }
+}
+
+impl ChatFormat {
+    /// Renders with a Jinja template that knows tools, passing tools and messages as
+    /// transformers does (and its `tojson`: Python's separators, non-ASCII kept).
+    fn render_jinja_tools(
+        &self,
+        source: &str,
+        messages: &[Message],
+        tools: &[Tool],
+    ) -> Result<String, EngineError> {
+        let mut env = jinja_environment();
+        env.add_filter("tojson", python_tojson);
+        let tmpl = env
+            .template_from_str(source)
+            .map_err(|e| EngineError::Template(format!("embedded Jinja template: {e}")))?;
+        let tools = if tools.is_empty() {
+            minijinja::Value::from(())
+        } else {
+            minijinja::Value::from_serialize(prompt::tools_value(tools))
+        };
+        tmpl.render(minijinja::context! {
+            messages => minijinja::Value::from_serialize(prompt::messages_value(messages)),
+            tools => tools,
+            add_generation_prompt => true,
+            bos_token => self.bos,
+            eos_token => self.eos,
+        })
+        .map_err(|e| EngineError::Template(format!("embedded Jinja template with tools: {e}")))
+    }
+}
+
+/// A `minijinja` environment with what Hugging Face chat templates use (Python string methods,
+/// `raise_exception`).
+fn jinja_environment<'s>() -> minijinja::Environment<'s> {
+    let mut env = minijinja::Environment::new();
+    minijinja_contrib::add_to_environment(&mut env);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.add_function(
+        "raise_exception",
+        |msg: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                msg,
+            ))
+        },
+    );
+    env
+}
+
+/// `tojson` as transformers defines it for chat templates (`json.dumps`, `ensure_ascii=False`).
+fn python_tojson(
+    value: minijinja::Value,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let indent: Option<usize> = kwargs.get("indent")?;
+    // Accepted and ignored, as their defaults are what is written anyway.
+    let _: Option<minijinja::Value> = kwargs.get("ensure_ascii")?;
+    let _: Option<minijinja::Value> = kwargs.get("sort_keys")?;
+    let _: Option<minijinja::Value> = kwargs.get("separators")?;
+    kwargs.assert_all_used()?;
+    let json = serde_json::to_value(&value).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+    })?;
+    Ok(minijinja::Value::from_safe_string(prompt::python_json(
+        &json, indent,
+    )))
 }

@@ -32,6 +32,8 @@ use super::queue::{Prepared, Waiting};
 use super::sampling::{Constraint, TokenPicker};
 use super::template::ChatFormat;
 use super::text::TextAssembler;
+use super::tools::ToolPlan;
+use super::tools::output::CallReader;
 use crate::gguf::GgufHeader;
 
 /// Largest default context: enough for few-shot prompts, small enough for small machines.
@@ -204,6 +206,8 @@ pub(super) struct Seq {
     pub(super) logits_at: Option<i32>,
     /// Log-probabilities of the generated tokens, when the request asked for them.
     pub(super) logprobs: Option<LogprobTrack>,
+    /// Reads tool calls out of the text, when the model may call tools.
+    pub(super) calls: Option<CallReader>,
 }
 
 /// Book-keeping for a request across its choices.
@@ -247,6 +251,8 @@ pub(super) struct Worker<'m> {
     pub(super) scoring_lanes: Vec<i32>,
     pub(super) score_batch: LlamaBatch<'static>,
     pub(super) stats: EngineStats,
+    /// Tokens that spell tool-call markup by themselves, rendered in tool requests' text.
+    pub(super) markup_tokens: Vec<LlamaToken>,
 }
 
 impl<'m> Worker<'m> {
@@ -269,7 +275,9 @@ impl<'m> Worker<'m> {
             context_bytes: info.context_rss_bytes,
             ..EngineStats::default()
         };
+        let markup_tokens = super::tools::grammar::markup_tokens(model);
         Self {
+            markup_tokens,
             model,
             ctx,
             embed_ctx: None,
@@ -412,11 +420,14 @@ impl<'m> Worker<'m> {
                 "max_tokens must be at least 1".to_owned(),
             ));
         }
+        let plan = ToolPlan::new(&request)?;
         let text = match &request.prompt {
-            Prompt::Messages(messages) => {
-                self.format
-                    .render(self.model, messages, request.chat_template.as_deref())?
-            }
+            Prompt::Messages(messages) => self.format.render_tools(
+                self.model,
+                messages,
+                request.chat_template.as_deref(),
+                &plan.offered,
+            )?,
             Prompt::Text(text) => text.clone(),
         };
         let tokens = self.tokenize(&text);
@@ -439,7 +450,10 @@ impl<'m> Worker<'m> {
                 "top_logprobs = {top}; at most {MAX_TOP_LOGPROBS} alternatives per token"
             )));
         }
-        let constraint = Constraint::from_format(&request.response_format)?;
+        let constraint = match plan.constraint {
+            Some(tools) => tools,
+            None => Constraint::from_format(&request.response_format)?,
+        };
         // Compile once now so that a bad grammar fails the request before it takes a slot.
         TokenPicker::new(self.model, &request.sampling, &constraint, 0)?;
         Ok(Prepared {
@@ -449,6 +463,7 @@ impl<'m> Worker<'m> {
             events,
             enqueued,
             stream,
+            callable: plan.callable,
         })
     }
 
@@ -536,6 +551,7 @@ impl<'m> Worker<'m> {
                 ignore_eos: p.request.ignore_eos,
                 logits_at: None,
                 logprobs: p.request.logprobs.map(LogprobTrack::new),
+                calls: p.callable.clone().map(CallReader::new),
             });
         }
         self.requests.insert(id, state);

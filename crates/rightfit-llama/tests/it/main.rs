@@ -16,4 +16,5 @@ mod reference;
 mod scoring;
 mod support;
 mod tiny_models;
+mod tools;
 mod vocab;
