@@ -16,7 +16,7 @@ use futures::StreamExt;
 use rightfit_config::project::{Candidate, ModelConfig, Strategy};
 use rightfit_eval::example::Example;
 use rightfit_eval::strategy::Answerer;
-use rightfit_providers::{EventStream, Provider, ProviderError};
+use rightfit_providers::{Capabilities, EventStream, Provider, ProviderError};
 use rightfit_registry::ProviderFactory;
 use rightfit_store::RunStore;
 use rightfit_types::{ChatResponse, Choice, FinishReason, Step, StreamEvent, Timings, Usage};
@@ -24,6 +24,7 @@ use rightfit_types::{ChatResponse, Choice, FinishReason, Step, StreamEvent, Timi
 use crate::error::GatewayError;
 use crate::state::{Served, State};
 use crate::wire::GatewayRequest;
+use crate::wire::tools::{uses_images, uses_tools};
 
 /// Who answers.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +151,7 @@ impl ModelAccess<'_> {
         let work = async {
             if let Some(model) = target.passthrough() {
                 let (config, provider) = self.provider(model).await?;
+                check_capabilities(request, model, provider.capabilities())?;
                 let mut chat = request.chat.clone();
                 chat.model = String::new();
                 if stream {
@@ -190,6 +192,18 @@ impl ModelAccess<'_> {
                     "a direct model is always passed through",
                 ));
             };
+            if let Some(what) = needs(request) {
+                return Err(GatewayError::invalid_request(
+                    format!(
+                        "The request has {what}, but candidate '{}' of component '{}' answers \
+                         with a strategy ({}), which takes text conversations only; serve a \
+                         zero-shot candidate, or name a model directly.",
+                        candidate.name, served.component.name, candidate.strategy,
+                    ),
+                    None,
+                )
+                .with_code("unsupported_parameter"));
+            }
             self.strategy(served, candidate, request)
                 .await
                 .map(Started::Whole)
@@ -264,6 +278,42 @@ impl ModelAccess<'_> {
             steps: outcome.steps,
         })
     }
+}
+
+/// What in the request needs more than text generation: tools or images (`None`: neither).
+fn needs(request: &GatewayRequest) -> Option<&'static str> {
+    let tools = uses_tools(&request.chat.tools, &request.messages);
+    let images = uses_images(&request.messages);
+    match (tools, images) {
+        (true, true) => Some("tools and images"),
+        (true, false) => Some("tools"),
+        (false, true) => Some("images"),
+        (false, false) => None,
+    }
+}
+
+/// Refuses a request with tools (or tool turns) for a model that cannot call tools, and one
+/// with images for a model that does not take them, with a 400 naming the model.
+fn check_capabilities(
+    request: &GatewayRequest,
+    model: &str,
+    caps: Capabilities,
+) -> Result<(), GatewayError> {
+    let (param, what) = if uses_tools(&request.chat.tools, &request.messages) && !caps.tools {
+        ("tools", "tool calling")
+    } else if uses_images(&request.messages) && !caps.images {
+        ("messages", "images")
+    } else {
+        return Ok(());
+    };
+    Err(GatewayError::invalid_request(
+        format!(
+            "Model '{model}' does not support {what}; send the request to a model that does, or \
+             leave the {what} out."
+        ),
+        Some(param),
+    )
+    .with_code("unsupported_parameter"))
 }
 
 fn upstream(e: &ProviderError) -> GatewayError {

@@ -18,7 +18,7 @@ use crate::api::Api;
 use crate::app::App;
 use crate::error::GatewayError;
 use crate::plan::{Plan, RouteKind, plan};
-use crate::request::{CLIENT_CLOSED, Request, fill};
+use crate::request::{CLIENT_CLOSED, CallAssembler, Request, fill, redact_calls};
 use crate::shadow;
 use crate::sse::Sse;
 use crate::state::{Served, State};
@@ -252,6 +252,7 @@ async fn pump(
 ) -> Vec<Bytes> {
     let mut last = Vec::new();
     let mut text = String::new();
+    let mut calls = CallAssembler::default();
     let mut finish: Option<FinishReason> = None;
     let mut usage: Option<Usage> = None;
     let mut error: Option<(u16, String)> = None;
@@ -290,6 +291,12 @@ async fn pump(
             }
             text.push_str(t);
         }
+        if let StreamEvent::ToolCall { index: 0, .. } = &event {
+            if ttft.is_none() {
+                ttft = Some(r.arrived.elapsed().as_secs_f64() * 1000.0);
+            }
+            calls.push(&event);
+        }
         if let StreamEvent::Finish { index: 0, reason } = &event {
             finish = Some(*reason);
         }
@@ -313,6 +320,7 @@ async fn pump(
     let latency = r.arrived.elapsed().as_secs_f64() * 1000.0;
     let usage = usage.unwrap_or_default();
     record.output = Some(redactor.text(&text));
+    record.tool_calls = redact_calls(redactor, &calls.calls);
     record.finish_reason = finish.map(|f| f.as_str().to_owned());
     record.ttft_ms = ttft;
     record.latency_ms = latency;
@@ -338,8 +346,21 @@ fn whole_as_stream(r: &Request, a: &Answered) -> Response {
     );
     let mut frames: Vec<Bytes> = Vec::new();
     let text = a.response.text().to_owned();
-    let events = [
-        StreamEvent::Delta { index: 0, text },
+    let calls = a
+        .response
+        .choices
+        .first()
+        .map(|c| c.tool_calls.as_slice())
+        .unwrap_or_default();
+    let mut events = vec![StreamEvent::Delta { index: 0, text }];
+    events.extend(calls.iter().zip(0..).map(|(c, k)| StreamEvent::ToolCall {
+        index: 0,
+        call: k,
+        id: Some(c.id.clone()),
+        name: Some(c.name.clone()),
+        arguments: c.arguments.clone(),
+    }));
+    events.extend([
         StreamEvent::Finish {
             index: 0,
             reason: a
@@ -352,7 +373,7 @@ fn whole_as_stream(r: &Request, a: &Answered) -> Response {
             usage: a.response.usage,
             timings: a.response.timings,
         },
-    ];
+    ]);
     for e in &events {
         frames.extend(sse.frames(e));
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rightfit_types::{Message, TrafficRecord};
+use rightfit_types::{ImagePart, Message, StreamEvent, ToolCall, TrafficRecord};
 use serde_json::{Value, json};
 
 use crate::answer::Answered;
@@ -61,8 +61,16 @@ impl Request {
             .req
             .messages
             .iter()
-            .map(|m: &Message| json!({"role": m.role.as_str(), "content": redactor.text(&m.content)}))
+            .map(|m| logged_message(m, redactor))
             .collect();
+        let mut input = json!({"messages": messages, "params": redactor.params(&self.req.params)});
+        let chat = &self.req.chat;
+        if !chat.tools.is_empty() {
+            input["tools"] = json!(chat.tools);
+        }
+        if !chat.tool_choice.is_auto() {
+            input["tool_choice"] = json!(chat.tool_choice);
+        }
         TrafficRecord {
             id: self.id.clone(),
             at: self.at.clone(),
@@ -74,8 +82,9 @@ impl Request {
             candidate: candidate.into(),
             role: "primary".into(),
             parent,
-            input: json!({"messages": messages, "params": redactor.params(&self.req.params)}),
+            input,
             output: None,
+            tool_calls: Vec::new(),
             finish_reason: None,
             stream: self.req.stream,
             status: 200,
@@ -96,6 +105,12 @@ impl Request {
 /// Copies a whole answer's figures into its record.
 pub(crate) fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &Redactor) {
     record.output = Some(redactor.text(a.response.text()));
+    record.tool_calls = a
+        .response
+        .choices
+        .first()
+        .map(|c| redact_calls(redactor, &c.tool_calls))
+        .unwrap_or_default();
     record.finish_reason = a
         .response
         .choices
@@ -107,4 +122,170 @@ pub(crate) fn fill(record: &mut TrafficRecord, a: &Answered, redactor: &Redactor
     record.confidence = a.confidence;
     record.escalated = a.escalated;
     record.steps.extend(a.steps.iter().cloned());
+}
+
+/// A message as the traffic log keeps it: the common [`Message`] shape, its text and its calls'
+/// arguments redacted, and inline (`data:`) images replaced by their media type and size (the
+/// log keeps remote image URLs, not image bytes).
+fn logged_message(m: &Message, redactor: &Redactor) -> Value {
+    let logged = Message {
+        role: m.role,
+        content: redactor.text(&m.content),
+        tool_calls: redact_calls(redactor, &m.tool_calls),
+        tool_call_id: m.tool_call_id.clone(),
+        images: m
+            .images
+            .iter()
+            .map(|image| ImagePart {
+                url: match image.data() {
+                    Some((media, data)) => {
+                        format!("data:{media};base64,[{} bytes not logged]", data.len())
+                    }
+                    None => image.url.clone(),
+                },
+                detail: image.detail.clone(),
+            })
+            .collect(),
+    };
+    serde_json::to_value(&logged).unwrap_or_else(|_| json!({"role": m.role.as_str()}))
+}
+
+/// Tool calls as logged: their arguments redacted like any text.
+pub(crate) fn redact_calls(redactor: &Redactor, calls: &[ToolCall]) -> Vec<ToolCall> {
+    calls
+        .iter()
+        .map(|c| ToolCall {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            arguments: redactor.text(&c.arguments),
+        })
+        .collect()
+}
+
+/// Rebuilds the calls of choice 0 from a stream's [`StreamEvent::ToolCall`] events.
+#[derive(Debug, Default)]
+pub(crate) struct CallAssembler {
+    pub(crate) calls: Vec<ToolCall>,
+    numbers: Vec<u32>,
+}
+
+impl CallAssembler {
+    /// Takes one event (others are ignored): a new call number starts a call, later events of
+    /// the same number add to its arguments.
+    pub(crate) fn push(&mut self, event: &StreamEvent) {
+        let StreamEvent::ToolCall {
+            call,
+            id,
+            name,
+            arguments,
+            ..
+        } = event
+        else {
+            return;
+        };
+        match self.numbers.iter().position(|n| n == call) {
+            Some(k) => {
+                let Some(c) = self.calls.get_mut(k) else {
+                    return;
+                };
+                if let Some(id) = id {
+                    c.id.clone_from(id);
+                }
+                if let Some(name) = name {
+                    c.name.clone_from(name);
+                }
+                c.arguments.push_str(arguments);
+            }
+            None => {
+                self.numbers.push(*call);
+                self.calls.push(ToolCall {
+                    id: id.clone().unwrap_or_default(),
+                    name: name.clone().unwrap_or_default(),
+                    arguments: arguments.clone(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rightfit_types::{ImagePart, Message, StreamEvent, ToolCall};
+    use serde_json::json;
+
+    use super::{CallAssembler, logged_message, redact_calls};
+    use crate::redact::Redactor;
+
+    fn mails() -> Redactor {
+        Redactor::new(&[], &[r"[\w.+-]+@[\w-]+\.[\w.]+".into()], true).expect("pattern")
+    }
+
+    #[test]
+    fn tool_arguments_and_results_are_redacted_and_inline_images_left_out() {
+        let r = mails();
+        let call = ToolCall::new("c1", "send_mail", &json!({"to": "ann@example.com"}));
+        assert_eq!(
+            redact_calls(&r, std::slice::from_ref(&call))[0].arguments,
+            r#"{"to":"[redacted]"}"#
+        );
+        let logged = logged_message(&Message::assistant_calls("", vec![call]), &r);
+        assert_eq!(
+            logged,
+            json!({"role": "assistant", "content": "",
+                "tool_calls": [{"id": "c1", "name": "send_mail", "arguments": "{\"to\":\"[redacted]\"}"}]})
+        );
+        let logged = logged_message(&Message::tool_result("c1", "sent to bob@example.com"), &r);
+        assert_eq!(
+            logged,
+            json!({"role": "tool", "content": "sent to [redacted]", "tool_call_id": "c1"})
+        );
+        let mut user = Message::user("this?");
+        user.images = vec![
+            ImagePart {
+                url: "data:image/png;base64,iVBORw0KGgo=".into(),
+                detail: None,
+            },
+            ImagePart {
+                url: "https://example.com/a.png".into(),
+                detail: Some("low".into()),
+            },
+        ];
+        assert_eq!(
+            logged_message(&user, &r)["images"],
+            json!([{"url": "data:image/png;base64,[12 bytes not logged]"},
+                {"url": "https://example.com/a.png", "detail": "low"}])
+        );
+        // A plain message logs as it always did.
+        assert_eq!(
+            logged_message(&Message::user("hi"), &r),
+            json!({"role": "user", "content": "hi"})
+        );
+    }
+
+    #[test]
+    fn streamed_call_events_rebuild_the_calls() {
+        let event = |call, id: Option<&str>, arguments: &str| StreamEvent::ToolCall {
+            index: 0,
+            call,
+            id: id.map(str::to_owned),
+            name: id.map(|_| "f".to_owned()),
+            arguments: arguments.into(),
+        };
+        let mut calls = CallAssembler::default();
+        for e in [
+            event(0, Some("a"), ""),
+            event(1, Some("b"), "{}"),
+            event(0, None, "{\"x\":"),
+            event(0, None, "1}"),
+        ] {
+            calls.push(&e);
+        }
+        assert_eq!(
+            calls.calls,
+            vec![
+                ToolCall::new("a", "f", &json!({"x": 1})),
+                ToolCall::new("b", "f", &json!({})),
+            ]
+        );
+    }
 }

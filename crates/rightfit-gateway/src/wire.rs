@@ -13,6 +13,7 @@ use crate::error::GatewayError;
 
 pub mod anthropic;
 pub mod openai;
+pub mod tools;
 
 /// A validated generation request, whichever API it came in on.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,7 +143,8 @@ impl<'a> Fields<'a> {
 }
 
 /// The text of a message's `content`: a string, or a list of `{"type": "text", "text"}` parts
-/// joined with "\n" (as vLLM does); other parts (images, audio, tool blocks) are refused.
+/// joined with "\n" (as vLLM does); other parts are refused here (the callers that take images
+/// or tool blocks read those parts before they come here).
 pub(crate) fn text_content(value: &Value, param: &str) -> Result<String, GatewayError> {
     let parts = match value {
         Value::String(s) => return Ok(s.clone()),
@@ -157,29 +159,34 @@ pub(crate) fn text_content(value: &Value, param: &str) -> Result<String, Gateway
     };
     let mut texts = Vec::with_capacity(parts.len());
     for (j, part) in parts.iter().enumerate() {
-        let param = format!("{param}[{j}]");
-        let kind = part.get("type").and_then(Value::as_str);
-        match kind {
-            Some("text") => match part.get("text") {
-                Some(Value::String(text)) => texts.push(text.as_str()),
-                Some(other) => {
-                    return Err(invalid_type(&format!("{param}.text"), "a string", other));
-                }
-                None => return Err(missing(&format!("{param}.text"))),
-            },
-            Some(kind) => {
-                return Err(unsupported(
-                    &format!("{param}.type"),
-                    &format!(
-                        "'{kind}' content is not supported: this gateway serves text-only \
-                         models; send text parts."
-                    ),
-                ));
-            }
-            None => return Err(missing(&format!("{param}.type"))),
-        }
+        texts.push(text_part(part, &format!("{param}[{j}]"))?);
     }
     Ok(texts.join("\n"))
+}
+
+/// The text of one `{"type": "text", "text"}` part at `param`; a part of another kind is refused.
+pub(crate) fn text_part<'a>(part: &'a Value, param: &str) -> Result<&'a str, GatewayError> {
+    match part.get("type").and_then(Value::as_str) {
+        Some("text") => match part.get("text") {
+            Some(Value::String(text)) => Ok(text),
+            Some(other) => Err(invalid_type(&format!("{param}.text"), "a string", other)),
+            None => Err(missing(&format!("{param}.text"))),
+        },
+        Some(kind) => {
+            let reason = match kind {
+                "input_audio" | "audio" => {
+                    ": audio input is not supported; the gateway passes text and images"
+                }
+                "file" | "document" => ": send the document's text as text parts",
+                _ => " here; send text parts",
+            };
+            Err(unsupported(
+                &format!("{param}.type"),
+                &format!("'{kind}' content is not supported{reason}."),
+            ))
+        }
+        None => Err(missing(&format!("{param}.type"))),
+    }
 }
 
 /// The body as a JSON object, or the 400 to answer. A body nested deeper than

@@ -1,5 +1,5 @@
 //! The [`TrafficStore`] of [`SqliteStore`]: the gateway's traffic log (table `traffic`) and its
-//! keys (table `gateway_keys`), both from migration 4.
+//! keys (table `gateway_keys`), both from migration 4 (the answer's tool calls from migration 6).
 
 mod rows;
 
@@ -106,6 +106,7 @@ impl SqliteStore {
                 .bind(row.confidence)
                 .bind(row.score)
                 .bind(&row.steps)
+                .bind(&row.tool_calls)
                 .execute(&mut *tx)
                 .await;
             // Returning drops `tx`, which rolls the batch back.

@@ -51,6 +51,31 @@ pub fn run_skipping(
     bad_key: Option<&str>,
     skip: &[&str],
 ) -> Result<BTreeMap<String, Value>, String> {
+    run_script(client, base, key, model, bad_key, skip, false)
+}
+
+/// Runs a client's tool-calling calls instead (`--tools`): `tools` (a whole answer with one
+/// function, `get_weather(city)`, offered), `tools_stream` (the SDK's streaming helper, whose
+/// final message the SDK rebuilt from the deltas) and `tool_result` (a second turn answering
+/// the first call). See each script's docstring for the fields.
+pub fn run_tools(
+    client: Client,
+    base: &str,
+    key: &str,
+    model: &str,
+) -> Result<BTreeMap<String, Value>, String> {
+    run_script(client, base, key, model, None, &[], true)
+}
+
+fn run_script(
+    client: Client,
+    base: &str,
+    key: &str,
+    model: &str,
+    bad_key: Option<&str>,
+    skip: &[&str],
+    tools: bool,
+) -> Result<BTreeMap<String, Value>, String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rightfit-gateway/tests/clients");
     let mut cmd = match client {
         Client::OpenAiPython | Client::AnthropicPython => {
@@ -72,6 +97,9 @@ pub fn run_skipping(
         }
     };
     cmd.env(vars::CLIENT_SKIP, skip.join(","));
+    if tools {
+        cmd.arg("--tools");
+    }
     cmd.args([base, key, model]);
     if let Some(bad) = bad_key {
         cmd.arg(bad);

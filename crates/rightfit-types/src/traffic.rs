@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::eval::Step;
+use crate::tools::ToolCall;
 
 /// How deep the gateway lets a request's JSON nest (`{"a": [1]}` is 2 deep). Real requests are
 /// a few levels deep; tool schemas a few more.
@@ -62,12 +63,18 @@ pub struct TrafficRecord {
     /// For a shadow record: the id of the primary it shadows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// The input as the client sent it, after redaction: `{"messages": [...], "params": {...}}`.
+    /// The input as the client sent it, after redaction: `{"messages": [...], "params": {...}}`,
+    /// each message a [`crate::Message`] (tool turns and assistant calls included), plus
+    /// `"tools"` and `"tool_choice"` in their common shapes when the request offered tools.
     pub input: serde_json::Value,
     /// The answer's text (first choice), after redaction; `None` when the call failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    /// Why the answer ended (`stop`, `length`, `content_filter`).
+    /// The tools the answer called (first choice), in order, their arguments redacted like
+    /// the output; empty when it called none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Why the answer ended (`stop`, `length`, `content_filter`, `tool_calls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
     /// Whether the client asked for a stream.

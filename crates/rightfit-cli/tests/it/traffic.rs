@@ -26,6 +26,7 @@ fn record(id: &str, at: &str, candidate: &str, messages: Value, output: &str) ->
         parent: None,
         input: json!({"messages": messages, "params": {"temperature": 0.0}}),
         output: Some(output.to_owned()),
+        tool_calls: Vec::new(),
         finish_reason: Some("stop".to_owned()),
         stream: false,
         status: 200,

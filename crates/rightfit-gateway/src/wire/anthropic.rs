@@ -6,7 +6,7 @@
 
 use rightfit_config::project::limits::MAX_TOKENS;
 use rightfit_types::{ChatRequest, Message, Sampling};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{
     Fields, GatewayRequest, invalid_type, invalid_value, missing, object, text_content, unsupported,
@@ -15,17 +15,16 @@ use crate::api::Api;
 use crate::error::GatewayError;
 
 mod render;
+mod tools;
 
 pub use render::{Stream, response, stop_reason};
-
-const NO_TOOLS: &str = "tool use is not supported: this gateway serves text generation; \
-                        describe the output you want in the messages.";
 
 /// Parses a Messages request body.
 ///
 /// `system` (a string or text blocks) becomes one system message first. Unknown fields are
-/// accepted and kept in `params`; tools, images and extended thinking are refused with a 400
-/// naming the field.
+/// accepted and kept in `params`. Custom tools, `tool_use`/`tool_result` blocks and images are
+/// parsed into the common types; Anthropic's own (server) tools, documents and extended
+/// thinking are refused with a 400 naming the field.
 pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
     let map = object(body)?;
     let f = Fields::new(&map);
@@ -40,15 +39,8 @@ pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
             messages.push(Message::system(system));
         }
     }
-    turns(f.get("messages"), &mut messages)?;
-
-    f.refuse("tools", NO_TOOLS)?;
-    if let Some(choice) = f.get("tool_choice") {
-        let kind = choice.get("type").and_then(Value::as_str);
-        if !matches!(kind, Some("none" | "auto")) {
-            return Err(unsupported("tool_choice", NO_TOOLS));
-        }
-    }
+    tools::turns(f.get("messages"), &mut messages)?;
+    let (tool_list, tool_choice, parallel_tool_calls) = tools::tools(&f)?;
     if let Some(thinking) = f.get("thinking")
         && thinking.get("type").and_then(Value::as_str) != Some("disabled")
     {
@@ -81,6 +73,9 @@ pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
         .with_stop(stop)
         .with_max_tokens(max_tokens);
     chat.model.clone_from(&model);
+    chat.tools = tool_list;
+    chat.tool_choice = tool_choice;
+    chat.parallel_tool_calls = parallel_tool_calls;
 
     let mut params = map;
     params.remove("messages");
@@ -95,56 +90,6 @@ pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
         params: Value::Object(params),
         messages,
     })
-}
-
-/// The `messages` list: user and assistant turns.
-fn turns(value: Option<&Value>, out: &mut Vec<Message>) -> Result<(), GatewayError> {
-    let list = match value {
-        None => return Err(missing("messages")),
-        Some(Value::Array(list)) if list.is_empty() => {
-            return Err(invalid_value(
-                "messages",
-                "'messages' must contain at least one message.",
-            ));
-        }
-        Some(Value::Array(list)) => list,
-        Some(other) => return Err(invalid_type("messages", "an array of objects", other)),
-    };
-    out.reserve(list.len());
-    for (i, message) in list.iter().enumerate() {
-        let param = format!("messages[{i}]");
-        let Value::Object(message) = message else {
-            return Err(invalid_type(&param, "an object", message));
-        };
-        let content = || content(message, &param);
-        match message.get("role") {
-            Some(Value::String(role)) => match role.as_str() {
-                "user" => out.push(Message::user(content()?)),
-                "assistant" => out.push(Message::assistant(content()?)),
-                other => {
-                    return Err(invalid_value(
-                        &format!("{param}.role"),
-                        &format!(
-                            "Invalid value for '{param}.role': '{other}'. Supported values are \
-                             'user' and 'assistant'; put a system prompt in the top-level \
-                             'system' field."
-                        ),
-                    ));
-                }
-            },
-            Some(other) => return Err(invalid_type(&format!("{param}.role"), "a string", other)),
-            None => return Err(missing(&format!("{param}.role"))),
-        }
-    }
-    Ok(())
-}
-
-fn content(message: &Map<String, Value>, param: &str) -> Result<String, GatewayError> {
-    let param = format!("{param}.content");
-    match message.get("content") {
-        None | Some(Value::Null) => Err(missing(&param)),
-        Some(value) => text_content(value, &param),
-    }
 }
 
 fn stop_sequences(value: Option<&Value>) -> Result<Vec<String>, GatewayError> {
@@ -179,3 +124,7 @@ fn stop_sequences(value: Option<&Value>) -> Result<Vec<String>, GatewayError> {
 #[cfg(test)]
 #[path = "anthropic/parse_tests.rs"]
 mod parse_tests;
+
+#[cfg(test)]
+#[path = "anthropic/tools_tests.rs"]
+mod tools_tests;

@@ -6,16 +6,15 @@
 //! official SDKs are tested against it).
 
 use rightfit_config::project::limits::MAX_TOKENS;
-use rightfit_types::{ChatRequest, Message, ResponseFormat, Sampling};
-use serde_json::{Map, Value};
+use rightfit_types::{ChatRequest, ResponseFormat, Sampling};
+use serde_json::Value;
 
-use super::{
-    Fields, GatewayRequest, invalid_type, invalid_value, missing, object, text_content, unsupported,
-};
+use super::{Fields, GatewayRequest, invalid_type, invalid_value, missing, object, unsupported};
 use crate::api::Api;
 use crate::error::GatewayError;
 
 mod render;
+mod tools;
 
 pub use render::{Stream, models, response};
 
@@ -26,29 +25,19 @@ pub const MAX_STOP: usize = 4;
 /// Most alternatives per token (`top_logprobs`, OpenAI's limit).
 pub const MAX_TOP_LOGPROBS: u32 = 20;
 
-const NO_TOOLS: &str = "tools and function calling are not supported: this gateway serves text \
-                        generation; describe the output you want in the messages, or use \
-                        response_format for JSON.";
-
 /// Parses a Chat Completions request body.
 ///
 /// System and developer messages, wherever they stand, are joined in order with a blank line
 /// into one system message placed first (chat templates and Anthropic take one system prompt).
-/// Unknown fields are accepted (SDKs add fields) and kept in `params`; fields the gateway
-/// cannot honour (tools, images, audio) are refused with a 400 naming them.
+/// Unknown fields are accepted (SDKs add fields) and kept in `params`. Tools, tool turns and
+/// image parts are parsed into the common types; audio (input parts and output) and the legacy
+/// `functions`/`function_call` fields are refused with a 400 naming them.
 pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
     let map = object(body)?;
     let f = Fields::new(&map);
     let model = f.required_string("model")?.to_owned();
-    let messages = messages(f.get("messages"))?;
-
-    f.refuse("tools", NO_TOOLS)?;
-    f.refuse("functions", NO_TOOLS)?;
-    for key in ["tool_choice", "function_call"] {
-        if f.get(key).is_some_and(|v| v.as_str() != Some("none")) {
-            return Err(unsupported(key, NO_TOOLS));
-        }
-    }
+    let messages = tools::messages(f.get("messages"))?;
+    let (tool_list, tool_choice, parallel_tool_calls) = tools::tools(&f)?;
     f.refuse(
         "audio",
         "audio output is not supported: this gateway serves text.",
@@ -110,6 +99,9 @@ pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
     chat.model.clone_from(&model);
     chat.max_tokens = max_tokens;
     chat.logprobs = logprobs;
+    chat.tools = tool_list;
+    chat.tool_choice = tool_choice;
+    chat.parallel_tool_calls = parallel_tool_calls;
 
     let mut params = map;
     params.remove("messages");
@@ -123,75 +115,6 @@ pub fn parse(body: &[u8]) -> Result<GatewayRequest, GatewayError> {
         params: Value::Object(params),
         messages,
     })
-}
-
-/// The conversation, one system message first.
-fn messages(value: Option<&Value>) -> Result<Vec<Message>, GatewayError> {
-    let list = match value {
-        None => return Err(missing("messages")),
-        Some(Value::Array(list)) if list.is_empty() => {
-            return Err(invalid_value(
-                "messages",
-                "'messages' must contain at least one message.",
-            ));
-        }
-        Some(Value::Array(list)) => list,
-        Some(other) => return Err(invalid_type("messages", "an array of objects", other)),
-    };
-    let mut system = Vec::new();
-    let mut turns = Vec::with_capacity(list.len());
-    for (i, message) in list.iter().enumerate() {
-        let param = format!("messages[{i}]");
-        let Value::Object(message) = message else {
-            return Err(invalid_type(&param, "an object", message));
-        };
-        let role = match message.get("role") {
-            Some(Value::String(role)) => role.as_str(),
-            Some(other) => return Err(invalid_type(&format!("{param}.role"), "a string", other)),
-            None => return Err(missing(&format!("{param}.role"))),
-        };
-        match role {
-            "system" | "developer" => system.push(content(message, &param)?),
-            "user" => turns.push(Message::user(content(message, &param)?)),
-            "assistant" => {
-                for key in ["tool_calls", "function_call"] {
-                    let set = message.get(key).is_some_and(|v| {
-                        !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())
-                    });
-                    if set {
-                        return Err(unsupported(&format!("{param}.{key}"), NO_TOOLS));
-                    }
-                }
-                turns.push(Message::assistant(content(message, &param)?));
-            }
-            "tool" | "function" => {
-                return Err(unsupported(&format!("{param}.role"), NO_TOOLS));
-            }
-            other => {
-                return Err(invalid_value(
-                    &format!("{param}.role"),
-                    &format!(
-                        "Invalid value for '{param}.role': '{other}'. Supported values are: \
-                         'system', 'developer', 'user' and 'assistant'."
-                    ),
-                ));
-            }
-        }
-    }
-    let mut out = Vec::with_capacity(turns.len() + 1);
-    if !system.is_empty() {
-        out.push(Message::system(system.join("\n\n")));
-    }
-    out.extend(turns);
-    Ok(out)
-}
-
-fn content(message: &Map<String, Value>, param: &str) -> Result<String, GatewayError> {
-    let param = format!("{param}.content");
-    match message.get("content") {
-        None | Some(Value::Null) => Err(missing(&param)),
-        Some(value) => text_content(value, &param),
-    }
 }
 
 /// `seed`: any 64-bit integer; negative seeds keep their bits (the same seed, the same draw).
@@ -317,3 +240,7 @@ fn json_schema(value: Option<&Value>) -> Result<ResponseFormat, GatewayError> {
 #[cfg(test)]
 #[path = "openai/parse_tests.rs"]
 mod parse_tests;
+
+#[cfg(test)]
+#[path = "openai/tools_tests.rs"]
+mod tools_tests;

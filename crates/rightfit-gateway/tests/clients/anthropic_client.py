@@ -1,6 +1,6 @@
 """Calls an Anthropic-compatible server (the gateway) with the official `anthropic` Python SDK.
 
-usage: anthropic_client.py BASE_URL API_KEY MODEL [BAD_KEY]
+usage: anthropic_client.py [--tools] BASE_URL API_KEY MODEL [BAD_KEY]
 
 BASE_URL is the server's root (http://127.0.0.1:8787); the SDK adds /v1/messages itself and sends
 the key as `x-api-key`. Calls, in this order, one JSON line each on stdout:
@@ -9,6 +9,14 @@ the key as `x-api-key`. Calls, in this order, one JSON line each on stdout:
   not_found  model "no-such-model": must fail with anthropic.NotFoundError (404)
   bad_key    only when BAD_KEY is given: a client with that key must fail with
              anthropic.AuthenticationError (401)
+With --tools, the calls are instead (one custom tool offered, get_weather(city)):
+  tools        messages.create(tools=...), whole answer
+  tools_stream client.messages.stream(tools=...): events read to the end, then
+               get_final_message(), whose tool_use blocks the SDK rebuilt from input_json deltas
+  tool_result  a second turn: the assistant's tool_use (from "tools"; toolu_1 if it failed) and a
+               user tool_result answering it, whole answer
+  where tool_calls lists each tool_use block as {id, name, input} and input_deltas counts the
+  SDK's input_json events.
 Fields: call, text, usage ({input_tokens, output_tokens}), finish_reason (Anthropic's stop_reason:
 end_turn, max_tokens, ...), chunks (text_stream pieces), id, model, headers (lowercased, whole
 answers and errors), and on an SDK error error_status, error_type (the SDK's exception class, e.g.
@@ -94,17 +102,78 @@ def streamed(client, model):
     return call
 
 
+TOOLS = [
+    {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+]
+TOOL_MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+
+def tool_fields(m):
+    return {
+        **message_fields(m),
+        "tool_calls": [{"id": b.id, "name": b.name, "input": b.input} for b in m.content if b.type == "tool_use"],
+        "block_types": [b.type for b in m.content],
+    }
+
+
+def tool_whole(client, model, messages, seen):
+    def call():
+        m = client.messages.create(
+            model=model, max_tokens=48, messages=messages, tools=TOOLS, tool_choice={"type": "auto"}
+        )
+        seen.append(m)
+        return tool_fields(m)
+
+    return call
+
+
+def tool_streamed(client, model):
+    def call():
+        deltas = 0
+        with client.messages.stream(model=model, max_tokens=48, messages=TOOL_MESSAGES, tools=TOOLS) as stream:
+            for event in stream:
+                if event.type == "input_json":
+                    deltas += 1
+            final = stream.get_final_message()
+        return {**tool_fields(final), "input_deltas": deltas}
+
+    return call
+
+
+def tools_mode(client, model):
+    seen = []
+    run("tools", tool_whole(client, model, TOOL_MESSAGES, seen))
+    run("tools_stream", tool_streamed(client, model))
+    uses = [b for b in seen[0].content if b.type == "tool_use"] if seen else []
+    use_id = uses[0].id if uses else "toolu_1"
+    use_input = uses[0].input if uses else {"city": "Paris"}
+    second = TOOL_MESSAGES + [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": use_id, "name": "get_weather", "input": use_input}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use_id, "content": "18 C and sunny"}]},
+    ]
+    run("tool_result", tool_whole(client, model, second, []))
+
+
 def main():
-    if len(sys.argv) not in (4, 5):
+    tools = "--tools" in sys.argv[1:2]
+    args = sys.argv[2:] if tools else sys.argv[1:]
+    if len(args) not in (3, 4):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    base, key, model = sys.argv[1:4]
+    base, key, model = args[:3]
     client = Anthropic(api_key=key, base_url=base, max_retries=0, timeout=300)
+    if tools:
+        tools_mode(client, model)
+        return
     run("plain", whole(client, model))
     run("stream", streamed(client, model))
     run("not_found", whole(client, "no-such-model"), expect="NotFoundError")
-    if len(sys.argv) == 5:
-        bad = Anthropic(api_key=sys.argv[4], base_url=base, max_retries=0, timeout=300)
+    if len(args) == 4:
+        bad = Anthropic(api_key=args[3], base_url=base, max_retries=0, timeout=300)
         run("bad_key", whole(bad, model), expect="AuthenticationError")
 
 

@@ -1,6 +1,6 @@
 // Calls an OpenAI-compatible server (the gateway) with the official `openai` npm package.
 //
-// usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs BASE_URL API_KEY MODEL [BAD_KEY]
+// usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs [--tools] BASE_URL API_KEY MODEL [BAD_KEY]
 //
 // Where `openai` comes from: RIGHTFIT_TEST_NODE_MODULES names a node_modules holding it
 // (scripts/test-tools installs the version pinned in package-lock.json beside this file and prints
@@ -16,6 +16,14 @@
 //   not_found  model "no-such-model": must fail with OpenAI.NotFoundError (404)
 //   bad_key    only when BAD_KEY is given: a client with that key must fail with
 //              OpenAI.AuthenticationError (401)
+// With --tools, the calls are instead (one function offered, get_weather(city)):
+//   tools        chat.completions.create({tools}), whole answer
+//   tools_stream client.chat.completions.stream({tools}): chunks read to the end, then
+//                finalChatCompletion(), whose tool calls the SDK rebuilt from the deltas
+//   tool_result  a second turn: the assistant's call (from "tools"; call_1 if it failed) and a
+//                tool message answering it, whole answer
+//   where tool_calls lists each call as {id, type, name, arguments (parsed JSON)} and
+//   argument_deltas counts the chunks that carried tool_calls deltas.
 // Fields as openai_client.py prints them: call, text, usage ({prompt_tokens, completion_tokens,
 // total_tokens} or null), finish_reason, chunks, ids, id, model, headers (whole answers and
 // errors), and on an SDK error error_status, error_type (the SDK's class, e.g. NotFoundError),
@@ -36,11 +44,12 @@ const MESSAGES = [
 const MAX_TOKENS = 48;
 
 function usage(args) {
-  process.stderr.write(`usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs BASE_URL API_KEY MODEL [BAD_KEY]\n${args}\n`);
+  process.stderr.write(`usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs [--tools] BASE_URL API_KEY MODEL [BAD_KEY]\n${args}\n`);
   process.exit(2);
 }
 
-const args = process.argv.slice(2);
+const toolsMode = process.argv[2] === '--tools';
+const args = process.argv.slice(toolsMode ? 3 : 2);
 if (args.length !== 3 && args.length !== 4) usage(`got ${args.length} arguments`);
 const modules = process.env.RIGHTFIT_TEST_NODE_MODULES;
 const entry = modules && join(modules, 'openai', 'index.mjs');
@@ -144,7 +153,64 @@ async function models(client) {
   return { ids };
 }
 
+const TOOLS = [
+  {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'The current weather in a city.',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  },
+];
+const TOOL_MESSAGES = [{ role: 'user', content: 'What is the weather in Paris?' }];
+
+function callsOf(message) {
+  return (message.tool_calls ?? []).map((c) => ({
+    id: c.id,
+    type: c.type,
+    name: c.function.name,
+    arguments: JSON.parse(c.function.arguments),
+  }));
+}
+
+function toolWhole(client, model, messages, seen) {
+  return async () => {
+    const r = await client.chat.completions.create({ model, messages, max_tokens: MAX_TOKENS, tools: TOOLS, tool_choice: 'auto' });
+    const choice = r.choices[0];
+    seen.push(choice.message);
+    return { text: choice.message.content, tool_calls: callsOf(choice.message), finish_reason: choice.finish_reason, usage: usageOf(r.usage) };
+  };
+}
+
+function toolStreamed(client, model) {
+  return async () => {
+    const stream = client.chat.completions.stream({ model, messages: TOOL_MESSAGES, max_tokens: MAX_TOKENS, tools: TOOLS });
+    let deltas = 0;
+    for await (const chunk of stream) {
+      for (const choice of chunk.choices) if (choice.delta?.tool_calls?.length) deltas += 1;
+    }
+    const final = await stream.finalChatCompletion();
+    const choice = final.choices[0];
+    return { text: choice.message.content, tool_calls: callsOf(choice.message), finish_reason: choice.finish_reason, argument_deltas: deltas };
+  };
+}
+
 const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0, timeout: 300_000 });
+if (toolsMode) {
+  const seen = [];
+  await run('tools', toolWhole(client, model, TOOL_MESSAGES, seen));
+  await run('tools_stream', toolStreamed(client, model));
+  const first = seen[0]?.tool_calls?.[0];
+  const id = first?.id ?? 'call_1';
+  const second = [
+    ...TOOL_MESSAGES,
+    { role: 'assistant', content: null, tool_calls: [{ id, type: 'function', function: { name: 'get_weather', arguments: first?.function.arguments ?? '{"city": "Paris"}' } }] },
+    { role: 'tool', tool_call_id: id, content: '18 C and sunny' },
+  ];
+  await run('tool_result', toolWhole(client, model, second, []));
+  process.exit(0);
+}
 await run('plain', whole(client, model));
 await run('stream', streamed(client, model));
 await run('models', () => models(client));

@@ -1,6 +1,6 @@
 """Calls an OpenAI-compatible server (the gateway) with the official `openai` Python SDK.
 
-usage: openai_client.py BASE_URL API_KEY MODEL [BAD_KEY]
+usage: openai_client.py [--tools] BASE_URL API_KEY MODEL [BAD_KEY]
 
 BASE_URL is the server's root, without /v1 (http://127.0.0.1:8787); the script adds /v1 as the
 SDK expects. Calls, in this order, one JSON line each on stdout:
@@ -15,6 +15,14 @@ SDK expects. Calls, in this order, one JSON line each on stdout:
   not_found    model "no-such-model": must fail with openai.NotFoundError (404)
   bad_key      only when BAD_KEY is given: a client with that key must fail with
                openai.AuthenticationError (401)
+With --tools, the calls are instead (tools offered: one strict function, get_weather(city)):
+  tools        chat.completions.create(tools=...), whole answer
+  tools_stream client.chat.completions.stream(tools=...): events read to the end, then
+               get_final_completion(), whose tool calls the SDK rebuilt from the deltas
+  tool_result  a second turn: the assistant's call (from "tools"; call_1 if it failed) and a
+               tool message answering it, whole answer
+  where tool_calls lists each call as {id, type, name, arguments (parsed JSON)} and
+  argument_deltas counts the SDK's tool_calls.function.arguments.delta events.
 Fields: call, text, usage ({prompt_tokens, completion_tokens, total_tokens} or null),
 finish_reason, chunks (streamed content pieces), ids (distinct chunk ids), id, model, headers
 (lowercased, whole answers and errors), and on an SDK error error_status, error_type (the SDK's
@@ -164,12 +172,106 @@ def json_mode(client, model):
     return call
 
 
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The current weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+            "strict": True,
+        },
+    }
+]
+TOOL_MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+
+def calls_of(message):
+    return [
+        {
+            "id": c.id,
+            "type": c.type,
+            "name": c.function.name,
+            "arguments": json.loads(c.function.arguments),
+        }
+        for c in (message.tool_calls or [])
+    ]
+
+
+def tool_whole(client, model, messages, seen):
+    def call():
+        r = client.chat.completions.create(
+            model=model, messages=messages, max_tokens=MAX_TOKENS, tools=TOOLS, tool_choice="auto"
+        )
+        choice = r.choices[0]
+        seen.append(choice.message)
+        return {
+            "text": choice.message.content,
+            "tool_calls": calls_of(choice.message),
+            "finish_reason": choice.finish_reason,
+            "usage": usage_of(r.usage),
+        }
+
+    return call
+
+
+def tool_streamed(client, model):
+    def call():
+        deltas = 0
+        with client.chat.completions.stream(
+            model=model, messages=TOOL_MESSAGES, max_tokens=MAX_TOKENS, tools=TOOLS
+        ) as stream:
+            for event in stream:
+                if event.type == "tool_calls.function.arguments.delta":
+                    deltas += 1
+            final = stream.get_final_completion()
+        choice = final.choices[0]
+        return {
+            "text": choice.message.content,
+            "tool_calls": calls_of(choice.message),
+            "finish_reason": choice.finish_reason,
+            "argument_deltas": deltas,
+        }
+
+    return call
+
+
+def tools_mode(client, model):
+    seen = []
+    run("tools", tool_whole(client, model, TOOL_MESSAGES, seen))
+    run("tools_stream", tool_streamed(client, model))
+    calls = seen[0].tool_calls if seen and seen[0].tool_calls else None
+    call_id = calls[0].id if calls else "call_1"
+    arguments = calls[0].function.arguments if calls else '{"city": "Paris"}'
+    second = TOOL_MESSAGES + [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": "18 C and sunny"},
+    ]
+    run("tool_result", tool_whole(client, model, second, []))
+
+
 def main():
-    if len(sys.argv) not in (4, 5):
+    tools = "--tools" in sys.argv[1:2]
+    args = sys.argv[2:] if tools else sys.argv[1:]
+    if len(args) not in (3, 4):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    base, key, model = sys.argv[1:4]
+    base, key, model = args[:3]
     client = OpenAI(api_key=key, base_url=base.rstrip("/") + "/v1", max_retries=0, timeout=300)
+    if tools:
+        tools_mode(client, model)
+        return
     run("plain", whole(client, model))
     run("stream", streamed(client, model))
     # RIGHTFIT_CLIENT_SKIP=json_object leaves it out (grammar-constrained decoding of a real
@@ -180,8 +282,8 @@ def main():
     run("logprobs_stream", streamed(client, model, logprobs=True, top_logprobs=2))
     run("models", lambda: {"ids": [m.id for m in client.models.list()]})
     run("not_found", whole(client, "no-such-model"), expect="NotFoundError")
-    if len(sys.argv) == 5:
-        bad = OpenAI(api_key=sys.argv[4], base_url=base.rstrip("/") + "/v1", max_retries=0, timeout=300)
+    if len(args) == 4:
+        bad = OpenAI(api_key=args[3], base_url=base.rstrip("/") + "/v1", max_retries=0, timeout=300)
         run("bad_key", whole(bad, model), expect="AuthenticationError")
 
 

@@ -27,6 +27,7 @@ fn record(id: &str, cost: Option<f64>) -> TrafficRecord {
         parent: None,
         input: json!({"messages": [{"role": "user", "content": id}], "params": {}}),
         output: Some("billing".to_owned()),
+        tool_calls: Vec::new(),
         finish_reason: Some("stop".to_owned()),
         stream: false,
         status: 200,

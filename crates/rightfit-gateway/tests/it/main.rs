@@ -2,6 +2,7 @@
 //! sockets, with the testkit's protocol-faithful servers as upstream models; the official SDKs
 //! as clients.
 
+mod capabilities;
 mod connections;
 mod faults;
 mod fuzz;
@@ -10,3 +11,4 @@ mod routes;
 mod routing;
 mod sdk;
 mod support;
+mod tools;

@@ -162,12 +162,34 @@ pub async fn start_with(
     project: Project,
     store: Arc<dyn Store>,
 ) -> Running {
+    start_with_factory(dir, file, project, store, Arc::new(Hosted)).await
+}
+
+/// [`start`] with providers built by `factory`.
+pub async fn start_factory(toml: &str, factory: Arc<dyn ProviderFactory>) -> Running {
+    let (dir, file) = project_dir(toml);
+    let project = Project::load(&file).expect("valid project");
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("traffic.db"))
+            .await
+            .expect("store"),
+    );
+    start_with_factory(dir, file, project, store, factory).await
+}
+
+async fn start_with_factory(
+    dir: tempfile::TempDir,
+    file: PathBuf,
+    project: Project,
+    store: Arc<dyn Store>,
+    factory: Arc<dyn ProviderFactory>,
+) -> Running {
     // Every test gateway keeps the default journal, beside the store as `rightfit serve` has it.
     let journal = project.gateway.journal_dir(&dir.path().join("traffic.db"));
     let gateway = Gateway::start(Options {
         file: file.clone(),
         project,
-        factory: Arc::new(Hosted),
+        factory,
         store: store.clone(),
         journal,
     })

@@ -16,6 +16,7 @@ fn record(id: &str, component: Option<&str>, candidate: &str, role: &str) -> Tra
         parent: None,
         input: serde_json::json!({"messages": [], "params": {}}),
         output: Some("set_alarm".to_owned()),
+        tool_calls: Vec::new(),
         finish_reason: Some("stop".to_owned()),
         stream: false,
         status: 200,

@@ -28,6 +28,7 @@ pub(crate) struct TrafficRow {
     pub parent: Option<String>,
     pub input: String,
     pub output: Option<String>,
+    pub tool_calls: String,
     pub finish_reason: Option<String>,
     pub stream: bool,
     pub status: i64,
@@ -44,7 +45,7 @@ pub(crate) struct TrafficRow {
 }
 
 /// The columns of [`TrafficRow`], in the order `put_traffic` binds them.
-pub(crate) const TRAFFIC_COLUMNS: [&str; 25] = [
+pub(crate) const TRAFFIC_COLUMNS: [&str; 26] = [
     "id",
     "at",
     "api",
@@ -70,6 +71,7 @@ pub(crate) const TRAFFIC_COLUMNS: [&str; 25] = [
     "confidence",
     "score",
     "steps",
+    "tool_calls",
 ];
 
 impl TrafficRow {
@@ -109,6 +111,14 @@ impl TrafficRow {
             parent: r.parent.clone(),
             input: r.input.to_string(),
             output: r.output.clone(),
+            tool_calls: serde_json::to_string(&r.tool_calls).map_err(|e| {
+                StoreError::InvalidValue {
+                    what: what.clone(),
+                    field: "tool_calls".to_owned(),
+                    value: e.to_string(),
+                    rule: "the tool calls must be serialisable as JSON",
+                }
+            })?,
             finish_reason: r.finish_reason.clone(),
             stream: r.stream,
             status: i64::from(r.status),
@@ -141,6 +151,7 @@ impl TrafficRow {
             tokens_in: bad.u64("tokens_in", self.tokens_in)?,
             tokens_out: bad.u64("tokens_out", self.tokens_out)?,
             steps: bad.json("steps", &self.steps)?,
+            tool_calls: bad.json("tool_calls", &self.tool_calls)?,
             id: self.id,
             at: self.at,
             api: self.api,
@@ -265,6 +276,7 @@ mod tests {
             parent: None,
             input: serde_json::json!({"messages": [], "params": {}}),
             output: Some("ok".into()),
+            tool_calls: Vec::new(),
             finish_reason: Some("stop".into()),
             stream: false,
             status: 200,

@@ -106,7 +106,7 @@ async fn reopening_keeps_data_and_does_not_run_migrations_again() {
     let before = applied(&path).await;
     assert_eq!(
         before.iter().map(|m| m.0).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
     );
 
     let store = SqliteStore::open(&path).await.unwrap();
@@ -346,7 +346,7 @@ async fn a_database_from_before_the_gateway_upgrades_and_keeps_its_runs() {
     store.close().await;
     assert_eq!(
         applied(&path).await.iter().map(|m| m.0).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
     );
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(

@@ -173,6 +173,11 @@ pub fn traffic(id: &str, at: &str, component: &str, candidate: &str) -> TrafficR
             "params": {"temperature": 0.0, "max_tokens": 16, "stop": ["\n"], "user": "[redacted]"},
         }),
         output: Some("set_alarm".to_owned()),
+        tool_calls: vec![rightfit_types::ToolCall::new(
+            "call_1",
+            "set_alarm",
+            &json!({"at": "07:00", "label": "wake ☺"}),
+        )],
         finish_reason: Some("stop".to_owned()),
         stream: true,
         status: 200,

@@ -139,13 +139,13 @@ fn each_refusal_names_its_param() {
         ),
         (
             json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [{"type": "image", "source": {}}]}]}),
-            "messages[0].content[0].type",
-            "'image' content is not supported",
+            "messages[0].content[0].source.type",
+            "Missing",
         ),
         (
             json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}]}]}),
-            "messages[0].content[0].type",
-            "'tool_result'",
+            "messages[0].content[0].tool_use_id",
+            "does not answer any tool call",
         ),
         (
             json!({"model": "m", "max_tokens": 1, "messages": m(), "system": 5}),
@@ -159,13 +159,13 @@ fn each_refusal_names_its_param() {
         ),
         (
             json!({"model": "m", "max_tokens": 1, "messages": m(), "tools": [{"name": "f"}]}),
-            "tools",
-            "tool use is not supported",
+            "tools[0].input_schema",
+            "Missing",
         ),
         (
             json!({"model": "m", "max_tokens": 1, "messages": m(), "tool_choice": {"type": "any"}}),
-            "tool_choice",
-            "tool use is not supported",
+            "tool_choice.type",
+            "needs 'tools'",
         ),
         (
             json!({"model": "m", "max_tokens": 1, "messages": m(), "thinking": {"type": "enabled", "budget_tokens": 1024}}),

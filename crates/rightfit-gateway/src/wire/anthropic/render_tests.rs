@@ -74,8 +74,10 @@ fn a_whole_answer_has_anthropics_shape() {
 fn a_stream_has_anthropics_events_in_order() {
     let s = Stream::new("msg_1", "intent");
     let mut bytes = s.start(12).to_vec();
-    bytes.extend_from_slice(&s.delta("can"));
-    bytes.extend_from_slice(&s.delta("cel"));
+    bytes.extend_from_slice(&s.open_text(0));
+    bytes.extend_from_slice(&s.delta(0, "can"));
+    bytes.extend_from_slice(&s.delta(0, "cel"));
+    bytes.extend_from_slice(&s.close(0));
     bytes.extend_from_slice(&s.finish(FinishReason::Length, &usage()));
     let got = events(&bytes);
     let expected = vec![
@@ -86,12 +88,12 @@ fn a_stream_has_anthropics_events_in_order() {
             "content": [], "stop_reason": null, "stop_sequence": null,
             "usage": {"input_tokens": 12, "output_tokens": 0}}}),
         ),
+        ("ping", json!({"type": "ping"})),
         (
             "content_block_start",
             json!({"type": "content_block_start", "index": 0,
             "content_block": {"type": "text", "text": ""}}),
         ),
-        ("ping", json!({"type": "ping"})),
         (
             "content_block_delta",
             json!({"type": "content_block_delta", "index": 0,
@@ -124,7 +126,7 @@ fn a_stream_has_anthropics_events_in_order() {
 
 #[test]
 fn a_delta_frame_is_exact() {
-    let frame = Stream::new("msg_1", "intent").delta("a\"\n");
+    let frame = Stream::new("msg_1", "intent").delta(0, "a\"\n");
     assert_eq!(
         std::str::from_utf8(&frame).expect("UTF-8"),
         "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\\"\\n\"}}\n\n"
@@ -140,5 +142,47 @@ fn a_stream_error_is_an_error_event() {
             "error".to_owned(),
             json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
         )]
+    );
+}
+
+fn with_calls(text: &str, calls: Vec<rightfit_types::ToolCall>) -> ChatResponse {
+    let mut a = answer(FinishReason::ToolCalls);
+    a.choices[0].text = text.into();
+    a.choices[0].tool_calls = calls;
+    a
+}
+
+#[test]
+fn tool_calls_are_tool_use_blocks_after_the_text() {
+    let call = |id: &str, args: &str| rightfit_types::ToolCall {
+        id: id.into(),
+        name: "get_weather".into(),
+        arguments: args.into(),
+    };
+    let body = response(
+        "msg_1",
+        "m",
+        &with_calls(
+            "Checking.",
+            vec![
+                call("toolu_1", r#"{"city":"Paris"}"#),
+                call("toolu_2", "{}"),
+            ],
+        ),
+    );
+    assert_eq!(
+        body["content"],
+        json!([
+            {"type": "text", "text": "Checking."},
+            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+            {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {}},
+        ])
+    );
+    assert_eq!(body["stop_reason"], "tool_use");
+    // No text: no text block. Arguments that are not a JSON object become {}.
+    let body = response("msg_1", "m", &with_calls("", vec![call("t", "[1, 2")]));
+    assert_eq!(
+        body["content"],
+        json!([{"type": "tool_use", "id": "t", "name": "get_weather", "input": {}}])
     );
 }

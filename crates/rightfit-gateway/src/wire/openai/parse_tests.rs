@@ -237,8 +237,8 @@ fn each_refusal_names_its_param() {
         ),
         (
             json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:"}}]}]}),
-            "messages[0].content[0].type",
-            "'image_url' content is not supported",
+            "messages[0].content[0].image_url.url",
+            "not an image URL",
         ),
         (
             json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "input_audio"}]}]}),
@@ -252,28 +252,28 @@ fn each_refusal_names_its_param() {
         ),
         (
             json!({"model": "m", "messages": [{"role": "tool", "content": "42", "tool_call_id": "c"}]}),
-            "messages[0].role",
-            "tools and function calling are not supported",
+            "messages[0].tool_call_id",
+            "does not answer any tool call",
         ),
         (
             json!({"model": "m", "messages": [{"role": "assistant", "content": null, "tool_calls": [{"id": "c"}]}]}),
-            "messages[0].tool_calls",
-            "not supported",
+            "messages[0].tool_calls[0].function",
+            "Missing",
         ),
         (
             json!({"model": "m", "messages": m(), "tools": [{"type": "function"}]}),
-            "tools",
-            "not supported",
+            "tools[0].function",
+            "Missing",
         ),
         (
             json!({"model": "m", "messages": m(), "functions": [{"name": "f"}]}),
             "functions",
-            "not supported",
+            "legacy function-calling fields are not supported",
         ),
         (
-            json!({"model": "m", "messages": m(), "tool_choice": "auto"}),
+            json!({"model": "m", "messages": m(), "tool_choice": "required"}),
             "tool_choice",
-            "not supported",
+            "needs 'tools'",
         ),
         (
             json!({"model": "m", "messages": m(), "audio": {"voice": "alloy"}}),

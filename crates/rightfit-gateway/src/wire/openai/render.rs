@@ -10,6 +10,8 @@ use crate::wire::sse;
 
 /// The `chat.completion` body for a whole answer.
 ///
+/// A choice with tool calls has `message.tool_calls` (`type: "function"`, the arguments as the
+/// model wrote them) and `content: null` when the model said nothing besides.
 /// `id` is the gateway's (`chatcmpl-...`), `model` the name the client asked for, `created` Unix
 /// seconds. Each choice's `logprobs` is `{"content": [...], "refusal": null}` when the provider
 /// gave log-probabilities, else `null`.
@@ -19,9 +21,26 @@ pub fn response(id: &str, model: &str, created: u64, resp: &ChatResponse) -> Val
         .iter()
         .map(|choice| {
             let logprobs = choice.logprobs.as_deref().map(LogprobsOut::new);
+            let mut message = json!({"role": "assistant", "content": choice.text, "refusal": null});
+            if !choice.tool_calls.is_empty() {
+                if choice.text.is_empty() {
+                    message["content"] = Value::Null;
+                }
+                message["tool_calls"] = choice
+                    .tool_calls
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments},
+                        })
+                    })
+                    .collect();
+            }
             json!({
                 "index": choice.index,
-                "message": {"role": "assistant", "content": choice.text, "refusal": null},
+                "message": message,
                 "logprobs": logprobs,
                 "finish_reason": choice.finish_reason.as_str(),
             })
@@ -100,6 +119,28 @@ impl Stream {
             Some(LogprobsOut::new(tokens)),
             None,
         )
+    }
+
+    /// Part of a tool call: the call's first chunk carries `id`, `type` and the function's
+    /// `name` (with whatever arguments came with them), later ones only more `arguments`.
+    pub fn tool_call(
+        &self,
+        index: u32,
+        call: u32,
+        id: Option<&str>,
+        name: Option<&str>,
+        arguments: &str,
+    ) -> Bytes {
+        let delta = Delta {
+            tool_calls: Some([CallDelta {
+                index: call,
+                id,
+                r#type: id.map(|_| "function"),
+                function: FunctionDelta { name, arguments },
+            }]),
+            ..Delta::default()
+        };
+        self.choice(index, delta, None, None)
     }
 
     /// Log-probabilities alone (an empty delta), for providers that report them apart from
@@ -191,6 +232,27 @@ struct Delta<'a> {
     role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[CallDelta<'a>; 1]>,
+}
+
+/// `{"index", "id", "type": "function", "function": {"name", "arguments"}}`, the first three
+/// fields and `name` on a call's first chunk only.
+#[derive(Serialize)]
+struct CallDelta<'a> {
+    index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    r#type: Option<&'static str>,
+    function: FunctionDelta<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
 }
 
 impl<'a> Delta<'a> {
@@ -198,6 +260,7 @@ impl<'a> Delta<'a> {
         Self {
             role: Some("assistant"),
             content: Some(""),
+            tool_calls: None,
         }
     }
 
@@ -205,6 +268,7 @@ impl<'a> Delta<'a> {
         Self {
             role: None,
             content: Some(text),
+            tool_calls: None,
         }
     }
 }

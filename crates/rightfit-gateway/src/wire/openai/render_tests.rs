@@ -171,3 +171,66 @@ fn models_are_listed() {
         ]})
     );
 }
+
+#[test]
+fn tool_calls_render_as_functions_with_null_content() {
+    let mut answer = ChatResponse {
+        id: "u".into(),
+        model: "m".into(),
+        choices: vec![Choice {
+            index: 0,
+            text: String::new(),
+            tool_calls: vec![rightfit_types::ToolCall {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+            }],
+            finish_reason: FinishReason::ToolCalls,
+            logprobs: None,
+        }],
+        usage: Usage::default(),
+        timings: rightfit_types::Timings::default(),
+    };
+    let body = response("chatcmpl-1", "m", 7, &answer);
+    assert_eq!(
+        body["choices"][0]["message"],
+        json!({
+            "role": "assistant",
+            "content": null,
+            "refusal": null,
+            "tool_calls": [{"id": "call_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}],
+        })
+    );
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+    // With text, the text stays.
+    answer.choices[0].text = "Checking.".into();
+    let body = response("chatcmpl-1", "m", 7, &answer);
+    assert_eq!(body["choices"][0]["message"]["content"], "Checking.");
+}
+
+#[test]
+fn a_tool_call_streams_its_name_first_then_argument_fragments() {
+    let s = Stream::new("chatcmpl-1", "m", 7, false);
+    let data = |b: bytes::Bytes| -> Value {
+        let text = std::str::from_utf8(&b).expect("UTF-8").to_owned();
+        serde_json::from_str(
+            text.strip_prefix("data: ")
+                .and_then(|t| t.strip_suffix("\n\n"))
+                .expect("one data frame"),
+        )
+        .expect("JSON")
+    };
+    let first = data(s.tool_call(0, 0, Some("call_1"), Some("get_weather"), ""));
+    assert_eq!(
+        first["choices"][0]["delta"],
+        json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": ""}}]})
+    );
+    let more = data(s.tool_call(0, 1, None, None, "{\"ci"));
+    assert_eq!(
+        more["choices"][0]["delta"],
+        json!({"tool_calls": [{"index": 1, "function": {"arguments": "{\"ci"}}]})
+    );
+    assert_eq!(more["choices"][0]["finish_reason"], Value::Null);
+}
