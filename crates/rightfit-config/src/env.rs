@@ -36,6 +36,9 @@ pub const TEST_LLAMA_SERVER: &str = "RIGHTFIT_TEST_LLAMA_SERVER";
 /// each with its `.inp`/`.out` expected token ids) and its `test-chat-template.cpp` reference
 /// renderings, extracted from the pinned llama-cpp-python sdist: the Phi-3 and Mistral tests.
 pub const TEST_LLAMA_VOCAB: &str = "RIGHTFIT_TEST_LLAMA_VOCAB";
+/// The Berkeley Function Calling Leaderboard's data and reference checker (the directory
+/// holding `bfcl_eval/`, from `scripts/bfcl-data`), for the tool-call metrics' golden test.
+pub const TEST_BFCL: &str = "RIGHTFIT_TEST_BFCL";
 /// A headless-capable Chromium (Debian's `chromium`), for the HTML report's browser test.
 pub const TEST_CHROMIUM: &str = "RIGHTFIT_TEST_CHROMIUM";
 /// node (v20 or newer), for the gateway's JavaScript SDK test.
@@ -141,6 +144,10 @@ pub const TESTS: &[(&str, &str)] = &[
         "llama.cpp's vocab GGUFs and chat-template references",
     ),
     (TEST_CHROMIUM, "Chromium binary, for the browser test"),
+    (
+        TEST_BFCL,
+        "BFCL's data and AST checker, for the tool-call golden test",
+    ),
     (
         TEST_NODE,
         "node binary, for the gateway's JavaScript SDK test",

@@ -28,7 +28,9 @@ mod student;
 mod validated;
 
 pub use crate::prices::Price;
-pub use component::{Component, FewShot, Judge, METRICS, OutputContract, Reference, Split};
+pub use component::{
+    Component, FewShot, Judge, METRICS, OutputContract, Reference, Split, ToolSource,
+};
 pub use constraints::{ConstraintsConfig, OBJECTIVES};
 pub use dataset::DatasetConfig;
 pub use error::ConfigError;
@@ -49,3 +51,5 @@ mod tests;
 mod tests_gateway;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_tools;

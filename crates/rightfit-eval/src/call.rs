@@ -147,7 +147,8 @@ fn measured(body: AnswerBody, wall_ms: f64) -> Answer {
 }
 
 /// One call to a model, read into an outcome: the raw text (for a log-likelihood call, the most
-/// likely continuation, trimmed: the label), and confidence where the response carries it. A
+/// likely continuation, trimmed: the label; for tool calls, the calls as canonical JSON, see
+/// [`crate::tool_call`]), and confidence where the response carries it. A
 /// failed call is an outcome with its error, counted as one call.
 pub async fn call_read(
     provider: &Arc<dyn Provider>,
@@ -184,7 +185,10 @@ pub async fn call_read(
                 .and_then(|c| c.logprobs.as_deref())
                 .and_then(|l| token_confidence(ConfidenceSource::TokenMean, l));
             o.logprobs = choice.and_then(|c| c.logprobs.clone());
-            choice.map(|c| c.text.clone()).unwrap_or_default()
+            // Calls become their canonical JSON text (the text said before them is dropped).
+            choice
+                .map(crate::tool_call::answer_text)
+                .unwrap_or_default()
         }
         (AnswerBody::Loglikelihood(r), Call::Loglikelihood(req)) => {
             o.tokens_in = u64::from(r.context_tokens)

@@ -10,6 +10,7 @@
 //! [`stratified_sample`] and [`split`] choose rows deterministically for a seed and keep them in
 //! file order. Everything here is pure apart from reading the one file in [`load`].
 
+mod bfcl;
 mod delimited;
 mod from_traffic;
 mod json;
@@ -51,6 +52,9 @@ pub enum Format {
     Json,
     /// The SQuAD layout `data[].paragraphs[].qas[]`, one row per question.
     Squad,
+    /// The Berkeley Function Calling Leaderboard's JSONL questions, joined by `id` to the
+    /// `ground_truth` of [`DatasetSpec::answers`] (no call expected without it).
+    Bfcl,
 }
 
 impl Format {
@@ -75,6 +79,7 @@ impl Format {
             Format::Tsv => "tsv",
             Format::Json => "json",
             Format::Squad => "squad",
+            Format::Bfcl => "bfcl",
         }
     }
 }
@@ -100,6 +105,8 @@ pub struct DatasetSpec {
     /// Field path whose value (a string or a number) is the row id. When `None`, a row's id is
     /// its record's 1-based position in the file; SQuAD rows default to the question id.
     pub id_field: Option<String>,
+    /// BFCL only: the `possible_answer` file joined to the questions by `id`.
+    pub answers: Option<PathBuf>,
 }
 
 impl DatasetSpec {
@@ -180,6 +187,11 @@ pub fn load(spec: &DatasetSpec) -> Result<Loaded, DatasetError> {
             "`records` applies to the json format only, this file is read as {format} — remove it"
         )));
     }
+    if spec.answers.is_some() && format != Format::Bfcl {
+        return Err(spec_error(format!(
+            "`answers` applies to the bfcl format only, this file is read as {format} — remove it"
+        )));
+    }
     if spec.columns.is_some() && !matches!(format, Format::Csv | Format::Tsv) {
         return Err(spec_error(format!(
             "`columns` applies to csv and tsv only, this file is read as {format} — remove it"
@@ -192,9 +204,12 @@ pub fn load(spec: &DatasetSpec) -> Result<Loaded, DatasetError> {
         Format::Tsv => delimited::read(path, text, b'\t', false, spec.columns.as_deref())?,
         Format::Json => json::read(path, text, records_path.as_ref())?,
         Format::Squad => json::read_squad(path, text)?,
+        Format::Bfcl => bfcl::join(jsonl::read(text), spec.answers.as_deref())?,
     };
     let default_id = match format {
-        Format::Squad => Some(FieldPath::parse("id").map_err(|err| spec_error(err.to_string()))?),
+        Format::Squad | Format::Bfcl => {
+            Some(FieldPath::parse("id").map_err(|err| spec_error(err.to_string()))?)
+        }
         _ => None,
     };
     let (rows, skipped) = assign_ids(records, id_field.as_ref().or(default_id.as_ref()));

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_core::RngCore;
-use rightfit_config::project::{Component, DatasetConfig, OutputContract, Reference};
+use rightfit_config::project::{Component, DatasetConfig, OutputContract, Reference, ToolSource};
 use serde_json::{Map, Value};
 
 use crate::dataset::{self, DatasetSpec, FieldPath, Format, Row};
 use crate::scorers::label::LabelParser;
+use crate::tool_call;
 
 /// One example: the template's variables and the reference answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +119,7 @@ fn spec(d: &DatasetConfig) -> Result<DatasetSpec, PrepareError> {
         Some("tsv") => Some(Format::Tsv),
         Some("json") => Some(Format::Json),
         Some("squad") => Some(Format::Squad),
+        Some("bfcl") => Some(Format::Bfcl),
         Some(other) => {
             return Err(PrepareError::Path {
                 key: "dataset.format".into(),
@@ -131,6 +133,7 @@ fn spec(d: &DatasetConfig) -> Result<DatasetSpec, PrepareError> {
         records: d.records.clone(),
         columns: d.columns.clone(),
         id_field: d.id.clone(),
+        answers: d.answers.clone(),
     })
 }
 
@@ -155,6 +158,18 @@ struct ReferenceMapper {
     kind: MapperKind,
     output: OutputContract,
     labels: Option<LabelParser>,
+    tools: Option<ToolsFrom>,
+}
+
+/// A `tool_call` contract's inputs: where the functions are, and the row's conversation.
+struct ToolsFrom {
+    functions: Functions,
+    messages: Option<FieldPath>,
+}
+
+enum Functions {
+    Field(FieldPath),
+    Inline(Vec<Value>),
 }
 
 enum MapperKind {
@@ -190,11 +205,57 @@ impl ReferenceMapper {
             OutputContract::Label { labels, .. } => Some(LabelParser::new(labels)),
             _ => None,
         };
+        let tools = match &c.output {
+            OutputContract::ToolCall { tools, messages } => Some(ToolsFrom {
+                functions: match tools {
+                    ToolSource::Field(f) => Functions::Field(path("output.tools", f)?),
+                    ToolSource::Inline(list) => Functions::Inline(list.clone()),
+                },
+                messages: messages
+                    .as_deref()
+                    .map(|m| path("output.messages", m))
+                    .transpose()?,
+            }),
+            _ => None,
+        };
         Ok(Self {
             kind,
             output: c.output.clone(),
             labels,
+            tools,
         })
+    }
+
+    /// A `tool_call` reference: the row's (or the config's) functions and the expected calls.
+    fn tool_reference(
+        &self,
+        tools: &ToolsFrom,
+        row: &Row,
+        expected: &Value,
+    ) -> Result<Value, String> {
+        let functions = match &tools.functions {
+            Functions::Inline(list) => list.clone(),
+            Functions::Field(p) => {
+                let v = p
+                    .get(&row.fields)
+                    .ok_or_else(|| format!("no field '{p}' (the functions offered)"))?;
+                tool_call::functions(v).map_err(|e| format!("'{p}': {e}"))?
+            }
+        };
+        tool_call::reference(functions, expected)
+    }
+
+    /// The row's conversation, when the contract reads one.
+    fn conversation(&self, row: &Row) -> Result<Option<Vec<rightfit_types::Message>>, String> {
+        let Some(p) = self.tools.as_ref().and_then(|t| t.messages.as_ref()) else {
+            return Ok(None);
+        };
+        let v = p
+            .get(&row.fields)
+            .ok_or_else(|| format!("no field '{p}' (the conversation)"))?;
+        tool_call::messages::conversation(v)
+            .map(Some)
+            .map_err(|e| format!("'{p}': {e}"))
     }
 
     fn map(&self, row: &Row) -> Result<Value, String> {
@@ -216,6 +277,12 @@ impl ReferenceMapper {
                         })?;
                         Ok(Value::String(labels[i].clone()))
                     }
+                    (OutputContract::ToolCall { .. }, _) => match &self.tools {
+                        Some(tools) => self
+                            .tool_reference(tools, row, v)
+                            .map_err(|e| format!("reference '{p}': {e}")),
+                        None => Ok(v.clone()),
+                    },
                     (OutputContract::Text { .. }, _) => match v {
                         Value::Array(items) => {
                             let texts: Option<Vec<Value>> = items
@@ -292,13 +359,16 @@ fn load_examples(
     }
     let mut examples = Vec::with_capacity(loaded.rows.len());
     for row in &loaded.rows {
-        match mapper.map(row) {
-            Ok(reference) => examples.push(Example {
+        let mapped = mapper
+            .map(row)
+            .and_then(|r| Ok((r, mapper.conversation(row)?)));
+        match mapped {
+            Ok((reference, conversation)) => examples.push(Example {
                 id: row.id.clone(),
                 line: row.line,
                 vars: row.fields.clone(),
                 reference,
-                conversation: None,
+                conversation,
             }),
             Err(reason) => skipped.push(SkippedRow {
                 path: loaded.path.clone(),

@@ -29,6 +29,7 @@ pub mod strategy;
 pub mod summary;
 pub mod teacher;
 pub mod token_confidence;
+pub mod tool_call;
 
 #[cfg(test)]
 pub(crate) mod testdata;

@@ -3,17 +3,20 @@
 use minijinja::{Environment, UndefinedBehavior};
 use rightfit_config::project::{Candidate, Component, OutputContract, Strategy};
 use rightfit_types::{
-    ChatRequest, LoglikelihoodRequest, Message, Prompt, ResponseFormat, Role, Sampling,
+    ChatRequest, LoglikelihoodRequest, Message, Prompt, ResponseFormat, Role, Sampling, ToolChoice,
 };
 use serde_json::{Value, json};
 
 use crate::example::{Example, answer_text};
+use crate::tool_call;
 
 /// The component's templates, compiled once.
 #[derive(Debug)]
 pub struct Templates {
     env: Environment<'static>,
     has_system: bool,
+    /// A `tool_call` contract: shots answer with calls, requests offer the example's functions.
+    tool_calls: bool,
 }
 
 /// One call a strategy makes.
@@ -55,6 +58,7 @@ impl Templates {
         Ok(Self {
             env,
             has_system: c.system.is_some(),
+            tool_calls: matches!(c.output, OutputContract::ToolCall { .. }),
         })
     }
 
@@ -91,6 +95,10 @@ impl Templates {
             None => {}
         }
         for shot in shots {
+            if self.tool_calls {
+                self.tool_shot(shot, &mut messages)?;
+                continue;
+            }
             messages.push(Message::user(self.render("prompt", &shot.vars)?));
             messages.push(Message::assistant(answer_text(&shot.reference)));
         }
@@ -99,6 +107,28 @@ impl Templates {
             None => messages.push(Message::user(self.render("prompt", &example.vars)?)),
         }
         Ok(messages)
+    }
+
+    /// A `tool_call` few-shot example as turns: its conversation (without system messages) or
+    /// its rendered prompt, then the assistant's expected calls, each answered by a tool turn
+    /// (which APIs require after calls; its content says the result is not shown), or, when no
+    /// call is expected, an assistant turn saying no function fits.
+    fn tool_shot(&self, shot: &Example, messages: &mut Vec<Message>) -> Result<(), String> {
+        match &shot.conversation {
+            Some(c) => messages.extend(c.iter().filter(|m| m.role != Role::System).cloned()),
+            None => messages.push(Message::user(self.render("prompt", &shot.vars)?)),
+        }
+        let calls = tool_call::shot_calls(&shot.reference);
+        if calls.is_empty() {
+            messages.push(Message::assistant(NO_FITTING_TOOL));
+            return Ok(());
+        }
+        let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
+        messages.push(Message::assistant_calls("", calls));
+        for id in ids {
+            messages.push(Message::tool_result(id, SHOT_RESULT));
+        }
+        Ok(())
     }
 
     /// The system prompt and the user prompt rendered for an example (what a critic or a
@@ -176,6 +206,16 @@ impl Templates {
             }
         }
         let mut request = ChatRequest::chat(messages);
+        if self.tool_calls {
+            // Constrained: a call is required (a local model's grammar allows only calls).
+            let choice = if candidate.constrained {
+                ToolChoice::Required
+            } else {
+                ToolChoice::Auto
+            };
+            let tools = tool_call::schema::request_tools(tool_call::offered(&example.reference));
+            request = request.with_tools(tools, choice);
+        }
         request.max_tokens = Some(candidate.max_tokens);
         request.logprobs = candidate.token_confidence.map(|_| 0);
         request.sampling = Sampling {
@@ -228,12 +268,20 @@ impl Templates {
                         strict: true,
                     }
                 }
-                OutputContract::Text { .. } => ResponseFormat::Text,
+                OutputContract::Text { .. } | OutputContract::ToolCall { .. } => {
+                    ResponseFormat::Text
+                }
             };
         }
         Ok(Call::Chat(request))
     }
 }
+
+/// What a `tool_call` few-shot example answers when no call is expected.
+pub const NO_FITTING_TOOL: &str = "None of the available functions fits this request.";
+
+/// The tool result a `tool_call` few-shot example shows after its calls.
+pub const SHOT_RESULT: &str = "(an example: the result is not shown)";
 
 /// What a reasoning candidate is asked to do after the prompt.
 pub fn reasoning_instruction(answer_prefix: &str) -> String {

@@ -6,7 +6,7 @@ use rightfit_config::project::{Component, OutputContract};
 use rightfit_types::ExampleRecord;
 use serde_json::Value;
 
-use crate::scorers::{bleu, chrf, json, label, matching, rouge, span, squad};
+use crate::scorers::{bleu, chrf, json, label, matching, rouge, span, squad, tool_call};
 
 /// What a scorer made of one answer.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -77,7 +77,13 @@ impl Scorer {
         let mut out = Scored::default();
         // Parse under the contract.
         let mut answer_text = answer.trim().to_owned();
+        let mut calls = Vec::new();
         match &self.output {
+            // Text is an answer without calls: never unparseable.
+            OutputContract::ToolCall { .. } => {
+                calls = tool_call::calls(answer, reference);
+                out.parsed = Some(tool_call::parsed(&calls));
+            }
             OutputContract::Label { .. } => {
                 let parsed = self
                     .labels
@@ -150,6 +156,10 @@ impl Scorer {
                     let s = span::score(&parsed, reference, slots);
                     Some(if base == "span_exact" { s.exact } else { s.f1 })
                 }
+                "tool_exact" => Some(tool_call::exact(&calls, reference)),
+                "tool_name" => Some(tool_call::names(&calls, reference)),
+                "tool_args" => Some(tool_call::arguments(&calls, reference)),
+                "tool_valid" => Some(tool_call::valid(&calls, reference)),
                 _ => None, // "judge" is scored by the runner
             };
             if let Some(v) = value {
@@ -168,6 +178,20 @@ impl Scorer {
             .and_then(|m| out.scores.get(m).copied())
             .unwrap_or(0.0);
         out
+    }
+
+    /// Whether an answer is well-formed under the contract, the cascade's validator: it parses
+    /// into the contract (non-empty text for a text contract); for tool calls, every call names
+    /// an offered function with arguments that fit its schema (`reference` carries the offered
+    /// functions; its expected calls are not read).
+    pub fn valid(&self, answer: &str, reference: &Value) -> bool {
+        match &self.output {
+            OutputContract::ToolCall { .. } => {
+                tool_call::valid(&tool_call::calls(answer, reference), reference) == 1.0
+            }
+            OutputContract::Text { .. } => !answer.trim().is_empty(),
+            _ => !self.score(answer, &Value::Null).unparseable,
+        }
     }
 
     /// Metrics computed over the whole corpus, not as a mean of examples: macro-F1, corpus BLEU

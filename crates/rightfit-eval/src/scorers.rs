@@ -55,3 +55,4 @@ pub mod porter;
 pub mod rouge;
 pub mod span;
 pub mod squad;
+pub mod tool_call;

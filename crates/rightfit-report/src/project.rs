@@ -67,6 +67,7 @@ pub fn project_terminal(
             }
             OutputContract::Spans { slots } => format!("spans ({})", slots.join(", ")),
             OutputContract::Text { .. } => "text".to_owned(),
+            OutputContract::ToolCall { .. } => "tool_call".to_owned(),
         };
         comps.add_row(vec![
             c.name.clone(),

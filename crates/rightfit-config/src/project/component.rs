@@ -56,6 +56,27 @@ pub enum OutputContract {
         /// e.g. `unanswerable`.
         no_answer: Option<String>,
     },
+    /// Tool calls: the model is offered functions and answers with calls to them (or with text
+    /// and no call). The reference is the expected calls (see `docs/config.md`).
+    ToolCall {
+        /// Where each row's functions come from.
+        tools: ToolSource,
+        /// Field path of the row's conversation (a list of messages, or a list of turns of
+        /// messages as BFCL's `question`), assistant tool calls and tool results included;
+        /// `None`: the prompt template renders one user message.
+        messages: Option<String>,
+    },
+}
+
+/// Where a `tool_call` component's functions come from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolSource {
+    /// A field path of the row holding its list of functions (`function` in BFCL).
+    Field(String),
+    /// The same functions for every row, written in the config: each `{name, description,
+    /// parameters}` with a JSON Schema (or BFCL's `dict`/`float`/`tuple`/`any` types).
+    Inline(Vec<serde_json::Value>),
 }
 
 /// `[components.NAME.few_shot]`: where few-shot examples come from and how they are drawn
@@ -247,6 +268,22 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     ("span_exact", "span contracts: every slot extracted exactly"),
     ("span_f1", "span contracts: mean token F1 over slots"),
+    (
+        "tool_exact",
+        "tool_call contracts: every call matches an expected call (BFCL's AST check)",
+    ),
+    (
+        "tool_name",
+        "tool_call contracts: the set of functions called equals the expected set",
+    ),
+    (
+        "tool_args",
+        "tool_call contracts: share of expected and given arguments that are right",
+    ),
+    (
+        "tool_valid",
+        "tool_call contracts: every call names an offered function, arguments fit its schema",
+    ),
     (
         "judge",
         "an LLM judge compares the answer with the reference under the rubric",

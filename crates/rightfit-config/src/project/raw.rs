@@ -72,7 +72,7 @@ pub(crate) struct RawPrice {
 pub(crate) struct RawComponent {
     pub description: Option<String>,
     pub system: Option<String>,
-    pub prompt: Spanned<String>,
+    pub prompt: Option<Spanned<String>>,
     pub dataset: Spanned<RawDataset>,
     pub reference: Spanned<RawReference>,
     pub output: Spanned<RawOutput>,
@@ -136,6 +136,7 @@ pub(crate) struct RawDataset {
     pub records: Option<String>,
     pub columns: Option<Vec<String>>,
     pub id: Option<String>,
+    pub answers: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +166,8 @@ pub(crate) struct RawOutput {
     pub schema: Option<toml::Value>,
     pub slots: Option<Vec<String>>,
     pub no_answer: Option<String>,
+    pub tools: Option<toml::Value>,
+    pub messages: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

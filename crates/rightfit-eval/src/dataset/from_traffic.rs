@@ -287,6 +287,7 @@ mod tests {
             parent: None,
             input: json!({"messages": messages, "params": {"temperature": 0}}),
             output: Some(output.to_owned()),
+            tool_calls: Vec::new(),
             finish_reason: Some("stop".to_owned()),
             stream: false,
             status: 200,

@@ -1,7 +1,7 @@
 //! A cascade: its stages in order; a stage whose confidence reaches its threshold answers,
 //! otherwise (or when it fails) the next stage is asked. The last stage always answers.
 
-use rightfit_config::project::{Candidate, CascadeConfig, ConfidenceSource, OutputContract};
+use rightfit_config::project::{Candidate, CascadeConfig, ConfidenceSource};
 use rightfit_types::{ChatRequest, LoglikelihoodRequest, Message};
 
 use super::answerer::Answerer;
@@ -65,8 +65,8 @@ pub(super) async fn run(
             match cascade.confidence {
                 ConfidenceSource::Model => answer
                     .confidence
-                    .unwrap_or_else(|| validator(answerer, &answer.text)),
-                ConfidenceSource::Validator => validator(answerer, &answer.text),
+                    .unwrap_or_else(|| validator(answerer, example, &answer.text)),
+                ConfidenceSource::Validator => validator(answerer, example, &answer.text),
                 // Read by the stage from its tokens; a model that reports none is trusted only
                 // if its answer parses.
                 ConfidenceSource::TokenMean
@@ -74,7 +74,7 @@ pub(super) async fn run(
                 | ConfidenceSource::FieldMean
                 | ConfidenceSource::FieldMin => answer
                     .confidence
-                    .unwrap_or_else(|| validator(answerer, &answer.text)),
+                    .unwrap_or_else(|| validator(answerer, example, &answer.text)),
                 ConfidenceSource::Verifier => {
                     let verifier = cascade.verifier.as_deref().unwrap_or(&stage.model);
                     let (verdict, c) = verify(answerer, verifier, example, &answer.text).await;
@@ -98,13 +98,16 @@ pub(super) async fn run(
     total
 }
 
-/// 1 when the answer parses into the component's contract, else 0.
-fn validator(answerer: &Answerer<'_>, answer: &str) -> f64 {
-    let scored = answerer.scorer.score(answer, &serde_json::Value::Null);
-    let empty_text = matches!(answerer.component.output, OutputContract::Text { .. })
-        && answer.trim().is_empty();
-    let parses = !scored.unparseable && !empty_text;
-    if parses { 1.0 } else { 0.0 }
+/// 1 when the answer is well-formed under the component's contract ([`Scorer::valid`]: it
+/// parses; tool calls fit the offered functions' schemas), else 0.
+///
+/// [`Scorer::valid`]: crate::score::Scorer::valid
+fn validator(answerer: &Answerer<'_>, example: &Example, answer: &str) -> f64 {
+    if answerer.scorer.valid(answer, &example.reference) {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 /// What the verifier is asked (followed by " yes" or " no").

@@ -25,6 +25,9 @@ fn seeds(format: Format) -> Vec<String> {
         Format::Squad => vec![
             "{\"version\": \"v2.0\", \"data\": [{\"title\": \"T\", \"paragraphs\": [{\"context\": \"Paris is in France.\", \"qas\": [{\"id\": \"q1\", \"question\": \"Where is Paris?\", \"answers\": [{\"text\": \"France\", \"answer_start\": 12}], \"is_impossible\": false}, {\"id\": \"q2\", \"question\": \"?\", \"answers\": [], \"is_impossible\": true}]}]}]}",
         ],
+        Format::Bfcl => vec![
+            "{\"id\": \"simple_0\", \"question\": [[{\"role\": \"user\", \"content\": \"5!\"}]], \"function\": [{\"name\": \"math.factorial\", \"parameters\": {\"type\": \"dict\", \"properties\": {\"number\": {\"type\": \"integer\"}}}}]}\n",
+        ],
     };
     rows.into_iter().map(str::to_owned).collect()
 }
@@ -102,6 +105,11 @@ proptest! {
     ) {
         read(Format::Csv, &csv)?;
         read(Format::Tsv, &tsv)?;
+    }
+
+    #[test]
+    fn bfcl_is_rows_or_a_located_error(text in fuzz::text(seeds(Format::Bfcl))) {
+        read(Format::Bfcl, &text)?;
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 mod fuzz;
 mod strategies;
+mod tools;
 
 /// What a scripted provider does.
 #[derive(Debug, Clone, Copy)]

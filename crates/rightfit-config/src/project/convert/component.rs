@@ -11,7 +11,7 @@ use super::candidate::{self, Context};
 use super::locate::Locator;
 use super::paths::clean;
 use crate::project::component::{
-    Component, FewShot, Judge, METRICS, OutputContract, Reference, Split,
+    Component, FewShot, Judge, METRICS, OutputContract, Reference, Split, ToolSource,
 };
 use crate::project::constraints::ConstraintsConfig;
 use crate::project::dataset::DatasetConfig;
@@ -86,10 +86,68 @@ fn output(
         "text" => Ok(OutputContract::Text {
             no_answer: raw.no_answer,
         }),
+        "tool_call" => {
+            let tools = match raw.tools {
+                Some(toml::Value::String(field)) => ToolSource::Field(field),
+                Some(toml::Value::Array(list)) => {
+                    ToolSource::Inline(inline_tools(list).map_err(|m| bad(&m))?)
+                }
+                Some(_) | None => {
+                    return Err(bad(
+                        "a tool_call contract needs tools: a field path of the row's functions \
+                         (tools = \"function\") or a list of {name, description, parameters} tables",
+                    ));
+                }
+            };
+            Ok(OutputContract::ToolCall {
+                tools,
+                messages: raw.messages,
+            })
+        }
         other => Err(bad(&format!(
-            "unknown output type '{other}': expected label, json, spans or text"
+            "unknown output type '{other}': expected label, json, spans, text or tool_call"
         ))),
     }
+}
+
+/// Inline functions of a `tool_call` contract: tables with a name, an optional description and
+/// an optional `parameters` table (a JSON Schema, or BFCL's types).
+fn inline_tools(list: Vec<toml::Value>) -> Result<Vec<serde_json::Value>, String> {
+    if list.is_empty() {
+        return Err("tools lists no function: offer at least one".into());
+    }
+    let mut seen = BTreeSet::new();
+    list.into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let at = format!("tools[{i}]");
+            let v = serde_json::to_value(t).map_err(|e| format!("{at}: {e}"))?;
+            let name = v
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| format!("{at} needs a name = \"...\""))?;
+            if !seen.insert(name.to_owned()) {
+                return Err(format!("{at}: function '{name}' is offered twice"));
+            }
+            if let Some(p) = v.get("parameters")
+                && !p.is_object()
+            {
+                return Err(format!(
+                    "{at}.parameters must be a table (a JSON Schema object)"
+                ));
+            }
+            if let Some(k) = v.as_object().and_then(|o| {
+                o.keys()
+                    .find(|k| !["name", "description", "parameters"].contains(&k.as_str()))
+            }) {
+                return Err(format!(
+                    "{at}: unknown key '{k}': expected name, description, parameters"
+                ));
+            }
+            Ok(v)
+        })
+        .collect()
 }
 
 fn default_metrics(output: &OutputContract) -> Vec<String> {
@@ -99,6 +157,7 @@ fn default_metrics(output: &OutputContract) -> Vec<String> {
         OutputContract::Json { schema: None } => &["json_valid"],
         OutputContract::Spans { .. } => &["span_f1", "span_exact"],
         OutputContract::Text { .. } => &["normalized_match"],
+        OutputContract::ToolCall { .. } => &["tool_exact", "tool_name", "tool_args", "tool_valid"],
     };
     names.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -120,8 +179,10 @@ pub(super) fn component(
         Some(c) => super::constraints::over(at, &key("constraints"), project_constraints, c)?,
         None => project_constraints.clone(),
     };
-    check_template(raw.prompt.get_ref())
-        .map_err(|m| at.invalid(raw.prompt.span(), key("prompt"), m))?;
+    if let Some(prompt) = &raw.prompt {
+        check_template(prompt.get_ref())
+            .map_err(|m| at.invalid(prompt.span(), key("prompt"), m))?;
+    }
     if let Some(system) = &raw.system {
         check_template(system).map_err(|m| at.invalid(span.clone(), key("system"), m))?;
     }
@@ -139,6 +200,26 @@ pub(super) fn component(
         },
     };
     let output = output(at, &key("output"), raw.output)?;
+    // A conversation read from the row needs no prompt template; anything else does.
+    let from_messages = matches!(
+        &output,
+        OutputContract::ToolCall {
+            messages: Some(_),
+            ..
+        }
+    );
+    let prompt = match raw.prompt {
+        Some(p) => p.into_inner(),
+        None if from_messages => String::new(),
+        None => {
+            return Err(at.invalid(
+                span,
+                key("prompt"),
+                "missing prompt: a Jinja template over the row's fields (only a tool_call \
+                 contract that reads the row's messages goes without one)",
+            ));
+        }
+    };
     let metrics = match raw.metrics {
         Some(list) if list.is_empty() => {
             return Err(at.invalid(span, key("metrics"), "list at least one metric"));
@@ -164,6 +245,9 @@ pub(super) fn component(
                     "accuracy" | "macro_f1" => matches!(output, OutputContract::Label { .. }),
                     "span_exact" | "span_f1" => matches!(output, OutputContract::Spans { .. }),
                     "json_schema" => matches!(output, OutputContract::Json { schema: Some(_) }),
+                    "tool_exact" | "tool_name" | "tool_args" | "tool_valid" => {
+                        matches!(output, OutputContract::ToolCall { .. })
+                    }
                     _ => true,
                 };
                 if !fits {
@@ -315,7 +399,7 @@ pub(super) fn component(
         name: name.to_owned(),
         description: raw.description,
         system: raw.system,
-        prompt: raw.prompt.into_inner(),
+        prompt,
         dataset,
         reference,
         output,
@@ -337,11 +421,16 @@ pub(super) fn component(
 /// A `dataset = { ... }` table; its path is relative to the project file's directory.
 pub(super) fn dataset_config(root: &Path, raw: RawDataset) -> Result<DatasetConfig, String> {
     if let Some(f) = &raw.format
-        && !["jsonl", "csv", "tsv", "json", "squad"].contains(&f.as_str())
+        && !["jsonl", "csv", "tsv", "json", "squad", "bfcl"].contains(&f.as_str())
     {
         return Err(format!(
-            "unknown format '{f}': expected jsonl, csv, tsv, json or squad"
+            "unknown format '{f}': expected jsonl, csv, tsv, json, squad or bfcl"
         ));
+    }
+    if raw.answers.is_some() && raw.format.as_deref() != Some("bfcl") {
+        return Err(
+            "answers (a BFCL possible_answer file) applies to format = \"bfcl\" only".into(),
+        );
     }
     Ok(DatasetConfig {
         path: clean(&root.join(&raw.path)),
@@ -349,5 +438,6 @@ pub(super) fn dataset_config(root: &Path, raw: RawDataset) -> Result<DatasetConf
         records: raw.records,
         columns: raw.columns,
         id: raw.id,
+        answers: raw.answers.map(|a| clean(&root.join(a))),
     })
 }
