@@ -7,18 +7,21 @@ use llama_cpp_2::token::LlamaToken;
 use rightfit_types::{ResponseFormat, Sampling};
 
 use super::error::EngineError;
-use super::tools::grammar::{CALL_OPEN, CALLS_ROOT};
+use super::tools::grammar::{CALLS_ROOT, LAZY_ROOT};
 
 /// The compiled grammar of a request, if any.
 #[derive(Debug, Clone)]
 pub(crate) enum Constraint {
     None,
     Gbnf(String),
-    /// Tool calls (start rule [`super::tools::grammar::CALLS_ROOT`]). A lazy grammar lets the
-    /// model write free text and constrains it only from the moment it writes `<tool_call>`.
+    /// Tool calls. Unless lazy, from the first token (start rule [`CALLS_ROOT`]). A lazy
+    /// grammar (start rule [`LAZY_ROOT`]) lets the model write free text and constrains it only
+    /// from the moment the text matches one of its trigger patterns
+    /// ([`super::tools::grammar::lazy_triggers`]).
     Tools {
         gbnf: String,
-        lazy: bool,
+        /// The trigger patterns of a lazy grammar; `None`: constrained from the first token.
+        lazy: Option<Vec<String>>,
     },
 }
 
@@ -88,19 +91,22 @@ impl TokenPicker {
         let grammar = match constraint {
             Constraint::None => None,
             Constraint::Gbnf(gbnf) => Some(LlamaSampler::grammar(model, gbnf, "root")),
-            Constraint::Tools { gbnf, lazy: false } => {
+            Constraint::Tools { gbnf, lazy: None } => {
                 Some(LlamaSampler::grammar(model, gbnf, CALLS_ROOT))
             }
-            // The trigger must end the generated text: the grammar is then fed exactly
-            // `<tool_call>`, a prefix of every call. Were it matched inside a token that goes on
-            // (`<tool_call>{`), llama.cpp would feed the grammar text it may reject, and a
-            // rejection there aborts the process; such a call is left unconstrained instead (and
-            // read back as text if it is not a valid call).
-            Constraint::Tools { gbnf, lazy: true } => Some(LlamaSampler::grammar_lazy_patterns(
+            // Each trigger must end the generated text and match only text the grammar accepts:
+            // llama.cpp feeds the grammar the text from the trigger on, and a rejection there
+            // aborts the process (see `lazy_triggers`). A call whose tokens run past the trigger
+            // (`<tool_call>{`) is left unconstrained instead, and read back as text if it is not
+            // a valid call.
+            Constraint::Tools {
+                gbnf,
+                lazy: Some(triggers),
+            } => Some(LlamaSampler::grammar_lazy_patterns(
                 model,
                 gbnf,
-                CALLS_ROOT,
-                &[format!("({CALL_OPEN})$")],
+                LAZY_ROOT,
+                triggers,
                 &[],
             )),
         };

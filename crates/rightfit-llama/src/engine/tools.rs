@@ -7,7 +7,7 @@
 //!
 //! | `tool_choice` | tools in the prompt | grammar | calls read back |
 //! |---|---|---|---|
-//! | `auto` | all | lazy: free text, and once `<tool_call>` is written, a valid call | yes |
+//! | `auto` | all | lazy: free text, and once `<tool_call>` (or, opening the answer, a bare `{"name": "f",`) is written, a valid call | yes |
 //! | `required` | all | from the first token: one or more calls to any tool | yes |
 //! | `function` | all | from the first token: calls to that function only | yes |
 //! | `none` | none | none (or the request's `response_format`) | no |
@@ -22,6 +22,7 @@ use rightfit_types::{ChatRequest, Prompt, ResponseFormat, Tool, ToolChoice};
 use super::error::EngineError;
 use super::sampling::Constraint;
 
+pub(crate) mod bare;
 pub(crate) mod grammar;
 pub(crate) mod output;
 pub(crate) mod prompt;
@@ -102,6 +103,7 @@ impl ToolPlan {
         };
         let parallel = request.parallel_tool_calls.unwrap_or(true);
         let gbnf = grammar::calls_grammar(&callable, parallel)?;
+        let lazy = lazy.then(|| grammar::lazy_triggers(&callable));
         Ok(Self {
             offered: request.tools.clone(),
             constraint: Some(Constraint::Tools { gbnf, lazy }),
@@ -139,13 +141,13 @@ mod tests {
         let auto = ToolPlan::new(&request(ToolChoice::Auto)).expect("plan");
         assert!(matches!(
             auto.constraint,
-            Some(Constraint::Tools { lazy: true, .. })
+            Some(Constraint::Tools { lazy: Some(_), .. })
         ));
         assert_eq!(auto.offered.len(), 2);
         let required = ToolPlan::new(&request(ToolChoice::Required)).expect("plan");
         assert!(matches!(
             required.constraint,
-            Some(Constraint::Tools { lazy: false, .. })
+            Some(Constraint::Tools { lazy: None, .. })
         ));
         let named = ToolPlan::new(&request(ToolChoice::Function("add".into()))).expect("plan");
         assert_eq!(named.callable.as_deref(), Some(&["add".to_owned()][..]));

@@ -6,6 +6,11 @@
 //! schema; llama.cpp's converter turns it into GBNF, and a wrapper rule adds the markup around
 //! it (and the repetition, when several calls are allowed).
 //!
+//! Under `tool_choice = auto` the grammar is lazy: the model writes freely until it opens a
+//! call, and is held to the grammar from there ([`lazy_triggers`]). It opens one either with
+//! `<tool_call>` or, at the very start of its answer, with a bare `{"name": "<a declared
+//! function>",` (as Qwen2.5-Coder does); the lazy start rule [`LAZY_ROOT`] accepts both.
+//!
 //! Schemas written for Python (the Berkeley Function Calling Leaderboard uses `"type": "dict"`,
 //! `"float"`, `"tuple"`, `"any"`) are normalised to JSON Schema first. A tool whose parameters
 //! still cannot be converted is constrained to "any JSON object" instead (and a warning is
@@ -22,6 +27,10 @@ pub(crate) const CALL_OPEN: &str = "<tool_call>";
 pub(crate) const CALL_CLOSE: &str = "</tool_call>";
 /// The grammar's start rule (the converter's own start rule is `root`).
 pub(crate) const CALLS_ROOT: &str = "rf-tool-calls";
+/// The start rule of the lazy grammar: tagged calls, or bare calls opening the answer.
+pub(crate) const LAZY_ROOT: &str = "rf-tool-calls-lazy";
+/// The converter's `space` rule as a regular expression (`| " " | "\n"{1,2} [ \t]{0,20}`).
+const SPACE: &str = r"(?: |\n\n?[ \t]{0,20})?";
 /// Most calls after the first in one turn when parallel calls are allowed: a bound, so that a
 /// small model repeating itself stops at the end-of-turn token rather than at `max_tokens`.
 const MAX_EXTRA_CALLS: usize = 7;
@@ -180,14 +189,54 @@ pub(crate) fn calls_grammar(tools: &[&Tool], parallel: bool) -> Result<String, E
             "the tools' schemas cannot be turned into a grammar: {e}"
         ))
     })?;
-    let repeat = if parallel {
-        format!(r#" ( "\n" rf-tool-call ){{0,{MAX_EXTRA_CALLS}}}"#)
-    } else {
-        String::new()
+    let repeat = |rule: &str| {
+        if parallel {
+            format!(r#"{rule} ( "\n" {rule} ){{0,{MAX_EXTRA_CALLS}}}"#)
+        } else {
+            rule.to_owned()
+        }
     };
     Ok(format!(
-        "{gbnf}\nrf-tool-call ::= \"{CALL_OPEN}\\n\" root \"\\n{CALL_CLOSE}\"\n{CALLS_ROOT} ::= rf-tool-call{repeat}\n"
+        "{gbnf}\nrf-tool-call ::= \"{CALL_OPEN}\\n\" root \"\\n{CALL_CLOSE}\"\n\
+         {CALLS_ROOT} ::= {}\n\
+         rf-bare-calls ::= {}\n\
+         {LAZY_ROOT} ::= {CALLS_ROOT} | rf-bare-calls\n",
+        repeat("rf-tool-call"),
+        repeat("root"),
     ))
+}
+
+/// The patterns that switch the lazy grammar on (llama.cpp's regex triggers, matched against
+/// all the text generated so far; the grammar is then fed the text from the first group on).
+///
+/// llama.cpp aborts the process when the text it feeds the grammar at that moment is rejected,
+/// so each pattern must end the text (`$`) and match only a prefix the grammar accepts:
+/// `<tool_call>`, or an answer that is (after leading whitespace) `{"name": "f"`, `f` a
+/// declared function, optionally followed by `,`, a space and `"` — written with exactly the
+/// whitespace the converter's `space` rule allows, and no space between the name and the
+/// comma (the converter allows none there). A call whose tokens run past these points (a token
+/// `", "` after the name, say) is not constrained, only read back. Functions whose names are
+/// not plain (`[A-Za-z0-9_.-]`) are left out of the bare pattern, so that the name needs no
+/// escaping in JSON or in the regex.
+pub(crate) fn lazy_triggers(tools: &[&Tool]) -> Vec<String> {
+    let mut triggers = vec![format!("({CALL_OPEN})$")];
+    let names: Vec<String> = tools
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        })
+        .map(|n| n.replace('.', r"\."))
+        .collect();
+    if !names.is_empty() {
+        triggers.push(format!(
+            r#"^\s*(\{{{SPACE}"name"{SPACE}:{SPACE}"(?:{})"(?:,{SPACE}"?)?)$"#,
+            names.join("|")
+        ));
+    }
+    triggers
 }
 
 #[cfg(test)]
@@ -270,10 +319,19 @@ mod tests {
             single.contains("rf-tool-calls ::= rf-tool-call\n"),
             "{single}"
         );
+        assert!(single.contains("rf-bare-calls ::= root\n"), "{single}");
+        assert!(
+            single.contains("rf-tool-calls-lazy ::= rf-tool-calls | rf-bare-calls\n"),
+            "{single}"
+        );
         assert!(single.contains("get_weather"));
         let parallel = calls_grammar(&[&w], true).expect("grammar");
         assert!(
             parallel.contains(r#"( "\n" rf-tool-call ){0,7}"#),
+            "{parallel}"
+        );
+        assert!(
+            parallel.contains(r#"rf-bare-calls ::= root ( "\n" root ){0,7}"#),
             "{parallel}"
         );
         assert!(matches!(
@@ -293,5 +351,132 @@ mod tests {
             "{schema}"
         );
         assert!(calls_grammar(&[&odd], false).is_ok());
+    }
+
+    #[test]
+    fn the_bare_trigger_names_only_declared_plain_functions() {
+        let (w, dotted) = (weather(), Tool::function("math.add", "", json!({})));
+        let odd = Tool::function("say \"hi\"", "", json!({}));
+        let triggers = lazy_triggers(&[&w, &dotted, &odd]);
+        assert_eq!(triggers[0], "(<tool_call>)$");
+        assert!(
+            triggers[1].contains(r#""(?:get_weather|math\.add)""#),
+            "{triggers:?}"
+        );
+        assert_eq!(lazy_triggers(&[&odd]), vec!["(<tool_call>)$".to_owned()]);
+    }
+
+    /// The lazy grammar on SmolLM2-135M's vocabulary, driven token by token as the engine
+    /// drives it: the triggers switch it on only where they should, and never feed it text it
+    /// rejects (which would abort the process in the engine; here `try_accept` reports it).
+    #[test]
+    fn lazy_triggers_switch_the_grammar_on_safely_smollm2() {
+        use llama_cpp_2::model::LlamaModel;
+        use llama_cpp_2::model::params::LlamaModelParams;
+        use llama_cpp_2::sampling::LlamaSampler;
+        use llama_cpp_2::token::data::LlamaTokenData;
+        use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+
+        // As the integration tests find it; fails (does not skip) when it is missing.
+        let path = std::env::var(rightfit_config::env::TEST_MODEL).map_or_else(
+            |_| {
+                let home = std::env::var(rightfit_config::env::HOME).map_or_else(
+                    |_| {
+                        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                            .join(".cache/rightfit")
+                    },
+                    std::path::PathBuf::from,
+                );
+                home.join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+            },
+            std::path::PathBuf::from,
+        );
+        assert!(
+            path.exists(),
+            "{} is missing: run scripts/test (it pulls the model) or set RIGHTFIT_TEST_MODEL",
+            path.display()
+        );
+        let backend = crate::engine::backend::backend().expect("backend");
+        let params = LlamaModelParams::default().with_vocab_only(true);
+        let model = LlamaModel::load_from_file(backend, path, &params).expect("vocabulary loads");
+        let vocab = model.vocab();
+        let calc = Tool::function(
+            "calculate",
+            "",
+            json!({"type": "dict", "properties": {"expression": {"type": "string"}}}),
+        );
+        let w = weather();
+        let tools = [&w, &calc];
+        let gbnf = calls_grammar(&tools, true).expect("grammar");
+        let triggers = lazy_triggers(&tools);
+
+        // Feeds `text` as the model's tokens, or one token per character; returns how many
+        // tokens the grammar then rejects (0: still waiting for a trigger), and whether an
+        // end-of-generation token is allowed.
+        let run = |text: &str, per_char: bool| -> (usize, bool) {
+            let mut grammar =
+                LlamaSampler::grammar_lazy_patterns(&model, &gbnf, LAZY_ROOT, &triggers, &[])
+                    .expect("lazy grammar");
+            let tokens: Vec<_> = if per_char {
+                let mut buf = [0u8; 4];
+                text.chars()
+                    .flat_map(|c| vocab.tokenize(c.encode_utf8(&mut buf).as_bytes(), false, false))
+                    .collect()
+            } else {
+                vocab.tokenize(text.as_bytes(), false, false)
+            };
+            for token in tokens {
+                grammar
+                    .try_accept(token)
+                    .unwrap_or_else(|e| panic!("{text:?} (per character: {per_char}): {e:?}"));
+            }
+            let n = vocab.n_tokens();
+            let mut all = LlamaTokenDataArray::from_iter(
+                (0..n).map(|t| LlamaTokenData::new(llama_cpp_2::token::LlamaToken(t), 0.0, 0.0)),
+                false,
+            );
+            grammar.apply(&mut all);
+            let eos = vocab.eos();
+            let rejected = all.data.iter().filter(|d| d.logit() == f32::NEG_INFINITY);
+            let eos_allowed = all
+                .data
+                .iter()
+                .any(|d| d.id() == eos && d.logit() != f32::NEG_INFINITY);
+            (rejected.count(), eos_allowed)
+        };
+
+        let bare = r#"{"name": "get_weather", "arguments": {"city": "Paris", "days": "#;
+        for text in [
+            bare,
+            "\n  {\"name\":\"calculate\",\"arguments\":",
+            "{\n  \"name\": \"calculate\", ",
+            "<tool_call>\n{\"name\": \"calculate\", \"arguments\": {",
+            "Let me check.\n<tool_call>\n{\"name",
+        ] {
+            for per_char in [false, true] {
+                let (rejected, eos) = run(text, per_char);
+                assert!(
+                    rejected > 1000,
+                    "{text:?} (per character: {per_char}): not constrained"
+                );
+                assert!(!eos, "{text:?}: an unfinished call may not end the answer");
+            }
+        }
+        // A whole bare call: now only the end (or another call) may follow.
+        let whole = r#"{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}"#;
+        let (rejected, eos) = run(whole, false);
+        assert!(rejected > 1000 && eos, "{rejected} {eos}");
+        for free in [
+            "Hello",
+            r#"{"name": "Alice", "age": 3}"#,
+            r#"{"city": "Paris"}"#,
+            r#"Sure: {"name": "get_weather", "arguments": {}}"#,
+            r#"{"name": "get_weather_now", "arguments": {}}"#,
+            // More whitespace than the grammar allows: switching on here would abort.
+            r#"{"name":   "get_weather", "arguments": {}}"#,
+        ] {
+            assert_eq!(run(free, false).0, 0, "{free:?} switched the grammar on");
+            assert_eq!(run(free, true).0, 0, "{free:?} switched the grammar on");
+        }
     }
 }

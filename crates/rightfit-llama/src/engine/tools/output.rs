@@ -7,7 +7,11 @@
 //! closes (or when generation ends inside it); one that is not valid JSON naming a declared tool
 //! is given back as text, markup included, never dropped. Whitespace right after a call is
 //! dropped (models put a newline between calls).
-
+//!
+//! An answer may also open with calls written as bare JSON objects, without the tags
+//! ([`super::bare`]). Such an answer is held back from its `{` until it can be told: the leading
+//! objects are calls only if each is exactly a call to a declared function and they are followed
+//! by nothing but whitespace or tagged calls; otherwise all of it is released as text, unchanged.
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
@@ -17,6 +21,7 @@ use rightfit_types::{StreamEvent, ToolCall};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::bare::{ObjectEnd, Opening, opening, parse_bare_call};
 use super::grammar::{CALL_CLOSE, CALL_OPEN};
 
 /// A piece of a choice's output.
@@ -28,12 +33,30 @@ pub(crate) enum Piece {
     Call(ToolCall),
 }
 
+/// Where a [`CallReader`] is in the answer.
+#[derive(Debug)]
+enum Phase {
+    /// At the start of the answer, or right after leading bare calls: only whitespace is held,
+    /// and a bare call (or, after bare calls, a tagged one) may come next.
+    Start,
+    /// In a bare object, held from its `{` (at `at` in the buffer) until it closes.
+    Bare { at: usize, end: ObjectEnd },
+    /// Text and tagged calls.
+    Text,
+}
+
 /// Splits generated text into text and calls; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct CallReader {
     names: std::sync::Arc<[String]>,
     /// Text not yet released (in a call: the call's body so far).
     buf: String,
+    phase: Phase,
+    /// Bare calls read at the start of the answer, not yet known to be followed only by calls.
+    pending: Vec<ToolCall>,
+    /// The text of the pending calls as written, whitespace included: released unchanged if
+    /// they turn out not to be calls after all.
+    pending_text: String,
     in_call: bool,
     /// A call just closed: leading whitespace is dropped.
     after_call: bool,
@@ -48,6 +71,9 @@ impl CallReader {
         Self {
             names,
             buf: String::new(),
+            phase: Phase::Start,
+            pending: Vec::new(),
+            pending_text: String::new(),
             in_call: false,
             after_call: false,
             calls: 0,
@@ -97,6 +123,96 @@ impl CallReader {
         self.buf.push_str(text);
         let mut out = Vec::new();
         loop {
+            match &mut self.phase {
+                Phase::Start => {
+                    if !self.read_start(&mut out) {
+                        break;
+                    }
+                }
+                Phase::Bare { at, end } => {
+                    let at = *at;
+                    let Some(len) = end.scan(&self.buf[at..]) else {
+                        break;
+                    };
+                    let object = &self.buf[at..at + len];
+                    match parse_bare_call(object, &self.names) {
+                        Some(call) => {
+                            self.pending.push(call);
+                            let read: String = self.buf.drain(..at + len).collect();
+                            self.pending_text.push_str(&read);
+                            self.phase = Phase::Start;
+                        }
+                        None => self.release_as_text(&mut out),
+                    }
+                }
+                Phase::Text => {
+                    self.read_text(&mut out);
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// At the start (or after bare calls): decides what the held text opens, if it can yet.
+    /// Returns whether to read on.
+    fn read_start(&mut self, out: &mut Vec<Piece>) -> bool {
+        let body = self.buf.trim_start();
+        let at = self.buf.len() - body.len();
+        if body.is_empty() {
+            return false;
+        }
+        if body.starts_with('{') {
+            match opening(body) {
+                Opening::Yes => {
+                    self.phase = Phase::Bare {
+                        at,
+                        end: ObjectEnd::default(),
+                    };
+                    return true;
+                }
+                Opening::Maybe => return false,
+                Opening::No => {}
+            }
+        } else if !self.pending.is_empty() {
+            // After bare calls, a tagged call confirms them; anything else makes them text.
+            if body.starts_with(CALL_OPEN) {
+                self.confirm_pending(out);
+                self.buf.drain(..at);
+                self.after_call = true;
+                self.phase = Phase::Text;
+                return true;
+            }
+            if CALL_OPEN.starts_with(body) {
+                return false;
+            }
+        }
+        self.release_as_text(out);
+        true
+    }
+
+    /// The held text is not (or no longer) bare calls: releases the pending calls' text and
+    /// reads what is held as text.
+    fn release_as_text(&mut self, out: &mut Vec<Piece>) {
+        let pending = std::mem::take(&mut self.pending_text);
+        push_text(out, &pending);
+        self.pending.clear();
+        self.phase = Phase::Text;
+    }
+
+    /// Emits the pending bare calls: they are followed only by calls or whitespace.
+    fn confirm_pending(&mut self, out: &mut Vec<Piece>) {
+        self.pending_text.clear();
+        for mut call in self.pending.drain(..) {
+            call.id = new_call_id();
+            self.calls += 1;
+            out.push(Piece::Call(call));
+        }
+    }
+
+    /// Text and tagged calls.
+    fn read_text(&mut self, out: &mut Vec<Piece>) {
+        loop {
             if self.in_call {
                 let Some(end) = self.buf.find(CALL_CLOSE) else {
                     break;
@@ -121,22 +237,33 @@ impl CallReader {
             }
             if let Some(start) = self.buf.find(CALL_OPEN) {
                 let before: String = self.buf.drain(..start + CALL_OPEN.len()).collect();
-                push_text(&mut out, &before[..start]);
+                push_text(out, &before[..start]);
                 self.in_call = true;
                 continue;
             }
             let keep = open_prefix_len(&self.buf);
             let release: String = self.buf.drain(..self.buf.len() - keep).collect();
-            push_text(&mut out, &release);
+            push_text(out, &release);
             break;
         }
-        out
     }
 
     /// Releases everything held (generation ended). A call still open is read if its body is
-    /// already a complete call (the model ended its turn without the closing tag).
+    /// already a complete call (the model ended its turn without the closing tag). Bare calls
+    /// followed by nothing but whitespace are calls; a bare object still open is text.
     pub(crate) fn finish(&mut self) -> Vec<Piece> {
         let mut out = Vec::new();
+        if matches!(self.phase, Phase::Start)
+            && !self.pending.is_empty()
+            && self.buf.trim().is_empty()
+        {
+            self.confirm_pending(&mut out);
+            self.buf.clear();
+            return out;
+        }
+        if !matches!(self.phase, Phase::Text) {
+            self.release_as_text(&mut out);
+        }
         let rest = std::mem::take(&mut self.buf);
         if self.in_call {
             self.in_call = false;
@@ -336,6 +463,110 @@ mod tests {
             read(&[text]),
             vec![call("add", "{}"), Piece::Text("Done.".into())]
         );
+    }
+
+    /// Reads `text` whole, a character at a time, and cut in two at every character boundary;
+    /// asserts all agree and returns the reading.
+    fn read_every_split(text: &str) -> Vec<Piece> {
+        let whole = read(&[text]);
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        let refs: Vec<&str> = chars.iter().map(String::as_str).collect();
+        assert_eq!(read(&refs), whole, "a character at a time: {text:?}");
+        for cut in (1..text.len()).filter(|&i| text.is_char_boundary(i)) {
+            let (a, b) = text.split_at(cut);
+            assert_eq!(read(&[a, b]), whole, "cut at {cut}: {text:?}");
+        }
+        whole
+    }
+
+    const BARE: &str =
+        r#"{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}"#;
+
+    #[test]
+    fn a_bare_call_is_read_whole_and_split_anywhere() {
+        let weather = || call("get_weather", r#"{"city": "Paris", "unit": "celsius"}"#);
+        assert_eq!(read_every_split(BARE), vec![weather()]);
+        assert_eq!(read_every_split(&format!("\n {BARE}\n")), vec![weather()]);
+        let synonym = r#"{"name": "add", "parameters": {"a": 1}}"#;
+        assert_eq!(read_every_split(synonym), vec![call("add", r#"{"a": 1}"#)]);
+        let two = format!("{BARE}\n{{\"name\": \"add\", \"arguments\": {{}}}}");
+        assert_eq!(read_every_split(&two), vec![weather(), call("add", "{}")]);
+        let then_tagged = format!(
+            "{BARE}\n<tool_call>\n{{\"name\": \"add\", \"arguments\": {{}}}}\n</tool_call>\n"
+        );
+        assert_eq!(
+            read_every_split(&then_tagged),
+            vec![weather(), call("add", "{}")]
+        );
+    }
+
+    #[test]
+    fn what_is_not_exactly_bare_calls_comes_back_as_text_unchanged() {
+        for text in [
+            // Undeclared, malformed, not an object, extra keys, string arguments.
+            r#"{"name": "launch", "arguments": {}}"#,
+            r#"{"name": "get_weather", "arguments": {"city": }}"#,
+            r#"{"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}"#,
+            r#"{"name": "get_weather", "arguments": {}, "id": 3}"#,
+            r#"{"name": "get_weather"}"#,
+            r#"{"names": ["a", "b"]}"#,
+            r#"{"city": "Paris"}"#,
+            "{",
+            "{\"na",
+            "[1, 2]",
+            // Cut off before the object closes.
+            r#"{"name": "get_weather", "arguments": {"city": "Par"#,
+            // Text before the object: a bare call only opens an answer.
+            &format!("Here it is: {BARE}"),
+            // Text after it, or after a second object that is not a call.
+            &format!("{BARE}\nThis gets the weather."),
+            &format!("{BARE}\n{{\"city\": \"Paris\"}}"),
+            &format!("{BARE} <tools>"),
+            // A tagged call first: later bare objects are text.
+            &format!("<tool_call>\n{BARE}\n</tool_call>\n{BARE}"),
+        ] {
+            let pieces = read_every_split(text);
+            let text_back: String = pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Text(t) => t.as_str(),
+                    Piece::Call(_) => "",
+                })
+                .collect();
+            if text.starts_with("<tool_call>") {
+                assert_eq!(pieces.len(), 2, "{text}: {pieces:?}");
+                assert_eq!(text_back, BARE, "{text}");
+            } else {
+                assert_eq!(pieces, vec![Piece::Text(text.to_owned())], "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bare_call_is_held_until_it_is_known_and_other_json_is_not() {
+        let mut r = reader();
+        assert_eq!(r.push("  {\"na"), vec![]);
+        assert_eq!(r.push("me\": \"add\", \"arguments\": {}}"), vec![]);
+        assert!(!r.made_calls(), "not yet known to be a call");
+        assert_eq!(r.push("\n"), vec![]);
+        let done = r.finish();
+        assert!(
+            matches!(&done[..], [Piece::Call(c)] if c.name == "add"),
+            "{done:?}"
+        );
+        assert!(r.made_calls());
+
+        let mut r = reader();
+        assert_eq!(r.push("{\"na"), vec![]);
+        assert_eq!(
+            r.push("mes\": [1"),
+            vec![Piece::Text("{\"names\": [1".into())]
+        );
+        assert_eq!(r.push("]}"), vec![Piece::Text("]}".into())]);
+        let mut r = reader();
+        assert_eq!(r.push("{\"c"), vec![Piece::Text("{\"c".into())]);
+        let mut r = reader();
+        assert_eq!(r.push("\nHi"), vec![Piece::Text("\nHi".into())]);
     }
 
     #[test]
