@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use super::codec::{Codec, Decoder, EmbeddingCodec, ErrorBody, Parsed, json_number};
 
 mod embed;
+mod kind;
 mod stream;
 mod tools;
 mod wire;

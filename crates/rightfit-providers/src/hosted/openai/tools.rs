@@ -5,7 +5,7 @@
 use rightfit_types::{ChatRequest, Message, Role, StreamEvent, ToolCall, ToolChoice};
 use serde_json::{Map, Value, json};
 
-use super::wire::type_name;
+use super::kind::type_name;
 
 /// One message as Chat Completions takes it. `at` is its position, for messages.
 pub(super) fn message(m: &Message, at: usize) -> Result<Value, String> {

@@ -6,23 +6,12 @@
 use rightfit_types::{Choice, FinishReason, TokenLogprob, TopLogprob, Usage};
 use serde_json::{Map, Value};
 
+pub(super) use super::kind::type_name;
 use super::tools::parse_calls;
 use crate::hosted::codec::ErrorBody;
 
 /// How much of an unreadable payload an error message quotes.
 const EXCERPT_CHARS: usize = 120;
-
-/// What kind of JSON value this is, for messages.
-pub(super) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// The start of a text, for messages (whole characters).
 pub(super) fn excerpt(text: &str) -> String {
