@@ -6,7 +6,8 @@
 //! - a teacher candidate's answers to inputs (through the evaluator's strategy code and its
 //!   response cache, so labelling again costs nothing), parsed into the contract, with the
 //!   unparseable dropped and counted;
-//! - gateway traffic (`rightfit traffic export`'s rows), with the served or a shadow's answers.
+//! - gateway traffic (`rightfit traffic export`'s rows), with the served or a shadow's answers
+//!   (for a `tool_call` component: the functions offered and the answer's calls).
 //!
 //! Rows that are also in the component's evaluation data are refused and counted: the same id
 //! in the same file, or the same input once normalised (case, white space). Then a seeded
@@ -18,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rightfit_config::project::{Component, OutputContract, Project, Student, TrainingData};
-use rightfit_eval::dataset::{TrafficQuery, from_traffic};
+use rightfit_eval::dataset::{ExportRow, TrafficQuery, from_traffic};
 use rightfit_eval::example::{
     self, Example, load_inputs, load_labelled, sample_examples, split_examples, split_parts,
 };
@@ -26,6 +27,7 @@ use rightfit_eval::prompt::Templates;
 use rightfit_eval::score::Scorer;
 use rightfit_eval::strategy::{Answerer, SimilarShots, models_called};
 use rightfit_eval::teacher;
+use rightfit_eval::tool_call;
 use rightfit_providers::Provider;
 use rightfit_registry::ProviderFactory;
 use rightfit_store::Store;
@@ -163,7 +165,15 @@ pub async fn training_set(
             // Label only what will be trained on: refuse overlaps and sample first.
             let inputs = refuse_overlap(src, &templates, inputs, same, &mut set)?;
             let inputs = limit(student, c, inputs, false, &mut set);
-            let taught = label(src, &templates, candidate, inputs, progress).await?;
+            // A tool_call teacher's parsed calls become references with the input's functions.
+            let offered: BTreeMap<String, Vec<serde_json::Value>> = inputs
+                .iter()
+                .map(|e| (e.id.clone(), tool_call::offered(&e.reference).to_vec()))
+                .collect();
+            let mut taught = label(src, &templates, candidate, inputs, progress).await?;
+            if matches!(c.output, OutputContract::ToolCall { .. }) {
+                with_functions(&mut taught, &offered);
+            }
             set.teacher = Some(candidate.clone());
             set.labelling_cost_usd = taught.cost_usd;
             set.dropped = taught.dropped;
@@ -355,8 +365,16 @@ async fn traffic_rows(
     let scorer = Scorer::new(c).map_err(DistillError::Data)?;
     set.read = exported.len() as u64 + skipped.total();
     set.skipped += skipped.total();
+    let tool_call = matches!(c.output, OutputContract::ToolCall { .. });
     let mut rows = Vec::new();
     for row in exported {
+        if tool_call {
+            match tool_row(row) {
+                Ok(e) => rows.push(e),
+                Err((id, why)) => set.dropped.push((id, why)),
+            }
+            continue;
+        }
         let parsed = scorer.score(&row.reference, &serde_json::Value::Null);
         let reference = match parsed.parsed {
             _ if parsed.unparseable => {
@@ -384,7 +402,47 @@ async fn traffic_rows(
     Ok(rows)
 }
 
+/// A `tool_call` teacher's answers (its calls) as references with the functions each input
+/// offered; an answer calling a function not offered is dropped with why.
+fn with_functions(
+    taught: &mut teacher::Taught,
+    offered: &BTreeMap<String, Vec<serde_json::Value>>,
+) {
+    let examples = std::mem::take(&mut taught.examples);
+    for mut e in examples {
+        let functions = offered.get(&e.id).cloned().unwrap_or_default();
+        match tool_call::reference(functions, &e.reference) {
+            Ok(r) => {
+                e.reference = r;
+                taught.examples.push(e);
+            }
+            Err(why) => taught
+                .dropped
+                .push((e.id, format!("teacher's calls: {why}"))),
+        }
+    }
+}
+
+/// A `tool_call` component's traffic row as an example: its conversation, and as reference the
+/// functions it offered with the reference answer's calls expected (none when it answered in
+/// text), as the contract reads an exported row; or the row's id and why it is unusable.
+fn tool_row(row: ExportRow) -> std::result::Result<Example, (String, String)> {
+    let empty = serde_json::Value::Array(Vec::new());
+    let functions = tool_call::functions(row.tools.as_ref().unwrap_or(&empty))
+        .map_err(|e| (row.id.clone(), format!("offered tools: {e}")))?;
+    let reference = tool_call::reference(functions, row.reference_calls.as_ref().unwrap_or(&empty))
+        .map_err(|e| (row.id.clone(), format!("reference calls: {e}")))?;
+    let messages = tool_call::messages::conversation(&row.messages)
+        .map_err(|e| (row.id.clone(), format!("unreadable messages: {e}")))?;
+    let mut e = Example::from_conversation(row.id, messages);
+    e.reference = reference;
+    Ok(e)
+}
+
 /// Where a student's artefact lives, relative to nothing: its directory.
 pub fn artefact_dir(student: &Student) -> &Path {
     &student.artefact
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rightfit_config::project::{Component, Project, Student, StudentKind};
+use rightfit_config::project::{Component, OutputContract, Project, Student, StudentKind};
 use rightfit_eval::prompt::Templates;
 use rightfit_types::{
     BaseModel as BaseInfo, STUDENT_FORMAT, StudentManifest, TrainingDataInfo, TrainingInfo,
@@ -122,7 +122,9 @@ impl Distill<'_> {
     ) -> Result<Exported> {
         let set = self.training_set(c, s).await?;
         let templates = Templates::new(c).map_err(DistillError::Data)?;
-        let rows = export::write(out, &templates, &set, format)?;
+        let tool_call =
+            matches!(c.output, OutputContract::ToolCall { .. }).then_some(c.name.as_str());
+        let rows = export::write(out, &templates, &set, format, tool_call)?;
         Ok(Exported {
             rows,
             train: set.train.len(),
@@ -146,6 +148,7 @@ impl Distill<'_> {
     /// Trains one student unless it is up to date (`fresh`: train it anyway).
     pub async fn student(&self, c: &Component, s: &Student, fresh: bool) -> Result<Outcome> {
         let templates = Templates::new(c).map_err(DistillError::Data)?;
+        refuse_tool_calls(c, s)?;
         // What the student stands on, checked before any labelling.
         let base = match &s.kind {
             StudentKind::Lora { .. } => Base::Lora(Box::new(lora_student::check_base(
@@ -336,5 +339,58 @@ impl Base {
             },
             Base::Classifier(e) => e.info.clone(),
         }
+    }
+}
+
+/// Refuses a student that cannot learn the component's answers: neither kind learns tool calls
+/// (a classifier answers one label; a LoRA student's rows carry no functions to call).
+fn refuse_tool_calls(c: &Component, s: &Student) -> Result<()> {
+    if !matches!(c.output, OutputContract::ToolCall { .. }) {
+        return Ok(());
+    }
+    Err(DistillError::Settings(format!(
+        "components.{}.students.{}: a {} student cannot learn tool calls — export the rows with '--export openai' (functions and calls included) and fine-tune elsewhere",
+        c.name,
+        s.name,
+        s.kind.name()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use rightfit_config::project::Project;
+
+    use super::refuse_tool_calls;
+
+    #[test]
+    fn a_student_of_a_tool_call_component_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("d.jsonl"), "").expect("write");
+        let text = r#"
+[models.m]
+provider = "local"
+model = "x.gguf"
+[components.weather]
+prompt = "{{ input }}"
+dataset = { path = "d.jsonl", id = "id" }
+reference = "reference"
+output = { type = "tool_call", tools = "tools", messages = "messages" }
+[[components.weather.candidates]]
+model = "m"
+[[components.weather.students]]
+name = "small"
+type = "lora"
+base = "m"
+data = { from = "dataset", dataset = { path = "d.jsonl" } }
+"#;
+        let p = Project::parse(&dir.path().join("rightfit.toml"), text).expect("valid");
+        let c = &p.components["weather"];
+        let e = refuse_tool_calls(c, &c.students[0]).expect_err("refused");
+        let text = e.to_string();
+        assert!(
+            text.contains("components.weather.students.small")
+                && text.contains("lora student cannot learn tool calls"),
+            "{text}"
+        );
     }
 }

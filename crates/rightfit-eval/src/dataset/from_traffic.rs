@@ -1,5 +1,9 @@
 //! A component's traffic as a dataset `rightfit eval` reads: one row per answered primary
-//! request, with the reference taken from the answer of a chosen candidate.
+//! request, with the reference taken from the answer of a chosen candidate. A request that used
+//! tools (offered functions, tool turns, or calls in an answer) becomes a row the `tool_call`
+//! contract reads directly ([`tools`]).
+
+mod tools;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,6 +13,8 @@ use rightfit_store::{StoreError, TrafficStore};
 use rightfit_types::{TrafficFilter, TrafficRecord};
 use serde::Serialize;
 use serde_json::Value;
+
+use self::tools::ToolRow;
 
 /// Which traffic to export.
 #[derive(Debug, Clone, Default)]
@@ -69,8 +75,10 @@ pub fn write_rows(out: &mut dyn Write, rows: &[ExportRow], csv: bool) -> std::io
         }
         return out.flush();
     }
+    // A `tools` column only when a row used tools, so plain exports keep their columns.
+    let with_tools = rows.iter().any(|r| r.tools.is_some());
     let mut w = csv::Writer::from_writer(&mut *out);
-    w.write_record([
+    let mut header = vec![
         "id",
         "at",
         "component",
@@ -80,19 +88,28 @@ pub fn write_rows(out: &mut dyn Write, rows: &[ExportRow], csv: bool) -> std::io
         "messages",
         "output",
         "reference",
-    ])?;
+    ];
+    if with_tools {
+        header.push("tools");
+    }
+    w.write_record(&header)?;
     for r in rows {
-        w.write_record([
-            r.id.as_str(),
-            r.at.as_str(),
-            r.component.as_str(),
-            r.candidate.as_str(),
-            r.system.as_str(),
-            r.input.as_str(),
-            r.messages.to_string().as_str(),
-            r.output.as_str(),
-            r.reference.as_str(),
-        ])?;
+        let reference = r.reference_calls.as_ref().map(Value::to_string);
+        let mut record = vec![
+            r.id.clone(),
+            r.at.clone(),
+            r.component.clone(),
+            r.candidate.clone(),
+            r.system.clone(),
+            r.input.clone(),
+            r.messages.to_string(),
+            r.output.clone(),
+            reference.unwrap_or_else(|| r.reference.clone()),
+        ];
+        if with_tools {
+            record.push(r.tools.as_ref().map(Value::to_string).unwrap_or_default());
+        }
+        w.write_record(&record)?;
     }
     w.flush()?;
     drop(w);
@@ -139,7 +156,11 @@ pub fn describe_export(
 }
 
 /// One row of the exported dataset.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Serialised as `{"id", "at", "component", "candidate", "system", "input", "messages",
+/// "output", "reference"}`; a row of a request that used tools adds `"tools"` and its
+/// `"reference"` is [`ExportRow::reference_calls`] (a list), not the text.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExportRow {
     /// The primary record's id.
     pub id: String,
@@ -153,12 +174,66 @@ pub struct ExportRow {
     pub system: String,
     /// The last user message's text.
     pub input: String,
-    /// The conversation as sent: `[{"role", "content"}, ...]`.
+    /// The conversation as sent: `[{"role", "content"}, ...]`, with `tool_calls` on assistant
+    /// turns and `tool_call_id` on tool turns (rightfit's message shape).
     pub messages: Value,
-    /// The answer the client got.
+    /// The answer the client got: its text, or its calls as canonical JSON text (as evaluation
+    /// records carry answers: [`crate::tool_call::calls_text`]).
     pub output: String,
-    /// The reference candidate's answer to the same request.
+    /// The reference candidate's answer to the same request (text or canonical calls, as
+    /// `output`).
     pub reference: String,
+    /// For a request that used tools: the functions offered (`{name, description, parameters}`;
+    /// `[]` when none were offered); `None` for a plain request.
+    pub tools: Option<Value>,
+    /// For a request that used tools: the reference candidate's calls as plain `{name,
+    /// arguments}` objects (arguments parsed; kept as text when not JSON), `[]` when it answered
+    /// in text; `None` for a plain request.
+    pub reference_calls: Option<Value>,
+}
+
+/// The row as written: the calls replace the text reference when the request used tools.
+#[derive(Serialize)]
+struct WireRow<'a> {
+    id: &'a str,
+    at: &'a str,
+    component: &'a str,
+    candidate: &'a str,
+    system: &'a str,
+    input: &'a str,
+    messages: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a Value>,
+    output: &'a str,
+    reference: WireReference<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WireReference<'a> {
+    Text(&'a str),
+    Calls(&'a Value),
+}
+
+impl Serialize for ExportRow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WireRow {
+            id: &self.id,
+            at: &self.at,
+            component: &self.component,
+            candidate: &self.candidate,
+            system: &self.system,
+            input: &self.input,
+            messages: &self.messages,
+            tools: self.tools.as_ref(),
+            output: &self.output,
+            reference: match &self.reference_calls {
+                Some(calls) => WireReference::Calls(calls),
+                None => WireReference::Text(&self.reference),
+            },
+        }
+        .serialize(serializer)
+    }
 }
 
 /// Why primary requests were left out of an export.
@@ -188,32 +263,33 @@ pub fn export_rows(
     shadows: &[TrafficRecord],
     reference_from: Option<&str>,
 ) -> (Vec<ExportRow>, Skipped) {
-    let mut by_parent: HashMap<&str, &str> = HashMap::new();
+    let mut by_parent: HashMap<&str, &TrafficRecord> = HashMap::new();
     for s in shadows {
         let answered = s.error.is_none() && s.role == "shadow";
-        if let (true, Some(parent), Some(output)) = (answered, &s.parent, &s.output)
+        if let (true, Some(parent), Some(_)) = (answered, &s.parent, &s.output)
             && reference_from.is_none_or(|c| c == s.candidate)
         {
-            by_parent.entry(parent.as_str()).or_insert(output.as_str());
+            by_parent.entry(parent.as_str()).or_insert(s);
         }
     }
     let mut rows = Vec::new();
     let mut skipped = Skipped::default();
     for p in primaries {
-        let Some(output) = p.output.clone() else {
+        let Some(output) = tools::answer_text(p) else {
             skipped.no_output += 1;
             continue;
         };
-        let reference = match reference_from {
+        let answered_by = match reference_from {
             Some(c) if c != p.candidate => match by_parent.get(p.id.as_str()) {
-                Some(answer) => (*answer).to_owned(),
+                Some(shadow) => *shadow,
                 None => {
                     skipped.no_reference += 1;
                     continue;
                 }
             },
-            _ => output.clone(),
+            _ => p,
         };
+        let reference = tools::answer_text(answered_by).unwrap_or_default();
         let messages = p.input.get("messages").cloned().unwrap_or(Value::Null);
         let list = messages.as_array().map(Vec::as_slice).unwrap_or_default();
         let Some(input) = list
@@ -236,6 +312,7 @@ pub fn export_rows(
             .filter_map(|m| text_of(m.get("content")?))
             .collect::<Vec<_>>()
             .join("\n\n");
+        let tool_row = ToolRow::of(p, answered_by);
         rows.push(ExportRow {
             id: p.id.clone(),
             at: p.at.clone(),
@@ -246,6 +323,8 @@ pub fn export_rows(
             messages,
             output,
             reference,
+            tools: tool_row.as_ref().map(|t| t.tools.clone()),
+            reference_calls: tool_row.map(|t| t.calls),
         });
     }
     (rows, skipped)
@@ -342,6 +421,8 @@ mod tests {
                 messages: chat(),
                 output: "set_alarm".into(),
                 reference: "set_alarm".into(),
+                tools: None,
+                reference_calls: None,
             }]
         );
     }
