@@ -51,7 +51,7 @@ pub fn run_skipping(
     bad_key: Option<&str>,
     skip: &[&str],
 ) -> Result<BTreeMap<String, Value>, String> {
-    run_script(client, base, key, model, bad_key, skip, false)
+    run_script(client, base, key, model, bad_key, skip, None)
 }
 
 /// Runs a client's tool-calling calls instead (`--tools`): `tools` (a whole answer with one
@@ -64,7 +64,35 @@ pub fn run_tools(
     key: &str,
     model: &str,
 ) -> Result<BTreeMap<String, Value>, String> {
-    run_script(client, base, key, model, None, &[], true)
+    run_tools_forced(client, base, key, model, Forced::No)
+}
+
+/// How the first turn of [`run_tools_forced`] (whole and streamed) chooses a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forced {
+    /// As [`run_tools`]: `auto` whole, no `tool_choice` streamed.
+    No,
+    /// Some tool must be called: OpenAI's `"required"`, Anthropic's `{"type": "any"}`.
+    Required,
+    /// `get_weather` must be called, by name in each API's shape.
+    Named,
+}
+
+/// [`run_tools`] with the first turn's call forced (`--tools=required`, `--tools=named`): what
+/// a small local model needs to call a tool reliably. The second turn stays under `auto`.
+pub fn run_tools_forced(
+    client: Client,
+    base: &str,
+    key: &str,
+    model: &str,
+    forced: Forced,
+) -> Result<BTreeMap<String, Value>, String> {
+    let mode = match forced {
+        Forced::No => "--tools",
+        Forced::Required => "--tools=required",
+        Forced::Named => "--tools=named",
+    };
+    run_script(client, base, key, model, None, &[], Some(mode))
 }
 
 fn run_script(
@@ -74,7 +102,7 @@ fn run_script(
     model: &str,
     bad_key: Option<&str>,
     skip: &[&str],
-    tools: bool,
+    tools: Option<&str>,
 ) -> Result<BTreeMap<String, Value>, String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rightfit-gateway/tests/clients");
     let mut cmd = match client {
@@ -97,8 +125,8 @@ fn run_script(
         }
     };
     cmd.env(vars::CLIENT_SKIP, skip.join(","));
-    if tools {
-        cmd.arg("--tools");
+    if let Some(mode) = tools {
+        cmd.arg(mode);
     }
     cmd.args([base, key, model]);
     if let Some(bad) = bad_key {

@@ -19,7 +19,9 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-fn project(dir: &Path, port: u16) -> String {
+/// A project whose component `greeter` answers with the local SmolLM2 (`smollm2`), served on
+/// `port` with keys; returns the config file's path.
+pub(crate) fn project(dir: &Path, port: u16) -> String {
     std::fs::create_dir_all(dir.join("data")).expect("data dir");
     std::fs::write(
         dir.join("data/tickets.jsonl"),
@@ -76,26 +78,22 @@ pub(crate) fn wait_ready(server: &mut Child, port: u16) {
     panic!("rightfit serve was not ready within 120 s");
 }
 
-#[test]
-fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
-    let home = home_with_model();
-    let dir = tempfile::tempdir().expect("project");
-    let port = free_port();
-    let config = project(dir.path(), port);
-    let o = rightfit(
-        home.path(),
-        &["keys", "create", "--name", "sdk", "-c", &config],
-    );
+/// Creates a gateway key named `sdk` for the project and returns its secret.
+pub(crate) fn create_key(home: &Path, config: &str) -> String {
+    let o = rightfit(home, &["keys", "create", "--name", "sdk", "-c", config]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
-    let secret = out
+    stdout(&o)
         .split_whitespace()
         .find(|w| w.starts_with("rf-"))
         .expect("the secret")
-        .to_owned();
+        .to_owned()
+}
+
+/// Starts `rightfit serve` for the project and waits until it answers on `port`.
+pub(crate) fn serve(home: &Path, config: &str, port: u16) -> Child {
     let mut server = Command::new(env!("CARGO_BIN_EXE_rightfit"))
-        .args(["serve", "-c", &config])
-        .env("RIGHTFIT_HOME", home.path())
+        .args(["serve", "-c", config])
+        .env("RIGHTFIT_HOME", home)
         .env("RIGHTFIT_THREADS", "2")
         .env_remove("RIGHTFIT_LOG")
         .stdout(Stdio::piped())
@@ -103,6 +101,32 @@ fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
         .spawn()
         .expect("rightfit serve");
     wait_ready(&mut server, port);
+    server
+}
+
+/// SIGTERM: answers finish, the traffic log is drained, the process exits 0. Returns its
+/// stderr (the log).
+pub(crate) fn stop(server: Child) -> String {
+    let pid = server.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let output = server.wait_with_output().expect("serve exits");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    log
+}
+
+#[test]
+fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
+    let home = home_with_model();
+    let dir = tempfile::tempdir().expect("project");
+    let port = free_port();
+    let config = project(dir.path(), port);
+    let secret = create_key(home.path(), &config);
+    let mut server = serve(home.path(), &config, port);
     let base = format!("http://127.0.0.1:{port}");
     let mut runs: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();
     for (name, client) in [
@@ -128,16 +152,7 @@ fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
             }
         }
     }
-    // SIGTERM: answers finish, the traffic log is drained, the process exits 0.
-    let pid = server.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let output = server.wait_with_output().expect("serve exits");
-    let log = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{log}");
+    let log = stop(server);
     // Answered: plain and stream by each of the three clients, and the Python openai
     // client's two calls with log-probabilities; refused calls (unknown model, bad key) are
     // counted in the metrics, not logged.

@@ -11,6 +11,7 @@ mod distill;
 mod eval;
 mod first_start;
 mod gateway;
+mod gateway_tools;
 mod hosted;
 mod journal;
 mod strategies;

@@ -1,6 +1,6 @@
 """Calls an Anthropic-compatible server (the gateway) with the official `anthropic` Python SDK.
 
-usage: anthropic_client.py [--tools] BASE_URL API_KEY MODEL [BAD_KEY]
+usage: anthropic_client.py [--tools[=required|=named]] BASE_URL API_KEY MODEL [BAD_KEY]
 
 BASE_URL is the server's root (http://127.0.0.1:8787); the SDK adds /v1/messages itself and sends
 the key as `x-api-key`. Calls, in this order, one JSON line each on stdout:
@@ -17,6 +17,9 @@ With --tools, the calls are instead (one custom tool offered, get_weather(city))
                user tool_result answering it, whole answer
   where tool_calls lists each tool_use block as {id, name, input} and input_deltas counts the
   SDK's input_json events.
+  --tools=required forces one call in "tools" and "tools_stream" (tool_choice={"type": "any",
+  "disable_parallel_tool_use": True}), --tools=named the same by name ({"type": "tool", "name":
+  "get_weather", ...}); "tool_result" stays under "auto" (the model answers as it likes).
 Fields: call, text, usage ({input_tokens, output_tokens}), finish_reason (Anthropic's stop_reason:
 end_turn, max_tokens, ...), chunks (text_stream pieces), id, model, headers (lowercased, whole
 answers and errors), and on an SDK error error_status, error_type (the SDK's exception class, e.g.
@@ -120,10 +123,23 @@ def tool_fields(m):
     }
 
 
-def tool_whole(client, model, messages, seen):
+# The first turn's tool_choice, (whole, streamed), per --tools mode; None sends none. A forced
+# mode asks for one call.
+TOOL_CHOICES = {
+    "": ({"type": "auto"}, None),
+    "required": ({"type": "any", "disable_parallel_tool_use": True},) * 2,
+    "named": ({"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},) * 2,
+}
+
+
+def tool_whole(client, model, messages, seen, tool_choice=None):
     def call():
         m = client.messages.create(
-            model=model, max_tokens=48, messages=messages, tools=TOOLS, tool_choice={"type": "auto"}
+            model=model,
+            max_tokens=48,
+            messages=messages,
+            tools=TOOLS,
+            tool_choice=tool_choice or {"type": "auto"},
         )
         seen.append(m)
         return tool_fields(m)
@@ -131,10 +147,13 @@ def tool_whole(client, model, messages, seen):
     return call
 
 
-def tool_streamed(client, model):
+def tool_streamed(client, model, tool_choice=None):
     def call():
         deltas = 0
-        with client.messages.stream(model=model, max_tokens=48, messages=TOOL_MESSAGES, tools=TOOLS) as stream:
+        extra = {} if tool_choice is None else {"tool_choice": tool_choice}
+        with client.messages.stream(
+            model=model, max_tokens=48, messages=TOOL_MESSAGES, tools=TOOLS, **extra
+        ) as stream:
             for event in stream:
                 if event.type == "input_json":
                     deltas += 1
@@ -144,10 +163,11 @@ def tool_streamed(client, model):
     return call
 
 
-def tools_mode(client, model):
+def tools_mode(client, model, mode):
+    whole_choice, streamed_choice = TOOL_CHOICES[mode]
     seen = []
-    run("tools", tool_whole(client, model, TOOL_MESSAGES, seen))
-    run("tools_stream", tool_streamed(client, model))
+    run("tools", tool_whole(client, model, TOOL_MESSAGES, seen, whole_choice))
+    run("tools_stream", tool_streamed(client, model, streamed_choice))
     uses = [b for b in seen[0].content if b.type == "tool_use"] if seen else []
     use_id = uses[0].id if uses else "toolu_1"
     use_input = uses[0].input if uses else {"city": "Paris"}
@@ -159,15 +179,17 @@ def tools_mode(client, model):
 
 
 def main():
-    tools = "--tools" in sys.argv[1:2]
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    tools = mode == "--tools" or mode.startswith("--tools=")
+    choice = mode.partition("=")[2] if tools else ""
     args = sys.argv[2:] if tools else sys.argv[1:]
-    if len(args) not in (3, 4):
+    if len(args) not in (3, 4) or choice not in TOOL_CHOICES:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     base, key, model = args[:3]
     client = Anthropic(api_key=key, base_url=base, max_retries=0, timeout=300)
     if tools:
-        tools_mode(client, model)
+        tools_mode(client, model, choice)
         return
     run("plain", whole(client, model))
     run("stream", streamed(client, model))

@@ -1,6 +1,6 @@
 // Calls an OpenAI-compatible server (the gateway) with the official `openai` npm package.
 //
-// usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs [--tools] BASE_URL API_KEY MODEL [BAD_KEY]
+// usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs [--tools[=required|=named]] BASE_URL API_KEY MODEL [BAD_KEY]
 //
 // Where `openai` comes from: RIGHTFIT_TEST_NODE_MODULES names a node_modules holding it
 // (scripts/test-tools installs the version pinned in package-lock.json beside this file and prints
@@ -24,6 +24,9 @@
 //                tool message answering it, whole answer
 //   where tool_calls lists each call as {id, type, name, arguments (parsed JSON)} and
 //   argument_deltas counts the chunks that carried tool_calls deltas.
+//   --tools=required forces one call in "tools" and "tools_stream" (tool_choice: 'required',
+//   parallel_tool_calls: false), --tools=named the same by name ({type: 'function', function:
+//   {name: 'get_weather'}}); "tool_result" stays under 'auto' (the model answers as it likes).
 // Fields as openai_client.py prints them: call, text, usage ({prompt_tokens, completion_tokens,
 // total_tokens} or null), finish_reason, chunks, ids, id, model, headers (whole answers and
 // errors), and on an SDK error error_status, error_type (the SDK's class, e.g. NotFoundError),
@@ -44,13 +47,24 @@ const MESSAGES = [
 const MAX_TOKENS = 48;
 
 function usage(args) {
-  process.stderr.write(`usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs [--tools] BASE_URL API_KEY MODEL [BAD_KEY]\n${args}\n`);
+  process.stderr.write(`usage: RIGHTFIT_TEST_NODE_MODULES=DIR node openai_client.mjs [--tools[=required|=named]] BASE_URL API_KEY MODEL [BAD_KEY]\n${args}\n`);
   process.exit(2);
 }
 
-const toolsMode = process.argv[2] === '--tools';
+const mode = process.argv[2] ?? '';
+const toolsMode = mode === '--tools' || mode.startsWith('--tools=');
+const choice = toolsMode ? mode.slice('--tools='.length) : '';
+// The first turn's extra arguments, [whole, streamed], per --tools mode: by default
+// tool_choice 'auto' whole and nothing streamed; a forced mode asks both for one call.
+const forced = (toolChoice) => ({ tool_choice: toolChoice, parallel_tool_calls: false });
+const TOOL_CHOICES = {
+  '': [{ tool_choice: 'auto' }, {}],
+  required: [forced('required'), forced('required')],
+  named: [forced({ type: 'function', function: { name: 'get_weather' } }), forced({ type: 'function', function: { name: 'get_weather' } })],
+};
 const args = process.argv.slice(toolsMode ? 3 : 2);
 if (args.length !== 3 && args.length !== 4) usage(`got ${args.length} arguments`);
+if (!(choice in TOOL_CHOICES)) usage(`unknown tools mode ${mode}`);
 const modules = process.env.RIGHTFIT_TEST_NODE_MODULES;
 const entry = modules && join(modules, 'openai', 'index.mjs');
 if (!entry || !existsSync(entry)) {
@@ -174,18 +188,18 @@ function callsOf(message) {
   }));
 }
 
-function toolWhole(client, model, messages, seen) {
+function toolWhole(client, model, messages, seen, extra = { tool_choice: 'auto' }) {
   return async () => {
-    const r = await client.chat.completions.create({ model, messages, max_tokens: MAX_TOKENS, tools: TOOLS, tool_choice: 'auto' });
+    const r = await client.chat.completions.create({ model, messages, max_tokens: MAX_TOKENS, tools: TOOLS, ...extra });
     const choice = r.choices[0];
     seen.push(choice.message);
     return { text: choice.message.content, tool_calls: callsOf(choice.message), finish_reason: choice.finish_reason, usage: usageOf(r.usage) };
   };
 }
 
-function toolStreamed(client, model) {
+function toolStreamed(client, model, extra) {
   return async () => {
-    const stream = client.chat.completions.stream({ model, messages: TOOL_MESSAGES, max_tokens: MAX_TOKENS, tools: TOOLS });
+    const stream = client.chat.completions.stream({ model, messages: TOOL_MESSAGES, max_tokens: MAX_TOKENS, tools: TOOLS, ...extra });
     let deltas = 0;
     for await (const chunk of stream) {
       for (const choice of chunk.choices) if (choice.delta?.tool_calls?.length) deltas += 1;
@@ -198,9 +212,10 @@ function toolStreamed(client, model) {
 
 const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0, timeout: 300_000 });
 if (toolsMode) {
+  const [wholeExtra, streamedExtra] = TOOL_CHOICES[choice];
   const seen = [];
-  await run('tools', toolWhole(client, model, TOOL_MESSAGES, seen));
-  await run('tools_stream', toolStreamed(client, model));
+  await run('tools', toolWhole(client, model, TOOL_MESSAGES, seen, wholeExtra));
+  await run('tools_stream', toolStreamed(client, model, streamedExtra));
   const first = seen[0]?.tool_calls?.[0];
   const id = first?.id ?? 'call_1';
   const second = [

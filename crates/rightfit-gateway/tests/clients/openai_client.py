@@ -1,6 +1,6 @@
 """Calls an OpenAI-compatible server (the gateway) with the official `openai` Python SDK.
 
-usage: openai_client.py [--tools] BASE_URL API_KEY MODEL [BAD_KEY]
+usage: openai_client.py [--tools[=required|=named]] BASE_URL API_KEY MODEL [BAD_KEY]
 
 BASE_URL is the server's root, without /v1 (http://127.0.0.1:8787); the script adds /v1 as the
 SDK expects. Calls, in this order, one JSON line each on stdout:
@@ -23,6 +23,9 @@ With --tools, the calls are instead (tools offered: one strict function, get_wea
                tool message answering it, whole answer
   where tool_calls lists each call as {id, type, name, arguments (parsed JSON)} and
   argument_deltas counts the SDK's tool_calls.function.arguments.delta events.
+  --tools=required forces one call in "tools" and "tools_stream" (tool_choice="required",
+  parallel_tool_calls=False), --tools=named the same by name ({"type": "function", "function":
+  {"name": "get_weather"}}); "tool_result" stays under "auto" (the model answers as it likes).
 Fields: call, text, usage ({prompt_tokens, completion_tokens, total_tokens} or null),
 finish_reason, chunks (streamed content pieces), ids (distinct chunk ids), id, model, headers
 (lowercased, whole answers and errors), and on an SDK error error_status, error_type (the SDK's
@@ -203,10 +206,27 @@ def calls_of(message):
     ]
 
 
-def tool_whole(client, model, messages, seen):
+# The first turn's extra arguments, (whole, streamed), per --tools mode: by default
+# tool_choice="auto" whole and nothing streamed; a forced mode asks both for one call.
+def forced(choice):
+    return {"tool_choice": choice, "parallel_tool_calls": False}
+
+
+TOOL_CHOICES = {
+    "": ({"tool_choice": "auto"}, {}),
+    "required": (forced("required"),) * 2,
+    "named": (forced({"type": "function", "function": {"name": "get_weather"}}),) * 2,
+}
+
+
+def tool_whole(client, model, messages, seen, extra=None):
     def call():
         r = client.chat.completions.create(
-            model=model, messages=messages, max_tokens=MAX_TOKENS, tools=TOOLS, tool_choice="auto"
+            model=model,
+            messages=messages,
+            max_tokens=MAX_TOKENS,
+            tools=TOOLS,
+            **(extra or {"tool_choice": "auto"}),
         )
         choice = r.choices[0]
         seen.append(choice.message)
@@ -220,11 +240,11 @@ def tool_whole(client, model, messages, seen):
     return call
 
 
-def tool_streamed(client, model):
+def tool_streamed(client, model, extra):
     def call():
         deltas = 0
         with client.chat.completions.stream(
-            model=model, messages=TOOL_MESSAGES, max_tokens=MAX_TOKENS, tools=TOOLS
+            model=model, messages=TOOL_MESSAGES, max_tokens=MAX_TOKENS, tools=TOOLS, **extra
         ) as stream:
             for event in stream:
                 if event.type == "tool_calls.function.arguments.delta":
@@ -241,10 +261,11 @@ def tool_streamed(client, model):
     return call
 
 
-def tools_mode(client, model):
+def tools_mode(client, model, mode):
+    whole_extra, streamed_extra = TOOL_CHOICES[mode]
     seen = []
-    run("tools", tool_whole(client, model, TOOL_MESSAGES, seen))
-    run("tools_stream", tool_streamed(client, model))
+    run("tools", tool_whole(client, model, TOOL_MESSAGES, seen, whole_extra))
+    run("tools_stream", tool_streamed(client, model, streamed_extra))
     calls = seen[0].tool_calls if seen and seen[0].tool_calls else None
     call_id = calls[0].id if calls else "call_1"
     arguments = calls[0].function.arguments if calls else '{"city": "Paris"}'
@@ -262,15 +283,17 @@ def tools_mode(client, model):
 
 
 def main():
-    tools = "--tools" in sys.argv[1:2]
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    tools = mode == "--tools" or mode.startswith("--tools=")
+    choice = mode.partition("=")[2] if tools else ""
     args = sys.argv[2:] if tools else sys.argv[1:]
-    if len(args) not in (3, 4):
+    if len(args) not in (3, 4) or choice not in TOOL_CHOICES:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     base, key, model = args[:3]
     client = OpenAI(api_key=key, base_url=base.rstrip("/") + "/v1", max_retries=0, timeout=300)
     if tools:
-        tools_mode(client, model)
+        tools_mode(client, model, choice)
         return
     run("plain", whole(client, model))
     run("stream", streamed(client, model))
