@@ -7,7 +7,7 @@
 //!
 //! | `tool_choice` | tools in the prompt | grammar | calls read back |
 //! |---|---|---|---|
-//! | `auto` | all | lazy: free text, and once `<tool_call>` (or, opening the answer, a bare `{"name": "f",`) is written, a valid call | yes |
+//! | `auto` | all | lazy: free text, and once `<tool_call>` (or, opening the answer, a bare `{"name": "f",`, fenced or not) is written, a valid call | yes |
 //! | `required` | all | from the first token: one or more calls to any tool | yes |
 //! | `function` | all | from the first token: calls to that function only | yes |
 //! | `none` | none | none (or the request's `response_format`) | no |

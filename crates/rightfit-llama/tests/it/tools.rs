@@ -298,3 +298,58 @@ fn qwen_templates_render_tools_calls_and_results_themselves() {
         "{prompt}"
     );
 }
+
+/// Qwen2.5-Coder-0.5B under `auto` writes some calls inside a markdown fence (```` ```json ````);
+/// they are read as calls, the same whole and streamed. Skipped when the model file is absent.
+#[test]
+fn fenced_calls_are_read_whole_and_streamed_qwen_coder_0_5b() {
+    let home = std::env::var(rightfit_config::env::HOME).map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/rightfit"),
+        PathBuf::from,
+    );
+    let path = home.join("models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    if !path.exists() {
+        eprintln!("skipped: {} is not present", path.display());
+        return;
+    }
+    let engine = rightfit_llama::Engine::load(
+        &path,
+        rightfit_llama::EngineOptions {
+            batch_invariant: true,
+            prefix_cache: false,
+            ..options(1)
+        },
+    )
+    .expect("Qwen loads");
+    let speed = Tool::function(
+        "calculate_speed",
+        "Calculate the speed of an object given the distance travelled and the time taken.",
+        json!({
+            "type": "dict",
+            "properties": {
+                "distance": {"type": "integer", "description": "The distance in km."},
+                "time": {"type": "integer", "description": "The time in hours."}
+            },
+            "required": ["distance", "time"]
+        }),
+    );
+    let req = ChatRequest::chat(vec![Message::user(
+        "Calculate the speed of a car that travels 450 km in 20 hours.",
+    )])
+    .with_tools(vec![speed, weather(), calculator()], ToolChoice::Auto)
+    .with_max_tokens(96);
+    let whole = complete(&engine, req.clone());
+    let calls = &whole.choices[0].tool_calls;
+    assert_eq!(calls.len(), 1, "{whole:?}");
+    assert_eq!(calls[0].name, "calculate_speed", "{whole:?}");
+    assert_eq!(
+        calls[0].arguments_json(),
+        Some(json!({"distance": 450, "time": 20})),
+        "{whole:?}"
+    );
+    assert_eq!(whole.text(), "", "{whole:?}");
+    assert_eq!(whole.choices[0].finish_reason, FinishReason::ToolCalls);
+    let stream = streamed(&engine, req);
+    assert_eq!(calls_of(&stream), calls_of(&whole));
+    assert_eq!(stream.text(), whole.text());
+}

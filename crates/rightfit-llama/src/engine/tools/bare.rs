@@ -5,16 +5,96 @@
 //! llama.cpp's server accepts such untagged calls for these formats, and so does the engine, but
 //! only strictly: the answer must *start* with the object (leading whitespace aside), the object
 //! must name a declared function and carry an `arguments` (or `parameters`) object, and nothing
-//! else. This module has the pieces [`super::output::CallReader`] uses to recognise one: whether
-//! held text may still open a call ([`opening`]), where a JSON object ends ([`ObjectEnd`]) and
-//! the strict reading of the object ([`parse_bare_call`]).
+//! else. Qwen2.5-Coder also writes such calls inside a markdown fence (```` ```json ````, the
+//! objects, ```` ``` ````): a fence around nothing but bare calls is read the same way, its
+//! closing fence optional (the lazy grammar, once on, lets the model end its turn but not write
+//! the fence). This module has the pieces [`super::output::CallReader`] uses to recognise them:
+//! what the held text at the start of an answer (or after bare calls) opens ([`start`]), whether
+//! it may still open a call ([`opening`]), where a JSON object ends ([`ObjectEnd`]) and the
+//! strict reading of the object ([`parse_bare_call`]).
 
 use rightfit_types::ToolCall;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::grammar::CALL_OPEN;
+
 /// What the key that opens a bare call must be.
 const NAME_KEY: &str = "\"name\"";
+/// A markdown fence.
+pub(crate) const FENCE: &str = "```";
+/// The language a fence around bare calls may name.
+const FENCE_LANGUAGE: &str = "json";
+
+/// Where bare calls stand with respect to a markdown fence.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fence {
+    /// No fence was opened: the calls (if any) are bare.
+    #[default]
+    None,
+    /// The answer opened a fence: calls, then its closing fence (or the end), may follow.
+    Open,
+    /// The fence closed: only whitespace may follow.
+    Closed,
+}
+
+/// What the held text at the start of an answer, or after bare calls, opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// More text is needed to tell.
+    Wait,
+    /// A bare call (if the whole object turns out to be one).
+    Object,
+    /// A fence, opening or closing, of this many bytes: kept with the calls' text.
+    Fence(usize),
+    /// `<tool_call>` after bare calls: they are calls.
+    Tagged,
+    /// Text: the calls read so far, if any, are text too.
+    Text,
+}
+
+/// What `body` (held text, leading whitespace skipped, not empty) opens, when `pending` bare
+/// calls have been read before it and the fence stands at `fence`.
+pub(crate) fn start(body: &str, pending: bool, fence: Fence) -> Start {
+    if body.starts_with('{') && fence != Fence::Closed {
+        return match opening(body) {
+            Opening::Yes => Start::Object,
+            Opening::Maybe => Start::Wait,
+            Opening::No => Start::Text,
+        };
+    }
+    match (fence, pending) {
+        // The answer's first text: a fence may open it.
+        (Fence::None, false) => fence_opening(body),
+        (Fence::None, true) if body.starts_with(CALL_OPEN) => Start::Tagged,
+        (Fence::None, true) if CALL_OPEN.starts_with(body) => Start::Wait,
+        (Fence::Open, true) if body.starts_with(FENCE) => Start::Fence(FENCE.len()),
+        (Fence::Open, true) if FENCE.starts_with(body) => Start::Wait,
+        _ => Start::Text,
+    }
+}
+
+/// Whether `body` opens a fence that may hold bare calls: ```` ``` ````, optionally `json`, then
+/// whitespace or `{`.
+fn fence_opening(body: &str) -> Start {
+    let Some(rest) = body.strip_prefix(FENCE) else {
+        return if FENCE.starts_with(body) {
+            Start::Wait
+        } else {
+            Start::Text
+        };
+    };
+    let (len, rest) = match rest.strip_prefix(FENCE_LANGUAGE) {
+        Some(after) => (FENCE.len() + FENCE_LANGUAGE.len(), after),
+        None if FENCE_LANGUAGE.starts_with(rest) => return Start::Wait,
+        None => (FENCE.len(), rest),
+    };
+    match rest.chars().next() {
+        None => Start::Wait,
+        Some(c) if c == '{' || c.is_whitespace() => Start::Fence(len),
+        Some(_) => Start::Text,
+    }
+}
 
 /// Whether text may open a bare call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,8 @@
 //! Under `tool_choice = auto` the grammar is lazy: the model writes freely until it opens a
 //! call, and is held to the grammar from there ([`lazy_triggers`]). It opens one either with
 //! `<tool_call>` or, at the very start of its answer, with a bare `{"name": "<a declared
-//! function>",` (as Qwen2.5-Coder does); the lazy start rule [`LAZY_ROOT`] accepts both.
+//! function>",` (as Qwen2.5-Coder does, sometimes inside a markdown fence ```` ```json ````,
+//! which the grammar is not shown); the lazy start rule [`LAZY_ROOT`] accepts both.
 //!
 //! Schemas written for Python (the Berkeley Function Calling Leaderboard uses `"type": "dict"`,
 //! `"float"`, `"tuple"`, `"any"`) are normalised to JSON Schema first. A tool whose parameters
@@ -176,6 +177,11 @@ pub(crate) fn call_schema(tools: &[&Tool]) -> String {
 
 /// The GBNF grammar of a turn of calls to `tools` (start rule [`CALLS_ROOT`]): one call, or up
 /// to [`MAX_EXTRA_CALLS`] more on new lines when `parallel`.
+///
+/// The lazy grammar's bare calls may end with a closing markdown fence: bare calls written in
+/// a fence are handed to the grammar from their first `{` (the fence is not), and a model that
+/// may not close its fence writes more calls instead (Qwen2.5-Coder-0.5B repeats its call
+/// until `max_tokens`).
 pub(crate) fn calls_grammar(tools: &[&Tool], parallel: bool) -> Result<String, EngineError> {
     if tools.is_empty() {
         return Err(EngineError::InvalidRequest(
@@ -199,7 +205,7 @@ pub(crate) fn calls_grammar(tools: &[&Tool], parallel: bool) -> Result<String, E
     Ok(format!(
         "{gbnf}\nrf-tool-call ::= \"{CALL_OPEN}\\n\" root \"\\n{CALL_CLOSE}\"\n\
          {CALLS_ROOT} ::= {}\n\
-         rf-bare-calls ::= {}\n\
+         rf-bare-calls ::= {} ( \"\\n\"? \"```\" )?\n\
          {LAZY_ROOT} ::= {CALLS_ROOT} | rf-bare-calls\n",
         repeat("rf-tool-call"),
         repeat("root"),
@@ -211,13 +217,19 @@ pub(crate) fn calls_grammar(tools: &[&Tool], parallel: bool) -> Result<String, E
 ///
 /// llama.cpp aborts the process when the text it feeds the grammar at that moment is rejected,
 /// so each pattern must end the text (`$`) and match only a prefix the grammar accepts:
-/// `<tool_call>`, or an answer that is (after leading whitespace) `{"name": "f"`, `f` a
-/// declared function, optionally followed by `,`, a space and `"` — written with exactly the
+/// `<tool_call>`, or an answer that is (after leading whitespace, and optionally a markdown
+/// fence ```` ```json ```` and whitespace) `{"name": "f"`, `f` a declared function, optionally
+/// followed by `,`, a space and `"` — written with exactly the
 /// whitespace the converter's `space` rule allows, and no space between the name and the
 /// comma (the converter allows none there). A call whose tokens run past these points (a token
 /// `", "` after the name, say) is not constrained, only read back. Functions whose names are
 /// not plain (`[A-Za-z0-9_.-]`) are left out of the bare pattern, so that the name needs no
 /// escaping in JSON or in the regex.
+///
+/// llama.cpp hands the grammar the text from the first non-empty capture group on (replaying
+/// the part of a token that overlaps it), so the fence is never fed to the grammar: the bare
+/// pattern's only group starts at `{`. The grammar then ends with the calls, so a fenced
+/// answer ends without its closing fence; the reader accepts that.
 pub(crate) fn lazy_triggers(tools: &[&Tool]) -> Vec<String> {
     let mut triggers = vec![format!("({CALL_OPEN})$")];
     let names: Vec<String> = tools
@@ -232,7 +244,7 @@ pub(crate) fn lazy_triggers(tools: &[&Tool]) -> Vec<String> {
         .collect();
     if !names.is_empty() {
         triggers.push(format!(
-            r#"^\s*(\{{{SPACE}"name"{SPACE}:{SPACE}"(?:{})"(?:,{SPACE}"?)?)$"#,
+            r#"^\s*(?:```(?:json)?\s*)?(\{{{SPACE}"name"{SPACE}:{SPACE}"(?:{})"(?:,{SPACE}"?)?)$"#,
             names.join("|")
         ));
     }
@@ -319,7 +331,10 @@ mod tests {
             single.contains("rf-tool-calls ::= rf-tool-call\n"),
             "{single}"
         );
-        assert!(single.contains("rf-bare-calls ::= root\n"), "{single}");
+        assert!(
+            single.contains(r#"rf-bare-calls ::= root ( "\n"? "```" )?"#),
+            "{single}"
+        );
         assert!(
             single.contains("rf-tool-calls-lazy ::= rf-tool-calls | rf-bare-calls\n"),
             "{single}"
@@ -452,6 +467,12 @@ mod tests {
             "{\n  \"name\": \"calculate\", ",
             "<tool_call>\n{\"name\": \"calculate\", \"arguments\": {",
             "Let me check.\n<tool_call>\n{\"name",
+            // Bare calls in a markdown fence, as Qwen2.5-Coder writes them.
+            &format!("```json\n{bare}"),
+            "```json\n{\n  \"name\": \"calculate\",\n  \"arguments\": {\n    \"expression\": ",
+            "\n```\n\n{\"name\":\"calculate\",\"arguments\":",
+            "```{\"name\": \"calculate\", ",
+            "```json {\"name\": \"get_weather\"",
         ] {
             for per_char in [false, true] {
                 let (rejected, eos) = run(text, per_char);
@@ -462,10 +483,17 @@ mod tests {
                 assert!(!eos, "{text:?}: an unfinished call may not end the answer");
             }
         }
-        // A whole bare call: now only the end (or another call) may follow.
+        // A whole bare call (fenced or not): now only the end, another call or (after the
+        // calls) a closing fence may follow.
         let whole = r#"{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}"#;
-        let (rejected, eos) = run(whole, false);
-        assert!(rejected > 1000 && eos, "{rejected} {eos}");
+        for text in [
+            whole.to_owned(),
+            format!("```json\n{whole}"),
+            format!("```json\n{whole}\n```"),
+        ] {
+            let (rejected, eos) = run(&text, false);
+            assert!(rejected > 1000 && eos, "{text:?}: {rejected} {eos}");
+        }
         for free in [
             "Hello",
             r#"{"name": "Alice", "age": 3}"#,
@@ -474,6 +502,13 @@ mod tests {
             r#"{"name": "get_weather_now", "arguments": {}}"#,
             // More whitespace than the grammar allows: switching on here would abort.
             r#"{"name":   "get_weather", "arguments": {}}"#,
+            // Fences around other code, or other JSON, or after text.
+            "```python\n{\"name\": \"get_weather\", \"arguments\": {}}",
+            "```json\n{\"name\": \"Alice\", \"age\": 3}",
+            "```json\n{\"city\": \"Paris\"}\n```",
+            "Sure:\n```json\n{\"name\": \"get_weather\", \"arguments\": {}}",
+            "``` json\n{\"name\": \"get_weather\", \"arguments\": {}}",
+            "```json\n{\"name\":   \"get_weather\", \"arguments\": {}}",
         ] {
             assert_eq!(run(free, false).0, 0, "{free:?} switched the grammar on");
             assert_eq!(run(free, true).0, 0, "{free:?} switched the grammar on");
