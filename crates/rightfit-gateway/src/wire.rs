@@ -271,3 +271,6 @@ pub(crate) fn sse<T: serde::Serialize>(event: Option<&str>, value: &T) -> bytes:
     out.extend_from_slice(b"\n\n");
     bytes::Bytes::from(out)
 }
+
+#[cfg(test)]
+mod parse_tests_support;

@@ -11,6 +11,7 @@ pub(crate) mod openai;
 mod ratelimit;
 mod retry;
 pub mod sse;
+mod tool_request;
 mod transport;
 
 #[cfg(test)]

@@ -42,6 +42,22 @@ impl Tool {
             strict: false,
         }
     }
+
+    /// The function as OpenAI's Chat Completions takes it: `{"type": "function", "function":
+    /// {"name", "description", "parameters", "strict"}}`, `description` left out when empty and
+    /// `strict` when false.
+    pub fn openai_json(&self) -> serde_json::Value {
+        let mut function = serde_json::Map::new();
+        function.insert("name".into(), self.name.clone().into());
+        if !self.description.is_empty() {
+            function.insert("description".into(), self.description.clone().into());
+        }
+        function.insert("parameters".into(), self.parameters.clone());
+        if self.strict {
+            function.insert("strict".into(), true.into());
+        }
+        serde_json::json!({"type": "function", "function": function})
+    }
 }
 
 /// Whether and which tool the model must call.
@@ -96,6 +112,16 @@ impl ToolCall {
     pub fn arguments_json(&self) -> Option<serde_json::Value> {
         serde_json::from_str(&self.arguments).ok()
     }
+
+    /// The call as OpenAI writes it in an assistant message's `tool_calls`: `{"id", "type":
+    /// "function", "function": {"name", "arguments"}}`, the arguments as the model wrote them.
+    pub fn openai_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        })
+    }
 }
 
 /// An image in a user message, passed to models that take images.
@@ -114,6 +140,17 @@ impl ImagePart {
         let rest = self.url.strip_prefix("data:")?;
         let (media_type, data) = rest.split_once(";base64,")?;
         Some((media_type, data))
+    }
+
+    /// The image as an OpenAI `image_url` content part: `{"type": "image_url", "image_url":
+    /// {"url", "detail"}}`, `detail` left out when the client gave none.
+    pub fn openai_json(&self) -> serde_json::Value {
+        let mut url = serde_json::Map::new();
+        url.insert("url".into(), self.url.clone().into());
+        if let Some(detail) = &self.detail {
+            url.insert("detail".into(), detail.clone().into());
+        }
+        serde_json::json!({"type": "image_url", "image_url": url})
     }
 }
 
@@ -143,6 +180,35 @@ mod tests {
             detail: Some("low".into()),
         };
         assert_eq!(remote.data(), None);
+    }
+
+    #[test]
+    fn openai_shapes_leave_out_what_is_unset() {
+        let bare = Tool::function("f", "", serde_json::json!({"type": "object"}));
+        assert_eq!(
+            bare.openai_json(),
+            serde_json::json!({"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}})
+        );
+        let strict = Tool {
+            strict: true,
+            ..Tool::function("g", "d", serde_json::json!({}))
+        };
+        assert_eq!(
+            strict.openai_json(),
+            serde_json::json!({"type": "function", "function": {"name": "g", "description": "d", "parameters": {}, "strict": true}})
+        );
+        assert_eq!(
+            ToolCall::new("c1", "f", &serde_json::json!({"a": 1})).openai_json(),
+            serde_json::json!({"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}})
+        );
+        let image = ImagePart {
+            url: "u".into(),
+            detail: None,
+        };
+        assert_eq!(
+            image.openai_json(),
+            serde_json::json!({"type": "image_url", "image_url": {"url": "u"}})
+        );
     }
 
     #[test]

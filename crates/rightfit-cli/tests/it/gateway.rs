@@ -119,6 +119,16 @@ pub(crate) fn stop(server: Child) -> String {
     log
 }
 
+/// The records `rightfit traffic list` shows for the project at `config`, and the listing's
+/// text, for messages.
+pub(crate) fn traffic_list(home: &Path, config: &str) -> (Vec<Value>, String) {
+    let o = rightfit(home, &["traffic", "list", "-c", config, "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listing = stdout(&o);
+    let records = serde_json::from_str(&listing).expect("json");
+    (records, listing)
+}
+
 #[test]
 fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
     let home = home_with_model();
@@ -228,14 +238,9 @@ fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
         "{usage}"
     );
     // The log as `rightfit traffic` shows it.
-    let o = rightfit(
-        home.path(),
-        &["traffic", "list", "-c", &config, "--format", "json"],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let records: Vec<Value> = serde_json::from_str(&stdout(&o)).expect("json");
+    let (records, listing) = traffic_list(home.path(), &config);
     let answered: Vec<&Value> = records.iter().filter(|r| r["status"] == 200).collect();
-    assert_eq!(answered.len(), 8, "{}", stdout(&o));
+    assert_eq!(answered.len(), 8, "{listing}");
     assert!(
         answered
             .iter()
@@ -245,5 +250,5 @@ fn the_sdks_get_the_local_models_answer_through_the_gateway_smollm2() {
         .iter()
         .filter(|r| r["output"].as_str().map(str::trim) == Some(direct.as_str()))
         .count();
-    assert_eq!(same, 8, "{}", stdout(&o));
+    assert_eq!(same, 8, "{listing}");
 }

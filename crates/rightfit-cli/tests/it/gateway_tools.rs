@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use rightfit_testkit::clients::{self, Client, Forced};
 use serde_json::{Value, json};
 
-use crate::gateway::{create_key, free_port, project, serve, stop};
-use crate::{home_with_model, rightfit, stderr, stdout};
+use crate::gateway::{create_key, free_port, project, serve, stop, traffic_list};
+use crate::{home_with_model, rightfit, stderr};
 
 /// Each run: a name, the client, how its first turn forces the call.
 const RUNS: [(&str, Client, Forced); 4] = [
@@ -196,25 +196,19 @@ fn the_sdks_call_tools_of_the_local_model_through_the_gateway_smollm2() {
 
     // The log as `rightfit traffic` shows it: the first turns' calls, the second turns'
     // conversations carrying the call and its result.
-    let o = rightfit(
-        home.path(),
-        &["traffic", "list", "-c", &config, "--format", "json"],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let records: Vec<Value> = serde_json::from_str(&stdout(&o)).expect("json");
+    let (records, listing) = traffic_list(home.path(), &config);
     let answered: Vec<&Value> = records.iter().filter(|r| r["status"] == 200).collect();
-    assert_eq!(answered.len(), 12, "{}", stdout(&o));
+    assert_eq!(answered.len(), 12, "{listing}");
     let (second_turns, first_turns): (Vec<&Value>, Vec<&Value>) = answered.iter().partition(|r| {
         r["input"]["messages"]
             .as_array()
             .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"))
     });
-    assert_eq!(second_turns.len(), 4, "{}", stdout(&o));
+    assert_eq!(second_turns.len(), 4, "{listing}");
     assert_eq!(
         first_turns.iter().filter(|r| r["stream"] == true).count(),
         4,
-        "{}",
-        stdout(&o)
+        "{listing}"
     );
     for r in &second_turns {
         let messages = r["input"]["messages"].as_array().expect("messages");
@@ -238,4 +232,49 @@ fn the_sdks_call_tools_of_the_local_model_through_the_gateway_smollm2() {
             assert!(sdk_arguments.contains(&&arguments), "{r}");
         }
     }
+
+    // The same traffic exported as a dataset the `tool_call` contract reads: each row keeps the
+    // offered tools and the conversation, and its reference is the model's calls.
+    let exported = dir.path().join("tool-traffic.jsonl");
+    let exported_arg = exported.to_string_lossy().into_owned();
+    let o = rightfit(
+        home.path(),
+        &[
+            "traffic",
+            "export",
+            "-c",
+            &config,
+            "--component",
+            "greeter",
+            "-o",
+            &exported_arg,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<Value> = std::fs::read_to_string(&exported)
+        .expect("exported dataset")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect();
+    assert_eq!(rows.len(), 12, "{}", stderr(&o));
+    let mut first_turn_rows = 0;
+    for row in &rows {
+        let tools = row["tools"].as_array().expect("tools");
+        assert!(tools.iter().any(|t| t["name"] == "get_weather"), "{row}");
+        let messages = row["messages"].as_array().expect("messages");
+        let reference = row["reference"].as_array().expect("reference calls");
+        for call in reference {
+            assert_eq!(call["name"], "get_weather", "{row}");
+            assert!(call["arguments"].is_object(), "{row}");
+        }
+        if !messages.iter().any(|m| m["role"] == "tool") {
+            // A first turn: its reference is the call the SDKs received.
+            first_turn_rows += 1;
+            assert!(!reference.is_empty(), "{row}");
+            for call in reference {
+                assert!(sdk_arguments.contains(&&call["arguments"]), "{row}");
+            }
+        }
+    }
+    assert_eq!(first_turn_rows, 8, "{rows:?}");
 }

@@ -17,7 +17,7 @@
 use rightfit_eval::example::Example;
 use rightfit_eval::prompt::{NO_FITTING_TOOL, Templates};
 use rightfit_eval::tool_call;
-use rightfit_types::{Message, Role};
+use rightfit_types::{ImagePart, Message, Role, Tool, ToolCall};
 use serde_json::{Map, Value, json};
 
 use crate::error::{DistillError, Result};
@@ -38,8 +38,8 @@ pub(super) fn line(templates: &Templates, row: &Example) -> Result<Value> {
     };
     messages.push(openai_message(&answer));
     let tools: Vec<Value> = tool_call::schema::request_tools(tool_call::offered(&row.reference))
-        .into_iter()
-        .map(|function| json!({ "type": "function", "function": function }))
+        .iter()
+        .map(Tool::openai_json)
         .collect();
     Ok(json!({ "messages": messages, "tools": tools }))
 }
@@ -56,34 +56,14 @@ fn openai_message(m: &Message) -> Value {
             out.insert("content".into(), json!(m.content));
         }
     } else {
-        let mut parts: Vec<Value> = m
-            .images
-            .iter()
-            .map(|i| {
-                let mut url = json!({ "url": i.url });
-                if let Some(detail) = &i.detail {
-                    url["detail"] = json!(detail);
-                }
-                json!({ "type": "image_url", "image_url": url })
-            })
-            .collect();
+        let mut parts: Vec<Value> = m.images.iter().map(ImagePart::openai_json).collect();
         if !m.content.is_empty() {
             parts.push(json!({ "type": "text", "text": m.content }));
         }
         out.insert("content".into(), Value::Array(parts));
     }
     if !m.tool_calls.is_empty() {
-        let calls: Vec<Value> = m
-            .tool_calls
-            .iter()
-            .map(|c| {
-                json!({
-                    "id": c.id,
-                    "type": "function",
-                    "function": { "name": c.name, "arguments": c.arguments },
-                })
-            })
-            .collect();
+        let calls: Vec<Value> = m.tool_calls.iter().map(ToolCall::openai_json).collect();
         out.insert("tool_calls".into(), Value::Array(calls));
     }
     if m.role == Role::Tool

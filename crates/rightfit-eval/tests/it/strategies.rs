@@ -2,7 +2,7 @@
 //! every call: the order and number of calls, seeds, vote ties, answer extraction, critiques
 //! and revisions, escalation decisions, similarity-chosen examples.
 
-mod support;
+pub(crate) mod support;
 
 use rightfit_types::{ResponseFormat, Role};
 

@@ -8,16 +8,15 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rightfit_config::project::{ModelConfig, Project};
-use rightfit_eval::runner::{self, EvalOptions};
 use rightfit_providers::{Capabilities, EventStream, Health, Provider, ProviderError};
 use rightfit_registry::{BuildError, ProviderFactory};
-use rightfit_store::{RunStore, SqliteStore};
-use rightfit_types::progress::Quiet;
 use rightfit_types::{
-    ChatRequest, ChatResponse, Choice, ExampleRecord, FinishReason, Prompt, Role, Timings,
-    ToolCall, ToolChoice, Usage,
+    ChatRequest, ChatResponse, Choice, FinishReason, Prompt, Role, Timings, ToolCall, ToolChoice,
+    Usage,
 };
 use serde_json::{Value, json};
+
+use crate::strategies::support::{get, run};
 
 type Answer = Box<dyn Fn(&str) -> Vec<ToolCall> + Send + Sync>;
 
@@ -214,28 +213,6 @@ threshold = 1.0
     Project::parse(&dir.join("rightfit.toml"), &text).expect("valid project")
 }
 
-async fn run(p: &Project, models: &Callers) -> BTreeMap<(String, String), ExampleRecord> {
-    let store = SqliteStore::open_in_memory().await.expect("store");
-    let options = EvalOptions {
-        cache: false,
-        ..EvalOptions::default()
-    };
-    let (info, prepared) = runner::start(p, "c", &options, &store)
-        .await
-        .expect("start");
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let info = runner::execute(p, info, prepared, &[], &options, &store, models, &Quiet, rx)
-        .await
-        .expect("execute");
-    store
-        .records(&info.id, None)
-        .await
-        .expect("records")
-        .into_iter()
-        .map(|r| ((r.candidate.clone(), r.example_id.clone()), r))
-        .collect()
-}
-
 #[tokio::test]
 async fn tool_calls_are_offered_scored_shown_forced_and_escalated() {
     let dir = tempfile::tempdir().expect("dir");
@@ -259,11 +236,7 @@ async fn tool_calls_are_offered_scored_shown_forced_and_escalated() {
             _ => Vec::new(),
         });
     let records = run(&p, &models).await;
-    let get = |c: &str, e: &str| {
-        records
-            .get(&(c.to_owned(), e.to_owned()))
-            .unwrap_or_else(|| panic!("no record {c} {e}: {:?}", records.keys()))
-    };
+    let get = |c: &str, e: &str| get(&records, c, e);
     let scores = |c: &str, e: &str| {
         let r = get(c, e);
         ["tool_exact", "tool_name", "tool_args", "tool_valid"].map(|m| r.scores[m])

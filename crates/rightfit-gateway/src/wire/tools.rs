@@ -208,6 +208,50 @@ pub(crate) fn required_str<'a>(
     }
 }
 
+/// A function's optional `description` at `param.description` (empty when absent or null).
+pub(crate) fn description(
+    function: &serde_json::Map<String, Value>,
+    param: &str,
+) -> Result<String, GatewayError> {
+    match function.get("description") {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(d)) => Ok(d.clone()),
+        Some(other) => Err(invalid_type(
+            &format!("{param}.description"),
+            "a string",
+            other,
+        )),
+    }
+}
+
+/// The `messages` list: present, an array, and not empty.
+pub(crate) fn message_list(value: Option<&Value>) -> Result<&[Value], GatewayError> {
+    match value {
+        None => Err(missing("messages")),
+        Some(Value::Array(list)) if list.is_empty() => Err(invalid_value(
+            "messages",
+            "'messages' must contain at least one message.",
+        )),
+        Some(Value::Array(list)) => Ok(list),
+        Some(other) => Err(invalid_type("messages", "an array of objects", other)),
+    }
+}
+
+/// A message at `param`: an object, and its `role` string.
+pub(crate) fn message_role<'a>(
+    message: &'a Value,
+    param: &str,
+) -> Result<(&'a serde_json::Map<String, Value>, &'a str), GatewayError> {
+    let Value::Object(message) = message else {
+        return Err(invalid_type(param, "an object", message));
+    };
+    match message.get("role") {
+        Some(Value::String(role)) => Ok((message, role.as_str())),
+        Some(other) => Err(invalid_type(&format!("{param}.role"), "a string", other)),
+        None => Err(missing(&format!("{param}.role"))),
+    }
+}
+
 /// Whether a request uses tool calling anywhere: tools offered, assistant calls or tool results.
 pub fn uses_tools(tools: &[Tool], messages: &[Message]) -> bool {
     !tools.is_empty()

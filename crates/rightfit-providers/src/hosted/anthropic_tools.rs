@@ -9,6 +9,8 @@
 use rightfit_types::{ChatRequest, ImagePart, Message, Role, ToolChoice};
 use serde_json::{Map, Value, json};
 
+use crate::hosted::tool_request::{arguments_object, check_chosen, declaration, offers_tools};
+
 /// The conversation (system messages already taken out) as Anthropic `messages`.
 pub(super) fn turns(turns: &[&Message]) -> Result<Vec<Value>, String> {
     let mut out: Vec<Value> = Vec::with_capacity(turns.len());
@@ -55,16 +57,12 @@ pub(super) fn turns(turns: &[&Message]) -> Result<Vec<Value>, String> {
                     blocks.push(json!({"type": "text", "text": m.content}));
                 }
                 for (k, call) in m.tool_calls.iter().enumerate() {
-                    let input = serde_json::from_str::<Value>(&call.arguments)
-                        .ok()
-                        .filter(Value::is_object)
-                        .ok_or_else(|| {
-                            format!(
-                                "turn {at}, tool call {k} ({} {:?}): its arguments are not a JSON \
-                                 object ({:?}); Anthropic takes a call's input as an object",
-                                call.id, call.name, call.arguments
-                            )
-                        })?;
+                    let input = arguments_object(
+                        call,
+                        at,
+                        k,
+                        "Anthropic takes a call's input as an object",
+                    )?;
                     blocks.push(json!({
                         "type": "tool_use", "id": call.id, "name": call.name, "input": input,
                     }));
@@ -117,27 +115,13 @@ pub(super) fn insert_tools(
     body: &mut Map<String, Value>,
     request: &ChatRequest,
 ) -> Result<(), String> {
-    if request.tools.is_empty() {
-        return match &request.tool_choice {
-            ToolChoice::Required | ToolChoice::Function(_) => Err(format!(
-                "tool_choice {:?} asks for a tool call, but the request offers no tools",
-                request.tool_choice
-            )),
-            ToolChoice::Auto | ToolChoice::None => Ok(()),
-        };
+    if !offers_tools(request)? {
+        return Ok(());
     }
     let tools: Vec<Value> = request
         .tools
         .iter()
-        .map(|t| {
-            let mut tool = Map::new();
-            tool.insert("name".into(), json!(t.name));
-            if !t.description.is_empty() {
-                tool.insert("description".into(), json!(t.description));
-            }
-            tool.insert("input_schema".into(), t.parameters.clone());
-            Value::Object(tool)
-        })
+        .map(|t| declaration(t, "input_schema", t.parameters.clone()))
         .collect();
     body.insert("tools".into(), Value::Array(tools));
     let mut choice = match &request.tool_choice {
@@ -145,11 +129,7 @@ pub(super) fn insert_tools(
         ToolChoice::None => json!({"type": "none"}),
         ToolChoice::Required => json!({"type": "any"}),
         ToolChoice::Function(name) => {
-            if !request.tools.iter().any(|t| &t.name == name) {
-                return Err(format!(
-                    "tool_choice names {name:?}, which is not among the request's tools"
-                ));
-            }
+            check_chosen(request, name)?;
             json!({"type": "tool", "name": name})
         }
     };

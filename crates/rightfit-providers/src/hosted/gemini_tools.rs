@@ -11,6 +11,8 @@ use rightfit_types::{ChatRequest, ImagePart, Message, Role, ToolCall, ToolChoice
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::hosted::tool_request::{arguments_object, check_chosen, declaration, offers_tools};
+
 /// The conversation (system messages already taken out) as Gemini `contents`. Consecutive tool
 /// results go in one `user` content, as Gemini wants one response part per call of the turn.
 pub(super) fn contents(turns: &[&Message]) -> Result<Vec<Value>, String> {
@@ -38,16 +40,8 @@ pub(super) fn contents(turns: &[&Message]) -> Result<Vec<Value>, String> {
                     parts.push(json!({"text": m.content}));
                 }
                 for (k, call) in m.tool_calls.iter().enumerate() {
-                    let args = serde_json::from_str::<Value>(&call.arguments)
-                        .ok()
-                        .filter(Value::is_object)
-                        .ok_or_else(|| {
-                            format!(
-                                "turn {at}, tool call {k} ({} {:?}): its arguments are not a JSON \
-                                 object ({:?}); Gemini takes a call's args as an object",
-                                call.id, call.name, call.arguments
-                            )
-                        })?;
+                    let args =
+                        arguments_object(call, at, k, "Gemini takes a call's args as an object")?;
                     parts.push(json!({"functionCall": {"name": call.name, "args": args}}));
                 }
                 out.push(json!({"role": "model", "parts": parts}));
@@ -140,27 +134,13 @@ pub(super) fn insert_tools(
     body: &mut Map<String, Value>,
     request: &ChatRequest,
 ) -> Result<(), String> {
-    if request.tools.is_empty() {
-        return match &request.tool_choice {
-            ToolChoice::Required | ToolChoice::Function(_) => Err(format!(
-                "tool_choice {:?} asks for a tool call, but the request offers no tools",
-                request.tool_choice
-            )),
-            ToolChoice::Auto | ToolChoice::None => Ok(()),
-        };
+    if !offers_tools(request)? {
+        return Ok(());
     }
     let declarations: Vec<Value> = request
         .tools
         .iter()
-        .map(|t| {
-            let mut declaration = Map::new();
-            declaration.insert("name".into(), json!(t.name));
-            if !t.description.is_empty() {
-                declaration.insert("description".into(), json!(t.description));
-            }
-            declaration.insert("parameters".into(), gemini_schema(&t.parameters));
-            Value::Object(declaration)
-        })
+        .map(|t| declaration(t, "parameters", gemini_schema(&t.parameters)))
         .collect();
     body.insert(
         "tools".into(),
@@ -171,11 +151,7 @@ pub(super) fn insert_tools(
         ToolChoice::None => Some(json!({"mode": "NONE"})),
         ToolChoice::Required => Some(json!({"mode": "ANY"})),
         ToolChoice::Function(name) => {
-            if !request.tools.iter().any(|t| &t.name == name) {
-                return Err(format!(
-                    "tool_choice names {name:?}, which is not among the request's tools"
-                ));
-            }
+            check_chosen(request, name)?;
             Some(json!({"mode": "ANY", "allowedFunctionNames": [name]}))
         }
     };

@@ -298,7 +298,11 @@ output = {{ type = "label", labels = ["yes", "no"] }}
     Project::parse(&dir.join("rightfit.toml"), &text).expect("valid project")
 }
 
-pub(super) async fn run(p: &Project, models: &Models) -> BTreeMap<(String, String), ExampleRecord> {
+/// The records of a run of component `c` of `p` against `models`, by (candidate, example).
+pub(crate) async fn run(
+    p: &Project,
+    models: &dyn ProviderFactory,
+) -> BTreeMap<(String, String), ExampleRecord> {
     let store = SqliteStore::open_in_memory().await.expect("store");
     let options = EvalOptions {
         cache: false,
@@ -320,7 +324,7 @@ pub(super) async fn run(p: &Project, models: &Models) -> BTreeMap<(String, Strin
         .collect()
 }
 
-pub(super) fn get<'a>(
+pub(crate) fn get<'a>(
     records: &'a BTreeMap<(String, String), ExampleRecord>,
     candidate: &str,
     example: &str,

@@ -3,13 +3,10 @@ use serde_json::{Value, json};
 
 use super::parse;
 use crate::api::Api;
-use crate::wire::GatewayRequest;
+use crate::wire::{GatewayRequest, parse_tests_support};
 
 fn ok(body: &Value) -> GatewayRequest {
-    match parse(body.to_string().as_bytes()) {
-        Ok(request) => request,
-        Err(e) => panic!("{body} was refused: {e:?}"),
-    }
+    parse_tests_support::accepted(parse, body)
 }
 
 /// What the anthropic Python SDK sends for a streamed request with most options set.

@@ -10,7 +10,10 @@ use rightfit_types::{ImagePart, Message, Tool, ToolCall, ToolChoice};
 use serde_json::{Map, Value};
 
 use crate::error::GatewayError;
-use crate::wire::tools::{Calls, chosen, image_url, required_str, schema, tool_list, tool_name};
+use crate::wire::tools::{
+    Calls, chosen, description, image_url, message_list, message_role, required_str, schema,
+    tool_list, tool_name,
+};
 use crate::wire::{
     Fields, invalid_type, invalid_value, missing, text_content, text_part, unsupported,
 };
@@ -98,17 +101,7 @@ fn tool(value: &Value, param: &str) -> Result<Tool, GatewayError> {
     if item.get("input_schema").is_none_or(Value::is_null) {
         return Err(missing(&schema_param));
     }
-    let description = match item.get("description") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(d)) => d.clone(),
-        Some(other) => {
-            return Err(invalid_type(
-                &format!("{param}.description"),
-                "a string",
-                other,
-            ));
-        }
-    };
+    let description = description(item, param)?;
     Ok(Tool {
         name: tool_name(item.get("name"), &format!("{param}.name"))?,
         description,
@@ -119,45 +112,29 @@ fn tool(value: &Value, param: &str) -> Result<Tool, GatewayError> {
 
 /// The `messages` list: user and assistant turns, appended to `out`.
 pub(super) fn turns(value: Option<&Value>, out: &mut Vec<Message>) -> Result<(), GatewayError> {
-    let list = match value {
-        None => return Err(missing("messages")),
-        Some(Value::Array(list)) if list.is_empty() => {
-            return Err(invalid_value(
-                "messages",
-                "'messages' must contain at least one message.",
-            ));
-        }
-        Some(Value::Array(list)) => list,
-        Some(other) => return Err(invalid_type("messages", "an array of objects", other)),
-    };
+    let list = message_list(value)?;
     out.reserve(list.len());
     let mut calls = Calls::default();
     for (i, message) in list.iter().enumerate() {
         let param = format!("messages[{i}]");
-        let Value::Object(message) = message else {
-            return Err(invalid_type(&param, "an object", message));
-        };
-        match message.get("role") {
-            Some(Value::String(role)) => match role.as_str() {
-                "user" => user(message, &param, &calls, out)?,
-                "assistant" => {
-                    let turn = assistant(message, &param)?;
-                    calls.made(&turn, &format!("{param}.content"))?;
-                    out.push(turn);
-                }
-                other => {
-                    return Err(invalid_value(
-                        &format!("{param}.role"),
-                        &format!(
-                            "Invalid value for '{param}.role': '{other}'. Supported values are \
-                             'user' and 'assistant'; put a system prompt in the top-level \
-                             'system' field."
-                        ),
-                    ));
-                }
-            },
-            Some(other) => return Err(invalid_type(&format!("{param}.role"), "a string", other)),
-            None => return Err(missing(&format!("{param}.role"))),
+        let (message, role) = message_role(message, &param)?;
+        match role {
+            "user" => user(message, &param, &calls, out)?,
+            "assistant" => {
+                let turn = assistant(message, &param)?;
+                calls.made(&turn, &format!("{param}.content"))?;
+                out.push(turn);
+            }
+            other => {
+                return Err(invalid_value(
+                    &format!("{param}.role"),
+                    &format!(
+                        "Invalid value for '{param}.role': '{other}'. Supported values are \
+                         'user' and 'assistant'; put a system prompt in the top-level \
+                         'system' field."
+                    ),
+                ));
+            }
         }
     }
     Ok(())

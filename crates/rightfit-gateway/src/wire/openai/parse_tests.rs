@@ -3,26 +3,15 @@ use serde_json::{Value, json};
 
 use super::parse;
 use crate::api::Api;
-use crate::error::ErrorKind;
-use crate::wire::GatewayRequest;
+use crate::wire::{GatewayRequest, parse_tests_support};
 
 fn ok(body: &Value) -> GatewayRequest {
-    match parse(body.to_string().as_bytes()) {
-        Ok(request) => request,
-        Err(e) => panic!("{body} was refused: {e:?}"),
-    }
+    parse_tests_support::accepted(parse, body)
 }
 
 /// The refusal's param and message.
 fn refused(body: &Value) -> (Option<String>, String) {
-    match parse(body.to_string().as_bytes()) {
-        Ok(request) => panic!("{body} was accepted: {request:?}"),
-        Err(e) => {
-            assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e:?}");
-            assert_eq!(e.status().as_u16(), 400);
-            (e.param().map(str::to_owned), e.message().to_owned())
-        }
-    }
+    parse_tests_support::refused(parse, body)
 }
 
 fn user(text: &str) -> Value {

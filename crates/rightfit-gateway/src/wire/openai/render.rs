@@ -1,7 +1,7 @@
 //! OpenAI answers: `chat.completion` bodies, `chat.completion.chunk` frames, model lists.
 
 use bytes::Bytes;
-use rightfit_types::{ChatResponse, FinishReason, TokenLogprob, Usage};
+use rightfit_types::{ChatResponse, FinishReason, TokenLogprob, ToolCall, Usage};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -29,13 +29,7 @@ pub fn response(id: &str, model: &str, created: u64, resp: &ChatResponse) -> Val
                 message["tool_calls"] = choice
                     .tool_calls
                     .iter()
-                    .map(|c| {
-                        json!({
-                            "id": c.id,
-                            "type": "function",
-                            "function": {"name": c.name, "arguments": c.arguments},
-                        })
-                    })
+                    .map(ToolCall::openai_json)
                     .collect();
             }
             json!({

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use crate::error::GatewayError;
 use crate::wire::tools::{
-    Calls, arguments_text, chosen, image_url, required_str, schema, tool_list, tool_name,
+    Calls, arguments_text, chosen, description, image_url, message_list, message_role,
+    required_str, schema, tool_list, tool_name,
 };
 use crate::wire::{
     Fields, invalid_type, invalid_value, missing, text_content, text_part, unsupported,
@@ -59,17 +60,7 @@ fn tool(value: &Value, param: &str) -> Result<Tool, GatewayError> {
         Some(other) => return Err(invalid_type(&param, "an object", other)),
         None => return Err(missing(&param)),
     };
-    let description = match function.get("description") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(d)) => d.clone(),
-        Some(other) => {
-            return Err(invalid_type(
-                &format!("{param}.description"),
-                "a string",
-                other,
-            ));
-        }
-    };
+    let description = description(function, &param)?;
     let strict = match function.get("strict") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -139,30 +130,13 @@ fn tool_choice(value: &Value, tools: &[Tool]) -> Result<ToolChoice, GatewayError
 /// The conversation, one system message first (system and developer messages, wherever they
 /// stand, joined in order with a blank line).
 pub(super) fn messages(value: Option<&Value>) -> Result<Vec<Message>, GatewayError> {
-    let list = match value {
-        None => return Err(missing("messages")),
-        Some(Value::Array(list)) if list.is_empty() => {
-            return Err(invalid_value(
-                "messages",
-                "'messages' must contain at least one message.",
-            ));
-        }
-        Some(Value::Array(list)) => list,
-        Some(other) => return Err(invalid_type("messages", "an array of objects", other)),
-    };
+    let list = message_list(value)?;
     let mut system = Vec::new();
     let mut turns = Vec::with_capacity(list.len());
     let mut calls = Calls::default();
     for (i, message) in list.iter().enumerate() {
         let param = format!("messages[{i}]");
-        let Value::Object(message) = message else {
-            return Err(invalid_type(&param, "an object", message));
-        };
-        let role = match message.get("role") {
-            Some(Value::String(role)) => role.as_str(),
-            Some(other) => return Err(invalid_type(&format!("{param}.role"), "a string", other)),
-            None => return Err(missing(&format!("{param}.role"))),
-        };
+        let (message, role) = message_role(message, &param)?;
         match role {
             "system" | "developer" => system.push(content(message, &param)?),
             "user" => turns.push(user(message, &param)?),

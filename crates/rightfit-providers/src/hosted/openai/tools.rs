@@ -2,8 +2,12 @@
 //! `parallel_tool_calls`, assistant `tool_calls`, `tool` messages and `image_url` parts going
 //! out; `message.tool_calls` and streamed `delta.tool_calls` coming back.
 
-use rightfit_types::{ChatRequest, Message, Role, StreamEvent, ToolCall, ToolChoice};
+use rightfit_types::{
+    ChatRequest, ImagePart, Message, Role, StreamEvent, Tool, ToolCall, ToolChoice,
+};
 use serde_json::{Map, Value, json};
+
+use crate::hosted::tool_request::{check_chosen, offers_tools};
 
 use super::kind::type_name;
 
@@ -25,17 +29,7 @@ pub(super) fn message(m: &Message, at: usize) -> Result<Value, String> {
             Ok(json!({"role": "tool", "tool_call_id": id, "content": m.content}))
         }
         Role::Assistant if !m.tool_calls.is_empty() => {
-            let calls: Vec<Value> = m
-                .tool_calls
-                .iter()
-                .map(|c| {
-                    json!({
-                        "id": c.id,
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": c.arguments},
-                    })
-                })
-                .collect();
+            let calls: Vec<Value> = m.tool_calls.iter().map(ToolCall::openai_json).collect();
             // OpenAI writes `content: null` for a turn that only calls tools.
             let content = if m.content.is_empty() {
                 Value::Null
@@ -45,18 +39,7 @@ pub(super) fn message(m: &Message, at: usize) -> Result<Value, String> {
             Ok(json!({"role": "assistant", "content": content, "tool_calls": calls}))
         }
         Role::User if !m.images.is_empty() => {
-            let mut parts: Vec<Value> = m
-                .images
-                .iter()
-                .map(|image| {
-                    let mut url = Map::new();
-                    url.insert("url".into(), json!(image.url));
-                    if let Some(detail) = &image.detail {
-                        url.insert("detail".into(), json!(detail));
-                    }
-                    json!({"type": "image_url", "image_url": url})
-                })
-                .collect();
+            let mut parts: Vec<Value> = m.images.iter().map(ImagePart::openai_json).collect();
             if !m.content.is_empty() {
                 parts.push(json!({"type": "text", "text": m.content}));
             }
@@ -73,31 +56,10 @@ pub(super) fn insert_tools(
     body: &mut Map<String, Value>,
     request: &ChatRequest,
 ) -> Result<(), String> {
-    if request.tools.is_empty() {
-        return match &request.tool_choice {
-            ToolChoice::Required | ToolChoice::Function(_) => Err(format!(
-                "tool_choice {:?} asks for a tool call, but the request offers no tools",
-                request.tool_choice
-            )),
-            ToolChoice::Auto | ToolChoice::None => Ok(()),
-        };
+    if !offers_tools(request)? {
+        return Ok(());
     }
-    let tools: Vec<Value> = request
-        .tools
-        .iter()
-        .map(|t| {
-            let mut function = Map::new();
-            function.insert("name".into(), json!(t.name));
-            if !t.description.is_empty() {
-                function.insert("description".into(), json!(t.description));
-            }
-            function.insert("parameters".into(), t.parameters.clone());
-            if t.strict {
-                function.insert("strict".into(), json!(true));
-            }
-            json!({"type": "function", "function": function})
-        })
-        .collect();
+    let tools: Vec<Value> = request.tools.iter().map(Tool::openai_json).collect();
     body.insert("tools".into(), Value::Array(tools));
     let choice = match &request.tool_choice {
         // The default with tools; left out.
@@ -105,11 +67,7 @@ pub(super) fn insert_tools(
         ToolChoice::None => Some(json!("none")),
         ToolChoice::Required => Some(json!("required")),
         ToolChoice::Function(name) => {
-            if !request.tools.iter().any(|t| &t.name == name) {
-                return Err(format!(
-                    "tool_choice names {name:?}, which is not among the request's tools"
-                ));
-            }
+            check_chosen(request, name)?;
             Some(json!({"type": "function", "function": {"name": name}}))
         }
     };
