@@ -10,7 +10,9 @@ use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, header};
 use rightfit_config::project::Sticky;
 use rightfit_config::time::{now_rfc3339_millis, unix_now};
-use rightfit_types::{FinishReason, Step, StreamEvent, TrafficRecord, Usage};
+use rightfit_types::{
+    FinishReason, Step, StreamEvent, ToolCall, TrafficRecord, Usage, add_streamed_call,
+};
 use tokio::sync::{mpsc, watch};
 
 use crate::answer::{Answered, ModelAccess, Started, Target};
@@ -18,7 +20,7 @@ use crate::api::Api;
 use crate::app::App;
 use crate::error::GatewayError;
 use crate::plan::{Plan, RouteKind, plan};
-use crate::request::{CLIENT_CLOSED, CallAssembler, Request, fill, redact_calls};
+use crate::request::{CLIENT_CLOSED, Request, fill, redact_calls};
 use crate::shadow;
 use crate::sse::Sse;
 use crate::state::{Served, State};
@@ -252,7 +254,7 @@ async fn pump(
 ) -> Vec<Bytes> {
     let mut last = Vec::new();
     let mut text = String::new();
-    let mut calls = CallAssembler::default();
+    let mut calls: Vec<ToolCall> = Vec::new();
     let mut finish: Option<FinishReason> = None;
     let mut usage: Option<Usage> = None;
     let mut error: Option<(u16, String)> = None;
@@ -291,11 +293,23 @@ async fn pump(
             }
             text.push_str(t);
         }
-        if let StreamEvent::ToolCall { index: 0, .. } = &event {
+        if let StreamEvent::ToolCall {
+            index: 0,
+            call,
+            id,
+            name,
+            arguments,
+        } = &event
+        {
             if ttft.is_none() {
                 ttft = Some(r.arrived.elapsed().as_secs_f64() * 1000.0);
             }
-            calls.push(&event);
+            // Providers check the order of calls before the gateway sees them.
+            if let Err(e) =
+                add_streamed_call(&mut calls, *call, id.as_deref(), name.as_deref(), arguments)
+            {
+                tracing::warn!("stream from {}: {e}", model.name);
+            }
         }
         if let StreamEvent::Finish { index: 0, reason } = &event {
             finish = Some(*reason);
@@ -320,7 +334,7 @@ async fn pump(
     let latency = r.arrived.elapsed().as_secs_f64() * 1000.0;
     let usage = usage.unwrap_or_default();
     record.output = Some(redactor.text(&text));
-    record.tool_calls = redact_calls(redactor, &calls.calls);
+    record.tool_calls = redact_calls(redactor, &calls);
     record.finish_reason = finish.map(|f| f.as_str().to_owned());
     record.ttft_ms = ttft;
     record.latency_ms = latency;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rightfit_types::{ImagePart, Message, StreamEvent, ToolCall, TrafficRecord};
+use rightfit_types::{ImagePart, Message, ToolCall, TrafficRecord};
 use serde_json::{Value, json};
 
 use crate::answer::Answered;
@@ -162,58 +162,12 @@ pub(crate) fn redact_calls(redactor: &Redactor, calls: &[ToolCall]) -> Vec<ToolC
         .collect()
 }
 
-/// Rebuilds the calls of choice 0 from a stream's [`StreamEvent::ToolCall`] events.
-#[derive(Debug, Default)]
-pub(crate) struct CallAssembler {
-    pub(crate) calls: Vec<ToolCall>,
-    numbers: Vec<u32>,
-}
-
-impl CallAssembler {
-    /// Takes one event (others are ignored): a new call number starts a call, later events of
-    /// the same number add to its arguments.
-    pub(crate) fn push(&mut self, event: &StreamEvent) {
-        let StreamEvent::ToolCall {
-            call,
-            id,
-            name,
-            arguments,
-            ..
-        } = event
-        else {
-            return;
-        };
-        match self.numbers.iter().position(|n| n == call) {
-            Some(k) => {
-                let Some(c) = self.calls.get_mut(k) else {
-                    return;
-                };
-                if let Some(id) = id {
-                    c.id.clone_from(id);
-                }
-                if let Some(name) = name {
-                    c.name.clone_from(name);
-                }
-                c.arguments.push_str(arguments);
-            }
-            None => {
-                self.numbers.push(*call);
-                self.calls.push(ToolCall {
-                    id: id.clone().unwrap_or_default(),
-                    name: name.clone().unwrap_or_default(),
-                    arguments: arguments.clone(),
-                });
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use rightfit_types::{ImagePart, Message, StreamEvent, ToolCall};
+    use rightfit_types::{ImagePart, Message, ToolCall};
     use serde_json::json;
 
-    use super::{CallAssembler, logged_message, redact_calls};
+    use super::{logged_message, redact_calls};
     use crate::redact::Redactor;
 
     fn mails() -> Redactor {
@@ -259,33 +213,6 @@ mod tests {
         assert_eq!(
             logged_message(&Message::user("hi"), &r),
             json!({"role": "user", "content": "hi"})
-        );
-    }
-
-    #[test]
-    fn streamed_call_events_rebuild_the_calls() {
-        let event = |call, id: Option<&str>, arguments: &str| StreamEvent::ToolCall {
-            index: 0,
-            call,
-            id: id.map(str::to_owned),
-            name: id.map(|_| "f".to_owned()),
-            arguments: arguments.into(),
-        };
-        let mut calls = CallAssembler::default();
-        for e in [
-            event(0, Some("a"), ""),
-            event(1, Some("b"), "{}"),
-            event(0, None, "{\"x\":"),
-            event(0, None, "1}"),
-        ] {
-            calls.push(&e);
-        }
-        assert_eq!(
-            calls.calls,
-            vec![
-                ToolCall::new("a", "f", &json!({"x": 1})),
-                ToolCall::new("b", "f", &json!({})),
-            ]
         );
     }
 }

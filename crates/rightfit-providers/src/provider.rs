@@ -7,7 +7,7 @@ use futures::stream::BoxStream;
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, EmbeddingRequest, EmbeddingResponse, FinishReason,
     LoglikelihoodRequest, LoglikelihoodResponse, StreamEvent, Timings, TokenLogprob, ToolCall,
-    Usage,
+    Usage, add_streamed_call,
 };
 
 use crate::error::ProviderError;
@@ -164,30 +164,11 @@ pub async fn collect_stream(
                 let choice = calls
                     .get_mut(index as usize)
                     .ok_or_else(|| bad_index(model, index))?;
-                let position = call as usize;
-                if position == choice.len() {
-                    choice.push(ToolCall {
-                        id: String::new(),
-                        name: String::new(),
-                        arguments: String::new(),
-                    });
-                }
-                let Some(slot) = choice.get_mut(position) else {
-                    return Err(ProviderError::Protocol {
+                add_streamed_call(choice, call, id.as_deref(), name.as_deref(), &arguments)
+                    .map_err(|detail| ProviderError::Protocol {
                         provider: model.to_owned(),
-                        detail: format!(
-                            "tool call {call} of choice {index} began before call {}",
-                            choice.len()
-                        ),
-                    });
-                };
-                if let Some(id) = id {
-                    slot.id = id;
-                }
-                if let Some(name) = name {
-                    slot.name.push_str(&name);
-                }
-                slot.arguments.push_str(&arguments);
+                        detail: format!("choice {index}: {detail}"),
+                    })?;
             }
             StreamEvent::Finish { index, reason } => {
                 *reasons

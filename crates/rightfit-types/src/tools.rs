@@ -124,6 +124,39 @@ impl ToolCall {
     }
 }
 
+/// Adds one streamed piece of a tool call ([`crate::StreamEvent::ToolCall`]) to `calls`, the
+/// calls of one choice so far: call number `calls.len()` starts a new call, an earlier number adds
+/// to its call (the id replaced, the name and arguments extended). A number beyond the next one is
+/// an error that says so: calls begin in order.
+pub fn add_streamed_call(
+    calls: &mut Vec<ToolCall>,
+    call: u32,
+    id: Option<&str>,
+    name: Option<&str>,
+    arguments: &str,
+) -> Result<(), String> {
+    let position = call as usize;
+    if position == calls.len() {
+        calls.push(ToolCall {
+            id: String::new(),
+            name: String::new(),
+            arguments: String::new(),
+        });
+    }
+    let began = calls.len();
+    let Some(slot) = calls.get_mut(position) else {
+        return Err(format!("tool call {call} began before call {began}"));
+    };
+    if let Some(id) = id {
+        id.clone_into(&mut slot.id);
+    }
+    if let Some(name) = name {
+        slot.name.push_str(name);
+    }
+    slot.arguments.push_str(arguments);
+    Ok(())
+}
+
 /// An image in a user message, passed to models that take images.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImagePart {
@@ -209,6 +242,35 @@ mod tests {
             image.openai_json(),
             serde_json::json!({"type": "image_url", "image_url": {"url": "u"}})
         );
+    }
+
+    #[test]
+    fn streamed_pieces_rebuild_the_calls_in_order() {
+        let mut calls = Vec::new();
+        for (call, id, arguments) in [
+            (0, Some("a"), ""),
+            (1, Some("b"), "{}"),
+            (0, None, "{\"x\":"),
+            (0, None, "1}"),
+        ] {
+            let name = id.map(|_| "f");
+            assert_eq!(
+                add_streamed_call(&mut calls, call, id, name, arguments),
+                Ok(())
+            );
+        }
+        assert_eq!(
+            calls,
+            vec![
+                ToolCall::new("a", "f", &serde_json::json!({"x": 1})),
+                ToolCall::new("b", "f", &serde_json::json!({})),
+            ]
+        );
+        assert_eq!(
+            add_streamed_call(&mut calls, 3, Some("d"), Some("f"), "{}"),
+            Err("tool call 3 began before call 2".to_owned())
+        );
+        assert_eq!(calls.len(), 2);
     }
 
     #[test]
