@@ -141,4 +141,43 @@ pub trait TrafficStore: Send + Sync + std::fmt::Debug {
     /// Adds `usd` (finite, 0 or more) to what the key has spent. Fails with
     /// [`StoreError::KeyNotFound`] if no key has this id.
     async fn add_spend(&self, key_id: &str, usd: f64) -> Result<(), StoreError>;
+
+    /// What the key with this id has spent, as stored now: every [`TrafficStore::add_spend`]
+    /// of every process on this store. Fails with [`StoreError::KeyNotFound`] if no key has
+    /// this id.
+    async fn spent(&self, key_id: &str) -> Result<f64, StoreError>;
+
+    /// Takes one request from the key's token bucket, shared by every process on this store:
+    /// it holds at most `per_minute` requests and refills at `per_minute` a minute,
+    /// continuously, by the database's clock; a key's first request finds it full. One atomic
+    /// statement, so concurrent callers never take the same token twice. A refused request
+    /// takes nothing and learns how long until a token is there.
+    async fn take_request(&self, key_id: &str, per_minute: u32) -> Result<Admission, StoreError>;
+}
+
+/// What [`TrafficStore::take_request`] decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Admission {
+    /// A token was taken: the request may go on.
+    Admitted,
+    /// The bucket is empty; a token will be there after this long.
+    Wait(std::time::Duration),
+}
+
+impl Admission {
+    /// The decision for a bucket that, after refilling, holds `tokens` (less the one taken
+    /// when `taken`), refilled at `per_minute` a minute.
+    pub(crate) fn of(taken: bool, tokens: f64, per_minute: u32) -> Self {
+        if taken {
+            return Self::Admitted;
+        }
+        let rate = f64::from(per_minute) / 60.0;
+        let secs = if rate > 0.0 {
+            ((1.0 - tokens) / rate).max(0.0)
+        } else {
+            // A limit of 0 a minute never refills: wait "forever", as a whole day.
+            86_400.0
+        };
+        Self::Wait(std::time::Duration::from_secs_f64(secs.min(86_400.0)))
+    }
 }

@@ -31,7 +31,7 @@ mod rows;
 mod sqlite;
 mod traffic;
 
-pub use backend::{LATEST, MAX_LISTED_MATCHES, RunStore, Store, TrafficStore};
+pub use backend::{Admission, LATEST, MAX_LISTED_MATCHES, RunStore, Store, TrafficStore};
 pub use error::StoreError;
 pub use keys::{KeyError, NewKey, Secret, hash_secret, new_key};
 pub use sqlite::SqliteStore;

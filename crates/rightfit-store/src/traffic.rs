@@ -1,5 +1,6 @@
 //! The [`TrafficStore`] of [`SqliteStore`]: the gateway's traffic log (table `traffic`) and its
-//! keys (table `gateway_keys`), both from migration 4 (the answer's tool calls from migration 6).
+//! keys (table `gateway_keys`), both from migration 4 (the answer's tool calls from migration 6), and the keys' shared rate
+//! limits (table `key_buckets`, migration 7).
 
 mod rows;
 
@@ -8,7 +9,7 @@ use rightfit_types::{GatewayKey, TrafficFilter, TrafficRecord};
 use sqlx::error::ErrorKind;
 
 use self::rows::{KEY_COLUMNS, KeyRow, TRAFFIC_COLUMNS, TrafficRow};
-use crate::backend::TrafficStore;
+use crate::backend::{Admission, TrafficStore};
 use crate::error::StoreError;
 use crate::sqlite::SqliteStore;
 use crate::sqlite::kind;
@@ -286,6 +287,50 @@ impl TrafficStore for SqliteStore {
         }
         Ok(())
     }
+
+    async fn spent(&self, key_id: &str) -> Result<f64, StoreError> {
+        let spent: Option<f64> =
+            sqlx::query_scalar("SELECT spent_usd FROM gateway_keys WHERE id = ?")
+                .bind(key_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.query_error(format!("read the spend of gateway key '{key_id}'")))?;
+        spent.ok_or_else(|| StoreError::KeyNotFound {
+            path: self.path.clone(),
+            key: key_id.to_owned(),
+        })
+    }
+
+    async fn take_request(&self, key_id: &str, per_minute: u32) -> Result<Admission, StoreError> {
+        let sql = bucket_sql(SQLITE_EPOCH, "min");
+        let (taken, tokens): (bool, f64) = sqlx::query_as(&sql)
+            .bind(key_id)
+            .bind(f64::from(per_minute))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.query_error(format!("take a request from gateway key '{key_id}'")))?;
+        Ok(Admission::of(taken, tokens, per_minute))
+    }
+}
+
+/// Now in seconds since 1970 by SQLite's clock (milliseconds; the same within a statement).
+const SQLITE_EPOCH: &str = "((julianday('now') - 2440587.5) * 86400.0)";
+
+/// The one statement that takes a request from a key's bucket (`$1` the key's id, `$2` its
+/// requests a minute as a float), returning whether it was taken and the tokens left: a new
+/// bucket starts full; a stored one refills by the time since `at`, up to `$2`. `now` is the
+/// backend's clock in seconds, `least` its two-argument minimum. Every `SET` reads the row as it
+/// was, so the refill is worked out the same way in each.
+pub(crate) fn bucket_sql(now: &str, least: &str) -> String {
+    let refill = format!("{least}($2, key_buckets.tokens + ({now} - key_buckets.at) * $2 / 60.0)");
+    format!(
+        "INSERT INTO key_buckets (key_id, tokens, at, taken) \
+         VALUES ($1, CASE WHEN $2 >= 1 THEN $2 - 1 ELSE $2 END, {now}, $2 >= 1) \
+         ON CONFLICT (key_id) DO UPDATE SET \
+         tokens = CASE WHEN {refill} >= 1 THEN {refill} - 1 ELSE {refill} END, \
+         taken = {refill} >= 1, at = {now} \
+         RETURNING taken, tokens"
+    )
 }
 
 #[cfg(test)]

@@ -66,4 +66,7 @@ backends!(
     keys_are_made_found_by_hash_and_listed,
     revoking_by_id_or_name_keeps_the_first_time,
     spend_adds_up_per_key,
+    spent_reads_every_add_and_concurrent_adds_all_count,
+    the_shared_bucket_admits_its_size_then_says_how_long_to_wait,
+    concurrent_takes_never_share_a_token,
 );

@@ -82,6 +82,7 @@ async fn open_creates_the_file_and_its_directories_in_wal_mode() {
             "_sqlx_migrations",
             "candidates",
             "gateway_keys",
+            "key_buckets",
             "records",
             "response_cache",
             "runs",
@@ -106,7 +107,7 @@ async fn reopening_keeps_data_and_does_not_run_migrations_again() {
     let before = applied(&path).await;
     assert_eq!(
         before.iter().map(|m| m.0).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5, 6]
+        [1, 2, 3, 4, 5, 6, 7]
     );
 
     let store = SqliteStore::open(&path).await.unwrap();
@@ -336,7 +337,7 @@ async fn a_database_from_before_the_gateway_upgrades_and_keeps_its_runs() {
         [1, 2, 3]
     );
 
-    // Opening it applies migrations 4 and 5 only; the run is still there and traffic can be
+    // Opening it applies migrations 4 to 7 only; the run is still there and traffic can be
     // written.
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(store.run("r1").await.unwrap().unwrap().seed, 7);
@@ -346,7 +347,7 @@ async fn a_database_from_before_the_gateway_upgrades_and_keeps_its_runs() {
     store.close().await;
     assert_eq!(
         applied(&path).await.iter().map(|m| m.0).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5, 6]
+        [1, 2, 3, 4, 5, 6, 7]
     );
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(

@@ -1,6 +1,8 @@
 //! The gateway's traffic log and keys: behaviour every [`TrafficStore`] must have.
 
-use rightfit_store::{StoreError, TrafficStore, hash_secret};
+use std::time::Duration;
+
+use rightfit_store::{Admission, StoreError, TrafficStore, hash_secret};
 use rightfit_types::{TrafficFilter, TrafficRecord};
 
 use crate::support::{failed_traffic, key, shadow, traffic};
@@ -447,4 +449,65 @@ pub async fn spend_adds_up_per_key(store: &dyn TrafficStore) {
     }
     let keys = store.keys().await.unwrap();
     assert!((keys[0].spent_usd - 0.750_001).abs() < 1e-12);
+}
+
+pub async fn spent_reads_every_add_and_concurrent_adds_all_count(store: &dyn TrafficStore) {
+    store.put_key(&key("key_a", "alpha")).await.unwrap();
+    assert_eq!(store.spent("key_a").await.unwrap(), 0.0);
+    // 40 adds at once (as from several gateways): none is lost to a read-modify-write race.
+    let adds = (0..40).map(|_| store.add_spend("key_a", 0.125));
+    for result in futures::future::join_all(adds).await {
+        result.unwrap();
+    }
+    assert_eq!(store.spent("key_a").await.unwrap(), 5.0);
+    let err = store.spent("key_zz").await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::KeyNotFound { ref key, .. } if key == "key_zz"),
+        "{err:?}"
+    );
+}
+
+pub async fn the_shared_bucket_admits_its_size_then_says_how_long_to_wait(
+    store: &dyn TrafficStore,
+) {
+    // 4 a minute: a token every 15 s, so none comes back while the test runs (unless it
+    // stalls 15 s, which the last assertion would show).
+    for _ in 0..4 {
+        assert_eq!(
+            store.take_request("key_a", 4).await.unwrap(),
+            Admission::Admitted
+        );
+    }
+    let Admission::Wait(wait) = store.take_request("key_a", 4).await.unwrap() else {
+        panic!("the fifth request in a minute of 4 was admitted");
+    };
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(15),
+        "{wait:?}"
+    );
+    // Refused requests take nothing: the wait does not grow with them.
+    let Admission::Wait(again) = store.take_request("key_a", 4).await.unwrap() else {
+        panic!("admitted");
+    };
+    assert!(again <= wait, "{again:?} > {wait:?}");
+    // Another key has its own bucket; a limit of 0 admits nothing.
+    assert_eq!(
+        store.take_request("key_b", 1).await.unwrap(),
+        Admission::Admitted
+    );
+    assert!(matches!(
+        store.take_request("key_c", 0).await.unwrap(),
+        Admission::Wait(_)
+    ));
+}
+
+pub async fn concurrent_takes_never_share_a_token(store: &dyn TrafficStore) {
+    // 3 a minute, 12 at once: exactly 3 get through (a token takes 20 s to come back).
+    let takes = (0..12).map(|_| store.take_request("key_a", 3));
+    let admitted = futures::future::join_all(takes)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap() == Admission::Admitted)
+        .count();
+    assert_eq!(admitted, 3);
 }
