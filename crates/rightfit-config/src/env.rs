@@ -39,6 +39,12 @@ pub const TEST_LLAMA_VOCAB: &str = "RIGHTFIT_TEST_LLAMA_VOCAB";
 /// The Berkeley Function Calling Leaderboard's data and reference checker (the directory
 /// holding `bfcl_eval/`, from `scripts/bfcl-data`), for the tool-call metrics' golden test.
 pub const TEST_BFCL: &str = "RIGHTFIT_TEST_BFCL";
+/// The admin URL of a PostgreSQL server the tests may create and drop databases on (from
+/// `scripts/test-postgres`, which `scripts/test-tools` runs).
+pub const TEST_POSTGRES: &str = "RIGHTFIT_TEST_POSTGRES";
+/// The store every command uses when the project names none and `--store` is not given: a
+/// `postgres://` URL (for replicas sharing one database) or a SQLite file.
+pub const DATABASE_URL: &str = "RIGHTFIT_DATABASE_URL";
 /// A headless-capable Chromium (Debian's `chromium`), for the HTML report's browser test.
 pub const TEST_CHROMIUM: &str = "RIGHTFIT_TEST_CHROMIUM";
 /// node (v20 or newer), for the gateway's JavaScript SDK test.

@@ -17,6 +17,29 @@ pub const MAX_LISTED_MATCHES: usize = 10;
 /// What [`RunStore::resolve_run`] takes to mean the newest run.
 pub const LATEST: &str = "latest";
 
+/// The one id `prefix` means among the ids that start with it (newest first): fails with
+/// [`StoreError::RunNotFound`] when there is none and [`StoreError::AmbiguousRun`] (listing them)
+/// when there are several.
+pub(crate) fn resolve_matches(
+    path: &std::path::Path,
+    prefix: &str,
+    matches: Vec<String>,
+) -> Result<String, StoreError> {
+    match matches.len() {
+        0 => Err(StoreError::RunNotFound {
+            path: path.to_path_buf(),
+            id: prefix.to_owned(),
+        }),
+        1 => Ok(matches.into_iter().next().unwrap_or_default()),
+        total => Err(StoreError::AmbiguousRun {
+            path: path.to_path_buf(),
+            prefix: prefix.to_owned(),
+            total,
+            matches: matches.into_iter().take(MAX_LISTED_MATCHES).collect(),
+        }),
+    }
+}
+
 /// Where runs, candidates, records and cached responses are kept.
 ///
 /// Runs are listed newest first: by `started_at` (RFC 3339 UTC, so text order is time order),

@@ -45,7 +45,7 @@ pub enum StoreError {
     /// The file is a SQLite database, but some other program's: it has tables and no rightfit
     /// schema history.
     #[error(
-        "{path} is not a rightfit database (a SQLite database with other tables); move it away or pass --store"
+        "{path} is not a rightfit database (a database with other tables); move it away or pass --store"
     )]
     ForeignDatabase {
         /// The database file.

@@ -27,6 +27,7 @@
 mod backend;
 mod error;
 mod keys;
+mod postgres;
 mod rows;
 mod sqlite;
 mod traffic;
@@ -34,4 +35,5 @@ mod traffic;
 pub use backend::{Admission, LATEST, MAX_LISTED_MATCHES, RunStore, Store, TrafficStore};
 pub use error::StoreError;
 pub use keys::{KeyError, NewKey, Secret, hash_secret, new_key};
+pub use postgres::{PostgresStore, is_postgres_url, redact};
 pub use sqlite::SqliteStore;

@@ -274,6 +274,67 @@ impl RecordRow {
     }
 }
 
+/// Binds a [`RunRow`]'s values in [`RUN_COLUMNS`] order: `$q.$bind(value)` chained, so it
+/// serves a query (`bind`) and a multi-row builder (`push_bind`) on either backend alike.
+macro_rules! bind_run {
+    ($q:expr, $bind:ident, $row:expr) => {
+        $q.$bind(&$row.id)
+            .$bind(&$row.component)
+            .$bind(&$row.started_at)
+            .$bind(&$row.finished_at)
+            .$bind(&$row.status)
+            .$bind(&$row.config_hash)
+            .$bind(&$row.dataset)
+            .$bind($row.rows_used)
+            .$bind($row.rows_skipped)
+            .$bind($row.row_limit)
+            .$bind($row.seed)
+            .$bind(&$row.meta)
+    };
+}
+
+/// Binds a [`CandidateRow`]'s values in [`CANDIDATE_COLUMNS`] order (see [`bind_run`]).
+macro_rules! bind_candidate {
+    ($q:expr, $bind:ident, $row:expr) => {
+        $q.$bind(&$row.run_id)
+            .$bind(&$row.name)
+            .$bind(&$row.model)
+            .$bind(&$row.strategy)
+            .$bind(&$row.params)
+            .$bind($row.peak_memory_bytes)
+            .$bind($row.model_memory_bytes)
+    };
+}
+
+/// Binds a [`RecordRow`]'s values in [`RECORD_COLUMNS`] order (see [`bind_run`]).
+macro_rules! bind_record {
+    ($q:expr, $bind:ident, $row:expr) => {
+        $q.$bind(&$row.run_id)
+            .$bind(&$row.candidate)
+            .$bind(&$row.example_id)
+            .$bind($row.position)
+            .$bind(&$row.input)
+            .$bind(&$row.output)
+            .$bind(&$row.reference)
+            .$bind($row.score)
+            .$bind(&$row.scores)
+            .$bind(&$row.parsed)
+            .$bind($row.unparseable)
+            .$bind($row.latency_ms)
+            .$bind($row.ttft_ms)
+            .$bind($row.tokens_in)
+            .$bind($row.tokens_out)
+            .$bind($row.cost_usd)
+            .$bind($row.calls)
+            .$bind($row.cached)
+            .$bind(&$row.error)
+            .$bind($row.confidence)
+            .$bind(&$row.steps)
+    };
+}
+
+pub(crate) use {bind_candidate, bind_record, bind_run};
+
 /// A cached response, as stored.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct CacheRow {

@@ -18,10 +18,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::backend::{LATEST, MAX_LISTED_MATCHES, RunStore};
+use crate::backend::{LATEST, RunStore, resolve_matches};
 use crate::error::StoreError;
 use crate::rows::{
     CANDIDATE_COLUMNS, CacheRow, CandidateRow, RECORD_COLUMNS, RUN_COLUMNS, RecordRow, RunRow,
+    bind_candidate, bind_record, bind_run,
 };
 
 /// Takes the exclusive lock that serialises migrations of the database at `path` (waiting for
@@ -232,23 +233,10 @@ impl SqliteStore {
 impl RunStore for SqliteStore {
     async fn create_run(&self, run: &RunInfo) -> Result<(), StoreError> {
         let row = RunRow::encode(run)?;
-        let result = sqlx::query(&format!(
-            "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&row.id)
-        .bind(&row.component)
-        .bind(&row.started_at)
-        .bind(&row.finished_at)
-        .bind(&row.status)
-        .bind(&row.config_hash)
-        .bind(&row.dataset)
-        .bind(row.rows_used)
-        .bind(row.rows_skipped)
-        .bind(row.row_limit)
-        .bind(row.seed)
-        .bind(&row.meta)
-        .execute(&self.pool)
-        .await;
+        let sql = format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES ({})", marks(12));
+        let result = bind_run!(sqlx::query(&sql), bind, row)
+            .execute(&self.pool)
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) if kind(&err) == Some(ErrorKind::UniqueViolation) => {
@@ -317,20 +305,11 @@ impl RunStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error(format!("look up runs starting '{id_or_prefix}'")))?;
-        match matches.as_slice() {
-            [] => Err(self.run_not_found(id_or_prefix)),
-            [id] => self
-                .run(id)
-                .await?
-                // Deleted between the two queries.
-                .ok_or_else(|| self.run_not_found(id_or_prefix)),
-            _ => Err(StoreError::AmbiguousRun {
-                path: self.path.clone(),
-                prefix: id_or_prefix.to_owned(),
-                total: matches.len(),
-                matches: matches.into_iter().take(MAX_LISTED_MATCHES).collect(),
-            }),
-        }
+        let id = resolve_matches(&self.path, id_or_prefix, matches)?;
+        self.run(&id)
+            .await?
+            // Deleted between the two queries.
+            .ok_or_else(|| self.run_not_found(id_or_prefix))
     }
 
     async fn runs(
@@ -360,20 +339,17 @@ impl RunStore for SqliteStore {
 
     async fn put_candidate(&self, c: &CandidateInfo) -> Result<(), StoreError> {
         let row = CandidateRow::encode(c)?;
-        let result = sqlx::query(&format!(
-            "INSERT INTO candidates ({CANDIDATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) \
+        let result = bind_candidate!(
+            sqlx::query(&format!(
+                "INSERT INTO candidates ({CANDIDATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (run_id, name) DO UPDATE SET model = excluded.model, \
              strategy = excluded.strategy, params = excluded.params, \
              peak_memory_bytes = excluded.peak_memory_bytes, \
              model_memory_bytes = excluded.model_memory_bytes"
-        ))
-        .bind(&row.run_id)
-        .bind(&row.name)
-        .bind(&row.model)
-        .bind(&row.strategy)
-        .bind(&row.params)
-        .bind(row.peak_memory_bytes)
-        .bind(row.model_memory_bytes)
+            )),
+            bind,
+            row
+        )
         .execute(&self.pool)
         .await;
         match result {
@@ -432,28 +408,7 @@ impl RunStore for SqliteStore {
              ON CONFLICT (run_id, candidate, example_id) DO UPDATE SET {updates}"
         );
         for row in &rows {
-            let result = sqlx::query(&sql)
-                .bind(&row.run_id)
-                .bind(&row.candidate)
-                .bind(&row.example_id)
-                .bind(row.position)
-                .bind(&row.input)
-                .bind(&row.output)
-                .bind(&row.reference)
-                .bind(row.score)
-                .bind(&row.scores)
-                .bind(&row.parsed)
-                .bind(row.unparseable)
-                .bind(row.latency_ms)
-                .bind(row.ttft_ms)
-                .bind(row.tokens_in)
-                .bind(row.tokens_out)
-                .bind(row.cost_usd)
-                .bind(row.calls)
-                .bind(row.cached)
-                .bind(&row.error)
-                .bind(row.confidence)
-                .bind(&row.steps)
+            let result = bind_record!(sqlx::query(&sql), bind, row)
                 .execute(&mut *tx)
                 .await;
             // Returning drops `tx`, which rolls the batch back.
@@ -542,6 +497,11 @@ impl RunStore for SqliteStore {
         .map_err(self.query_error(format!("save cached response '{}'", entry.key)))?;
         Ok(())
     }
+}
+
+/// `n` SQLite placeholders: `?, ?, …`.
+pub(crate) fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
 /// The kind of a database error, if it is one.

@@ -2,48 +2,56 @@
 //! keys (table `gateway_keys`), both from migration 4 (the answer's tool calls from migration 6), and the keys' shared rate
 //! limits (table `key_buckets`, migration 7).
 
-mod rows;
+pub(crate) mod rows;
 
 use async_trait::async_trait;
 use rightfit_types::{GatewayKey, TrafficFilter, TrafficRecord};
 use sqlx::error::ErrorKind;
 
-use self::rows::{KEY_COLUMNS, KeyRow, TRAFFIC_COLUMNS, TrafficRow};
+use self::rows::{KEY_COLUMNS, KeyRow, TRAFFIC_COLUMNS, TrafficRow, bind_key, bind_traffic};
 use crate::backend::{Admission, TrafficStore};
 use crate::error::StoreError;
 use crate::sqlite::SqliteStore;
-use crate::sqlite::kind;
+use crate::sqlite::{kind, marks};
 
 /// Now as SQLite writes it: RFC 3339 UTC with milliseconds, like a traffic record's `at`.
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 /// The `WHERE` clause of a filter and the text values it binds, in order (its `limit` and order
-/// are left to the caller).
-fn where_clause(filter: &TrafficFilter) -> (String, Vec<&str>) {
+/// are left to the caller); `mark(i)` is the placeholder of the `i`th value (from 1).
+pub(crate) fn where_clause(
+    filter: &TrafficFilter,
+    mark: impl Fn(usize) -> String,
+) -> (String, Vec<&str>) {
     let mut conditions = Vec::new();
     let mut binds = Vec::new();
-    for (condition, value) in [
-        ("component = ?", &filter.component),
-        ("candidate = ?", &filter.candidate),
-        ("role = ?", &filter.role),
-        ("at >= ?", &filter.since),
+    for (column, op, value) in [
+        ("component", "=", &filter.component),
+        ("candidate", "=", &filter.candidate),
+        ("role", "=", &filter.role),
+        ("at", ">=", &filter.since),
     ] {
         if let Some(value) = value {
-            conditions.push(condition);
             binds.push(value.as_str());
+            conditions.push(format!("{column} {op} {}", mark(binds.len())));
         }
     }
     if filter.ok_only {
-        conditions.push("error IS NULL");
+        conditions.push("error IS NULL".to_owned());
     }
     if filter.errors_only {
-        conditions.push("error IS NOT NULL");
+        conditions.push("error IS NOT NULL".to_owned());
     }
     if conditions.is_empty() {
         (String::new(), binds)
     } else {
         (format!("WHERE {}", conditions.join(" AND ")), binds)
     }
+}
+
+/// SQLite's placeholder: `?` for every value.
+fn question(_: usize) -> String {
+    "?".to_owned()
 }
 
 impl SqliteStore {
@@ -72,7 +80,7 @@ impl SqliteStore {
         let sql = format!(
             "INSERT INTO traffic ({}) VALUES ({}){}",
             TRAFFIC_COLUMNS.join(", "),
-            vec!["?"; TRAFFIC_COLUMNS.len()].join(", "),
+            marks(TRAFFIC_COLUMNS.len()),
             if skip_stored {
                 " ON CONFLICT(id) DO NOTHING"
             } else {
@@ -81,33 +89,7 @@ impl SqliteStore {
         );
         let mut new = Vec::with_capacity(rows.len());
         for row in &rows {
-            let result = sqlx::query(&sql)
-                .bind(&row.id)
-                .bind(&row.at)
-                .bind(&row.api)
-                .bind(&row.key_id)
-                .bind(&row.component)
-                .bind(&row.requested)
-                .bind(&row.route)
-                .bind(&row.candidate)
-                .bind(&row.role)
-                .bind(&row.parent)
-                .bind(&row.input)
-                .bind(&row.output)
-                .bind(&row.finish_reason)
-                .bind(row.stream)
-                .bind(row.status)
-                .bind(&row.error)
-                .bind(row.latency_ms)
-                .bind(row.ttft_ms)
-                .bind(row.tokens_in)
-                .bind(row.tokens_out)
-                .bind(row.cost_usd)
-                .bind(row.escalated)
-                .bind(row.confidence)
-                .bind(row.score)
-                .bind(&row.steps)
-                .bind(&row.tool_calls)
+            let result = bind_traffic!(sqlx::query(&sql), bind, row)
                 .execute(&mut *tx)
                 .await;
             // Returning drops `tx`, which rolls the batch back.
@@ -141,7 +123,7 @@ impl TrafficStore for SqliteStore {
     }
 
     async fn traffic(&self, filter: &TrafficFilter) -> Result<Vec<TrafficRecord>, StoreError> {
-        let (conditions, binds) = where_clause(filter);
+        let (conditions, binds) = where_clause(filter, question);
         let order = if filter.newest_first {
             "ORDER BY at DESC, id DESC"
         } else {
@@ -179,7 +161,7 @@ impl TrafficStore for SqliteStore {
     }
 
     async fn count_traffic(&self, filter: &TrafficFilter) -> Result<u64, StoreError> {
-        let (conditions, binds) = where_clause(filter);
+        let (conditions, binds) = where_clause(filter, question);
         let sql = format!("SELECT COUNT(*) FROM traffic {conditions}");
         let mut query = sqlx::query_scalar::<_, i64>(&sql);
         for value in binds {
@@ -195,20 +177,13 @@ impl TrafficStore for SqliteStore {
 
     async fn put_key(&self, key: &GatewayKey) -> Result<(), StoreError> {
         let row = KeyRow::encode(key)?;
-        let result = sqlx::query(&format!(
-            "INSERT INTO gateway_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&row.id)
-        .bind(&row.name)
-        .bind(&row.hash)
-        .bind(&row.prefix)
-        .bind(&row.created_at)
-        .bind(&row.revoked_at)
-        .bind(row.requests_per_minute)
-        .bind(row.budget_usd)
-        .bind(row.spent_usd)
-        .execute(&self.pool)
-        .await;
+        let sql = format!(
+            "INSERT INTO gateway_keys ({KEY_COLUMNS}) VALUES ({})",
+            marks(9)
+        );
+        let result = bind_key!(sqlx::query(&sql), bind, row)
+            .execute(&self.pool)
+            .await;
         match result {
             Ok(_) => Ok(()),
             // SQLite names the constraint: "UNIQUE constraint failed: gateway_keys.name".
@@ -340,7 +315,7 @@ mod tests {
     #[test]
     fn the_where_clause_binds_what_the_filter_sets_in_order() {
         let none = TrafficFilter::default();
-        let (sql, binds) = where_clause(&none);
+        let (sql, binds) = where_clause(&none, question);
         assert_eq!(sql, "");
         assert!(binds.is_empty());
         let filter = TrafficFilter {
@@ -350,7 +325,7 @@ mod tests {
             ok_only: true,
             ..TrafficFilter::default()
         };
-        let (sql, binds) = where_clause(&filter);
+        let (sql, binds) = where_clause(&filter, question);
         assert_eq!(
             sql,
             "WHERE component = ? AND role = ? AND at >= ? AND error IS NULL"

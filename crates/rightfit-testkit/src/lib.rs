@@ -27,6 +27,7 @@ mod gemini;
 mod limits;
 pub mod llama_server;
 mod openai;
+pub mod postgres;
 mod respond;
 mod script;
 mod server;

@@ -74,6 +74,56 @@ pub(crate) const TRAFFIC_COLUMNS: [&str; 26] = [
     "tool_calls",
 ];
 
+/// Binds a [`TrafficRow`]'s values in [`TRAFFIC_COLUMNS`] order: `$q.$bind(value)` chained, so
+/// it serves a query (`bind`) and a multi-row builder (`push_bind`) on either backend alike.
+macro_rules! bind_traffic {
+    ($q:expr, $bind:ident, $row:expr) => {
+        $q.$bind(&$row.id)
+            .$bind(&$row.at)
+            .$bind(&$row.api)
+            .$bind(&$row.key_id)
+            .$bind(&$row.component)
+            .$bind(&$row.requested)
+            .$bind(&$row.route)
+            .$bind(&$row.candidate)
+            .$bind(&$row.role)
+            .$bind(&$row.parent)
+            .$bind(&$row.input)
+            .$bind(&$row.output)
+            .$bind(&$row.finish_reason)
+            .$bind($row.stream)
+            .$bind($row.status)
+            .$bind(&$row.error)
+            .$bind($row.latency_ms)
+            .$bind($row.ttft_ms)
+            .$bind($row.tokens_in)
+            .$bind($row.tokens_out)
+            .$bind($row.cost_usd)
+            .$bind($row.escalated)
+            .$bind($row.confidence)
+            .$bind($row.score)
+            .$bind(&$row.steps)
+            .$bind(&$row.tool_calls)
+    };
+}
+
+/// Binds a [`KeyRow`]'s values in [`KEY_COLUMNS`] order (see [`bind_traffic`]).
+macro_rules! bind_key {
+    ($q:expr, $bind:ident, $row:expr) => {
+        $q.$bind(&$row.id)
+            .$bind(&$row.name)
+            .$bind(&$row.hash)
+            .$bind(&$row.prefix)
+            .$bind(&$row.created_at)
+            .$bind(&$row.revoked_at)
+            .$bind($row.requests_per_minute)
+            .$bind($row.budget_usd)
+            .$bind($row.spent_usd)
+    };
+}
+
+pub(crate) use {bind_key, bind_traffic};
+
 impl TrafficRow {
     /// Checks and converts a record for writing.
     pub(crate) fn encode(r: &TrafficRecord) -> Result<Self, StoreError> {

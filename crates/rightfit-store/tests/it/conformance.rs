@@ -1,5 +1,6 @@
 //! Behaviour every [`rightfit_store::RunStore`] and [`rightfit_store::TrafficStore`] must have,
-//! run against each backend by `backends!`.
+//! run against each backend by `backends!`: a SQLite file, SQLite in memory, and a
+//! database of its own on the test PostgreSQL server.
 
 mod records;
 mod runs;
@@ -17,6 +18,17 @@ macro_rules! backends {
                 #[tokio::test]
                 async fn $name() {
                     let (_dir, store, _path) = crate::support::file_store().await;
+                    super::$name(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = rightfit_testkit::postgres::TestDatabase::create().await;
+                    let store = rightfit_store::PostgresStore::open(db.url()).await.unwrap();
                     super::$name(&store).await;
                     store.close().await;
                 }

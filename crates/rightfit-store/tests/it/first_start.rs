@@ -24,3 +24,23 @@ async fn concurrent_first_opens_of_a_new_file_all_succeed() {
         }
     }
 }
+
+/// The same on Postgres: sqlx's advisory lock makes the four migrations take turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_opens_of_an_empty_postgres_database_all_succeed() {
+    for round in 0..4 {
+        let db = rightfit_testkit::postgres::TestDatabase::create().await;
+        let opens = (0..4).map(|_| {
+            let url = db.url().to_owned();
+            tokio::spawn(async move { rightfit_store::PostgresStore::open(&url).await })
+        });
+        let stores = futures::future::join_all(opens).await;
+        for (i, store) in stores.into_iter().enumerate() {
+            let store = store
+                .expect("task")
+                .unwrap_or_else(|e| panic!("round {round}, open {i}: {e}"));
+            store.runs(None, 1).await.expect("runs");
+            store.close().await;
+        }
+    }
+}

@@ -11,5 +11,6 @@
 
 mod conformance;
 mod first_start;
+mod postgres;
 mod sqlite;
 mod support;
