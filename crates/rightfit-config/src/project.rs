@@ -43,7 +43,7 @@ pub use strategy::{
     Candidate, CascadeConfig, ConfidenceSource, DEFAULT_ANSWER_PREFIX, ShotSelect, Shots, Strategy,
 };
 pub use student::{ADAPTER_FILE, Student, StudentKind, TrainingData};
-pub use validated::Project;
+pub use validated::{Project, is_database_url, store_override};
 
 #[cfg(test)]
 mod tests;

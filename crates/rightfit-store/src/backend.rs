@@ -46,6 +46,14 @@ pub(crate) fn resolve_matches(
 /// then, for runs started in the same second, the one created later first.
 #[async_trait]
 pub trait RunStore: Send + Sync + std::fmt::Debug {
+    /// The database, as messages name it: a SQLite file's path (or `:memory:`), or a Postgres
+    /// URL without its password.
+    fn location(&self) -> &std::path::Path;
+
+    /// Closes the store's connections, waiting for queries in flight (SQLite also finishes its
+    /// write-ahead log). Queries after it fail.
+    async fn shut_down(&self);
+
     /// Stores a new run. Fails with [`StoreError::DuplicateRun`] if its id is taken.
     async fn create_run(&self, run: &RunInfo) -> Result<(), StoreError>;
 

@@ -5,8 +5,11 @@
 //! writes: it creates a run, puts its candidates, saves records in batches as examples finish,
 //! asks [`RunStore::done`] what to skip when resuming, and caches model answers. The `runs`
 //! commands of the CLI, the reports (`rightfit-report`) and the decision engine read runs,
-//! candidates and records back. All of them talk to the [`RunStore`] trait, not to SQLite, so
-//! another backend (Postgres) can come later; [`SqliteStore`] is the one there is now.
+//! candidates and records back. All of them talk to the [`RunStore`] trait, not to a database:
+//! [`SqliteStore`] keeps everything in one file (one machine, the default), [`PostgresStore`] in
+//! a PostgreSQL database that several processes on several machines share (gateway replicas,
+//! sharded evaluations). [`open`] picks one from where the store is (a path or a
+//! `postgres://` URL); the conformance suite in `tests/it/conformance` runs on both.
 //!
 //! The gateway (`rightfit-gateway`) holds a [`Store`] (both traits) and writes what it serves
 //! through [`TrafficStore`]: traffic records in batches, keys looked up by the hash of the secret
@@ -27,6 +30,7 @@
 mod backend;
 mod error;
 mod keys;
+mod open;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -35,5 +39,6 @@ mod traffic;
 pub use backend::{Admission, LATEST, MAX_LISTED_MATCHES, RunStore, Store, TrafficStore};
 pub use error::StoreError;
 pub use keys::{KeyError, NewKey, Secret, hash_secret, new_key};
+pub use open::open;
 pub use postgres::{PostgresStore, is_postgres_url, redact};
 pub use sqlite::SqliteStore;

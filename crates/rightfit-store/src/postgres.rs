@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo};
+use sqlx::Connection;
 use sqlx::error::ErrorKind;
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use crate::backend::{LATEST, RunStore, resolve_matches};
 use crate::error::StoreError;
@@ -42,9 +43,7 @@ const NEWEST_FIRST: &str = "ORDER BY started_at DESC, seq DESC";
 
 /// Whether `location` names a Postgres database (`postgres://…` or `postgresql://…`) rather than
 /// a SQLite file.
-pub fn is_postgres_url(location: &str) -> bool {
-    location.starts_with("postgres://") || location.starts_with("postgresql://")
-}
+pub use rightfit_config::project::is_database_url as is_postgres_url;
 
 /// `n` Postgres placeholders from `$from`: `$from, $from+1, …`.
 fn marks(from: usize, n: usize) -> String {
@@ -72,6 +71,15 @@ impl PostgresStore {
             path: shown.clone(),
             source,
         })?;
+        // One connection first: a pool that cannot connect says only that it timed out, where
+        // this says why (refused, unknown host, bad password, no such database).
+        let first = PgConnection::connect_with(&options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: shown.clone(),
+                source,
+            })?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -201,6 +209,14 @@ pub fn redact(url: &str) -> String {
 
 #[async_trait]
 impl RunStore for PostgresStore {
+    fn location(&self) -> &Path {
+        &self.path
+    }
+
+    async fn shut_down(&self) {
+        self.pool.close().await;
+    }
+
     async fn create_run(&self, run: &RunInfo) -> Result<(), StoreError> {
         let row = RunRow::encode(run)?;
         let sql = format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES ({})", marks(1, 12));

@@ -231,6 +231,14 @@ impl SqliteStore {
 
 #[async_trait]
 impl RunStore for SqliteStore {
+    fn location(&self) -> &Path {
+        &self.path
+    }
+
+    async fn shut_down(&self) {
+        self.pool.close().await;
+    }
+
     async fn create_run(&self, run: &RunInfo) -> Result<(), StoreError> {
         let row = RunRow::encode(run)?;
         let sql = format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES ({})", marks(12));

@@ -17,10 +17,10 @@ pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
         .map_err(|e| user(anyhow!(e)))?;
     let store = open_store(&project, &args.project).await?;
     let run = args.run.as_deref();
-    let (small_run, small) = stored_records(&store, &c.name, &args.small, run)
+    let (small_run, small) = stored_records(&*store, &c.name, &args.small, run)
         .await
         .map_err(user)?;
-    let (large_run, large) = stored_records(&store, &c.name, &args.large, run)
+    let (large_run, large) = stored_records(&*store, &c.name, &args.large, run)
         .await
         .map_err(user)?;
     let seed = args.seed.unwrap_or(project.seed);

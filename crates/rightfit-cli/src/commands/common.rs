@@ -7,21 +7,24 @@ use std::path::Path;
 use anyhow::Context;
 use rightfit_config::Settings;
 use rightfit_config::calibration::load_calibrations;
-use rightfit_config::project::{ConstraintsConfig, Project};
+use rightfit_config::project::{ConstraintsConfig, Project, store_override};
 use rightfit_decide::Recommendation;
 use rightfit_distill::manifest;
 use rightfit_registry::ModelRegistry;
 use rightfit_report::{HtmlLift, HtmlSection, RunReport};
-use rightfit_store::{RunStore, SqliteStore};
+use std::sync::Arc;
+
+use rightfit_store::{RunStore, Store};
 
 use super::output::{line, note};
 use crate::args::{ProjectArgs, ReportFormat};
 use crate::errors::user;
 
-/// The store `--store` names, else the project's.
-pub async fn store_for(args: &ProjectArgs) -> anyhow::Result<SqliteStore> {
-    match &args.store {
-        Some(path) => SqliteStore::open(path).await.map_err(user),
+/// The store `--store` or `RIGHTFIT_DATABASE_URL` names, else the project's (whose file is then
+/// read, and a bad one is the error).
+pub async fn store_for(args: &ProjectArgs) -> anyhow::Result<Arc<dyn Store>> {
+    match store_override(args.store.as_deref()) {
+        Some(location) => rightfit_store::open(&location).await.map_err(user),
         None => open_store(&super::project::load(&args.config)?, args).await,
     }
 }
@@ -47,10 +50,10 @@ pub fn output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
-/// Opens the project's store (or the one given).
-pub async fn open_store(project: &Project, args: &ProjectArgs) -> anyhow::Result<SqliteStore> {
-    let path = args.store.as_deref().unwrap_or(&project.store);
-    SqliteStore::open(path).await.map_err(user)
+/// Opens the project's store (or the one given: [`Project::store_at`]).
+pub async fn open_store(project: &Project, args: &ProjectArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let location = project.store_at(args.store.as_deref());
+    rightfit_store::open(&location).await.map_err(user)
 }
 
 /// Prints a report in the chosen format.
@@ -96,7 +99,7 @@ pub fn print_lift(
 /// One component's part of the HTML report: the run's records, and the lift and students
 /// from `project`.
 pub async fn html_section(
-    store: &SqliteStore,
+    store: &dyn RunStore,
     report: RunReport,
     recommendation: Option<Recommendation>,
     project: Option<&Project>,

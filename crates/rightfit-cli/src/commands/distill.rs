@@ -39,7 +39,7 @@ pub async fn run(settings: &Settings, args: DistillArgs) -> anyhow::Result<()> {
     let job = Distill {
         project: &project,
         registry: &registry,
-        store: &store,
+        store: &*store,
         progress: &bars,
         stop: &stop,
     };

@@ -40,7 +40,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
     let mut html_sections = Vec::new();
     for component in &components {
         let (resume, skip_others) = (args.resume.as_deref(), args.components.is_empty());
-        let opened = runner::open(&project, component, resume, skip_others, &options, &store);
+        let opened = runner::open(&project, component, resume, skip_others, &options, &*store);
         let Some((run, prepared, only)) = opened.await.map_err(user)? else {
             continue;
         };
@@ -55,18 +55,22 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             prepared,
             &only,
             &options,
-            &store,
+            &*store,
             &registry,
             &bars,
             stop_rx.clone(),
         )
         .await
         .map_err(user)?;
-        let report = run_report(&store, &outcome).await?;
+        let report = run_report(&*store, &outcome).await?;
         if args.html.is_some() {
             let recommendation = recommend_run(settings, &project, &report, &Default::default())?;
-            let section =
-                html_section(&store, report.clone(), Some(recommendation), Some(&project));
+            let section = html_section(
+                &*store,
+                report.clone(),
+                Some(recommendation),
+                Some(&project),
+            );
             html_sections.push(section.await?);
         }
         if args.format == ReportFormat::Json && components.len() > 1 {
@@ -98,7 +102,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             &html_sections,
         )?;
     }
-    note(format!("runs kept in {}", store.path().display()));
-    store.close().await;
+    note(format!("runs kept in {}", store.location().display()));
+    store.shut_down().await;
     Ok(())
 }

@@ -1,7 +1,5 @@
 //! `rightfit keys create | list | revoke`: the gateway's keys, in the project's store.
 
-use rightfit_store::TrafficStore;
-
 use super::common::store_for;
 use super::output::{json, line};
 use crate::args::{KeysCommand, ListFormat};
@@ -28,7 +26,7 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 "created gateway key '{}' ({}) in {}",
                 made.key.name,
                 made.key.id,
-                store.path().display()
+                store.location().display()
             ))?;
             line(made.secret.expose())?;
             line("Keep this secret now: it cannot be shown again (only its hash is stored).")
@@ -56,7 +54,7 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             if !store.revoke_key(&key).await? {
                 return Err(user(anyhow::anyhow!(
                     "no gateway key '{key}' in {} — see 'rightfit keys list'",
-                    store.path().display()
+                    store.location().display()
                 )));
             }
             line(format!("revoked gateway key '{key}'"))

@@ -31,8 +31,9 @@ pub async fn config(settings: &Settings, cmd: ConfigCommand) -> anyhow::Result<(
     let store = ModelStore::new(settings.models_dir());
     let readiness = p.readiness(|m| store.resolve(m).map(|r| r.path).map_err(|e| e.to_string()));
     let mut problems = readiness.problems;
-    let runs = project.store.as_deref().unwrap_or(&p.store);
-    line(rightfit_report::project_terminal(&p, runs, &readiness.local_files).trim_end())?;
+    // Named as messages name it: a URL without its password.
+    let runs = rightfit_store::redact(&p.store_at(project.store.as_deref()).to_string_lossy());
+    line(rightfit_report::project_terminal(&p, runs.as_ref(), &readiness.local_files).trim_end())?;
     if online && let Some(checks) = ModelRegistry::check_hosted(&p).await {
         let rows: Vec<_> = checks
             .iter()

@@ -5,7 +5,6 @@
 use rightfit_config::Settings;
 use rightfit_config::project::ConstraintsConfig;
 use rightfit_eval::summary::{run_report, runs_to_judge};
-use rightfit_store::RunStore;
 use rightfit_types::RunStatus;
 
 use super::common::{
@@ -38,12 +37,12 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
     let store = open_store(&project, &args.project).await?;
     let extra = flags(&args.constraints);
     rightfit_decide::project::check_constraints(&project, &extra).map_err(user)?;
-    let runs = runs_to_judge(&store, &project, args.run.as_deref(), &args.components);
+    let runs = runs_to_judge(&*store, &project, args.run.as_deref(), &args.components);
     let runs = runs.await.map_err(user)?;
     let mut sections = Vec::new();
     let mut all = Vec::new();
     for run in &runs {
-        let r = run_report(&store, run).await?;
+        let r = run_report(&*store, run).await?;
         let rec = recommend_run(settings, &project, &r, &extra)?;
         if run.status != RunStatus::Finished {
             note(format!(
@@ -53,7 +52,7 @@ pub async fn recommend(settings: &Settings, args: RecommendArgs) -> anyhow::Resu
             ));
         }
         if args.html.is_some() {
-            sections.push(html_section(&store, r, Some(rec.clone()), Some(&project)).await?);
+            sections.push(html_section(&*store, r, Some(rec.clone()), Some(&project)).await?);
         }
         all.push((run.id.clone(), rec));
     }
@@ -76,14 +75,14 @@ pub async fn report_command(settings: &Settings, args: ReportArgs) -> anyhow::Re
     let store = store_for(&args.project).await?;
     let project = super::project::load(&args.project.config).ok();
     let run = store.resolve_run(&args.run).await.map_err(user)?;
-    let r = run_report(&store, &run).await?;
+    let r = run_report(&*store, &run).await?;
     let none = ConstraintsConfig::default();
     let rec = project
         .as_ref()
         .map(|p| recommend_run(settings, p, &r, &none));
     let rec = rec.transpose()?;
     if let Some(path) = &args.html {
-        let section = html_section(&store, r.clone(), rec.clone(), project.as_ref()).await?;
+        let section = html_section(&*store, r.clone(), rec.clone(), project.as_ref()).await?;
         write_html(path, &format!("rightfit — run {}", run.id), &[section])?;
         if !args.print {
             return Ok(());

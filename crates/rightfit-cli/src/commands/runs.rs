@@ -2,7 +2,6 @@
 
 use rightfit_eval::runner::settle;
 use rightfit_eval::summary::run_report;
-use rightfit_store::RunStore;
 
 use super::common::{output, print_lift, print_report, store_for};
 use super::output::{json, line, note};
@@ -19,7 +18,7 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
         } => {
             let store = store_for(&project).await?;
             let mut runs = store.runs(component.as_deref(), limit).await?;
-            settle(&store, &mut runs).await?;
+            settle(&*store, &mut runs).await?;
             if as_json {
                 return json(&serde_json::to_value(&runs)?);
             }
@@ -32,8 +31,8 @@ pub async fn run(cmd: RunsCommand) -> anyhow::Result<()> {
         } => {
             let store = store_for(&project).await?;
             let mut info = [store.resolve_run(&run).await.map_err(user)?];
-            settle(&store, &mut info).await?;
-            let r = run_report(&store, &info[0]).await?;
+            settle(&*store, &mut info).await?;
+            let r = run_report(&*store, &info[0]).await?;
             print_report(&r, format)?;
             // The project's baseline and students, when the project file is readable.
             let p = super::project::load(&project.config).ok();

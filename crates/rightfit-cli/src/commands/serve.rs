@@ -8,7 +8,6 @@ use rightfit_config::Settings;
 use rightfit_config::project::GatewayAuth;
 use rightfit_gateway::{Gateway, Options, auth::check_exposure, signals};
 use rightfit_registry::ModelRegistry;
-use rightfit_store::TrafficStore;
 use tokio::sync::mpsc;
 
 use super::common::open_store;
@@ -29,15 +28,16 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     }
     check_exposure(&project.gateway, args.insecure).map_err(|e| user(anyhow!(e)))?;
     let addr = project.gateway.listen;
-    let store = Arc::new(open_store(&project, &args.project).await?);
-    let store_path = args.project.store.clone().unwrap_or(project.store.clone());
+    let store = open_store(&project, &args.project).await?;
+    let store_path = project.store_at(args.project.store.as_deref());
+    let shown_store = store.location().to_path_buf();
     let keys = store.keys().await.map_err(user)?;
     let live_keys = keys.iter().filter(|k| k.revoked_at.is_none()).count();
     let components: Vec<String> = project.components.keys().cloned().collect();
     let models: Vec<String> = project.models.keys().cloned().collect();
     let auth = project.gateway.auth;
     let file = args.project.config.clone();
-    let journal = project.gateway.journal_dir(&store_path);
+    let journal = project.gateway.journal_for(&store_path, &project.root);
     let gateway = Gateway::start(Options {
         file: file.clone(),
         project,
@@ -57,7 +57,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         &models,
         auth,
         live_keys,
-        &store_path,
+        &shown_store,
     ));
     let (reload_tx, reload_rx) = mpsc::channel(4);
     signals::reload_on_sighup(reload_tx.clone()).context("listening for SIGHUP")?;

@@ -1,7 +1,6 @@
 //! `rightfit traffic list | stats | export`: what the gateway recorded, from the project's store.
 
 use rightfit_eval::dataset::{self, TrafficQuery};
-use rightfit_store::TrafficStore;
 use rightfit_types::TrafficFilter;
 
 use super::common::{output, store_for, width};
@@ -91,7 +90,7 @@ pub async fn run(cmd: TrafficCommand) -> anyhow::Result<()> {
                 limit,
             };
             let store = store_for(&project).await?;
-            let (rows, skipped) = dataset::from_traffic(&store, &query).await?;
+            let (rows, skipped) = dataset::from_traffic(&*store, &query).await?;
             dataset::write_rows(
                 &mut output(path.as_deref())?,
                 &rows,

@@ -64,7 +64,11 @@ fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "rightfit".to_owned())
     });
-    let store = clean(&root.join(raw.project.store.as_deref().unwrap_or(".rightfit/runs.db")));
+    let store = match raw.project.store.as_deref() {
+        // A database server's URL is kept as written (joining it to the root would mangle it).
+        Some(url) if super::is_database_url(url) => PathBuf::from(url),
+        store => clean(&root.join(store.unwrap_or(".rightfit/runs.db"))),
+    };
     let seed = raw.project.seed.unwrap_or(42);
     let default_concurrency = raw.project.concurrency.unwrap_or(4);
     if default_concurrency == 0 {

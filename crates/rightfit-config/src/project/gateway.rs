@@ -65,6 +65,19 @@ pub enum Durability {
 }
 
 impl GatewayConfig {
+    /// The journal's directory for a gateway of the project in `root` whose store is `store`:
+    /// as [`GatewayConfig::journal_dir`], except that a database server's store
+    /// ([`super::is_database_url`]) has no file to sit beside, so the default is
+    /// `<root>/.rightfit/gateway-<port>.journal`: one per process, since replicas on one machine
+    /// listen on different ports (a journal is locked by the gateway that owns it).
+    pub fn journal_for(&self, store: &Path, root: &Path) -> Option<PathBuf> {
+        if store.to_str().is_some_and(super::is_database_url) {
+            let own = root.join(format!(".rightfit/gateway-{}", self.listen.port()));
+            return self.journal_dir(&own);
+        }
+        self.journal_dir(store)
+    }
+
     /// The journal's directory for a gateway whose store is `store`: `journal` when set, else
     /// `<store>.journal` beside it; `None` with `durability = "none"`.
     pub fn journal_dir(&self, store: &Path) -> Option<PathBuf> {

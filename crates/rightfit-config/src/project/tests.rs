@@ -560,3 +560,16 @@ confidence = "field-min"
         assert_eq!(cascade.confidence, source, "{name}");
     }
 }
+
+#[test]
+fn a_postgres_store_is_kept_as_written_and_a_file_is_resolved() {
+    let with =
+        |store: &str| STARTER.replacen("[project]", &format!("[project]\nstore = \"{store}\""), 1);
+    let url = "postgres://rightfit@db:5432/rightfit?sslmode=require";
+    assert_eq!(parse(&with(url)).expect("url").store, Path::new(url));
+    let url = "postgresql://db/rf";
+    assert_eq!(parse(&with(url)).expect("url").store, Path::new(url));
+    let p = parse(&with("data/runs.db")).expect("file");
+    assert_eq!(p.store, Path::new("proj/data/runs.db"));
+    assert!(is_database_url("postgres://x/y") && !is_database_url("proj/postgres.db"));
+}
