@@ -11,6 +11,7 @@
 //!
 //! Secrets are references (`api_key = "env:OPENAI_API_KEY"`), read only when a provider is built.
 
+mod base_url;
 mod component;
 mod constraints;
 mod convert;
@@ -28,6 +29,7 @@ mod student;
 mod validated;
 
 pub use crate::prices::Price;
+pub use base_url::BaseUrl;
 pub use component::{
     Component, FewShot, Judge, METRICS, OutputContract, Reference, Split, ToolSource,
 };
@@ -47,6 +49,8 @@ pub use validated::{Project, is_database_url, store_override};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fleet;
 #[cfg(test)]
 mod tests_gateway;
 #[cfg(test)]

@@ -2,12 +2,15 @@
 //!
 //! One transport ([`HostedProvider`]) does the I/O for every protocol: connect, first-byte and
 //! total timeouts, retries with backoff and `Retry-After`, client-side rate limits, key
-//! redaction. What differs between protocols is a [`codec::Codec`].
+//! redaction, and the endpoint pool of a model served by several servers (a fleet: least-loaded
+//! balancing, ejection of failing endpoints, see [`EndpointStats`]). What differs between
+//! protocols is a [`codec::Codec`].
 
 pub(crate) mod anthropic;
 pub(crate) mod codec;
 pub(crate) mod gemini;
 pub(crate) mod openai;
+mod pool;
 mod ratelimit;
 mod retry;
 pub mod sse;
@@ -19,4 +22,5 @@ mod fuzz_tests;
 #[cfg(test)]
 mod tool_tests;
 
+pub use pool::{Ejection, EndpointStats};
 pub use transport::HostedProvider;

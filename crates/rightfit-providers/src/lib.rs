@@ -10,7 +10,7 @@ pub mod hosted;
 mod provider;
 
 pub use error::ProviderError;
-pub use hosted::HostedProvider;
+pub use hosted::{Ejection, EndpointStats, HostedProvider};
 pub use provider::{
     Capabilities, EventStream, Health, MemoryUse, Provider, collect_stream, unit_length,
 };

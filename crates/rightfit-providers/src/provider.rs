@@ -98,6 +98,12 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     async fn memory(&self) -> Option<MemoryUse> {
         None
     }
+
+    /// Each endpoint's counts (requests, failures, ejections, in flight), for models reached
+    /// over HTTP — several for a fleet; empty for models run in-process.
+    fn endpoints(&self) -> Vec<crate::EndpointStats> {
+        Vec::new()
+    }
 }
 
 /// Memory an in-process model uses.

@@ -35,4 +35,4 @@ mod shared;
 
 pub use embeddings::embedding;
 pub use script::{Finish, Protocol, Quirks, Recorded, Reply, ScriptedCall, ServerConfig, Step};
-pub use server::{Hold, TestServer};
+pub use server::{Hold, TestServer, unreachable_url};

@@ -131,6 +131,15 @@ impl TestServer {
     }
 }
 
+/// `http://127.0.0.1:PORT` where nothing listens, so that connecting is refused at once: a port
+/// the system just handed out, released again (for tests of a server that is down).
+pub fn unreachable_url() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let addr = listener.local_addr()?;
+    drop(listener);
+    Ok(format!("http://{addr}"))
+}
+
 /// Requests wait for their answer while this lives (see [`TestServer::hold`]).
 #[derive(Debug)]
 pub struct Hold {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::prices::Price;
+use crate::project::base_url::BaseUrl;
 
 /// Where a secret comes from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -63,8 +64,8 @@ pub enum ProviderConfig {
     Openai {
         /// Model id as the API knows it (`gpt-4o-mini`).
         model: String,
-        /// API base URL; `None`: OpenAI's own.
-        base_url: Option<String>,
+        /// API base URL (or a fleet of them); `None`: OpenAI's own.
+        base_url: Option<BaseUrl>,
         /// Where the API key is read from.
         api_key: SecretRef,
     },
@@ -72,8 +73,8 @@ pub enum ProviderConfig {
     Anthropic {
         /// Model id as the API knows it (`claude-3-5-haiku-latest`).
         model: String,
-        /// API base URL; `None`: Anthropic's own.
-        base_url: Option<String>,
+        /// API base URL (or a fleet of them); `None`: Anthropic's own.
+        base_url: Option<BaseUrl>,
         /// Where the API key is read from.
         api_key: SecretRef,
         /// The `anthropic-version` header (default `2023-06-01`).
@@ -83,8 +84,9 @@ pub enum ProviderConfig {
     Gemini {
         /// Model id as the API knows it (`gemini-2.5-flash`).
         model: String,
-        /// API base URL (including the version path); overrides `api_version`.
-        base_url: Option<String>,
+        /// API base URL (including the version path), or a fleet of them; overrides
+        /// `api_version`.
+        base_url: Option<BaseUrl>,
         /// Where the API key is read from.
         api_key: SecretRef,
         /// `v1beta` (default) or `v1`.
@@ -94,14 +96,26 @@ pub enum ProviderConfig {
     OpenaiCompatible {
         /// Model id as the server knows it.
         model: String,
-        /// The server's base URL (`http://host:port/v1`).
-        base_url: String,
+        /// The server's base URL (`http://host:port/v1`), or several servers serving the same
+        /// model (a fleet).
+        base_url: BaseUrl,
         /// Where the API key is read from, if the server wants one.
         api_key: Option<SecretRef>,
     },
 }
 
 impl ProviderConfig {
+    /// A hosted model's `base_url` as configured (`None`: the API's own, or not hosted).
+    pub fn base_url(&self) -> Option<&BaseUrl> {
+        match self {
+            ProviderConfig::Openai { base_url, .. }
+            | ProviderConfig::Anthropic { base_url, .. }
+            | ProviderConfig::Gemini { base_url, .. } => base_url.as_ref(),
+            ProviderConfig::OpenaiCompatible { base_url, .. } => Some(base_url),
+            ProviderConfig::Local { .. } | ProviderConfig::Classifier { .. } => None,
+        }
+    }
+
     /// The provider's kind as written in the file.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -37,7 +37,7 @@ pub(crate) struct RawProject {
 pub(crate) struct RawModel {
     pub provider: Spanned<String>,
     pub model: Option<String>,
-    pub base_url: Option<String>,
+    pub base_url: Option<Spanned<RawBaseUrl>>,
     pub api_key: Option<Spanned<String>>,
     pub price: Option<RawPrice>,
     pub concurrency: Option<usize>,
@@ -58,6 +58,42 @@ pub(crate) struct RawModel {
     pub cost_per_hour: Option<f64>,
     pub stream: Option<bool>,
     pub adapter: Option<String>,
+}
+
+/// `base_url`: one URL, or a list of them (a fleet). The items are read as any value, so that
+/// one that is not a string is refused naming its index.
+#[derive(Debug)]
+pub(crate) enum RawBaseUrl {
+    One(String),
+    Many(Vec<Spanned<toml::Value>>),
+}
+
+impl<'de> Deserialize<'de> for RawBaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawBaseUrl;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a URL, or a list of URLs (e.g. [\"http://a:8000/v1\", \"http://b:8000/v1\"])",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawBaseUrl, E> {
+                Ok(RawBaseUrl::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawBaseUrl, A::Error> {
+                let mut urls = Vec::new();
+                while let Some(url) = seq.next_element()? {
+                    urls.push(url);
+                }
+                Ok(RawBaseUrl::Many(urls))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,11 +1,13 @@
 //! The provider conformance suite: every hosted provider against a protocol-faithful test server
 //! (`rightfit-testkit`), with the same expectations — answers whole and streamed, request shapes,
 //! and every injected fault: retried when it should be, not otherwise, never a silent wrong
-//! answer. Embeddings likewise (`embeddings`); tool calling and images (`tools`). Plus the OpenAI-compatible provider against
-//! llama.cpp's own `llama-server`.
+//! answer. Embeddings likewise (`embeddings`); tool calling and images (`tools`); a model served
+//! by several endpoints (`fleet`). Plus the OpenAI-compatible provider against llama.cpp's own
+//! `llama-server`.
 
 mod conformance;
 mod embeddings;
+mod fleet;
 mod llama_server;
 mod tools;
 

@@ -9,10 +9,11 @@ use super::locate::Locator;
 use super::paths::clean;
 use crate::env;
 use crate::prices::{self, Price};
+use crate::project::base_url::BaseUrl;
 use crate::project::error::ConfigError;
 use crate::project::limits::{self, within};
 use crate::project::model::{ModelConfig, PriceSource, ProviderConfig, SecretRef};
-use crate::project::raw::RawModel;
+use crate::project::raw::{RawBaseUrl, RawModel};
 
 impl ModelConfig {
     /// A hosted model named on the command line, or `None` for a local one.
@@ -83,6 +84,56 @@ fn http_url(text: &str) -> Result<(), String> {
     }
 }
 
+/// `base_url`: one URL, or a non-empty list of distinct ones (a fleet); `key` is its key path.
+fn base_url(
+    at: &Locator<'_>,
+    key: &str,
+    raw: &Spanned<RawBaseUrl>,
+) -> Result<BaseUrl, ConfigError> {
+    let urls = match raw.get_ref() {
+        RawBaseUrl::One(url) => {
+            http_url(url).map_err(|m| at.invalid(raw.span(), key, m))?;
+            return Ok(BaseUrl::One(url.clone()));
+        }
+        RawBaseUrl::Many(urls) => urls,
+    };
+    if urls.is_empty() {
+        return Err(at.invalid(
+            raw.span(),
+            key,
+            "an empty list: give one URL, or several servers that serve the same model",
+        ));
+    }
+    // The same server written twice (`/v1` and `/v1/`, `HOST` and `host`) would get twice the
+    // load and count twice as healthy: each endpoint once.
+    let mut seen: Vec<String> = Vec::with_capacity(urls.len());
+    let mut fleet = Vec::with_capacity(urls.len());
+    for (i, item) in urls.iter().enumerate() {
+        let at_i = |m: String| at.invalid(item.span(), format!("{key}[{i}]"), m);
+        let url = match item.get_ref() {
+            toml::Value::String(url) => url,
+            other => {
+                return Err(at_i(format!(
+                    "expected a URL in quotes, found {} {other}",
+                    other.type_str()
+                )));
+            }
+        };
+        http_url(url).map_err(at_i)?;
+        let same = url::Url::parse(url)
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|_| url.clone());
+        if let Some(first) = seen.iter().position(|s| *s == same) {
+            return Err(at_i(format!(
+                "'{url}' is already {key}[{first}]: list each server once"
+            )));
+        }
+        seen.push(same);
+        fleet.push(url.clone());
+    }
+    Ok(BaseUrl::Fleet(fleet))
+}
+
 /// `env:NAME`: secrets are never written in the file itself.
 fn secret(at: &Locator<'_>, key: &str, value: &Spanned<String>) -> Result<SecretRef, ConfigError> {
     match value.get_ref().strip_prefix("env:") {
@@ -126,6 +177,12 @@ pub(super) fn model(
             })
             .and_then(|k| secret(at, &key("api_key"), k))
     };
+    let urls = || {
+        raw.base_url
+            .as_ref()
+            .map(|b| base_url(at, &key("base_url"), b))
+            .transpose()
+    };
     let provider = match raw.provider.get_ref().as_str() {
         "local" => ProviderConfig::Local {
             model: need_model()?,
@@ -138,18 +195,18 @@ pub(super) fn model(
         },
         "openai" => ProviderConfig::Openai {
             model: need_model()?,
-            base_url: raw.base_url.clone(),
+            base_url: urls()?,
             api_key: need_key()?,
         },
         "anthropic" => ProviderConfig::Anthropic {
             model: need_model()?,
-            base_url: raw.base_url.clone(),
+            base_url: urls()?,
             api_key: need_key()?,
             api_version: raw.api_version.clone(),
         },
         "gemini" => ProviderConfig::Gemini {
             model: need_model()?,
-            base_url: raw.base_url.clone(),
+            base_url: urls()?,
             api_key: need_key()?,
             api_version: match raw.api_version.as_deref() {
                 None | Some("v1beta") | Some("v1") => raw.api_version.clone(),
@@ -164,7 +221,7 @@ pub(super) fn model(
         },
         "openai-compatible" => ProviderConfig::OpenaiCompatible {
             model: need_model()?,
-            base_url: raw.base_url.clone().ok_or_else(|| {
+            base_url: urls()?.ok_or_else(|| {
                 at.invalid(
                     span.clone(),
                     key("base_url"),
@@ -206,12 +263,14 @@ pub(super) fn model(
     if let Some(n) = raw.concurrency {
         count("concurrency", within(n, 1, limits::PARALLEL))?;
     }
-    if let Some(url) = &raw.base_url {
-        count("base_url", http_url(url))?;
-    }
+    // A fleet takes the project's concurrency per server, so that each is kept as busy as one
+    // server alone would be.
+    let endpoints = provider.base_url().map_or(1, BaseUrl::len);
     let concurrency = raw.concurrency.unwrap_or(match provider {
         ProviderConfig::Local { .. } => raw.parallel.unwrap_or(8),
-        _ => default_concurrency,
+        _ => default_concurrency
+            .saturating_mul(endpoints)
+            .min(limits::PARALLEL.max(default_concurrency)),
     });
     if concurrency == 0 {
         return Err(at.invalid(span, key("concurrency"), "must be at least 1"));

@@ -1,6 +1,6 @@
 //! Chat over HTTP, and what every call shares: waiting for the client-side rate limits, posting
 //! with the protocol's headers within the first-byte limit, reading and checking answers, and
-//! retrying under the policy. Embeddings reuse all of it.
+//! retrying under the policy (`attempts`). Embeddings reuse all of it.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -16,9 +16,10 @@ use tokio::time::{Instant, timeout_at};
 use super::super::codec::Parsed;
 use super::super::sse::SseParser;
 use super::client::HostedProvider;
-use super::errors::{annotate, excerpt};
+use super::errors::excerpt;
 use super::live::{Live, ReadError, TIMED_OUT, events_of, ms, read_all};
 use crate::error::ProviderError;
+use crate::hosted::pool::EndpointStats;
 use crate::provider::{Capabilities, EventStream, Health, Provider, collect_stream};
 
 impl HostedProvider {
@@ -45,6 +46,7 @@ impl HostedProvider {
     /// Sends one chat request and checks its status, within the first-byte limit.
     async fn send(
         &self,
+        base: &str,
         request: &ChatRequest,
         stream: bool,
         deadline: Instant,
@@ -56,14 +58,16 @@ impl HostedProvider {
                 provider: self.label.clone(),
                 detail,
             })?;
-        let url = self.codec.chat_url(&self.base_url, &self.model, stream);
-        self.post(&url, &body, stream, deadline).await
+        let url = self.codec.chat_url(base, &self.model, stream);
+        self.post(base, &url, &body, stream, deadline).await
     }
 
-    /// Posts a JSON body with the protocol's headers and checks the status, within the
-    /// first-byte limit; an unsuccessful status becomes the error a person can act on.
+    /// Posts a JSON body to `url` (at the endpoint `base`) with the protocol's headers and checks
+    /// the status, within the first-byte limit; an unsuccessful status becomes the error a person
+    /// can act on.
     pub(super) async fn post(
         &self,
+        base: &str,
         url: &str,
         body: &serde_json::Value,
         stream: bool,
@@ -85,11 +89,11 @@ impl HostedProvider {
                     after,
                 });
             }
-            Ok(Err(e)) => return Err(self.transport_error(&e)),
+            Ok(Err(e)) => return Err(self.transport_error(&e, base)),
             Ok(Ok(r)) => r,
         };
         if !response.status().is_success() {
-            return Err(self.status_error(response, deadline).await);
+            return Err(self.status_error(response, deadline, base).await);
         }
         Ok(response)
     }
@@ -111,12 +115,13 @@ impl HostedProvider {
     /// produced can still be retried.
     async fn open(
         &self,
+        base: &str,
         request: &ChatRequest,
         started: Instant,
         queue: Duration,
     ) -> Result<Live, ProviderError> {
         let deadline = Instant::now() + self.timeout;
-        let response = self.send(request, true, deadline).await?;
+        let response = self.send(base, request, true, deadline).await?;
         let is_json = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -232,12 +237,13 @@ impl HostedProvider {
     /// One whole (non-streamed) attempt.
     async fn whole(
         &self,
+        base: &str,
         request: &ChatRequest,
         started: Instant,
         queue: Duration,
     ) -> Result<(ChatResponse, Option<Usage>), ProviderError> {
         let deadline = Instant::now() + self.timeout;
-        let response = self.send(request, false, deadline).await?;
+        let response = self.send(base, request, false, deadline).await?;
         let mut body = response.bytes_stream().boxed();
         let bytes = read_all(&mut body, deadline).await.map_err(|e| {
             self.read_error(
@@ -267,38 +273,6 @@ impl HostedProvider {
             usage,
         ))
     }
-
-    /// Runs `attempt` under the retry policy.
-    pub(super) async fn retrying<T, F, Fut>(
-        &self,
-        started: Instant,
-        mut attempt: F,
-    ) -> Result<T, ProviderError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, ProviderError>>,
-    {
-        let mut retry = 0;
-        loop {
-            let error = match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            retry += 1;
-            match self.retry.wait(retry, &error, started.elapsed()) {
-                Ok(wait) => {
-                    tracing::warn!(model = %self.name, retry, wait_s = wait.as_secs_f64(), %error, "retrying");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(give_up) => {
-                    return Err(match give_up.note() {
-                        Some(note) => annotate(error, &note),
-                        None => error,
-                    });
-                }
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -326,19 +300,28 @@ impl Provider for HostedProvider {
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
         let (queue, estimate) = self.admit(estimate_tokens(&request)).await;
         let started = Instant::now();
-        let live = self
-            .retrying(started, || self.open(&request, started, queue))
+        let request = &request;
+        // Only the opening is retried: once an event is handed on, the caller has seen it.
+        let (live, lease) = self
+            .retrying(started, move |base| async move {
+                self.open(&base, request, started, queue).await
+            })
             .await?;
         let tokens = self.tokens.clone();
-        Ok(futures::stream::unfold(Some(live), move |live| {
+        Ok(futures::stream::unfold(Some((live, lease)), move |state| {
             let tokens = tokens.clone();
             async move {
-                let mut live = live?;
+                // The lease lives as long as the stream: it counts as in flight until then.
+                let (mut live, lease) = state?;
                 let item = live.next().await?;
-                if let (Ok(StreamEvent::Done { usage, .. }), Some(b)) = (&item, &tokens) {
-                    b.settle(estimate, f64::from(usage.total_tokens())).await;
+                match (&item, &tokens) {
+                    (Ok(StreamEvent::Done { usage, .. }), Some(b)) => {
+                        b.settle(estimate, f64::from(usage.total_tokens())).await;
+                    }
+                    (Err(e), _) => lease.failed(e),
+                    _ => {}
                 }
-                Some((item, Some(live)))
+                Some((item, Some((live, lease))))
             }
         })
         .boxed())
@@ -348,19 +331,21 @@ impl Provider for HostedProvider {
         let (queue, estimate) = self.admit(estimate_tokens(&request)).await;
         let started = Instant::now();
         let n = request.n.max(1);
-        let (response, usage) = if self.stream_whole {
+        let request = &request;
+        let ((response, usage), _) = if self.stream_whole {
             // A stream that fails half-way is retried whole: nothing reached the caller yet.
-            let response = self
-                .retrying(started, || async {
-                    let live = self.open(&request, started, queue).await?;
-                    collect_stream(&self.label, n, live.into_stream()).await
-                })
-                .await?;
-            let usage = Some(response.usage);
-            (response, usage)
+            self.retrying(started, move |base| async move {
+                let live = self.open(&base, request, started, queue).await?;
+                let response = collect_stream(&self.label, n, live.into_stream()).await?;
+                let usage = Some(response.usage);
+                Ok((response, usage))
+            })
+            .await?
         } else {
-            self.retrying(started, || self.whole(&request, started, queue))
-                .await?
+            self.retrying(started, move |base| async move {
+                self.whole(&base, request, started, queue).await
+            })
+            .await?
         };
         self.settle(estimate, usage.map(|u| u.total_tokens())).await;
         let mut response = response;
@@ -376,46 +361,11 @@ impl Provider for HostedProvider {
     }
 
     async fn health(&self) -> Result<Health, ProviderError> {
-        let url = match self.codec.kind() {
-            "anthropic" => format!("{}/v1/models", self.base_url.trim_end_matches("/v1")),
-            "gemini" => format!(
-                "{}/models/{}",
-                self.base_url,
-                self.model.trim_start_matches("models/")
-            ),
-            _ => format!("{}/models", self.base_url),
-        };
-        let mut builder = self.client.get(&url);
-        for (name, value) in self.codec.headers(self.key.as_ref()) {
-            builder = builder.header(name, value);
-        }
-        let deadline = Instant::now() + self.timeout.min(Duration::from_secs(30));
-        let response = match timeout_at(deadline, builder.send()).await {
-            Err(_) => {
-                return Ok(Health {
-                    ready: false,
-                    detail: format!("{url}: no answer in time"),
-                });
-            }
-            Ok(Err(e)) => {
-                return Ok(Health {
-                    ready: false,
-                    detail: self.transport_error(&e).to_string(),
-                });
-            }
-            Ok(Ok(r)) => r,
-        };
-        if response.status().is_success() {
-            Ok(Health {
-                ready: true,
-                detail: format!("{url} answered {}", response.status()),
-            })
-        } else {
-            Ok(Health {
-                ready: false,
-                detail: self.status_error(response, deadline).await.to_string(),
-            })
-        }
+        Ok(self.check_health().await)
+    }
+
+    fn endpoints(&self) -> Vec<EndpointStats> {
+        self.pool.stats()
     }
 }
 

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rightfit_config::Secret;
-use rightfit_config::project::{ModelConfig, ProviderConfig, SecretRef};
+use rightfit_config::project::{BaseUrl, ModelConfig, ProviderConfig, SecretRef};
 
 use super::super::codec::Codec;
+use super::super::pool::{Ejection, EndpointStats, Pool};
 use super::super::ratelimit::Bucket;
 use super::super::retry::RetryPolicy;
 use super::super::{anthropic, gemini, openai};
@@ -19,7 +20,8 @@ pub struct HostedProvider {
     /// `name (kind model id)`, the prefix of every error.
     pub(super) label: String,
     pub(super) model: String,
-    pub(super) base_url: String,
+    /// The endpoints serving the model (one, or a fleet).
+    pub(super) pool: Arc<Pool>,
     pub(super) key: Option<Secret>,
     /// Where the key came from, for "check the key in …" hints.
     pub(super) key_source: Option<String>,
@@ -53,8 +55,11 @@ impl HostedProvider {
     /// Builds the client with a key given directly (tests, the gateway's own keys).
     pub fn with_key(model: &ModelConfig, key: Option<Secret>) -> Result<Self, String> {
         let trim = |u: &str| u.trim_end_matches('/').to_owned();
-        let (codec, model_id, base_url, key_ref): (Box<dyn Codec>, _, _, _) = match &model.provider
-        {
+        let listed = |given: Option<&BaseUrl>, default: &str| match given {
+            Some(b) => b.urls().iter().map(|u| trim(u)).collect(),
+            None => vec![trim(default)],
+        };
+        let (codec, model_id, urls, key_ref): (Box<dyn Codec>, _, _, _) = match &model.provider {
             ProviderConfig::Openai {
                 model: id,
                 base_url,
@@ -62,7 +67,7 @@ impl HostedProvider {
             } => (
                 Box::new(openai::OpenAi { compatible: false }),
                 id,
-                trim(base_url.as_deref().unwrap_or("https://api.openai.com/v1")),
+                listed(base_url.as_ref(), "https://api.openai.com/v1"),
                 Some(api_key),
             ),
             ProviderConfig::OpenaiCompatible {
@@ -72,7 +77,7 @@ impl HostedProvider {
             } => (
                 Box::new(openai::OpenAi { compatible: true }),
                 id,
-                trim(base_url),
+                listed(Some(base_url), ""),
                 api_key.as_ref(),
             ),
             ProviderConfig::Anthropic {
@@ -87,7 +92,7 @@ impl HostedProvider {
                         .unwrap_or_else(|| anthropic::DEFAULT_VERSION.to_owned()),
                 }),
                 id,
-                trim(base_url.as_deref().unwrap_or("https://api.anthropic.com")),
+                listed(base_url.as_ref(), "https://api.anthropic.com"),
                 Some(api_key),
             ),
             ProviderConfig::Gemini {
@@ -98,13 +103,13 @@ impl HostedProvider {
             } => (
                 Box::new(gemini::Gemini),
                 id,
-                match base_url {
-                    Some(u) => trim(u),
-                    None => format!(
+                listed(
+                    base_url.as_ref(),
+                    &format!(
                         "https://generativelanguage.googleapis.com/{}",
                         api_version.as_deref().unwrap_or("v1beta")
                     ),
-                },
+                ),
                 Some(api_key),
             ),
             ProviderConfig::Local { .. } | ProviderConfig::Classifier { .. } => {
@@ -114,6 +119,12 @@ impl HostedProvider {
                 ));
             }
         };
+        if urls.is_empty() {
+            return Err(format!(
+                "models.{}.base_url: an empty list: give one URL, or several servers that serve the same model",
+                model.name
+            ));
+        }
         let connect = Duration::from_secs_f64(model.connect_timeout_s);
         let client = reqwest::Client::builder()
             .connect_timeout(connect)
@@ -124,7 +135,7 @@ impl HostedProvider {
             label: format!("{} ({} model {model_id})", model.name, codec.kind()),
             name: model.name.clone(),
             model: model_id.clone(),
-            base_url,
+            pool: Arc::new(Pool::new(urls, Ejection::default())),
             key,
             key_source: key_ref.map(|SecretRef::Env(var)| var.clone()),
             codec,
@@ -145,8 +156,27 @@ impl HostedProvider {
         })
     }
 
-    /// The URL requests go to (for messages and `config check`).
+    /// The same client with another cool-down for failing endpoints (the default is
+    /// [`Ejection::default`]: 5 s doubling up to 60 s); the endpoints' counts start again.
+    pub fn with_ejection(mut self, ejection: Ejection) -> Self {
+        self.pool = Arc::new(self.pool.with_ejection(ejection));
+        self
+    }
+
+    /// The URL requests go to — the first endpoint's, for a fleet (for messages and
+    /// `config check`; [`HostedProvider::base_urls`] lists them all).
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.pool.urls().first().map_or("", String::as_str)
+    }
+
+    /// Every endpoint's base URL, in the order configured (trailing `/` removed).
+    pub fn base_urls(&self) -> &[String] {
+        self.pool.urls()
+    }
+
+    /// Each endpoint's counts now: requests, failures, ejections, in flight, cool-down left.
+    /// The same as `Provider::endpoints`.
+    pub fn endpoint_stats(&self) -> Vec<EndpointStats> {
+        self.pool.stats()
     }
 }

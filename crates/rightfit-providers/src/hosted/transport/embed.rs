@@ -64,15 +64,15 @@ impl HostedProvider {
         codec: &dyn EmbeddingCodec,
         inputs: &[String],
     ) -> Result<Embedded, ProviderError> {
-        let url = codec.embed_url(&self.base_url, &self.model);
-        let body = codec.embed_body(&self.model, inputs);
+        let body = &codec.embed_body(&self.model, inputs);
         let chars: usize = inputs.iter().map(String::len).sum();
         let (_, estimate) = self.admit((chars / 4) as f64).await;
         let started = Instant::now();
-        let embedded = self
-            .retrying(started, || async {
+        let (embedded, _) = self
+            .retrying(started, move |base| async move {
                 let deadline = Instant::now() + self.timeout;
-                let response = self.post(&url, &body, false, deadline).await?;
+                let url = codec.embed_url(&base, &self.model);
+                let response = self.post(&base, &url, body, false, deadline).await?;
                 let mut stream = response.bytes_stream().boxed();
                 let bytes = read_all(&mut stream, deadline).await.map_err(|e| {
                     self.read_error(

@@ -12,7 +12,8 @@ use super::client::HostedProvider;
 use crate::error::ProviderError;
 
 impl HostedProvider {
-    pub(super) fn transport_error(&self, e: &reqwest::Error) -> ProviderError {
+    /// The error for a request to the endpoint `base` that got no answer.
+    pub(super) fn transport_error(&self, e: &reqwest::Error, base: &str) -> ProviderError {
         let detail = self.redact(&error_chain(e));
         if e.is_connect() && e.is_timeout() {
             ProviderError::Timeout {
@@ -23,7 +24,7 @@ impl HostedProvider {
         } else if e.is_connect() {
             ProviderError::Unavailable {
                 provider: self.label.clone(),
-                detail: format!("cannot connect to {}: {detail}", self.base_url),
+                detail: format!("cannot connect to {base}: {detail}"),
             }
         } else {
             ProviderError::Unavailable {
@@ -33,11 +34,12 @@ impl HostedProvider {
         }
     }
 
-    /// Turns an unsuccessful response into the error a person can act on.
+    /// Turns an unsuccessful response from the endpoint `base` into the error a person can act on.
     pub(super) async fn status_error(
         &self,
         response: reqwest::Response,
         deadline: Instant,
+        base: &str,
     ) -> ProviderError {
         let status = response.status().as_u16();
         let header = |name: &str| {
@@ -89,8 +91,8 @@ impl HostedProvider {
             404 => ProviderError::NotFound {
                 provider,
                 message: format!(
-                    "{message} — is the model '{}' served at {}?",
-                    self.model, self.base_url
+                    "{message} — is the model '{}' served at {base}?",
+                    self.model
                 ),
             },
             429 if kind.as_deref() == Some("insufficient_quota") => ProviderError::Auth {
