@@ -12,10 +12,12 @@ use rightfit_types::TrafficRecord;
 use tokio_util::task::TaskTracker;
 
 use crate::api::Api;
-use crate::auth::{KeyState, Keys};
+use crate::auth::{self, KeyState, Keys};
 use crate::error::GatewayError;
+use crate::journal::Spend;
 use crate::metrics::{Metrics, Observation};
 use crate::recorder::TrafficRecorder;
+use crate::spend::add_now;
 use crate::state::State;
 
 /// What every request shares.
@@ -82,13 +84,32 @@ impl App {
         }
     }
 
-    /// Counts a finished record in the metrics and the key's spend, and queues it.
-    pub(crate) fn finish(&self, record: TrafficRecord, key: Option<&KeyState>) {
-        if let (Some(k), Some(cost)) = (key, record.cost_usd) {
-            k.spend(cost);
+    /// The key a generation request carries, admitted by its limits as the store holds them
+    /// ([`auth::admit`]); `None` when keys are not required.
+    pub(crate) async fn admit(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<Arc<KeyState>>, GatewayError> {
+        let key = self.keys.authenticate(headers)?;
+        if let Some(k) = &key {
+            auth::admit(k, &*self.store, &self.metrics).await?;
         }
+        Ok(key)
+    }
+
+    /// Counts a finished record in the metrics and queues it (journalled first). A key with a
+    /// budget has the cost added to its stored spend first, before the caller completes the
+    /// answer, so that its next request, on any replica, is checked against it; other keys'
+    /// costs are added by the traffic writer once the record is stored.
+    pub(crate) async fn finish(&self, record: TrafficRecord, key: Option<&KeyState>) {
+        let spend = match (key, record.cost_usd) {
+            (Some(k), Some(cost)) if k.budget_usd().is_some() => {
+                add_now(&*self.store, &self.metrics, &k.id(), cost).await
+            }
+            _ => Spend::Pending,
+        };
         self.observe(&record);
-        self.recorder.record(record);
+        self.recorder.record(record, spend);
     }
 
     /// A request refused before routing: an error response, counted but not logged (there

@@ -1,22 +1,52 @@
-//! Gateway keys: who may call, how often, and how much they may spend.
+//! Gateway keys: who may call, how often, and how much they may spend — held across every
+//! gateway (replica) on one store.
 //!
 //! Keys live in the store as SHA-256 hashes (`rightfit keys create` prints the secret once).
-//! The gateway keeps them in memory and re-reads the store every [`REFRESH`], so a key made or
-//! revoked by another process takes effect within that time without a restart. A key's rate
-//! limit is a token bucket (its requests per minute, refilled continuously, bursting up to one
-//! minute's worth); its budget is checked before a request and its spend updated as requests
-//! finish (in this process; replicas each see the store's figure as of their last refresh).
+//! The gateway keeps the key table in memory and re-reads it every [`REFRESH`]: a key made,
+//! changed or revoked by any process on the store (`rightfit keys`, another replica) is honoured
+//! here within [`REFRESH`] plus one store read, without a restart.
+//!
+//! The limits are the store's, not this process's, so they hold for a key whatever replica
+//! each of its requests reaches ([`admit`]):
+//!
+//! - **Budget** (`budget_usd`): a request is admitted only if the key's spend as stored now
+//!   ([`TrafficStore::spent`], one read per request of a budgeted key) is below the budget. A
+//!   finished request's cost is added to the store ([`TrafficStore::add_spend`]) as soon as it
+//!   is known, before the answer completes (`App::finish`): before a whole answer is returned,
+//!   before the last frames of a stream. So the stored spend only lags by the requests still
+//!   running, and a budget is overshot only by requests admitted while the stored spend was
+//!   below it that were still running when it crossed: the final spend is below
+//!   `budget + n × c`, with `n` the key's requests in flight on all replicas (admitted, cost
+//!   not yet added) when the stored spend first reached the budget, the crossing one
+//!   included, and `c` the largest cost of one request. Every request admitted after that
+//!   reads a spend at or over the budget. A client that waits for each answer before sending
+//!   the next overshoots by at most its last request. A cost the store cannot take when the
+//!   request finishes is added by the traffic writer with the record (that request counts as
+//!   in flight until then); the writer and the journal's replay add no cost that was added at
+//!   finish (`crate::journal::Spend`).
+//! - **Rate** (`requests_per_minute`): a token bucket in the store
+//!   ([`TrafficStore::take_request`]: one atomic statement on the database's clock, shared by
+//!   every replica; it holds a minute's worth and refills continuously), so the limit is exact
+//!   across replicas. A refused request gets 429 with `Retry-After` in whole seconds (at
+//!   least 1).
+//!
+//! When the store cannot answer: a budget that cannot be read refuses the request (503 with
+//! `Retry-After: 1`; money is not spent blind), and a rate limit that cannot be checked is
+//! decided by this process's own bucket for the key (the same size and refill), so the gateway
+//! keeps serving and, while the store is down, a key gets at most its limit from each replica
+//! (never no limit at all). Each such error is logged and counted
+//! (`rightfit_key_store_errors_total`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
-use rightfit_store::TrafficStore;
+use rightfit_store::{Admission, TrafficStore};
 use rightfit_types::GatewayKey;
 
 use crate::error::GatewayError;
+use crate::metrics::{KeyCheck, Metrics};
 
 /// Refuses a gateway that would listen on a non-loopback address with `auth = "none"`: anyone
 /// who could reach it could spend the model budget. `insecure` (`rightfit serve --insecure`)
@@ -41,15 +71,15 @@ pub fn check_exposure(
 /// How often keys are re-read from the store.
 pub const REFRESH: Duration = Duration::from_secs(2);
 
-/// Spend is kept in millionths of a dollar so it can be an atomic integer.
-const MICRO: f64 = 1_000_000.0;
+/// How long a request refused for a limit that could not be checked is told to wait.
+const STORE_RETRY_S: u64 = 1;
 
 /// One key as the gateway tracks it.
 #[derive(Debug)]
 pub struct KeyState {
     key: RwLock<GatewayKey>,
-    bucket: Mutex<Bucket>,
-    spent_micro: AtomicU64,
+    /// This process's bucket, used only while the store cannot be asked.
+    fallback: Mutex<Bucket>,
 }
 
 #[derive(Debug)]
@@ -58,17 +88,23 @@ struct Bucket {
     at: Instant,
 }
 
+/// What admission needs of a key, read once.
+struct Limits {
+    id: String,
+    name: String,
+    requests_per_minute: Option<u32>,
+    budget_usd: Option<f64>,
+}
+
 impl KeyState {
     fn new(key: GatewayKey) -> Self {
         let tokens = key.requests_per_minute.map_or(0.0, f64::from);
-        let spent = (key.spent_usd.max(0.0) * MICRO) as u64;
         Self {
             key: RwLock::new(key),
-            bucket: Mutex::new(Bucket {
+            fallback: Mutex::new(Bucket {
                 tokens,
                 at: Instant::now(),
             }),
-            spent_micro: AtomicU64::new(spent),
         }
     }
 
@@ -77,16 +113,13 @@ impl KeyState {
         self.key.read().map(|k| k.id.clone()).unwrap_or_default()
     }
 
-    /// Adds a finished request's cost to the key's spend.
-    pub fn spend(&self, usd: f64) {
-        if usd.is_finite() && usd > 0.0 {
-            self.spent_micro
-                .fetch_add((usd * MICRO).round() as u64, Ordering::Relaxed);
-        }
+    /// The key's budget in US dollars, as of the last refresh.
+    pub fn budget_usd(&self) -> Option<f64> {
+        self.key.read().ok().and_then(|k| k.budget_usd)
     }
 
-    /// Refuses a revoked key, a key over budget, or a request over the rate limit.
-    fn admit(&self, now: Instant) -> Result<(), GatewayError> {
+    /// The key's limits; refuses a revoked key.
+    fn limits(&self) -> Result<Limits, GatewayError> {
         let key = self
             .key
             .read()
@@ -96,38 +129,98 @@ impl KeyState {
                 "this gateway key has been revoked",
             ));
         }
-        if let Some(budget) = key.budget_usd {
-            let spent = self.spent_micro.load(Ordering::Relaxed) as f64 / MICRO;
-            if spent >= budget {
-                return Err(GatewayError::budget_exhausted(format!(
-                    "gateway key '{}' has spent ${spent:.4} of its ${budget:.4} budget",
-                    key.name
-                )));
-            }
-        }
-        if let Some(rpm) = key.requests_per_minute {
-            let rate = f64::from(rpm) / 60.0;
-            let mut b = self
-                .bucket
-                .lock()
-                .map_err(|_| GatewayError::internal("rate limiter poisoned"))?;
-            let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-            b.tokens = (b.tokens + elapsed * rate).min(f64::from(rpm));
-            b.at = now;
-            if b.tokens < 1.0 {
-                let wait = ((1.0 - b.tokens) / rate).ceil().max(1.0) as u64;
-                return Err(GatewayError::rate_limited(
-                    format!(
-                        "gateway key '{}' is limited to {rpm} requests per minute",
-                        key.name
-                    ),
-                    Some(wait),
-                ));
-            }
-            b.tokens -= 1.0;
-        }
-        Ok(())
+        Ok(Limits {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            requests_per_minute: key.requests_per_minute,
+            budget_usd: key.budget_usd,
+        })
     }
+
+    /// Takes a request from this process's bucket (holding `rpm`, refilled at `rpm` a minute);
+    /// how long until one is there if it is empty.
+    fn take_local(&self, rpm: u32, now: Instant) -> Result<Admission, GatewayError> {
+        let mut b = self
+            .fallback
+            .lock()
+            .map_err(|_| GatewayError::internal("rate limiter poisoned"))?;
+        let rate = f64::from(rpm) / 60.0;
+        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * rate).min(f64::from(rpm));
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            return Ok(Admission::Admitted);
+        }
+        // A limit of 0 a minute never refills: a day, as the store says.
+        let wait = if rate > 0.0 {
+            (1.0 - b.tokens) / rate
+        } else {
+            86_400.0
+        };
+        Ok(Admission::Wait(Duration::from_secs_f64(wait.min(86_400.0))))
+    }
+}
+
+/// Seconds for `Retry-After`: whole, rounded up, at least 1.
+fn retry_after_s(wait: Duration) -> u64 {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
+}
+
+/// Lets a request of `key` in, or says why not: revoked (401), over its budget as stored now
+/// (429 `insufficient_quota`), over its rate limit as the store's shared bucket says (429 with
+/// `Retry-After`). The budget is read before a token is taken, so a request refused for its
+/// budget takes nothing from the rate limit. See the module docs for what happens when the
+/// store cannot answer.
+pub async fn admit(
+    key: &KeyState,
+    store: &dyn TrafficStore,
+    metrics: &Metrics,
+) -> Result<(), GatewayError> {
+    let limits = key.limits()?;
+    if let Some(budget) = limits.budget_usd {
+        let spent = store.spent(&limits.id).await.map_err(|e| {
+            metrics.key_store_error(KeyCheck::Budget);
+            tracing::error!(
+                "gateway key {}: budget not checked, request refused: {e}",
+                limits.id
+            );
+            GatewayError::unavailable(
+                "the gateway cannot check this key's budget right now; try again shortly",
+            )
+            .with_retry_after(STORE_RETRY_S)
+        })?;
+        if spent >= budget {
+            return Err(GatewayError::budget_exhausted(format!(
+                "gateway key '{}' has spent ${spent:.4} of its ${budget:.4} budget",
+                limits.name
+            )));
+        }
+    }
+    if let Some(rpm) = limits.requests_per_minute {
+        let admission = match store.take_request(&limits.id, rpm).await {
+            Ok(a) => a,
+            Err(e) => {
+                metrics.key_store_error(KeyCheck::RateLimit);
+                tracing::warn!(
+                    "gateway key {}: rate limit not checked in the store, this gateway's own bucket decides: {e}",
+                    limits.id
+                );
+                key.take_local(rpm, Instant::now())?
+            }
+        };
+        if let Admission::Wait(wait) = admission {
+            return Err(GatewayError::rate_limited(
+                format!(
+                    "gateway key '{}' is limited to {rpm} requests per minute",
+                    limits.name
+                ),
+                Some(retry_after_s(wait)),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The gateway's keys.
@@ -155,8 +248,8 @@ impl Keys {
         self.required
     }
 
-    /// Re-reads the store: new keys appear, revocations and limits take effect, counters and
-    /// buckets of known keys are kept.
+    /// Re-reads the store: new keys appear, revocations and limits take effect (this
+    /// process's fallback buckets of known keys are kept).
     pub async fn refresh(&self, store: &dyn TrafficStore) -> Result<(), String> {
         let stored = store.keys().await.map_err(|e| e.to_string())?;
         let mut map = self
@@ -168,8 +261,6 @@ impl Keys {
             let hash = key.hash.clone();
             let state = match map.remove(&hash) {
                 Some(s) => {
-                    let store_spent = (key.spent_usd.max(0.0) * MICRO) as u64;
-                    s.spent_micro.fetch_max(store_spent, Ordering::Relaxed);
                     if let Ok(mut k) = s.key.write() {
                         *k = key;
                     }
@@ -183,9 +274,10 @@ impl Keys {
         Ok(())
     }
 
-    /// The key a request carries (`Authorization: Bearer KEY` or `x-api-key: KEY`), admitted;
-    /// `None` when keys are not required.
-    pub fn check(&self, headers: &HeaderMap) -> Result<Option<Arc<KeyState>>, GatewayError> {
+    /// The key a request carries (`Authorization: Bearer KEY` or `x-api-key: KEY`), known and
+    /// not revoked, with no limit checked (listings and health take no store round trip);
+    /// `None` when keys are not required. A generation request goes on to [`admit`].
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Arc<KeyState>>, GatewayError> {
         if !self.required {
             return Ok(None);
         }
@@ -209,63 +301,11 @@ impl Keys {
             .get(&hash)
             .cloned()
             .ok_or_else(|| GatewayError::authentication("unknown gateway key"))?;
-        state.admit(Instant::now())?;
+        state.limits()?;
         Ok(Some(state))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(rpm: Option<u32>, budget: Option<f64>) -> GatewayKey {
-        GatewayKey {
-            id: "key_1".into(),
-            name: "app".into(),
-            hash: "h".into(),
-            prefix: "rf-abc".into(),
-            created_at: "2026-11-30T00:00:00Z".into(),
-            revoked_at: None,
-            requests_per_minute: rpm,
-            budget_usd: budget,
-            spent_usd: 0.0,
-        }
-    }
-
-    #[test]
-    fn the_bucket_allows_a_minute_then_refills() {
-        // Read before the key's bucket starts, so that no real time passes between them: the
-        // bucket refills only by the instants given below.
-        let t0 = Instant::now();
-        let k = KeyState::new(key(Some(60), None));
-        for _ in 0..60 {
-            k.admit(t0).expect("within the burst");
-        }
-        let e = k.admit(t0).expect_err("61st in the same instant");
-        assert_eq!(e.status().as_u16(), 429);
-        // One request per second refills.
-        k.admit(t0 + Duration::from_millis(1_001))
-            .expect("a second later");
-        assert!(k.admit(t0 + Duration::from_millis(1_002)).is_err());
-    }
-
-    #[test]
-    fn a_budget_stops_requests_once_spent() {
-        let k = KeyState::new(key(None, Some(0.01)));
-        k.admit(Instant::now()).expect("nothing spent");
-        k.spend(0.004);
-        k.admit(Instant::now()).expect("0.004 of 0.01");
-        k.spend(0.006);
-        let e = k.admit(Instant::now()).expect_err("spent");
-        assert_eq!(e.status().as_u16(), 429);
-        assert!(e.message().contains("budget"), "{e}");
-    }
-
-    #[test]
-    fn a_revoked_key_is_refused() {
-        let mut g = key(None, None);
-        g.revoked_at = Some("2026-11-30T01:00:00Z".into());
-        let e = KeyState::new(g).admit(Instant::now()).expect_err("revoked");
-        assert_eq!(e.status().as_u16(), 401);
-    }
-}
+#[path = "auth_tests.rs"]
+mod tests;

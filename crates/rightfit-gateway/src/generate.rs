@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use crate::answer::{Answered, ModelAccess, Started, Target};
 use crate::api::Api;
 use crate::app::App;
+use crate::auth::KeyState;
 use crate::error::GatewayError;
 use crate::plan::{Plan, RouteKind, plan};
 use crate::request::{CLIENT_CLOSED, Request, fill, redact_calls};
@@ -30,7 +31,7 @@ use crate::wire::{anthropic, openai};
 pub async fn generate(app: Arc<App>, api: Api, headers: HeaderMap, body: Body) -> Response {
     let arrived = Instant::now();
     let in_flight = app.metrics.in_flight_guard();
-    let key = match app.keys.check(&headers) {
+    let key = match app.admit(&headers).await {
         Ok(k) => k,
         Err(e) => return app.refuse(api, e),
     };
@@ -159,8 +160,27 @@ async fn route(app: &Arc<App>, state: &Arc<State>, r: Request, headers: &HeaderM
     record.status = e.status().as_u16();
     record.error = Some(e.message().to_owned());
     record.steps = tried;
-    app.finish(record, r.key.as_deref());
+    finish(app, record, r.key.clone()).await;
     e.into_response(r.api)
+}
+
+/// [`App::finish`], waited for. When it adds a budgeted key's spend to the store it runs in a
+/// task of its own: a client that goes away meanwhile (which drops this request's future)
+/// stops neither the spend nor the record.
+async fn finish(app: &Arc<App>, record: TrafficRecord, key: Option<Arc<KeyState>>) {
+    let budgeted = key.as_ref().is_some_and(|k| k.budget_usd().is_some());
+    if !(budgeted && record.cost_usd.is_some_and(|c| c > 0.0)) {
+        // Nothing to wait for: the record is queued without a store round trip.
+        app.finish(record, key.as_deref()).await;
+        return;
+    }
+    let task = app.clone();
+    let done = app
+        .tasks
+        .spawn(async move { task.finish(record, key.as_deref()).await });
+    if let Err(e) = done.await {
+        tracing::error!("recording a finished request failed: {e}");
+    }
 }
 
 fn target<'a>(state: &'a State, served: Option<&'a Served>, name: &str) -> Option<Target<'a>> {
@@ -199,7 +219,7 @@ async fn respond(
                 };
                 axum::Json(body).into_response()
             };
-            app.finish(record, r.key.as_deref());
+            finish(app, record, r.key.clone()).await;
             response
         }
         Started::Stream { first, rest, model } => {
@@ -220,7 +240,7 @@ async fn respond(
                 let _ = primary.send(Some(text.filter(|_| record.error.is_none())));
                 // Recorded (journalled) before the client sees the stream end: a gateway
                 // killed after that loses nothing the client was told is complete.
-                app.finish(record, r.key.as_deref());
+                app.finish(record, r.key.as_deref()).await;
                 for frame in last {
                     if tx.send(frame).await.is_err() {
                         break;

@@ -11,6 +11,15 @@
 //!
 //! One gateway at a time owns a journal: the directory is locked (`flock` on `lock`) for as long
 //! as the journal is open.
+//!
+//! A line also says whether the record's cost is already in its key's spend
+//! (`"spend_added": true`, [`Spend::Added`]: a budgeted key's cost is added when its request
+//! finishes, before the record is appended). The replay adds the cost of the records it stores
+//! only when the line does not say so, so no cost is counted twice: a gateway killed after adding
+//! a spend and before appending its record has the spend counted and the record lost (its
+//! answer never completed); one killed after appending has the record stored by the replay and
+//! the spend left as it is. (Lines written before this flag existed have none, and their cost is
+//! added as it always was.)
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -21,8 +30,38 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rightfit_config::project::Durability;
 use rightfit_store::TrafficStore;
 use rightfit_types::TrafficRecord;
+use serde::{Deserialize, Serialize};
 
-use crate::spend::add_spend;
+use crate::spend::add_stored;
+
+/// Whether a record's cost is in its key's spend already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// Added when the request finished (a key with a budget): the writer and the replay leave
+    /// it alone.
+    Added,
+    /// To be added once the record is stored, by the traffic writer or the replay (keys without
+    /// a budget, unpriced records, or an add that failed).
+    Pending,
+}
+
+/// A journal line as written: the record's fields, and `spend_added` when it is.
+#[derive(Serialize)]
+struct LineOut<'a> {
+    #[serde(flatten)]
+    record: &'a TrafficRecord,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    spend_added: bool,
+}
+
+/// A journal line as read.
+#[derive(Deserialize)]
+struct LineIn {
+    #[serde(flatten)]
+    record: TrafficRecord,
+    #[serde(default)]
+    spend_added: bool,
+}
 
 /// A segment is closed and a new one started after this many records …
 const SEGMENT_RECORDS: u64 = 8_192;
@@ -180,10 +219,15 @@ impl Journal {
         &self.dir
     }
 
-    /// Appends `record` with one write (flushed to the disk with [`Durability::Power`]); returns
-    /// its segment, to hand back to [`Journal::stored`] once the record is in the store.
-    pub fn append(&self, record: &TrafficRecord) -> Result<u64, String> {
-        let mut line = serde_json::to_vec(record).map_err(|e| format!("encoding: {e}"))?;
+    /// Appends `record` and whether its cost is in its key's spend already, with one write
+    /// (flushed to the disk with [`Durability::Power`]); returns its segment, to hand back to
+    /// [`Journal::stored`] once the record is in the store.
+    pub fn append(&self, record: &TrafficRecord, spend: Spend) -> Result<u64, String> {
+        let line = LineOut {
+            record,
+            spend_added: spend == Spend::Added,
+        };
+        let mut line = serde_json::to_vec(&line).map_err(|e| format!("encoding: {e}"))?;
         line.push(b'\n');
         let mut current = lock(&self.current);
         if current.records >= SEGMENT_RECORDS || current.bytes >= SEGMENT_BYTES {
@@ -258,9 +302,9 @@ impl Journal {
 }
 
 /// Stores the records of `segments` (left by an earlier gateway) that the store lacks, adding
-/// their cost to their keys' spend, and deletes each segment once it is in. A segment with an
-/// unreadable line is moved to `unreadable/` after its readable records are stored; a store
-/// error stops the replay and keeps what was not stored.
+/// their cost to their keys' spend unless it was added when they finished, and deletes each
+/// segment once it is in. A segment with an unreadable line is moved to `unreadable/` after its
+/// readable records are stored; a store error stops the replay and keeps what was not stored.
 pub async fn replay(
     store: &dyn TrafficStore,
     dir: &Path,
@@ -268,21 +312,27 @@ pub async fn replay(
 ) -> Result<Replayed, String> {
     let mut out = Replayed::default();
     for path in segments {
-        let (records, unreadable) = read_segment(path)?;
-        for chunk in records.chunks(REPLAY_BATCH) {
+        let (lines, unreadable) = read_segment(path)?;
+        let (records, spends): (Vec<TrafficRecord>, Vec<Spend>) = lines.into_iter().unzip();
+        for (chunk, spends) in records
+            .chunks(REPLAY_BATCH)
+            .zip(spends.chunks(REPLAY_BATCH))
+        {
             let added = store
                 .put_traffic_missing(chunk)
                 .await
                 .map_err(|e| format!("replaying {}: {e}", path.display()))?;
-            let new: Vec<&TrafficRecord> = chunk
+            let new: Vec<(&TrafficRecord, Spend)> = chunk
                 .iter()
+                .zip(spends.iter().copied())
                 .zip(&added)
                 .filter_map(|(r, new)| new.then_some(r))
                 .collect();
             out.stored += new.len() as u64;
             out.present += (chunk.len() - new.len()) as u64;
-            // Only the records stored now: the others' cost was counted when they were.
-            add_spend(store, new).await;
+            // Only the records stored now: the others' cost was counted when they were. Of
+            // those, only the ones whose cost was not added when they finished.
+            add_stored(store, new).await;
         }
         out.segments += 1;
         if unreadable > 0 {
@@ -300,8 +350,9 @@ pub async fn replay(
     Ok(out)
 }
 
-/// The records of one segment and how many of its lines are not one.
-fn read_segment(path: &Path) -> Result<(Vec<TrafficRecord>, u64), String> {
+/// The records of one segment (each with whether its cost was added) and how many of its lines
+/// are not one.
+fn read_segment(path: &Path) -> Result<(Vec<(TrafficRecord, Spend)>, u64), String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut records = Vec::new();
     let mut unreadable = 0;
@@ -318,8 +369,15 @@ fn read_segment(path: &Path) -> Result<(Vec<TrafficRecord>, u64), String> {
         // A last line without its newline was cut short mid-write; anything else that does
         // not parse is damage. Either way it is counted, not fatal.
         let whole = line.last() == Some(&b'\n');
-        match serde_json::from_slice::<TrafficRecord>(&line) {
-            Ok(r) if whole => records.push(r),
+        match serde_json::from_slice::<LineIn>(&line) {
+            Ok(l) if whole => {
+                let spend = if l.spend_added {
+                    Spend::Added
+                } else {
+                    Spend::Pending
+                };
+                records.push((l.record, spend));
+            }
             _ if line.iter().all(u8::is_ascii_whitespace) => {}
             _ => {
                 tracing::warn!(

@@ -8,7 +8,8 @@
 //! recorded by a batched writer off the request path ([`recorder`]) into the store, through a
 //! local journal written before each answer completes ([`journal`]). Talks to:
 //! `rightfit-config` (policies), `rightfit-providers` (models), `rightfit-eval` (strategies,
-//! scorers), `rightfit-store` (traffic, keys).
+//! scorers), `rightfit-store` (traffic; keys, their spend and rate-limit buckets, shared by
+//! every gateway on the store: [`auth`]).
 //!
 //! Layers, each using only those above it: [`api`], [`error`], [`wire`], [`plan`] and
 //! [`state`] describe; [`app`] is what every request shares; `request` is one request and its

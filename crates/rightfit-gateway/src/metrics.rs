@@ -73,6 +73,32 @@ struct Inner {
     in_flight: AtomicI64,
     traffic_written: AtomicU64,
     traffic_dropped: AtomicU64,
+    /// By [`KeyCheck`], in its order.
+    key_store_errors: [AtomicU64; 3],
+}
+
+/// What the store could not answer for a gateway key (`rightfit_key_store_errors_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// Reading the key's spend: the request was refused (503).
+    Budget,
+    /// Taking a request from the key's shared bucket: this process's own bucket decided.
+    RateLimit,
+    /// Adding a finished request's cost: the traffic writer adds it with the record.
+    Spend,
+}
+
+impl KeyCheck {
+    const ALL: [KeyCheck; 3] = [KeyCheck::Budget, KeyCheck::RateLimit, KeyCheck::Spend];
+
+    /// The `check` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyCheck::Budget => "budget",
+            KeyCheck::RateLimit => "rate_limit",
+            KeyCheck::Spend => "spend",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -188,6 +214,16 @@ impl Metrics {
         self.inner
             .traffic_dropped
             .fetch_add(records, Ordering::Relaxed);
+    }
+
+    /// Counts a key check or spend update the store could not answer.
+    pub fn key_store_error(&self, check: KeyCheck) {
+        self.inner.key_store_errors[check as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Key checks and spend updates of this kind the store could not answer so far.
+    pub fn key_store_errors(&self, check: KeyCheck) -> u64 {
+        self.inner.key_store_errors[check as usize].load(Ordering::Relaxed)
     }
 
     /// The metrics in the Prometheus text format 0.0.4
@@ -360,6 +396,20 @@ impl Metrics {
             "rightfit_traffic_dropped_total {}",
             self.inner.traffic_dropped.load(Ordering::Relaxed)
         );
+        family(
+            &mut out,
+            "rightfit_key_store_errors_total",
+            "counter",
+            "Gateway key checks the store could not answer: budget (request refused, 503), rate_limit (this gateway's own bucket decided), spend (added later with the traffic record).",
+        );
+        for check in KeyCheck::ALL {
+            let _ = writeln!(
+                out,
+                "rightfit_key_store_errors_total{{check=\"{}\"}} {}",
+                check.as_str(),
+                self.key_store_errors(check)
+            );
+        }
         out
     }
 }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::{MAX_SERIES, Metrics, Observation};
+use super::{KeyCheck, MAX_SERIES, Metrics, Observation};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -51,6 +51,9 @@ fn render_matches_the_exposition_format() {
     });
     metrics.traffic_written(5);
     metrics.traffic_dropped(1);
+    metrics.key_store_error(KeyCheck::RateLimit);
+    metrics.key_store_error(KeyCheck::Spend);
+    metrics.key_store_error(KeyCheck::RateLimit);
     let _guard = metrics.in_flight_guard();
     let expected = include_str!("testdata/metrics.prom");
     let got = metrics.render();

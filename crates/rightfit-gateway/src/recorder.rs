@@ -2,7 +2,9 @@
 //! journal ([`crate::journal`], when there is one: one write, so a killed gateway loses nothing it
 //! answered) and puts it in a queue (never waiting on the database); a background task, the
 //! [`Writer`], writes the queue in batches, one transaction each, and tells the journal what is
-//! stored. [`Writer::close`] stops taking records and writes every one already queued.
+//! stored. [`Writer::close`] stops taking records and writes every one already queued. Once a
+//! batch is stored, the writer adds to their keys' spend the cost of the records whose cost was
+//! not added when they finished ([`Spend::Pending`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,9 +17,9 @@ use rightfit_types::TrafficRecord;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::journal::Journal;
+use crate::journal::{Journal, Spend};
 use crate::metrics::Metrics;
-use crate::spend::add_spend;
+use crate::spend::add_stored;
 
 /// Records waiting to be written before new ones are dropped (and counted) rather than let the
 /// queue grow without bound under a database that cannot keep up.
@@ -38,8 +40,8 @@ pub struct WriterStats {
     pub journal_errors: AtomicU64,
 }
 
-/// A queued record and its journal segment.
-type Queued = (TrafficRecord, Option<u64>);
+/// A queued record, its journal segment, and whether its cost is in its key's spend already.
+type Queued = (TrafficRecord, Option<u64>, Spend);
 
 /// Hands records to the writer. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -52,18 +54,23 @@ pub struct TrafficRecorder {
 
 impl TrafficRecorder {
     /// Appends a record to the journal (one write; with `durability = "power"` a disk flush
-    /// too), then queues it; never waits on the database. A full queue drops the record and
-    /// counts it (a journalled one is stored at the next start).
-    pub fn record(&self, record: TrafficRecord) {
-        let segment = self.journal.as_ref().and_then(|j| match j.append(&record) {
-            Ok(segment) => Some(segment),
-            Err(e) => {
-                self.stats.journal_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("traffic journal: {e}; this record goes to the store only");
-                None
-            }
-        });
-        if self.tx.try_send((record, segment)).is_err() {
+    /// too), then queues it; never waits on the database. `spend` says whether its cost is in
+    /// its key's spend already ([`Spend::Pending`]: the writer adds it once the record is
+    /// stored). A full queue drops the record and counts it (a journalled one is stored at the
+    /// next start).
+    pub fn record(&self, record: TrafficRecord, spend: Spend) {
+        let segment = self
+            .journal
+            .as_ref()
+            .and_then(|j| match j.append(&record, spend) {
+                Ok(segment) => Some(segment),
+                Err(e) => {
+                    self.stats.journal_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("traffic journal: {e}; this record goes to the store only");
+                    None
+                }
+            });
+        if self.tx.try_send((record, segment, spend)).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             self.metrics.traffic_dropped(1);
         }
@@ -94,8 +101,9 @@ impl Writer {
 }
 
 /// Starts the writer: batches of at most `batch` records, written at least every `flush`.
-/// Each batch's priced requests are added to their keys' spend in the same pass; the journal
-/// hears which records are stored, and is closed once the writer drains.
+/// Each batch's priced requests whose cost is [`Spend::Pending`] are added to their keys' spend
+/// once the batch is stored; the journal hears which records are stored, and is closed once the
+/// writer drains.
 pub fn spawn(
     store: Arc<dyn TrafficStore>,
     metrics: Metrics,
@@ -199,8 +207,14 @@ async fn write(sink: &Sink, queued: &mut Vec<Queued>) {
         journal,
     } = sink;
     let journal = journal.as_deref();
-    let (mut pending, mut segments): (Vec<TrafficRecord>, Vec<Option<u64>>) =
-        queued.drain(..).unzip();
+    let mut pending = Vec::with_capacity(queued.len());
+    let mut segments = Vec::with_capacity(queued.len());
+    let mut spends = Vec::with_capacity(queued.len());
+    for (record, segment, spend) in queued.drain(..) {
+        pending.push(record);
+        segments.push(segment);
+        spends.push(spend);
+    }
     // A record whose id is taken fails its batch: drop that one (counted) and write the rest.
     let mut result = store.put_traffic(&pending).await;
     while let Err(StoreError::DuplicateTraffic { id, .. }) = &result {
@@ -208,6 +222,7 @@ async fn write(sink: &Sink, queued: &mut Vec<Queued>) {
             break;
         };
         pending.remove(at);
+        spends.remove(at);
         // The id is stored: as far as the journal is concerned, this record is.
         tell(journal, [segments.remove(at)], true);
         tracing::error!("traffic log: record {id} was already stored; dropped");
@@ -221,7 +236,7 @@ async fn write(sink: &Sink, queued: &mut Vec<Queued>) {
             tell(journal, segments, true);
             stats.written.fetch_add(n, Ordering::Relaxed);
             metrics.traffic_written(n);
-            add_spend(&**store, &pending).await;
+            add_stored(&**store, pending.iter().zip(spends)).await;
         }
         Err(e) => {
             tell(journal, segments, false);

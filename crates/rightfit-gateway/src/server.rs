@@ -214,7 +214,7 @@ async fn messages(Axum(app): Axum<Arc<App>>, headers: HeaderMap, body: Body) -> 
 }
 
 async fn models(Axum(app): Axum<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(e) = app.keys.check(&headers) {
+    if let Err(e) = app.keys.authenticate(&headers) {
         return e.into_response(Api::OpenAi);
     }
     let state = app.state();
@@ -242,7 +242,7 @@ async fn live() -> Response {
 /// Readiness in detail, behind a key like the API (with `auth = "keys"`): what the gateway
 /// serves and each built model's own health; 503 while one says it is not ready.
 async fn ready(Axum(app): Axum<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(e) = app.keys.check(&headers) {
+    if let Err(e) = app.keys.authenticate(&headers) {
         return e.into_response(Api::OpenAi);
     }
     let state = app.state();

@@ -84,7 +84,7 @@ pub(crate) fn spawn(
                 record.error = Some(e.message().to_owned());
             }
         }
-        app.finish(record, None);
+        app.finish(record, None).await;
     });
 }
 

@@ -1,12 +1,12 @@
 //! The traffic journal: what a killed gateway left is stored at the next start (once, with its
-//! keys' spend), a damaged line is skipped and its segment kept aside, segments go once stored,
+//! keys' spend unless it was added when the request finished), a damaged line is skipped and its segment kept aside, segments go once stored,
 //! one gateway owns a journal, and a served gateway stopped cleanly leaves none behind.
 
 use std::io::Write;
 use std::path::Path;
 
 use rightfit_config::project::Durability;
-use rightfit_gateway::journal::{self, Journal, Replayed};
+use rightfit_gateway::journal::{self, Journal, Replayed, Spend};
 use rightfit_store::{SqliteStore, TrafficStore};
 use rightfit_types::{GatewayKey, TrafficFilter, TrafficRecord};
 use serde_json::json;
@@ -90,13 +90,23 @@ async fn what_a_killed_gateway_journalled_is_stored_at_the_next_start_once() {
         .expect("store");
     store.put_key(&key()).await.expect("key");
     {
-        // A gateway that appended three records, stored one of them, and was killed (no close):
-        // its last write cut short mid-line.
+        // A gateway that appended four records, stored one of them, and was killed (no close):
+        // its last write cut short mid-line. r5's cost was added to the key's spend when it
+        // finished (a budgeted key), before it was appended.
         let (j, left) = Journal::open(&journal_dir, Durability::Process).expect("open");
         assert!(left.is_empty());
-        for (id, cost) in [("r1", Some(0.25)), ("r2", Some(0.5)), ("r3", None)] {
-            j.append(&record(id, cost)).expect("append");
+        for (id, cost, spend) in [
+            ("r1", Some(0.25), Spend::Pending),
+            ("r2", Some(0.5), Spend::Pending),
+            ("r3", None, Spend::Pending),
+            ("r5", Some(2.0), Spend::Added),
+        ] {
+            j.append(&record(id, cost), spend).expect("append");
         }
+        store
+            .add_spend("key_a", 2.0)
+            .await
+            .expect("r5's spend, added when it finished");
         store
             .put_traffic(&[record("r1", Some(0.25))])
             .await
@@ -118,7 +128,7 @@ async fn what_a_killed_gateway_journalled_is_stored_at_the_next_start_once() {
         replayed,
         Replayed {
             segments: 1,
-            stored: 2,
+            stored: 3,
             present: 1,
             unreadable: 1,
         }
@@ -128,22 +138,24 @@ async fn what_a_killed_gateway_journalled_is_stored_at_the_next_start_once() {
             .describe(&journal_dir)
             .contains("1 unreadable line(s)")
     );
-    assert_eq!(ids(&store).await, vec!["r1", "r2", "r3"]);
-    // Only the records stored now add to the key's spend: r2's 0.5, not r1's again.
+    assert_eq!(ids(&store).await, vec!["r1", "r2", "r3", "r5"]);
+    // Only the records stored now add to the key's spend, and only those whose spend was not
+    // added when they finished: r2's 0.5 — not r1's again, not r5's a second time.
     let keys = store.keys().await.expect("keys");
-    assert_eq!(keys[0].spent_usd, 0.5);
+    assert_eq!(keys[0].spent_usd, 2.5);
     // The damaged segment is kept aside; the new gateway's own segment is the only one left.
     assert_eq!(files(&journal_dir.join("unreadable"), "jsonl").len(), 1);
     assert_eq!(files(&journal_dir, "jsonl"), vec!["00000002.jsonl"]);
     // A second replay of the same records adds nothing.
-    j.append(&record("r2", Some(0.5))).expect("append");
+    j.append(&record("r2", Some(0.5)), Spend::Pending)
+        .expect("append");
     drop(j);
     let (_j, left) = Journal::open(&journal_dir, Durability::Process).expect("reopen");
     let again = journal::replay(&store, &journal_dir, &left)
         .await
         .expect("replay");
     assert_eq!((again.stored, again.present), (0, 1));
-    assert_eq!(store.keys().await.expect("keys")[0].spent_usd, 0.5);
+    assert_eq!(store.keys().await.expect("keys")[0].spent_usd, 2.5);
     store.close().await;
 }
 
@@ -154,7 +166,10 @@ fn segments_roll_and_go_once_every_record_in_them_is_stored() {
     let mut segments = Vec::new();
     // 8,192 records fill a segment; the next one starts a second.
     for i in 0..8_200 {
-        segments.push(j.append(&record(&format!("r{i}"), None)).expect("append"));
+        segments.push(
+            j.append(&record(&format!("r{i}"), None), Spend::Pending)
+                .expect("append"),
+        );
     }
     assert_eq!((segments[0], segments[8_191], segments[8_192]), (1, 1, 2));
     assert_eq!(files(dir.path(), "jsonl").len(), 2);

@@ -7,6 +7,7 @@ mod connections;
 mod faults;
 mod fuzz;
 mod journal;
+mod replicas;
 mod routes;
 mod routing;
 mod sdk;

@@ -335,6 +335,17 @@ async fn keys_are_required_limited_budgeted_and_revocable() {
         .expect("key")
         .spent_usd;
     assert!((spent - 4e-5).abs() < 1e-9, "{spent}");
+    // A key without a budget has its spend added by the traffic writer once its records are
+    // stored: two answered requests (the third was limited).
+    eventually(
+        "the unbudgeted key's spend never reached the store",
+        || async move {
+            let keys = the_store.keys().await.expect("keys");
+            keys.iter()
+                .any(|k| k.name == "limited" && (k.spent_usd - 4e-5).abs() < 1e-9)
+        },
+    )
+    .await;
     // Revoked in the store: refused after the next refresh (2 s).
     let other = new_key("other", None, None, "2026-11-30T00:00:00.000Z".into()).expect("key");
     store.put_key(&other.key).await.expect("put");
