@@ -55,7 +55,7 @@ durability = "{durability}"
     file.to_string_lossy().into_owned()
 }
 
-fn serve(home: &Path, config: &str, port: u16) -> Child {
+pub(crate) fn serve(home: &Path, config: &str, port: u16) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rightfit"))
         .args([
             "serve",
@@ -76,7 +76,7 @@ fn serve(home: &Path, config: &str, port: u16) -> Child {
 
 /// One request over its own HTTP/1.0 connection: the id of the answer when it arrived whole
 /// (status 200 and, streamed, up to `[DONE]`), else `None`.
-fn ask(port: u16, stream: bool, n: usize) -> Option<String> {
+pub(crate) fn ask(port: u16, stream: bool, n: usize) -> Option<String> {
     let body = serde_json::json!({
         "model": "intent",
         "messages": [{"role": "user", "content": format!("request {n}")}],
@@ -149,7 +149,7 @@ fn load_then_kill(server: &mut Child, port: u16, enough: usize) -> BTreeSet<Stri
 }
 
 /// Every traffic id in the project's store.
-fn stored(home: &Path, config: &str) -> BTreeSet<String> {
+pub(crate) fn stored(home: &Path, config: &str) -> BTreeSet<String> {
     let o = rightfit(
         home,
         &[
@@ -165,7 +165,7 @@ fn stored(home: &Path, config: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn stop(mut server: Child) -> String {
+pub(crate) fn stop(mut server: Child) -> String {
     let term = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()

@@ -14,6 +14,7 @@ mod gateway;
 mod gateway_tools;
 mod hosted;
 mod journal;
+mod replicas;
 mod strategies;
 mod traffic;
 mod traffic_unreadable;
