@@ -96,6 +96,7 @@ pub(crate) fn serve(home: &Path, config: &str, port: u16) -> Child {
         .env("RIGHTFIT_HOME", home)
         .env("RIGHTFIT_THREADS", "2")
         .env_remove("RIGHTFIT_LOG")
+        .env_remove("RIGHTFIT_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -13,6 +13,7 @@ pub(crate) async fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Out
     cmd.args(args)
         .env("RIGHTFIT_HOME", home)
         .env_remove("RIGHTFIT_LOG")
+        .env_remove("RIGHTFIT_DATABASE_URL")
         .env_remove("OPENAI_API_KEY")
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("GEMINI_API_KEY");

@@ -66,6 +66,7 @@ pub(crate) fn serve(home: &Path, config: &str, port: u16) -> Child {
         ])
         .env("RIGHTFIT_HOME", home)
         .env_remove("RIGHTFIT_LOG")
+        .env_remove("RIGHTFIT_DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -15,6 +15,7 @@ mod gateway_tools;
 mod hosted;
 mod journal;
 mod replicas;
+mod store_backends;
 mod strategies;
 mod traffic;
 mod traffic_unreadable;
@@ -40,6 +41,8 @@ pub(crate) fn rightfit(home: &Path, args: &[&str]) -> Output {
         .env("RIGHTFIT_HOME", home)
         .env("RIGHTFIT_THREADS", "2")
         .env_remove("RIGHTFIT_LOG")
+        // A store set for the shell must not leak into tests that expect the project's.
+        .env_remove("RIGHTFIT_DATABASE_URL")
         .output()
         .expect("run rightfit")
 }
