@@ -188,6 +188,9 @@ pub struct EvalArgs {
     /// Continue an interrupted run: the latest unfinished run of the component, or this one.
     #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "latest")]
     pub resume: Option<String>,
+    /// Evaluate only shard I of N, into the one run all N shards share (docs/evaluation.md).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<rightfit_eval::shard::Shard>,
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,

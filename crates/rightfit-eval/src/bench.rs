@@ -82,6 +82,7 @@ pub async fn measure(
         seed: None,
         only: vec![candidate.to_owned()],
         cache: false,
+        shard: None,
     };
     let mut registry = ModelRegistry::new(settings);
     if !prefix_cache {

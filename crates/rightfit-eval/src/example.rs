@@ -75,19 +75,26 @@ pub struct Prepared {
     pub skipped: Vec<SkippedRow>,
     /// The dataset, for display.
     pub dataset: String,
+    /// The part of `examples` this process evaluates (`--shard I/N`); `None`: all of them.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Prepared {
     /// One line for a person: `N examples from DATASET (R rows read, S skipped; first: FILE:LINE:
-    /// REASON)`.
+    /// REASON)`, after `shard I/N: K of ` for a shard.
     pub fn describe(&self) -> String {
         let first = self
             .skipped
             .first()
             .map(|s| format!("; first: {}:{}: {}", s.path.display(), s.line, s.reason));
+        let total = self.examples.len() as u64;
+        let part = self
+            .shard
+            .map(|s| format!("shard {s}: {} of ", s.size(total)));
         format!(
-            "{} examples from {} ({} rows read, {} skipped{})",
-            self.examples.len(),
+            "{}{} examples from {} ({} rows read, {} skipped{})",
+            part.unwrap_or_default(),
+            total,
             self.dataset,
             self.rows_read,
             self.skipped.len(),
@@ -341,6 +348,7 @@ pub fn prepare(c: &Component, limit: Option<u64>, seed: u64) -> Result<Prepared,
         rows_read,
         skipped,
         dataset: c.dataset.path.display().to_string(),
+        shard: None,
     })
 }
 

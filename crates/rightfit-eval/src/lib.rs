@@ -10,6 +10,7 @@
 //! JSONL or CSV file in [`records`], and predictions a team already has are scored by
 //! [`score_predictions`].
 //! [`bench`] measures what batching and prefix sharing buy the runner (`rightfit bench-eval`).
+//! [`shard`] splits one evaluation across machines, into one run of a shared store.
 
 pub mod bench;
 pub mod call;
@@ -24,6 +25,7 @@ pub mod runner;
 pub mod score;
 pub mod score_predictions;
 pub mod scorers;
+pub mod shard;
 pub mod stats;
 pub mod strategy;
 pub mod summary;

@@ -10,12 +10,16 @@
 //! A run goes through phases: [`start`] (or [`find_resumable`] and [`reopen`]) prepares the data and stores the run;
 //! [`execute`] builds the run's helpers (a judge, a few-shot pool labelled by a model), runs each
 //! candidate ([`candidate`]), then finishes the run (status and corpus-level metrics).
+//!
+//! With [`EvalOptions::shard`] the run is one that several machines share, each evaluating its
+//! part of the examples ([`sharded`]: how they agree on the run and when it is finished).
 
 mod candidate;
 mod judge;
 mod label;
 mod options;
 mod process;
+pub mod sharded;
 
 use std::collections::BTreeMap;
 
@@ -31,21 +35,33 @@ use tokio::sync::watch;
 pub use crate::call::{Answer, AnswerBody, cache_key};
 pub use options::{EvalError, EvalOptions};
 pub use process::settle;
+pub use sharded::{interrupted, partial};
 
 use crate::example::{Prepared, prepare};
 use crate::prompt::Templates;
 use crate::score::Scorer;
+use crate::shard::Shard;
 use crate::strategy::SimilarShots;
 use candidate::{CandidateRun, Finished};
 use rightfit_config::time as clock;
 
-fn config_hash(c: &Component, project: &Project, limit: Option<u64>, seed: u64) -> String {
+/// SHA-256 of what a run's results depend on; `portable` (sharded runs): with the paths under
+/// the project's folder made relative to it, so that every machine's checkout hashes alike.
+fn config_hash(
+    c: &Component,
+    project: &Project,
+    (limit, seed): (Option<u64>, u64),
+    portable: bool,
+) -> String {
     let models: BTreeMap<&String, &ModelConfig> = c
         .candidates
         .iter()
         .filter_map(|cand| project.models.get_key_value(&cand.model))
         .collect();
-    let value = json!({ "component": c, "models": models, "limit": limit, "seed": seed });
+    let mut value = json!({ "component": c, "models": models, "limit": limit, "seed": seed });
+    if portable {
+        sharded::relative_paths(&mut value, &project.root);
+    }
     let mut h = Sha256::new();
     h.update(value.to_string().as_bytes());
     hex::encode(h.finalize())
@@ -65,7 +81,8 @@ fn run_id(component: &str) -> String {
     format!("{}-{component}-{tag}", clock::now_compact())
 }
 
-/// Starts a new run of a component.
+/// Starts a new run of a component; with [`EvalOptions::shard`], creates or joins the run every
+/// shard of this evaluation shares ([`sharded`]).
 pub async fn start(
     project: &Project,
     component: &str,
@@ -91,7 +108,7 @@ pub async fn start(
         started_at: clock::now_rfc3339(),
         finished_at: None,
         status: RunStatus::Running,
-        config_hash: config_hash(c, project, limit, seed),
+        config_hash: config_hash(c, project, (limit, seed), options.shard.is_some()),
         dataset: prepared.dataset.clone(),
         rows_used: prepared.examples.len() as u64,
         rows_skipped: prepared.skipped.len() as u64,
@@ -107,14 +124,19 @@ pub async fn start(
             "process": process::this_process(),
         }),
     };
+    if let Some(shard) = options.shard {
+        return sharded::join(run, prepared, shard, store).await;
+    }
     store.create_run(&run).await?;
     Ok((run, prepared))
 }
 
-/// Reopens an unfinished run to continue it; refuses if the config changed since.
+/// Reopens an unfinished run to continue it (with `shard`, that shard of a sharded run); refuses
+/// if the config changed since, and a shard that does not fit the run (another N, other data).
 pub async fn reopen(
     project: &Project,
     run: RunInfo,
+    shard: Option<Shard>,
     store: &dyn RunStore,
 ) -> Result<(RunInfo, Prepared, Vec<String>), EvalError> {
     let c = project
@@ -126,14 +148,15 @@ pub async fn reopen(
             run.id
         )));
     }
-    let hash = config_hash(c, project, run.limit, run.seed);
+    sharded::check_count(&run, shard)?;
+    let hash = config_hash(c, project, (run.limit, run.seed), shard.is_some());
     if hash != run.config_hash {
         return Err(EvalError::Invalid(format!(
             "run {} was made with a different configuration of component '{}'; start a new run (without --resume)",
             run.id, run.component
         )));
     }
-    let prepared = prepare(c, run.limit, run.seed)?;
+    let mut prepared = prepare(c, run.limit, run.seed)?;
     let only: Vec<String> = run.meta["only"]
         .as_array()
         .map(|a| {
@@ -142,6 +165,10 @@ pub async fn reopen(
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(shard) = shard {
+        let run = sharded::rejoin(run, &mut prepared, shard, store).await?;
+        return Ok((run, prepared, only));
+    }
     let mut run = run;
     run.status = RunStatus::Running;
     if let Some(meta) = run.meta.as_object_mut() {
@@ -155,12 +182,14 @@ pub async fn reopen(
 
 /// The run `--resume WHICH` means for `component`: `"latest"` is its newest unfinished run,
 /// anything else a run id or a unique prefix. A run of another component is refused, or skipped
-/// (`Ok(None)`) when `skip_others` (every component is being resumed in turn).
+/// (`Ok(None)`) when `skip_others` (every component is being resumed in turn); so is a run (or,
+/// with `shard`, that shard of it) still running on this machine.
 pub async fn find_resumable(
     store: &dyn RunStore,
     component: &str,
     which: &str,
     skip_others: bool,
+    shard: Option<Shard>,
 ) -> Result<Option<RunInfo>, EvalError> {
     let found = if which == "latest" {
         store.latest_unfinished(component).await?.ok_or_else(|| {
@@ -171,7 +200,9 @@ pub async fn find_resumable(
     } else {
         store.resolve_run(which).await?
     };
-    if found.status == RunStatus::Running && process::alive(&found) == Some(true) {
+    if let Some(shard) = shard.filter(|_| sharded::is_sharded(&found)) {
+        sharded::check_not_running(&found, shard)?;
+    } else if found.status == RunStatus::Running && process::alive(&found) == Some(true) {
         return Err(EvalError::Invalid(format!(
             "run {} is still running (pid {}); wait for it, or stop it first",
             found.id, found.meta["process"]["pid"]
@@ -192,7 +223,7 @@ pub async fn find_resumable(
 /// The run `rightfit eval` works on for `component`: a new one ([`start`]), or with `resume`
 /// (`--resume WHICH`) the unfinished run it names ([`find_resumable`]) reopened ([`reopen`]);
 /// with the candidates to run (empty: all). `None`: `resume` named a run of another component
-/// and `skip_others` is set.
+/// and `skip_others` is set. [`EvalOptions::shard`] picks the part of the examples to evaluate.
 pub async fn open(
     project: &Project,
     component: &str,
@@ -205,14 +236,16 @@ pub async fn open(
         let (run, prepared) = start(project, component, options, store).await?;
         return Ok(Some((run, prepared, options.only.clone())));
     };
-    match find_resumable(store, component, which, skip_others).await? {
-        Some(found) => reopen(project, found, store).await.map(Some),
+    match find_resumable(store, component, which, skip_others, options.shard).await? {
+        Some(found) => reopen(project, found, options.shard, store).await.map(Some),
         None => Ok(None),
     }
 }
 
 /// Runs (or continues) a run until it finishes or `stop` turns true; returns the run as stored.
-/// A run that ends by error is stored as `failed`, the error in `meta.error`.
+/// A run that ends by error is stored as `failed`, the error in `meta.error`. With
+/// `prepared.shard` only that shard's examples are evaluated, and the run finishes only once
+/// every shard's have records.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     project: &Project,
@@ -225,13 +258,15 @@ pub async fn execute(
     progress: &dyn Progress,
     stop: watch::Receiver<bool>,
 ) -> Result<RunInfo, EvalError> {
-    let id = run.id.clone();
+    let (id, shard) = (run.id.clone(), prepared.shard);
     let outcome = execute_phases(
         project, run, prepared, only, options, store, providers, progress, stop,
     )
     .await;
-    if let Err(e) = &outcome {
-        mark_failed(store, &id, e).await;
+    match (&outcome, shard) {
+        (Err(e), Some(shard)) => sharded::fail(store, &id, shard, e).await,
+        (Err(e), None) => mark_failed(store, &id, e).await,
+        (Ok(_), _) => {}
     }
     outcome
 }
@@ -269,6 +304,17 @@ async fn execute_phases(
     progress: &dyn Progress,
     stop: watch::Receiver<bool>,
 ) -> Result<RunInfo, EvalError> {
+    if prepared.shard.is_some() != sharded::is_sharded(&run) {
+        return Err(EvalError::Invalid(format!(
+            "run {}: a shard's examples with a run not split into shards, or the other way \
+             round (open runs with runner::open)",
+            run.id
+        )));
+    }
+    if run.status == RunStatus::Finished {
+        // A shard of a sharded run that another shard finished: nothing is left to do.
+        return Ok(run);
+    }
     let c = project
         .component(&run.component)
         .map_err(EvalError::Invalid)?
@@ -293,6 +339,7 @@ async fn execute_phases(
         component: &c,
         run_id: &run.id,
         examples: &prepared.examples,
+        shard: prepared.shard,
         shots: &prepared.shots,
         done: &done,
         templates: &templates,
@@ -317,7 +364,27 @@ async fn execute_phases(
         }
     }
     drop(each);
-    finish(&mut run, interrupted, &scorer, store).await?;
+    let Some(shard) = prepared.shard else {
+        finish(&mut run, interrupted, &scorer, store).await?;
+        return Ok(run);
+    };
+    let names: Vec<String> = c
+        .candidates
+        .iter()
+        .filter(|k| only.is_empty() || only.contains(&k.name))
+        .map(|k| k.name.clone())
+        .collect();
+    let examples = &prepared.examples;
+    sharded::finish(
+        &mut run,
+        shard,
+        interrupted,
+        &scorer,
+        examples,
+        &names,
+        store,
+    )
+    .await?;
     Ok(run)
 }
 
@@ -336,18 +403,29 @@ async fn finish(
     };
     run.finished_at = (!interrupted).then(clock::now_rfc3339);
     let records = store.records(&run.id, None).await?;
-    let mut by_candidate: BTreeMap<String, Vec<ExampleRecord>> = BTreeMap::new();
-    for r in records {
-        by_candidate.entry(r.candidate.clone()).or_default().push(r);
-    }
-    let corpus: BTreeMap<String, BTreeMap<String, f64>> = by_candidate
-        .iter()
-        .map(|(name, rs)| (name.clone(), scorer.corpus(rs)))
-        .filter(|(_, m)| !m.is_empty())
-        .collect();
+    let corpus = corpus_metrics(scorer, &records);
     if let Some(meta) = run.meta.as_object_mut() {
         meta.insert("corpus".to_owned(), json!(corpus));
     }
     store.update_run(run).await?;
     Ok(())
+}
+
+/// Each candidate's corpus-level metrics over its records (candidates with none left out).
+fn corpus_metrics(
+    scorer: &Scorer,
+    records: &[ExampleRecord],
+) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let mut by_candidate: BTreeMap<&str, Vec<ExampleRecord>> = BTreeMap::new();
+    for r in records {
+        by_candidate
+            .entry(&r.candidate)
+            .or_default()
+            .push(r.clone());
+    }
+    by_candidate
+        .iter()
+        .map(|(name, rs)| ((*name).to_owned(), scorer.corpus(rs)))
+        .filter(|(_, m)| !m.is_empty())
+        .collect()
 }

@@ -5,7 +5,6 @@ use rightfit_eval::runner::{self, EvalOptions};
 use rightfit_eval::summary::run_report;
 use rightfit_registry::ModelRegistry;
 use rightfit_report::RunReport;
-use rightfit_types::RunStatus;
 use tokio::sync::watch;
 
 use super::common::{
@@ -26,6 +25,7 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         seed: args.seed,
         only: args.candidates.clone(),
         cache: !args.no_cache,
+        shard: args.shard,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     on_ctrl_c(
@@ -44,11 +44,8 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         let Some((run, prepared, only)) = opened.await.map_err(user)? else {
             continue;
         };
-        note(format!(
-            "{component}: run {} — {}",
-            run.id,
-            prepared.describe()
-        ));
+        let (id, what) = (&run.id, prepared.describe());
+        note(format!("{component}: run {id} — {what}"));
         let outcome = runner::execute(
             &project,
             run,
@@ -64,13 +61,8 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         .map_err(user)?;
         let report = run_report(&*store, &outcome).await?;
         if args.html.is_some() {
-            let recommendation = recommend_run(settings, &project, &report, &Default::default())?;
-            let section = html_section(
-                &*store,
-                report.clone(),
-                Some(recommendation),
-                Some(&project),
-            );
+            let rec = recommend_run(settings, &project, &report, &Default::default())?;
+            let section = html_section(&*store, report.clone(), Some(rec), Some(&project));
             html_sections.push(section.await?);
         }
         if args.format == ReportFormat::Json && components.len() > 1 {
@@ -80,15 +72,20 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
             print_report(&report, args.format)?;
             print_lift(&report, Some(&project), args.format)?;
         }
-        if outcome.status == RunStatus::Interrupted {
+        if let Some(partial) = runner::partial(&outcome) {
+            note(partial);
+        }
+        if runner::interrupted(&outcome, args.shard) {
             if !json_reports.is_empty() {
                 line(serde_json::to_string_pretty(&json_reports)?)?;
             }
             let (config, store) = (&args.project.config, args.project.store.as_deref());
             let command = rightfit_report::resume_command(config, store, component, &outcome.id);
+            let shard = args.shard.map(|s| format!(" --shard {s}"));
             let id = &outcome.id;
             return Err(user(anyhow::anyhow!(
-                "run {id} interrupted; continue it with: {command}"
+                "run {id} interrupted; continue it with: {command}{}",
+                shard.unwrap_or_default()
             )));
         }
     }
@@ -96,11 +93,8 @@ pub async fn run(settings: &Settings, args: EvalArgs) -> anyhow::Result<()> {
         line(serde_json::to_string_pretty(&json_reports)?)?;
     }
     if let Some(path) = &args.html {
-        write_html(
-            path,
-            &format!("rightfit — {}", project.name),
-            &html_sections,
-        )?;
+        let title = format!("rightfit — {}", project.name);
+        write_html(path, &title, &html_sections)?;
     }
     note(format!("runs kept in {}", store.location().display()));
     store.shut_down().await;

@@ -15,6 +15,7 @@ mod gateway_tools;
 mod hosted;
 mod journal;
 mod replicas;
+mod shards;
 mod store_backends;
 mod strategies;
 mod traffic;

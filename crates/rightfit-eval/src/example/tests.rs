@@ -128,6 +128,7 @@ fn describe_names_the_first_skipped_row() {
         rows_read: 4,
         skipped: Vec::new(),
         dataset: "data/t.jsonl".into(),
+        shard: None,
     };
     assert_eq!(
         prepared.describe(),
@@ -143,5 +144,11 @@ fn describe_names_the_first_skipped_row() {
     assert_eq!(
         prepared.describe(),
         "2 examples from data/t.jsonl (4 rows read, 2 skipped; first: data/t.jsonl:3: no text)"
+    );
+    prepared.shard = Some(crate::shard::Shard::new(2, 3).expect("valid"));
+    prepared.skipped.clear();
+    assert_eq!(
+        prepared.describe(),
+        "shard 2/3: 1 of 2 examples from data/t.jsonl (4 rows read, 0 skipped)"
     );
 }

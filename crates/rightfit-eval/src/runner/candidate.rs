@@ -38,7 +38,10 @@ pub(super) struct CandidateRun<'a> {
     pub project: &'a Project,
     pub component: &'a Component,
     pub run_id: &'a str,
+    /// The whole evaluation set (records keep their position in it).
     pub examples: &'a [Example],
+    /// The part of `examples` to evaluate; `None`: all.
+    pub shard: Option<crate::shard::Shard>,
     pub shots: &'a [Example],
     /// (candidate, example id) pairs with a record already.
     pub done: &'a HashSet<(String, String)>,
@@ -68,16 +71,20 @@ impl CandidateRun<'_> {
         let model = project.models.get(&candidate.model).ok_or_else(|| {
             EvalError::Invalid(format!("model '{}' is not defined", candidate.model))
         })?;
-        let todo: Vec<(u64, &Example)> = self
+        let mine: Vec<(u64, &Example)> = self
             .examples
             .iter()
             .enumerate()
-            .filter(|(_, e)| !self.done.contains(&(candidate.name.clone(), e.id.clone())))
             .map(|(i, e)| (i as u64, e))
+            .filter(|(i, _)| self.shard.is_none_or(|s| s.owns(*i)))
             .collect();
-        let already = self.examples.len() as u64 - todo.len() as u64;
-        let total = Some(self.examples.len() as u64);
-        progress.start(&candidate.name, total, already, Unit::Examples);
+        let total = mine.len() as u64;
+        let todo: Vec<(u64, &Example)> = mine
+            .into_iter()
+            .filter(|(_, e)| !self.done.contains(&(candidate.name.clone(), e.id.clone())))
+            .collect();
+        let already = total - todo.len() as u64;
+        progress.start(&candidate.name, Some(total), already, Unit::Examples);
         if todo.is_empty() {
             progress.finish();
             return Ok(Finished::Done);

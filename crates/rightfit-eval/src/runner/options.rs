@@ -12,6 +12,9 @@ pub struct EvalOptions {
     pub only: Vec<String>,
     /// Use and fill the response cache.
     pub cache: bool,
+    /// Evaluate only this part of the examples, into the run every shard of the same evaluation
+    /// shares (see `runner::sharded`); `None`: all of them, into a run of its own.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Default for EvalOptions {
@@ -21,6 +24,7 @@ impl Default for EvalOptions {
             seed: None,
             only: Vec::new(),
             cache: true,
+            shard: None,
         }
     }
 }

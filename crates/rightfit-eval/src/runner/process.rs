@@ -5,7 +5,8 @@
 //! the boot it ran in and the host. A `running` run whose process is gone from this machine is
 //! [`settle`]d to `interrupted` (what finished is kept; `eval --resume` continues it). A run
 //! from another host, or one written before runs recorded their process, is left as it is:
-//! nothing here can tell whether it still runs.
+//! nothing here can tell whether it still runs. A run split into shards records each shard's
+//! process in `meta.shards.seen` instead; it is alive while one of its running shards is.
 
 use rightfit_store::RunStore;
 use rightfit_types::{RunInfo, RunStatus};
@@ -28,7 +29,22 @@ pub(super) fn this_process() -> Option<Value> {
 /// gone (same host, and another boot, no such pid, or a pid now used by a later process);
 /// `None` when this machine cannot tell (another host, no record, no `/proc`).
 pub(super) fn alive(run: &RunInfo) -> Option<bool> {
-    let p = run.meta.get("process")?;
+    if let Some(seen) = run.meta["shards"]["seen"].as_object() {
+        let mut unknown = false;
+        for shard in seen.values().filter(|s| s["state"] == "running") {
+            match process_alive(&shard["process"]) {
+                Some(true) => return Some(true),
+                Some(false) => {}
+                None => unknown = true,
+            }
+        }
+        return if unknown { None } else { Some(false) };
+    }
+    process_alive(run.meta.get("process")?)
+}
+
+/// [`alive`] for one recorded process (`meta.process`, or a shard's).
+pub(super) fn process_alive(p: &Value) -> Option<bool> {
     if p.get("host")?.as_str()? != host()? {
         return None;
     }
@@ -50,14 +66,24 @@ pub async fn settle(store: &dyn RunStore, runs: &mut [RunInfo]) -> Result<Vec<St
             continue;
         }
         let pid = run.meta["process"]["pid"].as_u64().unwrap_or_default();
+        let why = if run.meta["shards"].is_object() {
+            "the processes that ran its shards ended without finishing it".to_owned()
+        } else {
+            format!("the process that ran it (pid {pid}) ended without finishing it")
+        };
         run.status = RunStatus::Interrupted;
+        let seen = run.meta.get_mut("shards").and_then(|s| s.get_mut("seen"));
+        for shard in seen
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|s| s.values_mut())
+        {
+            if let Some(shard) = shard.as_object_mut().filter(|s| s["state"] == "running") {
+                shard.insert("state".to_owned(), json!("interrupted"));
+            }
+        }
         if let Some(meta) = run.meta.as_object_mut() {
-            meta.insert(
-                "interrupted".to_owned(),
-                json!(format!(
-                    "the process that ran it (pid {pid}) ended without finishing it"
-                )),
-            );
+            meta.insert("interrupted".to_owned(), json!(why));
         }
         store.update_run(run).await?;
         changed.push(run.id.clone());
@@ -129,9 +155,47 @@ mod tests {
         rebooted["boot_id"] = json!("another boot");
         assert_eq!(alive(&run_of(Some(rebooted))), Some(false));
 
-        let mut elsewhere = me;
+        let mut elsewhere = me.clone();
         elsewhere["host"] = json!("another-host.example");
-        assert_eq!(alive(&run_of(Some(elsewhere))), None);
+        assert_eq!(alive(&run_of(Some(elsewhere.clone()))), None);
         assert_eq!(alive(&run_of(None)), None);
+
+        // A run split into shards: alive while one of its running shards is.
+        let sharded = |seen: Value| {
+            let mut run = run_of(None);
+            run.meta = json!({ "shards": { "count": 3, "seen": seen } });
+            run
+        };
+        let (done, dead) = (json!("done"), json!("running"));
+        let gone_entry = json!({ "state": dead, "process": rebooted_of(&me) });
+        assert_eq!(
+            alive(&sharded(json!({
+                "1": { "state": done, "process": me },
+                "2": gone_entry,
+            }))),
+            Some(false),
+            "a finished shard's process does not keep the run alive"
+        );
+        assert_eq!(
+            alive(&sharded(json!({
+                "1": gone_entry,
+                "2": { "state": "running", "process": me },
+            }))),
+            Some(true)
+        );
+        assert_eq!(
+            alive(&sharded(json!({
+                "1": gone_entry,
+                "3": { "state": "running", "process": elsewhere },
+            }))),
+            None,
+            "a shard on another host may still run"
+        );
+    }
+
+    fn rebooted_of(me: &Value) -> Value {
+        let mut p = me.clone();
+        p["boot_id"] = json!("another boot");
+        p
     }
 }

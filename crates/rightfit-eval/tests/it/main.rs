@@ -20,6 +20,7 @@ use rightfit_types::{
 use tokio::sync::watch;
 
 mod fuzz;
+mod shards;
 mod strategies;
 mod tools;
 
@@ -367,7 +368,9 @@ async fn an_interrupted_run_keeps_what_finished_and_resumes_the_rest() {
         .await
         .expect("query")
         .expect("unfinished");
-    let (run, prepared, only) = runner::reopen(&p, found, &store).await.expect("reopen");
+    let (run, prepared, only) = runner::reopen(&p, found, None, &store)
+        .await
+        .expect("reopen");
     let (_tx, rx) = no_stop();
     let run = runner::execute(
         &p, run, prepared, &only, &options, &store, &factory, &Quiet, rx,
@@ -392,7 +395,7 @@ async fn an_interrupted_run_keeps_what_finished_and_resumes_the_rest() {
     }
     let mut again = run.clone();
     again.status = RunStatus::Interrupted;
-    let err = runner::reopen(&changed, again, &store)
+    let err = runner::reopen(&changed, again, None, &store)
         .await
         .expect_err("refused");
     assert!(err.to_string().contains("different configuration"), "{err}");
