@@ -87,6 +87,10 @@ pub const ALL: &[(&str, &str)] = &[
         "log filter, e.g. info or rightfit_llama=debug; default warn",
     ),
     (
+        DATABASE_URL,
+        "the store when --store is not given: postgres://… (shared) or a SQLite file",
+    ),
+    (
         TEST_MODEL,
         "SmolLM2-135M GGUF the engine tests use; default from RIGHTFIT_HOME",
     ),
@@ -150,6 +154,10 @@ pub const TESTS: &[(&str, &str)] = &[
         "llama.cpp's vocab GGUFs and chat-template references",
     ),
     (TEST_CHROMIUM, "Chromium binary, for the browser test"),
+    (
+        TEST_POSTGRES,
+        "admin URL of the test PostgreSQL server (scripts/test-postgres)",
+    ),
     (
         TEST_BFCL,
         "BFCL's data and AST checker, for the tool-call golden test",

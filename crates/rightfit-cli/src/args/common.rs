@@ -15,9 +15,9 @@ pub struct ProjectArgs {
         default_value = "rightfit.toml"
     )]
     pub config: PathBuf,
-    /// The runs database, which also holds the gateway's traffic and keys (default: the
-    /// project's `store`, `.rightfit/runs.db` beside it).
-    #[arg(long, value_name = "FILE")]
+    /// The store of runs, traffic and keys: a SQLite file or a postgres:// URL (default:
+    /// RIGHTFIT_DATABASE_URL, else the project's `store`, `.rightfit/runs.db` beside it).
+    #[arg(long, value_name = "FILE|URL")]
     pub store: Option<PathBuf>,
 }
 
