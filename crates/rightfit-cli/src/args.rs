@@ -24,6 +24,7 @@ Environment:
   RIGHTFIT_THREADS  CPU threads for the embedded engine; default all cores
   RIGHTFIT_PYTHON   Python used for 'pip download'; default python3
   RIGHTFIT_LOG      log filter, e.g. info or rightfit_llama=debug; default warn
+  RIGHTFIT_DATABASE_URL  the store when --store is not given: postgres://… or a SQLite file
   HF_TOKEN          Hugging Face token for gated or private repositories
   HF_ENDPOINT       Hugging Face Hub address (a mirror); default https://huggingface.co
 
