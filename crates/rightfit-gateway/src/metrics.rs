@@ -12,6 +12,9 @@
 //! statuses, error kinds), never from what a client sent: each label set is a series kept
 //! forever. As a guard, past [`MAX_SERIES`] (component, candidate) pairs further pairs are
 //! counted under `component="_overflow",candidate="_overflow"`.
+//!
+//! The per-endpoint series (`rightfit_endpoint_*`, labelled by model and URL) are not kept
+//! here: [`Metrics::render_with`] takes them as the providers report them at scrape time.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,6 +31,11 @@ pub const BUCKETS: [f64; 15] = [
 ];
 
 const OVERFLOW: &str = "_overflow";
+
+#[path = "metrics_endpoints.rs"]
+mod endpoints;
+
+pub use endpoints::Endpoints;
 
 /// What one finished request (or one shadow run) did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -226,9 +234,17 @@ impl Metrics {
         self.inner.key_store_errors[check as usize].load(Ordering::Relaxed)
     }
 
-    /// The metrics in the Prometheus text format 0.0.4
-    /// (`Content-Type: text/plain; version=0.0.4`).
+    /// The gateway's own metrics in the Prometheus text format 0.0.4
+    /// (`Content-Type: text/plain; version=0.0.4`), with no model's endpoints in the
+    /// `rightfit_endpoint_*` families; `GET /metrics` answers [`Metrics::render_with`].
     pub fn render(&self) -> String {
+        self.render_with(&Endpoints::new())
+    }
+
+    /// Everything `GET /metrics` answers: the gateway's own metrics and, after them, each
+    /// model's endpoints as its provider reports them now
+    /// ([`crate::state::Providers::endpoints`]).
+    pub fn render_with(&self, endpoints: &Endpoints) -> String {
         let snapshot = self
             .inner
             .series
@@ -410,6 +426,7 @@ impl Metrics {
                 self.key_store_errors(check)
             );
         }
+        self::endpoints::render(&mut out, endpoints);
         out
     }
 }

@@ -276,7 +276,7 @@ async fn metrics(Axum(app): Axum<Arc<App>>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(),
+        app.metrics.render_with(&app.state().providers.endpoints()),
     )
         .into_response()
 }

@@ -106,6 +106,16 @@ impl Providers {
             .map(|(n, (_, p))| (n.clone(), p.clone()))
             .collect()
     }
+
+    /// Each built provider's endpoints with their counts now, by model, for the metrics;
+    /// models without endpoints (run in-process) are left out. Read outside the lock.
+    pub fn endpoints(&self) -> crate::metrics::Endpoints {
+        self.all()
+            .into_iter()
+            .map(|(name, p)| (name, p.endpoints()))
+            .filter(|(_, list)| !list.is_empty())
+            .collect()
+    }
 }
 
 /// Everything a request needs, swapped whole on reload.

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use rightfit_providers::{Capabilities, EventStream, Health, MemoryUse, Provider, ProviderError};
+use rightfit_providers::{
+    Capabilities, EndpointStats, EventStream, Health, MemoryUse, Provider, ProviderError,
+};
 use rightfit_types::{
     ChatRequest, ChatResponse, Choice, ContinuationScore, EmbeddingRequest, FinishReason,
     LoglikelihoodRequest, LoglikelihoodResponse, Prompt, ResponseFormat, Role, StreamEvent,
@@ -294,5 +296,11 @@ impl Provider for ClassifierProvider {
 
     async fn memory(&self) -> Option<MemoryUse> {
         self.embedder.memory().await
+    }
+
+    /// The embedder's: each request is one embedding call to it (an embedding model reached
+    /// over HTTP has endpoints; one run in-process has none).
+    fn endpoints(&self) -> Vec<EndpointStats> {
+        self.embedder.endpoints()
     }
 }

@@ -5,6 +5,7 @@
 mod capabilities;
 mod connections;
 mod faults;
+mod fleet;
 mod fuzz;
 mod journal;
 mod replicas;
