@@ -65,10 +65,37 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// The run with exactly this id, if stored.
     async fn run(&self, id: &str) -> Result<Option<RunInfo>, StoreError>;
 
+    /// The ids of the runs whose id starts with `prefix` (literally: `_` and `%` are not
+    /// patterns), newest first.
+    async fn ids_starting(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
     /// The run a person means: [`LATEST`] (the newest run), an exact id, or a prefix of exactly
     /// one run's id. Fails with [`StoreError::NoRuns`], [`StoreError::RunNotFound`] or
     /// [`StoreError::AmbiguousRun`] (which lists the matches).
-    async fn resolve_run(&self, id_or_prefix: &str) -> Result<RunInfo, StoreError>;
+    async fn resolve_run(&self, id_or_prefix: &str) -> Result<RunInfo, StoreError> {
+        let path = || self.location().to_path_buf();
+        let not_found = || StoreError::RunNotFound {
+            path: path(),
+            id: id_or_prefix.to_owned(),
+        };
+        if id_or_prefix == LATEST {
+            return self
+                .runs(None, 1)
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::NoRuns { path: path() });
+        }
+        if id_or_prefix.is_empty() {
+            return Err(not_found());
+        }
+        if let Some(run) = self.run(id_or_prefix).await? {
+            return Ok(run);
+        }
+        let matches = self.ids_starting(id_or_prefix).await?;
+        let id = resolve_matches(self.location(), id_or_prefix, matches)?;
+        // None: deleted between the two queries.
+        self.run(&id).await?.ok_or_else(not_found)
+    }
 
     /// At most `limit` runs, newest first, of one component or of all.
     async fn runs(&self, component: Option<&str>, limit: usize)

@@ -33,6 +33,7 @@ mod keys;
 mod open;
 mod postgres;
 mod rows;
+mod shared;
 mod sqlite;
 mod traffic;
 

@@ -17,15 +17,16 @@ use async_trait::async_trait;
 use rightfit_types::{CachedResponse, CandidateInfo, ExampleRecord, RunInfo};
 use sqlx::Connection;
 use sqlx::error::ErrorKind;
-use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
-use crate::backend::{LATEST, RunStore, resolve_matches};
+use crate::backend::RunStore;
 use crate::error::StoreError;
 use crate::rows::{
-    CANDIDATE_COLUMNS, CacheRow, CandidateRow, RECORD_COLUMNS, RUN_COLUMNS, RecordRow, RunRow,
-    bind_candidate, bind_record, bind_run,
+    CANDIDATE_COLUMNS, CacheRow, CandidateRow, RUN_COLUMNS, RecordRow, RunRow, bind_candidate,
+    bind_record, bind_run,
 };
+use crate::shared::{migrate_error, missing_parent, record_upsert, records_select};
 use crate::sqlite::kind;
 
 /// The schema, embedded at build time from `migrations-postgres/`.
@@ -44,6 +45,11 @@ const NEWEST_FIRST: &str = "ORDER BY started_at DESC, seq DESC";
 /// Whether `location` names a Postgres database (`postgres://…` or `postgresql://…`) rather than
 /// a SQLite file.
 pub use rightfit_config::project::is_database_url as is_postgres_url;
+
+/// Postgres's placeholder for the `i`th value.
+pub(crate) fn dollar(i: usize) -> String {
+    format!("${i}")
+}
 
 /// `n` Postgres placeholders from `$from`: `$from, $from+1, …`.
 fn marks(from: usize, n: usize) -> String {
@@ -124,16 +130,10 @@ impl PostgresStore {
                 path: self.path.clone(),
             });
         }
-        MIGRATOR.run(&self.pool).await.map_err(|err| {
-            let path = self.path.clone();
-            match err {
-                MigrateError::VersionMissing(version) => StoreError::NewerSchema { path, version },
-                source @ (MigrateError::VersionMismatch(_) | MigrateError::Dirty(_)) => {
-                    StoreError::SchemaMismatch { path, source }
-                }
-                source => StoreError::Migrate { path, source },
-            }
-        })
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|err| migrate_error(&self.path, err))
     }
 
     /// Wraps a sqlx error with what the store was doing.
@@ -266,35 +266,15 @@ impl RunStore for PostgresStore {
         row.map(|row| row.decode(&self.path)).transpose()
     }
 
-    async fn resolve_run(&self, id_or_prefix: &str) -> Result<RunInfo, StoreError> {
-        if id_or_prefix == LATEST {
-            return self
-                .select_runs(None, "", 1)
-                .await?
-                .pop()
-                .ok_or_else(|| StoreError::NoRuns {
-                    path: self.path.clone(),
-                });
-        }
-        if id_or_prefix.is_empty() {
-            return Err(self.run_not_found(id_or_prefix));
-        }
-        if let Some(run) = self.run(id_or_prefix).await? {
-            return Ok(run);
-        }
+    async fn ids_starting(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         // substr() rather than LIKE: ids may hold '_' and '%', which LIKE would take as wildcards.
-        let matches: Vec<String> = sqlx::query_scalar(&format!(
+        sqlx::query_scalar(&format!(
             "SELECT id FROM runs WHERE substr(id, 1, length($1)) = $1 {NEWEST_FIRST}"
         ))
-        .bind(id_or_prefix)
+        .bind(prefix)
         .fetch_all(&self.pool)
         .await
-        .map_err(self.query_error(format!("look up runs starting '{id_or_prefix}'")))?;
-        let id = resolve_matches(&self.path, id_or_prefix, matches)?;
-        self.run(&id)
-            .await?
-            // Deleted between the two queries.
-            .ok_or_else(|| self.run_not_found(id_or_prefix))
+        .map_err(self.query_error(format!("look up runs starting '{prefix}'")))
     }
 
     async fn runs(
@@ -377,17 +357,7 @@ impl RunStore for PostgresStore {
             .begin()
             .await
             .map_err(self.query_error(action()))?;
-        let columns = RECORD_COLUMNS.join(", ");
-        let updates = RECORD_COLUMNS[3..]
-            .iter()
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO records ({columns}) VALUES ({}) \
-             ON CONFLICT (run_id, candidate, example_id) DO UPDATE SET {updates}",
-            marks(1, RECORD_COLUMNS.len())
-        );
+        let sql = record_upsert(dollar);
         // One statement per record (a later one of the same example replaces an earlier one,
         // as on SQLite); a failure names its record, and dropping `tx` rolls the batch back.
         for row in &rows {
@@ -397,12 +367,7 @@ impl RunStore for PostgresStore {
             match result {
                 Ok(_) => {}
                 Err(err) if kind(&err) == Some(ErrorKind::ForeignKeyViolation) => {
-                    return Err(StoreError::MissingParent {
-                        path: self.path.clone(),
-                        what: format!("record for example '{}'", row.example_id),
-                        run_id: row.run_id.clone(),
-                        candidate: Some(row.candidate.clone()),
-                    });
+                    return Err(missing_parent(&self.path, row));
                 }
                 Err(err) => return Err(self.query_error(action())(err)),
             }
@@ -415,21 +380,7 @@ impl RunStore for PostgresStore {
         run_id: &str,
         candidate: Option<&str>,
     ) -> Result<Vec<ExampleRecord>, StoreError> {
-        let columns = RECORD_COLUMNS
-            .iter()
-            .map(|c| format!("r.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let filter = if candidate.is_some() {
-            "AND r.candidate = $2"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT {columns} FROM records r \
-             JOIN candidates c ON c.run_id = r.run_id AND c.name = r.candidate \
-             WHERE r.run_id = $1 {filter} ORDER BY c.seq, r.position, r.example_id"
-        );
+        let sql = records_select(candidate.is_some(), dollar);
         let mut query = sqlx::query_as::<_, RecordRow>(&sql).bind(run_id);
         if let Some(candidate) = candidate {
             query = query.bind(candidate);

@@ -18,12 +18,14 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::backend::{LATEST, RunStore, resolve_matches};
+use crate::backend::RunStore;
 use crate::error::StoreError;
 use crate::rows::{
-    CANDIDATE_COLUMNS, CacheRow, CandidateRow, RECORD_COLUMNS, RUN_COLUMNS, RecordRow, RunRow,
-    bind_candidate, bind_record, bind_run,
+    CANDIDATE_COLUMNS, CacheRow, CandidateRow, RUN_COLUMNS, RecordRow, RunRow, bind_candidate,
+    bind_record, bind_run,
 };
+use crate::shared::{migrate_error, missing_parent, record_upsert, records_select};
+use crate::traffic::question;
 
 /// Takes the exclusive lock that serialises migrations of the database at `path` (waiting for
 /// another process that holds it); released when the returned file is dropped.
@@ -166,18 +168,13 @@ impl SqliteStore {
                 path: self.path.clone(),
             });
         }
-        MIGRATOR.run(&self.pool).await.map_err(|err| {
-            let path = self.path.clone();
-            match err {
-                MigrateError::VersionMissing(version) => StoreError::NewerSchema { path, version },
-                MigrateError::Execute(source) if is_not_a_database(&source) => {
-                    StoreError::NotADatabase { path }
+        MIGRATOR.run(&self.pool).await.map_err(|err| match err {
+            MigrateError::Execute(source) if is_not_a_database(&source) => {
+                StoreError::NotADatabase {
+                    path: self.path.clone(),
                 }
-                source @ (MigrateError::VersionMismatch(_) | MigrateError::Dirty(_)) => {
-                    StoreError::SchemaMismatch { path, source }
-                }
-                source => StoreError::Migrate { path, source },
             }
+            err => migrate_error(&self.path, err),
         })
     }
 
@@ -288,36 +285,16 @@ impl RunStore for SqliteStore {
         row.map(|row| row.decode(&self.path)).transpose()
     }
 
-    async fn resolve_run(&self, id_or_prefix: &str) -> Result<RunInfo, StoreError> {
-        if id_or_prefix == LATEST {
-            return self
-                .select_runs(None, "", 1)
-                .await?
-                .pop()
-                .ok_or_else(|| StoreError::NoRuns {
-                    path: self.path.clone(),
-                });
-        }
-        if id_or_prefix.is_empty() {
-            return Err(self.run_not_found(id_or_prefix));
-        }
-        if let Some(run) = self.run(id_or_prefix).await? {
-            return Ok(run);
-        }
+    async fn ids_starting(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         // substr() rather than LIKE: ids may hold '_' and '%', which LIKE would take as wildcards.
-        let matches: Vec<String> = sqlx::query_scalar(&format!(
+        sqlx::query_scalar(&format!(
             "SELECT id FROM runs WHERE substr(id, 1, length(?)) = ? {NEWEST_FIRST}"
         ))
-        .bind(id_or_prefix)
-        .bind(id_or_prefix)
+        .bind(prefix)
+        .bind(prefix)
         .fetch_all(&self.pool)
         .await
-        .map_err(self.query_error(format!("look up runs starting '{id_or_prefix}'")))?;
-        let id = resolve_matches(&self.path, id_or_prefix, matches)?;
-        self.run(&id)
-            .await?
-            // Deleted between the two queries.
-            .ok_or_else(|| self.run_not_found(id_or_prefix))
+        .map_err(self.query_error(format!("look up runs starting '{prefix}'")))
     }
 
     async fn runs(
@@ -404,17 +381,7 @@ impl RunStore for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(self.query_error(action()))?;
-        let columns = RECORD_COLUMNS.join(", ");
-        let placeholders = vec!["?"; RECORD_COLUMNS.len()].join(", ");
-        let updates = RECORD_COLUMNS[3..]
-            .iter()
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO records ({columns}) VALUES ({placeholders}) \
-             ON CONFLICT (run_id, candidate, example_id) DO UPDATE SET {updates}"
-        );
+        let sql = record_upsert(question);
         for row in &rows {
             let result = bind_record!(sqlx::query(&sql), bind, row)
                 .execute(&mut *tx)
@@ -423,12 +390,7 @@ impl RunStore for SqliteStore {
             match result {
                 Ok(_) => {}
                 Err(err) if kind(&err) == Some(ErrorKind::ForeignKeyViolation) => {
-                    return Err(StoreError::MissingParent {
-                        path: self.path.clone(),
-                        what: format!("record for example '{}'", row.example_id),
-                        run_id: row.run_id.clone(),
-                        candidate: Some(row.candidate.clone()),
-                    });
+                    return Err(missing_parent(&self.path, row));
                 }
                 Err(err) => return Err(self.query_error(action())(err)),
             }
@@ -441,21 +403,7 @@ impl RunStore for SqliteStore {
         run_id: &str,
         candidate: Option<&str>,
     ) -> Result<Vec<ExampleRecord>, StoreError> {
-        let columns = RECORD_COLUMNS
-            .iter()
-            .map(|c| format!("r.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let filter = if candidate.is_some() {
-            "AND r.candidate = ?"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT {columns} FROM records r \
-             JOIN candidates c ON c.run_id = r.run_id AND c.name = r.candidate \
-             WHERE r.run_id = ? {filter} ORDER BY c.seq, r.position, r.example_id"
-        );
+        let sql = records_select(candidate.is_some(), question);
         let mut query = sqlx::query_as::<_, RecordRow>(&sql).bind(run_id);
         if let Some(candidate) = candidate {
             query = query.bind(candidate);

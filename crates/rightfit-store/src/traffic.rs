@@ -11,6 +11,7 @@ use sqlx::error::ErrorKind;
 use self::rows::{KEY_COLUMNS, KeyRow, TRAFFIC_COLUMNS, TrafficRow, bind_key, bind_traffic};
 use crate::backend::{Admission, TrafficStore};
 use crate::error::StoreError;
+use crate::shared::{check_spend, decode_traffic};
 use crate::sqlite::SqliteStore;
 use crate::sqlite::{kind, marks};
 
@@ -50,7 +51,7 @@ pub(crate) fn where_clause(
 }
 
 /// SQLite's placeholder: `?` for every value.
-fn question(_: usize) -> String {
+pub(crate) fn question(_: usize) -> String {
     "?".to_owned()
 }
 
@@ -146,18 +147,7 @@ impl TrafficStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(self.query_error("read traffic records"))?;
-        // A record that does not read back (written by hand, or by an older rightfit without
-        // today's limits) is skipped and named, not allowed to fail the whole listing.
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| match row.decode(&self.path) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    tracing::warn!("{e}; skipped");
-                    None
-                }
-            })
-            .collect())
+        Ok(decode_traffic(rows, &self.path))
     }
 
     async fn count_traffic(&self, filter: &TrafficFilter) -> Result<u64, StoreError> {
@@ -240,14 +230,7 @@ impl TrafficStore for SqliteStore {
     }
 
     async fn add_spend(&self, key_id: &str, usd: f64) -> Result<(), StoreError> {
-        if !usd.is_finite() || usd < 0.0 {
-            return Err(StoreError::InvalidValue {
-                what: format!("spend of gateway key '{key_id}'"),
-                field: "usd".to_owned(),
-                value: usd.to_string(),
-                rule: "a spend is a finite number of US dollars, 0 or more",
-            });
-        }
+        check_spend(key_id, usd)?;
         let result = sqlx::query("UPDATE gateway_keys SET spent_usd = spent_usd + ? WHERE id = ?")
             .bind(usd)
             .bind(key_id)

@@ -10,9 +10,10 @@ use sqlx::error::ErrorKind;
 use sqlx::postgres::{PgDatabaseError, Postgres};
 use sqlx::{QueryBuilder, Row};
 
-use super::{PostgresStore, marks};
+use super::{PostgresStore, dollar, marks};
 use crate::backend::{Admission, TrafficStore};
 use crate::error::StoreError;
+use crate::shared::{check_spend, decode_traffic};
 use crate::sqlite::kind;
 use crate::traffic::rows::{
     KEY_COLUMNS, KeyRow, TRAFFIC_COLUMNS, TrafficRow, bind_key, bind_traffic,
@@ -28,11 +29,6 @@ const NOW: &str = "to_char(statement_timestamp() AT TIME ZONE 'UTC', \
 
 /// Now in seconds since 1970 by the database's clock (the same within a statement).
 const EPOCH: &str = "extract(epoch from statement_timestamp())::float8";
-
-/// Postgres's placeholder for the `i`th value.
-fn dollar(i: usize) -> String {
-    format!("${i}")
-}
 
 /// The id a unique violation names in its detail: `Key (id)=(req_1) already exists.`
 fn duplicate_id(err: &sqlx::Error) -> Option<String> {
@@ -139,17 +135,7 @@ impl TrafficStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(self.query_error("read traffic records"))?;
-        // A record that does not read back is skipped and named, as on SQLite.
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| match row.decode(&self.path) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    tracing::warn!("{e}; skipped");
-                    None
-                }
-            })
-            .collect())
+        Ok(decode_traffic(rows, &self.path))
     }
 
     async fn count_traffic(&self, filter: &TrafficFilter) -> Result<u64, StoreError> {
@@ -230,14 +216,7 @@ impl TrafficStore for PostgresStore {
     }
 
     async fn add_spend(&self, key_id: &str, usd: f64) -> Result<(), StoreError> {
-        if !usd.is_finite() || usd < 0.0 {
-            return Err(StoreError::InvalidValue {
-                what: format!("spend of gateway key '{key_id}'"),
-                field: "usd".to_owned(),
-                value: usd.to_string(),
-                rule: "a spend is a finite number of US dollars, 0 or more",
-            });
-        }
+        check_spend(key_id, usd)?;
         // One statement: concurrent adds from several gateways each land.
         let result =
             sqlx::query("UPDATE gateway_keys SET spent_usd = spent_usd + $1 WHERE id = $2")
