@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 mod catalogue;
 mod decide;
+mod deploy;
 mod devices;
 mod distill;
 mod eval;
