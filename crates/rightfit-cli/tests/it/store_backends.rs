@@ -121,6 +121,20 @@ strategy = "zero-shot"
     let keys: Value =
         serde_json::from_str(&ok(h, &["keys", "list", "-c", c, "--format", "json"], store).await)
             .expect("keys json");
+    // Oldest first, but two keys made in one second (`created_at` has whole seconds) come in
+    // the order of their random ids: by name here.
+    let mut keys: Vec<(String, bool)> = keys
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| {
+            (
+                k["name"].as_str().expect("name").to_owned(),
+                !k["revoked_at"].is_null(),
+            )
+        })
+        .collect();
+    keys.sort();
     Answers {
         traffic,
         stats,
@@ -129,17 +143,7 @@ strategy = "zero-shot"
         examples: candidate["examples"].as_u64().expect("examples"),
         runs: runs.as_array().expect("runs").len(),
         records: records.lines().count(),
-        keys: keys
-            .as_array()
-            .expect("keys")
-            .iter()
-            .map(|k| {
-                (
-                    k["name"].as_str().expect("name").to_owned(),
-                    !k["revoked_at"].is_null(),
-                )
-            })
-            .collect(),
+        keys,
     }
 }
 
