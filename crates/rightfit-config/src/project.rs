@@ -19,6 +19,7 @@ mod dataset;
 mod error;
 mod gateway;
 pub mod limits;
+mod location;
 mod model;
 mod raw;
 mod readiness;
@@ -37,6 +38,7 @@ pub use constraints::{ConstraintsConfig, OBJECTIVES};
 pub use dataset::DatasetConfig;
 pub use error::ConfigError;
 pub use gateway::{DEFAULT_LISTEN, Durability, GatewayAuth, GatewayConfig};
+pub use location::{is_database_url, store_override};
 pub use model::{ModelConfig, PriceSource, ProviderConfig, SecretRef};
 pub use readiness::Readiness;
 pub use serve::{Route, ServePolicy, Sticky};
@@ -45,7 +47,7 @@ pub use strategy::{
     Candidate, CascadeConfig, ConfidenceSource, DEFAULT_ANSWER_PREFIX, ShotSelect, Shots, Strategy,
 };
 pub use student::{ADAPTER_FILE, Student, StudentKind, TrainingData};
-pub use validated::{Project, is_database_url, store_override};
+pub use validated::Project;
 
 #[cfg(test)]
 mod tests;

@@ -32,18 +32,8 @@ use rightfit_store::TrafficStore;
 use rightfit_types::TrafficRecord;
 use serde::{Deserialize, Serialize};
 
+pub use crate::spend::Spend;
 use crate::spend::add_stored;
-
-/// Whether a record's cost is in its key's spend already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Spend {
-    /// Added when the request finished (a key with a budget): the writer and the replay leave
-    /// it alone.
-    Added,
-    /// To be added once the record is stored, by the traffic writer or the replay (keys without
-    /// a budget, unpriced records, or an add that failed).
-    Pending,
-}
 
 /// A journal line as written: the record's fields, and `spend_added` when it is.
 #[derive(Serialize)]

@@ -27,6 +27,7 @@ pub mod journal;
 mod listen;
 pub mod metrics;
 pub mod plan;
+mod prom_text;
 pub mod recorder;
 pub mod redact;
 mod request;

@@ -16,6 +16,7 @@
 //! The per-endpoint series (`rightfit_endpoint_*`, labelled by model and URL) are not kept
 //! here: [`Metrics::render_with`] takes them as the providers report them at scrape time.
 
+use crate::prom_text::{escape, family};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -465,15 +466,6 @@ fn count(map: &BTreeMap<String, BTreeMap<String, Series>>) -> usize {
     map.values().map(BTreeMap::len).sum()
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {}",
-        help.replace('\\', "\\\\").replace('\n', "\\n")
-    );
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
 fn histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let mut cumulative = 0;
     for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
@@ -483,20 +475,6 @@ fn histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
     let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
     let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
-}
-
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use rightfit_providers::EndpointStats;
 
-use super::{escape, family};
+use crate::prom_text::{escape, family};
 
 /// Each model's endpoints, by model name, as read from its provider. Models whose list is empty
 /// (run in-process) are left out of the output.

@@ -12,8 +12,18 @@ use std::collections::BTreeMap;
 use rightfit_store::TrafficStore;
 use rightfit_types::TrafficRecord;
 
-use crate::journal::Spend;
 use crate::metrics::{KeyCheck, Metrics};
+
+/// Whether a record's cost is in its key's spend already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// Added when the request finished (a key with a budget): the writer and the replay leave
+    /// it alone.
+    Added,
+    /// To be added once the record is stored, by the traffic writer or the replay (keys without
+    /// a budget, unpriced records, or an add that failed).
+    Pending,
+}
 
 /// Adds a finished request's cost to its key's spend now. [`Spend::Added`] if it was added;
 /// [`Spend::Pending`] if there was nothing to add or the store failed (logged and counted: the

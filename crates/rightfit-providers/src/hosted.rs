@@ -10,7 +10,7 @@ pub(crate) mod anthropic;
 pub(crate) mod codec;
 pub(crate) mod gemini;
 pub(crate) mod openai;
-mod pool;
+pub(crate) mod pool;
 mod ratelimit;
 mod retry;
 pub mod sse;

@@ -101,7 +101,7 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 
     /// Each endpoint's counts (requests, failures, ejections, in flight), for models reached
     /// over HTTP — several for a fleet; empty for models run in-process.
-    fn endpoints(&self) -> Vec<crate::EndpointStats> {
+    fn endpoints(&self) -> Vec<crate::hosted::pool::EndpointStats> {
         Vec::new()
     }
 }

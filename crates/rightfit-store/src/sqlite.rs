@@ -25,7 +25,6 @@ use crate::rows::{
     bind_record, bind_run,
 };
 use crate::shared::{migrate_error, missing_parent, record_upsert, records_select};
-use crate::traffic::question;
 
 /// Takes the exclusive lock that serialises migrations of the database at `path` (waiting for
 /// another process that holds it); released when the returned file is dropped.
@@ -453,6 +452,11 @@ impl RunStore for SqliteStore {
         .map_err(self.query_error(format!("save cached response '{}'", entry.key)))?;
         Ok(())
     }
+}
+
+/// SQLite's placeholder: `?` for every value.
+pub(crate) fn question(_: usize) -> String {
+    "?".to_owned()
 }
 
 /// `n` SQLite placeholders: `?, ?, …`.

@@ -13,7 +13,7 @@ use crate::backend::{Admission, TrafficStore};
 use crate::error::StoreError;
 use crate::shared::{check_spend, decode_traffic};
 use crate::sqlite::SqliteStore;
-use crate::sqlite::{kind, marks};
+use crate::sqlite::{kind, marks, question};
 
 /// Now as SQLite writes it: RFC 3339 UTC with milliseconds, like a traffic record's `at`.
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -48,11 +48,6 @@ pub(crate) fn where_clause(
     } else {
         (format!("WHERE {}", conditions.join(" AND ")), binds)
     }
-}
-
-/// SQLite's placeholder: `?` for every value.
-pub(crate) fn question(_: usize) -> String {
-    "?".to_owned()
 }
 
 impl SqliteStore {

@@ -66,7 +66,7 @@ fn project(path: &Path, text: &str) -> Result<Project, ConfigError> {
     });
     let store = match raw.project.store.as_deref() {
         // A database server's URL is kept as written (joining it to the root would mangle it).
-        Some(url) if super::is_database_url(url) => PathBuf::from(url),
+        Some(url) if super::location::is_database_url(url) => PathBuf::from(url),
         store => clean(&root.join(store.unwrap_or(".rightfit/runs.db"))),
     };
     let seed = raw.project.seed.unwrap_or(42);

@@ -67,11 +67,11 @@ pub enum Durability {
 impl GatewayConfig {
     /// The journal's directory for a gateway of the project in `root` whose store is `store`:
     /// as [`GatewayConfig::journal_dir`], except that a database server's store
-    /// ([`super::is_database_url`]) has no file to sit beside, so the default is
+    /// ([`super::location::is_database_url`]) has no file to sit beside, so the default is
     /// `<root>/.rightfit/gateway-<port>.journal`: one per process, since replicas on one machine
     /// listen on different ports (a journal is locked by the gateway that owns it).
     pub fn journal_for(&self, store: &Path, root: &Path) -> Option<PathBuf> {
-        if store.to_str().is_some_and(super::is_database_url) {
+        if store.to_str().is_some_and(super::location::is_database_url) {
             let own = root.join(format!(".rightfit/gateway-{}", self.listen.port()));
             return self.journal_dir(&own);
         }

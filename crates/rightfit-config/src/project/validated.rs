@@ -18,7 +18,7 @@ pub struct Project {
     /// A display name (default: the directory's name).
     pub name: String,
     /// Where runs, traffic and keys are kept: a SQLite file (default `.rightfit/runs.db` beside
-    /// the file) or, verbatim, a `postgres://` URL ([`is_database_url`]).
+    /// the file) or, verbatim, a `postgres://` URL ([`super::is_database_url`]).
     pub store: PathBuf,
     /// Where `rightfit distill` keeps trained students (default `.rightfit/students` beside the
     /// file), one directory per component and student.
@@ -35,26 +35,10 @@ pub struct Project {
     pub gateway: GatewayConfig,
 }
 
-/// Whether a store location is a database server's URL (`postgres://…` or `postgresql://…`)
-/// rather than a SQLite file's path.
-pub fn is_database_url(location: &str) -> bool {
-    location.starts_with("postgres://") || location.starts_with("postgresql://")
-}
-
-/// The store named outside the project file: `flag` (`--store`), else a non-empty
-/// `RIGHTFIT_DATABASE_URL` (a `postgres://` URL or a SQLite file).
-pub fn store_override(flag: Option<&std::path::Path>) -> Option<PathBuf> {
-    flag.map(std::path::Path::to_path_buf).or_else(|| {
-        std::env::var_os(crate::env::DATABASE_URL)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    })
-}
-
 impl Project {
-    /// Where this project's store is: [`store_override`], else `[project] store`.
+    /// Where this project's store is: [`super::store_override`], else `[project] store`.
     pub fn store_at(&self, flag: Option<&std::path::Path>) -> PathBuf {
-        store_override(flag).unwrap_or_else(|| self.store.clone())
+        super::location::store_override(flag).unwrap_or_else(|| self.store.clone())
     }
 
     /// A component by name, with a helpful error listing the others.
