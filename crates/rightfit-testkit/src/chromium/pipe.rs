@@ -134,8 +134,20 @@ impl Browser {
         }
         let mut bytes = serde_json::to_vec(&message)?;
         bytes.push(0);
-        self.to_browser.write_all(&bytes)?;
-        self.to_browser.flush()?;
+        // A browser that has already exited makes the write fail with EPIPE rather than the
+        // read see the end: the same event, said the same way.
+        let closed = |e: io::Error| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the browser closed its pipe before we could send {method}"),
+                )
+            } else {
+                e
+            }
+        };
+        self.to_browser.write_all(&bytes).map_err(closed)?;
+        self.to_browser.flush().map_err(closed)?;
         loop {
             let message = self.next(deadline, method)?;
             if message.get("id").and_then(Value::as_u64) == Some(id) {
